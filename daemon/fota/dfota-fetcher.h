@@ -1,0 +1,37 @@
+/* dfota-fetcher.h: the gateway's own downloads (host-side upgrades), libcurl multi driven
+ * from the GLib main loop: curl's sockets are GLib fd sources and its timer a GLib timeout,
+ * so a download never blocks the loop and needs no thread. libcurl is initialised on the
+ * first download, not at start (an idle daemon does not pay for it).
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define DFOTA_TYPE_FETCHER (dfota_fetcher_get_type())
+G_DECLARE_FINAL_TYPE(DfotaFetcher, dfota_fetcher, DFOTA, FETCHER, GObject)
+
+typedef struct {
+	const char *ca_file;       /* NULL: the system's CA bundle */
+	guint64 max_size;          /* larger bodies fail with PACKAGE_TOO_LARGE */
+	guint connect_timeout_s;   /* 0: 30 */
+	guint low_speed_time_s;    /* abort when below 1 byte/s for this long; 0: 60 */
+	guint max_redirects;       /* 0: 5 */
+} DfotaFetchOptions;
+
+typedef void (*DfotaFetchProgressFunc)(guint64 done, guint64 total, gpointer user_data);
+
+DfotaFetcher *dfota_fetcher_new(void);
+
+/* Downloads @url (http:// or https://) into memory. Fails with
+ * DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE (Content-Length or body over max_size, noticed as
+ * soon as known), DFOTA_ERROR_FETCH_FAILED ("HTTP 404 from …", or curl's error text), or
+ * G_IO_ERROR_CANCELLED. @progress gets (bytes so far, total or 0 when unknown). */
+void dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions *options,
+                         DfotaFetchProgressFunc progress, gpointer progress_data,
+                         GCancellable *cancellable, GAsyncReadyCallback callback,
+                         gpointer user_data);
+GBytes *dfota_fetcher_fetch_finish(DfotaFetcher *self, GAsyncResult *result, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,300 @@
+/* dfota-config.c: command line + dfotad.conf → one setup per modem. */
+#include "dfota-config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfotad-config.h"
+
+#define DEFAULT_CONFIG DFOTAD_SYSCONFDIR "/dfotad/dfotad.conf"
+#define DEFAULT_STATE_DIR DFOTAD_LOCALSTATEDIR "/lib/dfotad"
+
+/* Keys of [daemon] that a [modem NAME] group may override. */
+static const char *const overridable_keys[] = {
+	"command-timeout-ms", "download-timeout", "update-timeout", "reboot-timeout",
+	"upload-timeout", "ca-file", "max-package-size", "max-queue", NULL
+};
+static const char *const daemon_only_keys[] = { "state-dir", NULL };
+static const char *const modem_only_keys[] = { "port", "usb-serial", "usb-vid", "usb-pid", "baud",
+	                                       "flow", NULL };
+
+static const guint valid_bauds[] = { 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200,
+	                             230400, 460800, 500000, 576000, 921600, 1000000, 1152000,
+	                             1500000, 2000000, 3000000, 4000000 };
+
+gboolean
+dfota_config_baud_is_valid(guint baud)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(valid_bauds); i++)
+		if (valid_bauds[i] == baud)
+			return TRUE;
+	return FALSE;
+}
+
+static gboolean
+in_list(const char *key, const char *const *list)
+{
+	return g_strv_contains(list, key);
+}
+
+/* Reads an unsigned integer key; absent keys leave *out alone. */
+static gboolean
+get_uint(GKeyFile *kf, const char *file, const char *group, const char *key, guint64 min,
+         guint64 max, guint64 *out, GError **error)
+{
+	g_autofree char *s = g_key_file_get_string(kf, group, key, NULL);
+	guint64 v;
+
+	if (!s)
+		return TRUE;
+	g_strstrip(s);
+	if (!g_ascii_string_to_unsigned(s, 0, 0, max, &v, NULL) || v < min) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		            "%s: [%s] %s=%s: expected a whole number from %" G_GUINT64_FORMAT
+		            " to %" G_GUINT64_FORMAT,
+		            file, group, key, s, min, max);
+		return FALSE;
+	}
+	*out = v;
+	return TRUE;
+}
+
+typedef struct {
+	guint64 command_timeout_ms, download_timeout, update_timeout, reboot_timeout;
+	guint64 upload_timeout, max_package_size, max_queue;
+	char *ca_file;
+} Tunables;
+
+static gboolean
+read_tunables(GKeyFile *kf, const char *file, const char *group, Tunables *t, GError **error)
+{
+	g_autofree char *ca = NULL;
+
+	if (!get_uint(kf, file, group, "command-timeout-ms", 10, 3600000, &t->command_timeout_ms,
+	              error) ||
+	    !get_uint(kf, file, group, "download-timeout", 1, 86400, &t->download_timeout, error) ||
+	    !get_uint(kf, file, group, "update-timeout", 1, 86400, &t->update_timeout, error) ||
+	    !get_uint(kf, file, group, "reboot-timeout", 1, 86400, &t->reboot_timeout, error) ||
+	    !get_uint(kf, file, group, "upload-timeout", 1, 3600, &t->upload_timeout, error) ||
+	    !get_uint(kf, file, group, "max-package-size", 1, G_GUINT64_CONSTANT(1) << 32,
+	              &t->max_package_size, error) ||
+	    !get_uint(kf, file, group, "max-queue", 1, 100000, &t->max_queue, error))
+		return FALSE;
+	ca = g_key_file_get_string(kf, group, "ca-file", NULL);
+	if (ca) {
+		g_free(t->ca_file);
+		t->ca_file = g_strdup(g_strstrip(ca));
+	}
+	return TRUE;
+}
+
+static void
+apply_tunables(DfotaModemSetup *m, const Tunables *t, const char *state_dir)
+{
+	m->modem.command_timeout_ms = (guint)t->command_timeout_ms;
+	m->modem.max_queue = (guint)t->max_queue;
+	m->fota.state_dir = g_strdup(state_dir);
+	m->fota.download_timeout_s = (guint)t->download_timeout;
+	m->fota.update_timeout_s = (guint)t->update_timeout;
+	m->fota.reboot_timeout_s = (guint)t->reboot_timeout;
+	m->fota.upload_timeout_s = (guint)t->upload_timeout;
+	m->fota.max_package_size = t->max_package_size;
+	m->fota.ca_file = g_strdup(t->ca_file);
+}
+
+static void
+setup_free(DfotaModemSetup *m)
+{
+	dfota_modem_config_clear(&m->modem);
+	dfota_fota_config_clear(&m->fota);
+	g_free(m);
+}
+
+static gboolean
+parse_modem_group(GKeyFile *kf, const char *file, const char *group, const Tunables *defaults,
+                  const char *state_dir, DfotaConfig *cfg, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	DfotaModemSetup *m;
+	Tunables t = *defaults;
+	g_autofree char *flow = NULL;
+	guint64 baud = 115200, vid = 0, pid = 0;
+	gboolean ok = FALSE;
+
+	t.ca_file = g_strdup(defaults->ca_file);
+	m = g_new0(DfotaModemSetup, 1);
+	m->modem.name = g_strdup(group + strlen("modem "));
+	g_strstrip(m->modem.name);
+	if (!*m->modem.name) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+		            "%s: [modem] needs a name: [modem NAME]", file);
+		goto out;
+	}
+	m->modem.port = g_key_file_get_string(kf, group, "port", NULL);
+	m->modem.usb_serial = g_key_file_get_string(kf, group, "usb-serial", NULL);
+	if (!m->modem.port && !m->modem.usb_serial && !g_key_file_has_key(kf, group, "usb-vid", NULL)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+		            "%s: [%s] needs port= or usb-serial= (or usb-vid=/usb-pid=)", file, group);
+		goto out;
+	}
+	if (!get_uint(kf, file, group, "baud", 1, 4000000, &baud, error))
+		goto out;
+	if (!dfota_config_baud_is_valid((guint)baud)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		            "%s: [%s] baud=%" G_GUINT64_FORMAT " is not a rate the serial port can "
+		            "use (e.g. 9600, 115200, 921600)",
+		            file, group, baud);
+		goto out;
+	}
+	m->modem.baud = (guint)baud;
+	flow = g_key_file_get_string(kf, group, "flow", NULL);
+	if (flow && !g_str_equal(g_strstrip(flow), "none") && !g_str_equal(flow, "rtscts")) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		            "%s: [%s] flow=%s: expected none or rtscts", file, group, flow);
+		goto out;
+	}
+	m->modem.rtscts = flow && g_str_equal(flow, "rtscts");
+	for (guint i = 0; i < 2; i++) {
+		const char *key = i ? "usb-pid" : "usb-vid";
+		g_autofree char *s = g_key_file_get_string(kf, group, key, NULL);
+		guint64 *out = i ? &pid : &vid;
+		if (s && !g_ascii_string_to_unsigned(g_strstrip(s), 16, 0, 0xffff, out, NULL)) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			            "%s: [%s] %s=%s: expected 4 hex digits", file, group, key, s);
+			goto out;
+		}
+	}
+	m->modem.usb_vid = (guint16)vid;
+	m->modem.usb_pid = (guint16)pid;
+	if (!read_tunables(kf, file, group, &t, error))
+		goto out;
+	apply_tunables(m, &t, state_dir);
+	g_ptr_array_add(cfg->modems, m);
+	m = NULL;
+	ok = TRUE;
+out:
+	g_free(t.ca_file);
+	if (m)
+		setup_free(m);
+	return ok;
+}
+
+static gboolean
+check_keys(GKeyFile *kf, const char *file, const char *group, gboolean is_modem, GError **error)
+{
+	g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+
+	for (guint i = 0; keys && keys[i]; i++) {
+		const char *k = keys[i];
+		gboolean known = in_list(k, overridable_keys) ||
+		                 (is_modem ? in_list(k, modem_only_keys) : in_list(k, daemon_only_keys));
+		if (!known) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+			            "%s: unknown key \"%s\" in [%s] (see dfotad.conf(5))", file, k, group);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+gboolean
+dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) local = NULL;
+	const char *file = args->config_file ? args->config_file : DEFAULT_CONFIG;
+	g_auto(GStrv) groups = NULL;
+	Tunables t = {
+		.command_timeout_ms = 5000, .download_timeout = 600, .update_timeout = 600,
+		.reboot_timeout = 180, .upload_timeout = 10, .max_package_size = 4194304,
+		.max_queue = 32,
+	};
+	g_autofree char *state_dir = NULL;
+	gboolean ok = FALSE;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->modems = g_ptr_array_new_with_free_func((GDestroyNotify)setup_free);
+
+	if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE, &local)) {
+		if (args->config_file || !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE, "%s: %s", file,
+			            local->message);
+			goto out;
+		}
+	}
+	groups = g_key_file_get_groups(kf, NULL);
+	for (guint i = 0; groups[i]; i++) {
+		if (!g_str_equal(groups[i], "daemon") && !g_str_has_prefix(groups[i], "modem ") &&
+		    !g_str_equal(groups[i], "modem")) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+			            "%s: unknown group [%s]; expected [daemon] or [modem NAME]", file,
+			            groups[i]);
+			goto out;
+		}
+		if (!check_keys(kf, file, groups[i], !g_str_equal(groups[i], "daemon"), error))
+			goto out;
+	}
+	if (g_key_file_has_group(kf, "daemon")) {
+		if (!read_tunables(kf, file, "daemon", &t, error))
+			goto out;
+		state_dir = g_key_file_get_string(kf, "daemon", "state-dir", NULL);
+	}
+	if (args->state_dir) {
+		g_free(state_dir);
+		state_dir = g_strdup(args->state_dir);
+	} else if (!state_dir) {
+		state_dir = args->session ? g_build_filename(g_get_user_state_dir(), "dfotad", NULL)
+		                          : g_strdup(DEFAULT_STATE_DIR);
+	}
+	cfg->state_dir = g_strdup(state_dir);
+
+	if (args->port) {
+		DfotaModemSetup *m = g_new0(DfotaModemSetup, 1);
+		guint baud = args->baud ? args->baud : 115200;
+
+		if (!dfota_config_baud_is_valid(baud)) {
+			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			            "--baud %u is not a rate the serial port can use (e.g. 9600, "
+			            "115200, 921600)",
+			            baud);
+			setup_free(m);
+			goto out;
+		}
+		m->modem.name = g_strdup("0");
+		m->modem.port = g_strdup(args->port);
+		m->modem.baud = baud;
+		apply_tunables(m, &t, state_dir);
+		g_ptr_array_add(cfg->modems, m);
+	} else if (args->baud) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "--baud needs --port (in a config file, use baud= in [modem NAME])");
+		goto out;
+	}
+	for (guint i = 0; groups[i]; i++) {
+		if (g_str_equal(groups[i], "daemon"))
+			continue;
+		if (!parse_modem_group(kf, file, groups[i], &t, state_dir, cfg, error))
+			goto out;
+	}
+	if (cfg->modems->len == 0) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+		            "No modem configured: give --port PATH or a [modem NAME] group with "
+		            "port= in %s",
+		            file);
+		goto out;
+	}
+	ok = TRUE;
+out:
+	g_free(t.ca_file);
+	if (!ok)
+		dfota_config_clear(cfg);
+	return ok;
+}
+
+void
+dfota_config_clear(DfotaConfig *cfg)
+{
+	g_clear_pointer(&cfg->state_dir, g_free);
+	g_clear_pointer(&cfg->modems, g_ptr_array_unref);
+}
