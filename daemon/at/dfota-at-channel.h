@@ -43,7 +43,8 @@ void dfota_at_channel_set_quiet_ms(DfotaAtChannel *self, guint quiet_ms);
 /* How long the resync probe (ATI) may take before it is retried (default 3000 ms). */
 void dfota_at_channel_set_probe_timeout_ms(DfotaAtChannel *self, guint probe_timeout_ms);
 
-/* Queues @command (without CR; the channel appends "\r"). Completes with the information
+/* Queues @command (without CR; the channel appends "\r"); @timeout_ms 0 means no timeout
+ * (callers substitute their default first). Completes with the information
  * lines, or: DFOTA_ERROR_COMMAND_FAILED (bare ERROR), DFOTA_MODULE_ERROR (+CME ERROR
  * 6500–6509), DFOTA_ERROR_CME_ERROR (other codes, message "+CME ERROR: <n>"),
  * DFOTA_ERROR_TIMEOUT, DFOTA_ERROR_BUSY (bounded queue full), DFOTA_ERROR_MODEM_LOST (tty gone

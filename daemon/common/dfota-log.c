@@ -1,0 +1,44 @@
+/* dfota-log.c: structured log records through GLib's writer (journald when run by systemd). */
+#include "dfota-log.h"
+
+#include <stdarg.h>
+
+static const char *
+priority_of(GLogLevelFlags level)
+{
+	if (level & G_LOG_LEVEL_ERROR)
+		return "3";
+	if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+		return "4";
+	if (level & G_LOG_LEVEL_MESSAGE)
+		return "5";
+	if (level & G_LOG_LEVEL_INFO)
+		return "6";
+	return "7";
+}
+
+void
+dfota_log_job(GLogLevelFlags level, const char *modem, guint64 job, const char *phase, int code,
+              const char *format, ...)
+{
+	va_list ap;
+	g_autofree char *message = NULL;
+	g_autofree char *job_s = g_strdup_printf("%" G_GUINT64_FORMAT, job);
+	g_autofree char *code_s = g_strdup_printf("%d", code);
+	GLogField fields[8];
+	gsize n = 0;
+
+	va_start(ap, format);
+	message = g_strdup_vprintf(format, ap);
+	va_end(ap);
+	fields[n++] = (GLogField){ "MESSAGE", message, -1 };
+	fields[n++] = (GLogField){ "PRIORITY", priority_of(level), -1 };
+	fields[n++] = (GLogField){ "GLIB_DOMAIN", "dfotad", -1 };
+	fields[n++] = (GLogField){ "DFOTAD_MODEM", modem ? modem : "", -1 };
+	fields[n++] = (GLogField){ "DFOTAD_JOB", job_s, -1 };
+	if (phase)
+		fields[n++] = (GLogField){ "DFOTAD_PHASE", phase, -1 };
+	if (code >= -1)
+		fields[n++] = (GLogField){ "DFOTAD_CODE", code_s, -1 };
+	g_log_structured_array(level, fields, n);
+}

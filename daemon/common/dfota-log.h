@@ -1,0 +1,16 @@
+/* dfota-log.h: log lines about one modem's job, with structured journal fields so that
+ * `journalctl DFOTAD_JOB=7` tells one upgrade's story: DFOTAD_MODEM (the modem's name),
+ * DFOTAD_JOB (its id), DFOTAD_PHASE and DFOTAD_CODE (the module's error code, when any). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* @phase may be NULL; @code < -1 leaves DFOTAD_CODE out. */
+void dfota_log_job(GLogLevelFlags level, const char *modem, guint64 job, const char *phase,
+                   int code, const char *format, ...) G_GNUC_PRINTF(6, 7);
+
+#define DFOTA_LOG_NO_CODE (-2)
+
+G_END_DECLS
