@@ -1,0 +1,328 @@
+/* The AT command interpreter: identity, network, sleep and reset commands; FOTA and file
+ * commands are handed to sim-fota.c and sim-ufs.c.
+ */
+#include "sim.h"
+
+#include <string.h>
+
+#define SIM_IP "100.68.194.234"
+
+char **
+sim_at_split_args(const char *s, gboolean *ok)
+{
+	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+	const char *p = s;
+
+	*ok = TRUE;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '"') {
+			const char *end = strchr(p + 1, '"');
+
+			if (end == NULL) {
+				*ok = FALSE;
+				break;
+			}
+			g_ptr_array_add(args, g_strndup(p + 1, (gsize)(end - p - 1)));
+			p = end + 1;
+			while (*p == ' ')
+				p++;
+		} else {
+			gsize n = strcspn(p, ",");
+
+			g_ptr_array_add(args, g_strstrip(g_strndup(p, n)));
+			p += n;
+		}
+		if (*p == '\0')
+			break;
+		if (*p != ',') {
+			*ok = FALSE;
+			break;
+		}
+		p++;
+	}
+	g_ptr_array_add(args, NULL);
+	return (char **)g_ptr_array_free(g_steal_pointer(&args), FALSE);
+}
+
+gboolean
+sim_registered(Sim *sim)
+{
+	return !sim->unregistered;
+}
+
+gboolean
+sim_ip_up(Sim *sim)
+{
+	if (!sim_registered(sim) || sim->no_ip)
+		return FALSE;
+	/* NB-IoT activates the default PDN by itself; on GSM the host must (seed 4.2). */
+	return !sim->gsm || (sim->pdp_defined && sim->pdp_active);
+}
+
+static void
+ok(Sim *sim)
+{
+	sim_send_line(sim, "OK");
+}
+
+static gboolean
+int_arg(const char *tail, int min, int max, int *out)
+{
+	guint64 v;
+
+	if (tail[0] != '=' || !g_ascii_string_to_unsigned(tail + 1, 10, (guint64)min, (guint64)max,
+							  &v, NULL))
+		return FALSE;
+	*out = (int)v;
+	return TRUE;
+}
+
+static void
+cmd_cmee(Sim *sim, const char *tail)
+{
+	if (strcmp(tail, "?") == 0) {
+		sim_send_line(sim, "+CMEE: %d", sim->cmee);
+		ok(sim);
+	} else if (int_arg(tail, 0, 2, &sim->cmee)) {
+		ok(sim);
+	} else {
+		sim_send_error(sim, 50);
+	}
+}
+
+static void
+cmd_cgsn(Sim *sim, const char *tail)
+{
+	if (strcmp(tail, "=1") == 0)
+		sim_send_line(sim, "+CGSN: %s", sim->imei);
+	else if (*tail == '\0' || strcmp(tail, "=0") == 0)
+		sim_send_line(sim, "%s", sim->imei);
+	else if (strcmp(tail, "=?") != 0) {
+		sim_send_error(sim, 50);
+		return;
+	}
+	ok(sim);
+}
+
+static void
+cmd_cesq(Sim *sim, const char *tail)
+{
+	sim_send_line(sim, sim->gsm ? "+CESQ: 40,0,255,255,255,255" : "+CESQ: 99,99,255,255,20,45");
+	ok(sim);
+}
+
+static void
+cmd_cops(Sim *sim, const char *tail)
+{
+	if (strcmp(tail, "?") == 0) {
+		if (!sim_registered(sim))
+			sim_send_line(sim, "+COPS: 0");
+		else if (sim->gsm)
+			sim_send_line(sim, "+COPS: 0,2,\"46000\",0");
+		else
+			sim_send_line(sim, "+COPS: 0,2,\"46011\",9");
+	}
+	ok(sim);
+}
+
+static void
+cmd_creg(Sim *sim, const char *tail)
+{
+	int n;
+
+	if (strcmp(tail, "?") == 0) {
+		sim_send_line(sim, "+CEREG: %d,%d", sim->cereg_n, sim_registered(sim) ? 1 : 0);
+		ok(sim);
+	} else if (int_arg(tail, 0, 5, &n)) {
+		sim->cereg_n = n;
+		ok(sim);
+	} else {
+		sim_send_error(sim, 50);
+	}
+}
+
+static void
+cmd_cgreg(Sim *sim, const char *tail)
+{
+	if (strcmp(tail, "?") == 0)
+		sim_send_line(sim, "+CGREG: 0,%d", sim_registered(sim) ? 1 : 0);
+	ok(sim);
+}
+
+static void
+cmd_cgpaddr(Sim *sim, const char *tail)
+{
+	if (*tail != '\0' && strcmp(tail, "=1") != 0) {
+		sim_send_error(sim, 50);
+		return;
+	}
+	if (sim_ip_up(sim))
+		sim_send_line(sim, "+CGPADDR: 1," SIM_IP);
+	else
+		sim_send_line(sim, "+CGPADDR: 1");
+	ok(sim);
+}
+
+static void
+cmd_cgdcont(Sim *sim, const char *tail)
+{
+	const char *ip = sim_ip_up(sim) ? "\"" SIM_IP "\"" : "";
+
+	if (strcmp(tail, "?") == 0) {
+		if (!sim->gsm)
+			sim_send_line(sim, "+CGDCONT: 1,\"IP\",\"cmnbiot\",%s,0,0", ip);
+		else if (sim->pdp_defined)
+			sim_send_line(sim, "+CGDCONT: 1,\"IP\",,%s,0,0", ip);
+		ok(sim);
+	} else if (g_str_has_prefix(tail, "=1,")) {
+		sim->pdp_defined = TRUE;
+		ok(sim);
+	} else if (strcmp(tail, "=?") == 0) {
+		ok(sim);
+	} else {
+		sim_send_error(sim, 50);
+	}
+}
+
+static void
+cmd_cgact(Sim *sim, const char *tail)
+{
+	if (strcmp(tail, "?") == 0) {
+		sim_send_line(sim, "+CGACT: 1,%d", sim_ip_up(sim) ? 1 : 0);
+		ok(sim);
+	} else if (strcmp(tail, "=1,1") == 0 || strcmp(tail, "=1") == 0) {
+		if (!sim_registered(sim) || (sim->gsm && !sim->pdp_defined)) {
+			sim_send_error(sim, 30);
+			return;
+		}
+		sim->pdp_active = TRUE;
+		ok(sim);
+	} else if (strcmp(tail, "=0,1") == 0 || strcmp(tail, "=0") == 0) {
+		sim->pdp_active = FALSE;
+		ok(sim);
+	} else {
+		sim_send_error(sim, 50);
+	}
+}
+
+static void
+cmd_qsclk(Sim *sim, const char *tail)
+{
+	if (strcmp(tail, "?") == 0) {
+		sim_send_line(sim, "+QSCLK: %d", sim->qsclk);
+		ok(sim);
+	} else if (int_arg(tail, 0, 2, &sim->qsclk)) {
+		ok(sim);
+	} else {
+		sim_send_error(sim, 50);
+	}
+}
+
+static void
+cmd_qrst(Sim *sim, const char *tail)
+{
+	if (strcmp(tail, "=1") != 0) {
+		sim_send_error(sim, 50);
+		return;
+	}
+	ok(sim);
+	sim_reboot(sim, FALSE);
+}
+
+static void
+cmd_cfun(Sim *sim, const char *tail)
+{
+	if (strcmp(tail, "?") == 0)
+		sim_send_line(sim, "+CFUN: 1");
+	ok(sim);
+}
+
+static void
+cmd_cpin(Sim *sim, const char *tail)
+{
+	if (strcmp(tail, "?") == 0)
+		sim_send_line(sim, "+CPIN: READY");
+	ok(sim);
+}
+
+static void
+cmd_file(Sim *sim, const char *name, const char *tail)
+{
+	sim_ufs_command(sim, name, tail);
+}
+
+typedef struct {
+	const char *name;
+	void (*run)(Sim *sim, const char *tail);
+} SimCommand;
+
+static const SimCommand commands[] = {
+	{ "CMEE", cmd_cmee },	  { "CGSN", cmd_cgsn },	    { "CESQ", cmd_cesq },
+	{ "COPS", cmd_cops },	  { "CEREG", cmd_creg },    { "CGREG", cmd_cgreg },
+	{ "CGPADDR", cmd_cgpaddr }, { "CGDCONT", cmd_cgdcont }, { "CGACT", cmd_cgact },
+	{ "QSCLK", cmd_qsclk },	  { "QRST", cmd_qrst },	    { "CFUN", cmd_cfun },
+	{ "CPIN", cmd_cpin },	  { "QFOTADL", sim_fota_command },
+};
+
+static const char *const file_commands[] = { "QFLDS", "QFLST", "QFDEL", "QFUPL", "QFDWL" };
+
+void
+sim_at_execute(Sim *sim, const char *raw)
+{
+	g_autofree char *line = g_strstrip(g_strdup(raw));
+	g_autofree char *name = NULL;
+	const char *rest;
+	gsize n;
+	guint i;
+
+	if (*line == '\0')
+		return; /* a bare CR: modules answer nothing */
+	if (sim->delay_next_ms > 0) {
+		sim_hold_output(sim, sim->delay_next_ms);
+		sim->delay_next_ms = 0;
+	}
+	if (g_ascii_strncasecmp(line, "AT", 2) != 0) {
+		sim_send_line(sim, "ERROR");
+		return;
+	}
+	rest = line + 2;
+	if (*rest == '\0') {
+		ok(sim);
+		return;
+	}
+	if (g_ascii_strcasecmp(rest, "I") == 0) {
+		sim_send_line(sim, "Quectel_Ltd");
+		sim_send_line(sim, "Quectel_%s", sim->model);
+		sim_send_line(sim, "Revision: %s", sim->revision);
+		ok(sim);
+		return;
+	}
+	if (g_ascii_strcasecmp(rest, "E0") == 0 || g_ascii_strcasecmp(rest, "E1") == 0) {
+		sim->echo = rest[1] == '1';
+		ok(sim);
+		return;
+	}
+	if (*rest != '+') {
+		sim_send_line(sim, "ERROR");
+		return;
+	}
+	rest++;
+	n = strspn(rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+	name = g_ascii_strup(rest, (gssize)n);
+	rest += n;
+	for (i = 0; i < G_N_ELEMENTS(commands); i++) {
+		if (strcmp(name, commands[i].name) == 0) {
+			commands[i].run(sim, rest);
+			return;
+		}
+	}
+	for (i = 0; i < G_N_ELEMENTS(file_commands); i++) {
+		if (strcmp(name, file_commands[i]) == 0) {
+			cmd_file(sim, name, rest);
+			return;
+		}
+	}
+	sim_send_line(sim, "ERROR");
+}

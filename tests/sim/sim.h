@@ -1,0 +1,195 @@
+/* dfota-sim: a simulated Quectel BC65/BC92 speaking AT on a pseudo-terminal.
+ *
+ * Standalone on purpose: it shares no code with daemon/, so a parser bug in the daemon cannot
+ * hide behind the same bug here. One context struct (Sim) is passed everywhere.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <glib.h>
+#include <stdio.h>
+
+#define SIM_BLOCK 1024
+
+typedef enum {
+	SIM_PHASE_NONE,
+	SIM_PHASE_DOWNLOADING,
+	SIM_PHASE_UPDATING,
+} SimPhase;
+
+typedef enum {
+	SIM_INJECT_NONE,
+	SIM_INJECT_SYNC,
+	SIM_INJECT_HTTPEND,
+	SIM_INJECT_END,
+} SimInject;
+
+typedef struct _SimFota SimFota;
+typedef struct _SimUpload SimUpload;
+typedef struct _SimHttp SimHttp;
+
+typedef struct {
+	char *name;
+	GBytes *data;
+} SimFile;
+
+/* A parsed simulator package (see sim-package.c for the format). */
+typedef struct {
+	char *model;
+	char *from;
+	char *to;
+	gsize payload_size;
+} SimPackage;
+
+typedef struct {
+	/* options */
+	char *link;
+	char *model;
+	char *revision;
+	char *imei;
+	char *log_path;
+	char *control_path;
+	gboolean gsm;
+	gboolean unregistered;
+	gboolean no_ip;
+	gboolean seed_spelling;
+	gboolean flow_rtscts;
+	guint baud;
+	guint rx_buffer;
+	guint ack_turnaround_ms;
+	double time_scale;
+	gsize max_package;
+	gsize ufs_size;
+	guint sleep_after_ms;
+	SimPhase cut_phase;
+	int cut_pct;
+	SimInject inject_kind;
+	int inject_code;
+
+	GMainLoop *loop;
+	FILE *log;
+
+	/* pseudo-terminal */
+	int master_fd;
+	int slave_fd;
+	char *slave_path;
+	guint master_watch;
+	guint input_resume_id;
+	gboolean unplugged;
+	int inotify_fd;
+	guint inotify_watch;
+	int slave_opens;
+
+	/* control FIFO */
+	int control_fd;
+	int control_wfd;
+	guint control_watch;
+	GString *control_line;
+
+	/* output queue (paced when baud > 0) */
+	GByteArray *out;
+	guint out_watch;
+	guint out_timer;
+	gint64 out_last_us;
+	double out_credit;
+	gsize hold_pos;
+	gint64 hold_until_us;
+	guint hold_timer;
+
+	/* line assembly and power state */
+	GString *line;
+	gboolean dead;      /* rebooting or powered off: input discarded, nothing sent */
+	gboolean silence;   /* wedged: input ignored, nothing sent */
+	gboolean asleep;
+	gboolean noise;
+	guint noise_timer;
+	guint idle_timer;
+	guint power_timer;
+	int delay_next_ms;
+	GRand *rand;
+
+	/* module state */
+	gboolean echo;
+	int cmee;
+	int qsclk;
+	int cereg_n;
+	gboolean pdp_defined;
+	gboolean pdp_active;
+	GPtrArray *files; /* SimFile*, in creation order */
+	SimUpload *upload;
+	SimFota *fota;
+	gboolean forced_upgrade_pending;
+} Sim;
+
+/* sim-out.c: output queue, framing, log; sim-main.c: power states and input */
+double sim_scaled_ms(Sim *sim, double ms);
+void sim_write(Sim *sim, const void *data, gsize len);
+void sim_send_line(Sim *sim, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void sim_send_error(Sim *sim, int code);
+void sim_log(Sim *sim, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void sim_hold_output(Sim *sim, int ms);
+void sim_reboot(Sim *sim, gboolean power_cut);
+void sim_input_pause_until(Sim *sim, gint64 until_us);
+void sim_feed_commands(Sim *sim, const guint8 *buf, gsize len);
+
+/* sim-at.c: the command interpreter */
+void sim_at_execute(Sim *sim, const char *line);
+gboolean sim_ip_up(Sim *sim);
+gboolean sim_registered(Sim *sim);
+char **sim_at_split_args(const char *s, gboolean *ok);
+
+/* sim-ufs.c: in-memory file system and the file commands */
+gsize sim_ufs_used(Sim *sim);
+gsize sim_ufs_free(Sim *sim);
+SimFile *sim_ufs_find(Sim *sim, const char *name);
+gboolean sim_ufs_store(Sim *sim, const char *name, GBytes *data);
+void sim_ufs_clear(Sim *sim);
+void sim_ufs_command(Sim *sim, const char *cmd, const char *tail);
+gboolean sim_upload_active(Sim *sim);
+void sim_upload_read(Sim *sim);
+void sim_upload_feed(Sim *sim, const guint8 *buf, gsize len, gint64 now_us);
+void sim_upload_abort(Sim *sim);
+
+/* sim-package.c */
+guint16 sim_xor16(const guint8 *data, gsize len);
+gboolean sim_package_parse(const guint8 *data, gsize len, SimPackage *out);
+void sim_package_clear(SimPackage *pkg);
+int sim_make_package(const char *out, const char *model, const char *from, const char *to,
+		     gsize payload_size, gboolean corrupt);
+
+/* sim-fota.c */
+void sim_fota_command(Sim *sim, const char *tail);
+void sim_fota_cancel(Sim *sim);
+SimPhase sim_fota_phase(Sim *sim);
+void sim_fota_forced_upgrade(Sim *sim);
+void sim_fota_free(Sim *sim);
+
+/* sim-http.c: libcurl in a worker thread, result marshalled to the main context */
+typedef struct {
+	long http_status;
+	int curl_code;
+	gboolean too_large;
+	GBytes *body;
+} SimHttpResult;
+typedef void (*SimHttpDone)(SimHttpResult *result, gpointer user_data);
+SimHttp *sim_http_start(const char *url, gsize max_bytes, double low_speed_s,
+			SimHttpDone done, gpointer user_data);
+/* percent 0..100 of the transfer, -1 while the total is unknown */
+int sim_http_percent(SimHttp *http);
+/* stops the transfer; the done callback will never run */
+void sim_http_cancel(SimHttp *http);
+
+/* sim-main.c: the pseudo-terminal */
+gboolean sim_pty_open(Sim *sim, GError **error);
+void sim_unplug(Sim *sim);
+void sim_replug(Sim *sim);
+void sim_sleep_now(Sim *sim);
+void sim_idle_restart(Sim *sim);
+
+/* sim-control.c: the control FIFO, noise and the fault options shared with it */
+gboolean sim_control_open(Sim *sim, GError **error);
+void sim_control_close(Sim *sim);
+gboolean sim_parse_inject(Sim *sim, const char *code, const char *kind);
+gboolean sim_parse_cut(Sim *sim, const char *phase, const char *pct);
+void sim_noise_set(Sim *sim, gboolean on);
+void sim_noise_emit(Sim *sim);
