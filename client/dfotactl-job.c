@@ -203,7 +203,9 @@ on_proxy_signal(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, GDB
 		g_variant_get(params, "(&su)", &phase, &percent);
 		if (!f->ctl->daemon_gone)
 			g_clear_handle_id(&f->gone_id, g_source_remove);
-		follow_progress(f, phase, percent);
+		/* "idle" announces the end; the Finished signal that follows says how it ended. */
+		if (strcmp(phase, "idle") != 0)
+			follow_progress(f, phase, percent);
 	} else if (strcmp(signal_name, "Finished") == 0 &&
 		   g_variant_is_of_type(params, G_VARIANT_TYPE("(a{sv})"))) {
 		g_autoptr(GVariant) result = g_variant_get_child_value(params, 0);

@@ -7,6 +7,12 @@
  *   PROBE    – ATI is in flight; only an answer with identity lines ends the resync, so a
  *              late "OK" of the timed-out command cannot pass for it;
  *   CLOSED   – shut down or lost: everything fails with ModemLost.
+ *
+ * Sleep: after +QATSLEEP the module loses the first command it receives (it only wakes up
+ * on it). So when a command is due while the module sleeps, the channel first sends a
+ * throw-away "AT" (the wake-up) with a short timeout; if that gets no answer it
+ * resynchronises as after any timeout, then sends the real command. No caller ever sees its
+ * command eaten by the module's sleep.
  */
 #include "dfota-at-channel.h"
 
@@ -18,6 +24,7 @@
 
 #define RESYNC_BACKOFF_MAX_MS 5000
 #define DEFAULT_PROBE_TIMEOUT_MS 3000
+#define WAKE_TIMEOUT_MS 500
 
 /* Lines that are unsolicited whatever is in flight (unless they carry its own prefix). */
 static const char *const builtin_urc_prefixes[] = {
@@ -36,6 +43,7 @@ typedef struct {
 	GSource *cancel_source; /* while queued */
 	GPtrArray *lines;
 	gboolean is_probe;
+	gboolean is_wake;
 	gboolean is_data;
 	gboolean in_data_mode;
 	DfotaAtConnectFunc on_connect;
@@ -71,6 +79,7 @@ struct _DfotaAtChannel {
 	guint backoff_ms;
 	GPtrArray *handlers; /* UrcHandler* */
 	guint next_handler_id;
+	gboolean asleep; /* +QATSLEEP seen and no sign of life since */
 };
 
 enum { SIGNAL_URC, SIGNAL_LOST, SIGNAL_RESYNCED, N_SIGNALS };
@@ -233,6 +242,19 @@ on_kick(gpointer data)
 	g_clear_pointer(&self->kick_source, g_source_unref);
 	if (self->state != STATE_RUNNING || self->current != NULL)
 		return G_SOURCE_REMOVE;
+	if (self->asleep && !g_queue_is_empty(&self->queue)) {
+		Command *wake = g_new0(Command, 1);
+
+		g_debug("the module sleeps: waking it before %s",
+		        ((Command *)g_queue_peek_head(&self->queue))->text);
+		wake->text = g_strdup("AT");
+		wake->is_wake = TRUE;
+		wake->timeout_ms = WAKE_TIMEOUT_MS;
+		wake->lines = g_ptr_array_new_with_free_func(g_free);
+		self->asleep = FALSE;
+		write_command(self, wake);
+		return G_SOURCE_REMOVE;
+	}
 	while ((cmd = g_queue_pop_head(&self->queue)) != NULL) {
 		GCancellable *cancellable = g_task_get_cancellable(cmd->task);
 		if (cancellable && g_cancellable_is_cancelled(cancellable)) {
@@ -320,6 +342,12 @@ on_command_timeout(gpointer data)
 		probe_done(self, FALSE);
 		return G_SOURCE_REMOVE;
 	}
+	if (cmd->is_wake) {
+		/* The wake-up was eaten, as expected; make sure nothing late follows. */
+		start_quiet(self, self->quiet_ms);
+		finish_current(self, NULL);
+		return G_SOURCE_REMOVE;
+	}
 	g_message("AT command %s got no answer within %u ms; resynchronising", cmd->text,
 	          cmd->timeout_ms);
 	/* The state changes before the caller hears of it, so a command it queues from its
@@ -350,6 +378,11 @@ static void
 dispatch_urc(DfotaAtChannel *self, const char *line)
 {
 	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(guint));
+
+	if (g_str_has_prefix(line, "+QATSLEEP"))
+		self->asleep = TRUE;
+	else if (g_str_has_prefix(line, "+QATWAKEUP") || dfota_at_is_boot_urc(line))
+		self->asleep = FALSE;
 
 	g_signal_emit(self, signals[SIGNAL_URC], 0, line);
 	/* Handlers may add or remove handlers: call by id from a snapshot. */

@@ -9,10 +9,15 @@
 #include <string.h>
 
 #include "dfota-error.h"
+#include "dfota-log.h"
 #include "dfota-ufs.h"
 #include "dfota-validate.h"
 
 G_DEFINE_TYPE(DfotaFota, dfota_fota, G_TYPE_OBJECT)
+
+#define JOB_LOG(self, level, code, ...)                                                     \
+	dfota_log_job((level), dfota_modem_get_config((self)->modem)->name, (self)->job->id,  \
+	              (self)->job->phase, (code), __VA_ARGS__)
 
 enum { PROP_0, PROP_PHASE, PROP_PERCENT, PROP_JOB, PROP_LAST_RESULT, N_PROPS };
 static GParamSpec *props[N_PROPS];
@@ -125,7 +130,8 @@ fota_set_step(DfotaFota *self, DfotaJobStep step, const char *phase, guint perce
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PHASE]);
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PERCENT]);
 		fota_journal_save(self);
-		g_debug("job %" G_GUINT64_FORMAT ": %s %u%%", job->id, phase, job->percent);
+		JOB_LOG(self, G_LOG_LEVEL_INFO, DFOTA_LOG_NO_CODE, "job %" G_GUINT64_FORMAT ": %s",
+		        job->id, phase);
 		g_signal_emit(self, signals[SIGNAL_PROGRESS], 0, job->phase, job->percent);
 		return;
 	}
@@ -217,13 +223,15 @@ fota_finish(DfotaFota *self, const GError *error, int code, const char *to_revis
 	result = g_variant_ref_sink(g_variant_builder_end(&b));
 
 	if (error)
-		g_warning("job %" G_GUINT64_FORMAT " (%s) failed: %s: %s (code %d)", self->job->id,
-		          dfota_job_kind_to_string(self->job->kind), dfota_error_short_name(error),
-		          error->message, code);
+		JOB_LOG(self, G_LOG_LEVEL_WARNING, code,
+		        "job %" G_GUINT64_FORMAT " (%s) failed: %s: %s (code %d)", self->job->id,
+		        dfota_job_kind_to_string(self->job->kind), dfota_error_short_name(error),
+		        error->message, code);
 	else
-		g_message("job %" G_GUINT64_FORMAT " (%s) succeeded: %s -> %s", self->job->id,
-		          dfota_job_kind_to_string(self->job->kind), self->job->from_revision,
-		          to_revision ? to_revision : "");
+		JOB_LOG(self, G_LOG_LEVEL_MESSAGE, code,
+		        "job %" G_GUINT64_FORMAT " (%s) succeeded: %s -> %s", self->job->id,
+		        dfota_job_kind_to_string(self->job->kind), self->job->from_revision,
+		        to_revision ? to_revision : "");
 
 	if (self->journal)
 		dfota_journal_finish_job(self->journal, result, NULL);
@@ -294,8 +302,10 @@ fota_accept(DfotaFota *self, DfotaJobStep step, const char *phase, guint percent
 	self->started_data = NULL;
 	self->accepted = TRUE;
 	self->accepted_or_recorded = TRUE;
-	g_message("job %" G_GUINT64_FORMAT " (%s) accepted: %s", self->job->id,
-	          dfota_job_kind_to_string(self->job->kind), self->job->source);
+	JOB_LOG(self, G_LOG_LEVEL_MESSAGE, DFOTA_LOG_NO_CODE,
+	        "job %" G_GUINT64_FORMAT " (%s) accepted: %s, from revision %s", self->job->id,
+	        dfota_job_kind_to_string(self->job->kind), self->job->source,
+	        self->job->from_revision);
 	if (cb)
 		cb(NULL, data);
 	dfota_modem_set_job_active(self->modem, TRUE);

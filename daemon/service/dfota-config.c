@@ -49,7 +49,7 @@ get_uint(GKeyFile *kf, const char *file, const char *group, const char *key, gui
 	if (!s)
 		return TRUE;
 	g_strstrip(s);
-	if (!g_ascii_string_to_unsigned(s, 0, 0, max, &v, NULL) || v < min) {
+	if (!g_ascii_string_to_unsigned(s, 10, 0, max, &v, NULL) || v < min) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 		            "%s: [%s] %s=%s: expected a whole number from %" G_GUINT64_FORMAT
 		            " to %" G_GUINT64_FORMAT,

@@ -9,6 +9,7 @@
 #include "dfota-dbus-generated.h"
 #include "dfota-error.h"
 #include "dfota-fdio.h"
+#include "dfota-inhibitor.h"
 #include "dfota-ufs.h"
 #include "dfota-validate.h"
 
@@ -41,6 +42,7 @@ typedef struct {
 	DfotaDBusModem *imodem;
 	DfotaDBusFota *ifota;
 	DfotaDBusFiles *ifiles;
+	DfotaInhibitor *inhibitor;
 } ModemEntry;
 
 static void
@@ -48,6 +50,7 @@ modem_entry_free(ModemEntry *e)
 {
 	g_signal_handlers_disconnect_by_data(e->modem, e);
 	g_signal_handlers_disconnect_by_data(e->fota, e);
+	g_clear_pointer(&e->inhibitor, dfota_inhibitor_free);
 	g_clear_object(&e->imodem);
 	g_clear_object(&e->ifota);
 	g_clear_object(&e->ifiles);
@@ -632,26 +635,42 @@ do_download(ModemEntry *e, GDBusMethodInvocation *invocation)
 
 /* ---- method dispatch ------------------------------------------------------------------------ */
 
-#define HANDLER(fn)                                                                          \
-	static gboolean on_##fn(GDBusInterfaceSkeleton *skeleton,                            \
-	                        GDBusMethodInvocation *invocation, gpointer user_data)       \
+/* The generated handle-* signals carry the method's arguments; the do_* functions read them
+ * from the invocation once the caller is authorized, so only the arity differs here. */
+#define HANDLER_0(fn)                                                                        \
+	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation,         \
+	                        gpointer user_data)                                           \
+	{                                                                                    \
+		authorize(user_data, invocation, do_##fn);                                   \
+		return TRUE;                                                                 \
+	}
+#define HANDLER_1(fn, T1)                                                                    \
+	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, T1 a1,  \
+	                        gpointer user_data)                                           \
+	{                                                                                    \
+		authorize(user_data, invocation, do_##fn);                                   \
+		return TRUE;                                                                 \
+	}
+#define HANDLER_2(fn, T1, T2)                                                                \
+	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, T1 a1,  \
+	                        T2 a2, gpointer user_data)                                    \
 	{                                                                                    \
 		authorize(user_data, invocation, do_##fn);                                   \
 		return TRUE;                                                                 \
 	}
 
-HANDLER(command)
-HANDLER(refresh)
-HANDLER(upgrade)
-HANDLER(upgrade_local)
-HANDLER(fetch_mcu_file)
-HANDLER(upgrade_via_host)
-HANDLER(upgrade_from_file)
-HANDLER(cancel)
-HANDLER(list)
-HANDLER(delete)
-HANDLER(upload)
-HANDLER(download)
+HANDLER_2(command, const char *, guint)
+HANDLER_0(refresh)
+HANDLER_1(upgrade, const char *)
+HANDLER_0(upgrade_local)
+HANDLER_2(fetch_mcu_file, const char *, const char *)
+HANDLER_2(upgrade_via_host, const char *, GVariant *)
+HANDLER_2(upgrade_from_file, GVariant *, GVariant *)
+HANDLER_0(cancel)
+HANDLER_0(list)
+HANDLER_1(delete, const char *)
+HANDLER_2(upload, const char *, GVariant *)
+HANDLER_2(download, const char *, GVariant *)
 
 /* ---- mirroring state ---------------------------------------------------------------------- */
 
@@ -667,6 +686,12 @@ update_status(DfotaService *self)
 	g_signal_emit(self, signals[SIGNAL_STATUS_CHANGED], 0);
 }
 
+static gboolean
+variant_differs(GVariant *a, GVariant *b)
+{
+	return !a || !b || !g_variant_equal(a, b);
+}
+
 static void
 sync_modem(ModemEntry *e)
 {
@@ -680,9 +705,9 @@ sync_modem(ModemEntry *e)
 	             "model", dfota_modem_get_model(e->modem),
 	             "revision", dfota_modem_get_revision(e->modem),
 	             NULL);
-	if (!g_variant_equal(network, dfota_dbus_modem_get_network(e->imodem)))
+	if (variant_differs(network, dfota_dbus_modem_get_network(e->imodem)))
 		dfota_dbus_modem_set_network(e->imodem, network);
-	if (!g_variant_equal(device, dfota_dbus_modem_get_device(e->imodem)))
+	if (variant_differs(device, dfota_dbus_modem_get_device(e->imodem)))
 		dfota_dbus_modem_set_device(e->imodem, device);
 	update_status(e->service);
 }
@@ -695,9 +720,9 @@ sync_fota(ModemEntry *e)
 
 	dfota_dbus_fota_set_phase(e->ifota, dfota_fota_get_phase(e->fota));
 	dfota_dbus_fota_set_percent(e->ifota, dfota_fota_get_percent(e->fota));
-	if (!g_variant_equal(job, dfota_dbus_fota_get_job(e->ifota)))
+	if (variant_differs(job, dfota_dbus_fota_get_job(e->ifota)))
 		dfota_dbus_fota_set_job(e->ifota, job);
-	if (!g_variant_equal(last, dfota_dbus_fota_get_last_result(e->ifota)))
+	if (variant_differs(last, dfota_dbus_fota_get_last_result(e->ifota)))
 		dfota_dbus_fota_set_last_result(e->ifota, last);
 	update_status(e->service);
 }
@@ -731,6 +756,8 @@ on_progress(DfotaFota *fota, const char *phase, guint percent, gpointer user_dat
 	sync_fota(e);
 	sync_modem(e);
 	flush(e);
+	if (g_str_equal(phase, "updating") || g_str_equal(phase, "rebooting"))
+		dfota_inhibitor_acquire(e->inhibitor, "The NB-IoT module is writing new firmware");
 	dfota_dbus_fota_emit_progress(e->ifota, phase, percent);
 }
 
@@ -742,6 +769,7 @@ on_finished(DfotaFota *fota, GVariant *result, gpointer user_data)
 	sync_fota(e);
 	sync_modem(e);
 	flush(e);
+	dfota_inhibitor_release(e->inhibitor);
 	dfota_dbus_fota_emit_finished(e->ifota, result);
 }
 
@@ -768,6 +796,7 @@ dfota_service_add_modem(DfotaService *self, DfotaModem *modem, DfotaFota *fota)
 	e->imodem = dfota_dbus_modem_skeleton_new();
 	e->ifota = dfota_dbus_fota_skeleton_new();
 	e->ifiles = dfota_dbus_files_skeleton_new();
+	e->inhibitor = dfota_inhibitor_new(self->connection);
 	g_ptr_array_add(self->entries, e);
 
 	sync_modem(e);
