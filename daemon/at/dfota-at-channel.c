@@ -25,6 +25,9 @@
 #define RESYNC_BACKOFF_MAX_MS 5000
 #define DEFAULT_PROBE_TIMEOUT_MS 3000
 #define WAKE_TIMEOUT_MS 500
+/* Failed resync probes in a row after which the module counts as unresponsive: waiting
+ * commands fail with ModemLost and new ones are refused until a probe succeeds again. */
+#define UNRESPONSIVE_PROBES 3
 
 /* Lines that are unsolicited whatever is in flight (unless they carry its own prefix). */
 static const char *const builtin_urc_prefixes[] = {
@@ -80,9 +83,11 @@ struct _DfotaAtChannel {
 	GPtrArray *handlers; /* UrcHandler* */
 	guint next_handler_id;
 	gboolean asleep; /* +QATSLEEP seen and no sign of life since */
+	guint failed_probes;
+	gboolean unresponsive;
 };
 
-enum { SIGNAL_URC, SIGNAL_LOST, SIGNAL_RESYNCED, N_SIGNALS };
+enum { SIGNAL_URC, SIGNAL_LOST, SIGNAL_RESYNCED, SIGNAL_UNRESPONSIVE, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE(DfotaAtChannel, dfota_at_channel, G_TYPE_OBJECT)
@@ -317,11 +322,30 @@ probe_done(DfotaAtChannel *self, gboolean ok)
 		g_debug("AT channel resynchronised");
 		self->state = STATE_RUNNING;
 		self->backoff_ms = 0;
+		self->failed_probes = 0;
+		if (self->unresponsive)
+			g_message("the module answers again");
+		self->unresponsive = FALSE;
 		g_signal_emit(self, signals[SIGNAL_RESYNCED], 0);
 		schedule_next(self);
 		return;
 	}
 	finish_current(self, NULL);
+	if (++self->failed_probes == UNRESPONSIVE_PROBES) {
+		Command *cmd;
+
+		g_warning("the module has not answered %u probes in a row: it is unresponsive",
+		          self->failed_probes);
+		self->unresponsive = TRUE;
+		while ((cmd = g_queue_pop_head(&self->queue)) != NULL) {
+			clear_source(&cmd->cancel_source);
+			g_task_return_new_error(cmd->task, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
+			                        "The module does not answer: %s was not sent",
+			                        cmd->text);
+			command_free(cmd);
+		}
+		g_signal_emit(self, signals[SIGNAL_UNRESPONSIVE], 0);
+	}
 	self->backoff_ms = self->backoff_ms == 0 ? MAX(self->quiet_ms, 100) : self->backoff_ms * 2;
 	self->backoff_ms = MIN(self->backoff_ms, RESYNC_BACKOFF_MAX_MS);
 	g_debug("AT resync probe failed, retrying after %u ms of quiet", self->backoff_ms);
@@ -599,6 +623,14 @@ enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable,
 		command_free(cmd);
 		return;
 	}
+	if (self->unresponsive) {
+		g_task_return_new_error(cmd->task, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
+		                        "The module does not answer (still probing): %s was not "
+		                        "sent",
+		                        cmd->text);
+		command_free(cmd);
+		return;
+	}
 	if ((cmd->flags & DFOTA_AT_FLAG_BOUNDED) && count_bounded(self) >= self->max_queue) {
 		g_task_return_new_error(cmd->task, DFOTA_ERROR, DFOTA_ERROR_BUSY,
 		                        "The AT queue is full (%u commands waiting): retry later",
@@ -683,6 +715,12 @@ dfota_at_channel_write_raw(DfotaAtChannel *self, const void *data, gsize len, GE
 		return FALSE;
 	restart_command_timer(self);
 	return TRUE;
+}
+
+DfotaSerial *
+dfota_at_channel_get_serial(DfotaAtChannel *self)
+{
+	return self->serial;
 }
 
 gsize
@@ -802,4 +840,7 @@ dfota_at_channel_class_init(DfotaAtChannelClass *klass)
 	signals[SIGNAL_RESYNCED] = g_signal_new("resynced", G_TYPE_FROM_CLASS(klass),
 	                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
 	                                        G_TYPE_NONE, 0);
+	signals[SIGNAL_UNRESPONSIVE] = g_signal_new("unresponsive", G_TYPE_FROM_CLASS(klass),
+	                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+	                                            G_TYPE_NONE, 0);
 }

@@ -77,6 +77,10 @@ void dfota_at_channel_send_data(DfotaAtChannel *self, const char *command, guint
 gboolean dfota_at_channel_write_raw(DfotaAtChannel *self, const void *data, gsize len,
                                     GError **error);
 
+/* The serial under the channel (transfer none), e.g. for its "drained" signal when streaming
+ * a data phase with back-pressure. */
+DfotaSerial *dfota_at_channel_get_serial(DfotaAtChannel *self);
+
 /* Bytes written but not yet taken by the kernel (for streaming with back-pressure). */
 gsize dfota_at_channel_get_pending(DfotaAtChannel *self);
 
@@ -101,6 +105,9 @@ void dfota_at_channel_shutdown(DfotaAtChannel *self);
  *   "urc"  (const char *line)   every unsolicited line, as received without CR/LF
  *   "lost" (GError *error)      the serial was lost; all commands already failed ModemLost
  *   "resynced" (void)           a resynchronisation after a timeout succeeded
+ *   "unresponsive" (void)       3 resync probes in a row went unanswered: waiting commands
+ *                               failed with ModemLost, new ones are refused until the
+ *                               channel (still probing with back-off) emits "resynced"
  */
 
 G_END_DECLS

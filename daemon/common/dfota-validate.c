@@ -191,6 +191,8 @@ dfota_validate_filename(const char *name, GError **error)
 			what = "a path separator";
 		else if (*p == '"')
 			what = "a double quote";
+		else if (*p == '*' || *p == '?')
+			what = "a wildcard (the module's file commands treat it as a pattern)";
 		else if (is_control(*p))
 			what = "a control character";
 		else if (*p >= 0x80)
@@ -198,7 +200,7 @@ dfota_validate_filename(const char *name, GError **error)
 		if (what) {
 			g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_FILENAME,
 			            "File name contains %s at offset %u: UFS names are plain "
-			            "printable ASCII without '/', '\\' or '\"'",
+			            "printable ASCII without '/', '\\', '\"', '*' or '?'",
 			            what, (guint)(p - (const guchar *)name));
 			return FALSE;
 		}

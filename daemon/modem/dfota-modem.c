@@ -22,6 +22,8 @@ struct _DfotaModem {
 	DfotaAtChannel *channel;
 	gulong urc_handler;
 	gulong lost_handler;
+	gulong unresponsive_handler;
+	gulong resynced_handler;
 
 	DfotaModemState inner_state; /* never BUSY: that is derived from job_active */
 	DfotaModemState public_state;
@@ -419,6 +421,8 @@ close_port(DfotaModem *self)
 	if (self->channel) {
 		g_clear_signal_handler(&self->urc_handler, self->channel);
 		g_clear_signal_handler(&self->lost_handler, self->channel);
+		g_clear_signal_handler(&self->unresponsive_handler, self->channel);
+		g_clear_signal_handler(&self->resynced_handler, self->channel);
 		dfota_at_channel_shutdown(self->channel);
 		g_clear_object(&self->channel);
 	}
@@ -459,6 +463,35 @@ on_channel_lost(DfotaAtChannel *channel, GError *error, gpointer user_data)
 	g_signal_emit(self, signals[SIGNAL_LOST], 0);
 	self->open_retry_ms = 0;
 	schedule_reopen(self);
+}
+
+/* The port is there but the module stopped answering: disconnected until the channel's own
+ * probing (with back-off) gets an answer, then re-initialised. */
+static void
+on_channel_unresponsive(DfotaAtChannel *channel, gpointer user_data)
+{
+	DfotaModem *self = user_data;
+
+	g_warning("modem %s: the module on %s does not answer; probing with back-off",
+	          self->cfg.name, self->port_path);
+	if (self->init_cancellable)
+		g_cancellable_cancel(self->init_cancellable);
+	g_clear_object(&self->init_cancellable);
+	g_clear_handle_id(&self->probe_retry_id, g_source_remove);
+	set_inner_state(self, DFOTA_MODEM_STATE_DISCONNECTED);
+	g_signal_emit(self, signals[SIGNAL_LOST], 0);
+}
+
+static void
+on_channel_resynced(DfotaAtChannel *channel, gpointer user_data)
+{
+	DfotaModem *self = user_data;
+
+	if (self->inner_state != DFOTA_MODEM_STATE_DISCONNECTED)
+		return;
+	g_message("modem %s: the module answers again; re-initialising", self->cfg.name);
+	set_inner_state(self, DFOTA_MODEM_STATE_INITIALIZING);
+	modem_begin_init(self);
 }
 
 static char *
@@ -510,6 +543,10 @@ modem_open_port(DfotaModem *self)
 	self->urc_handler = g_signal_connect(self->channel, "urc", G_CALLBACK(on_channel_urc), self);
 	self->lost_handler =
 		g_signal_connect(self->channel, "lost", G_CALLBACK(on_channel_lost), self);
+	self->unresponsive_handler = g_signal_connect(self->channel, "unresponsive",
+	                                              G_CALLBACK(on_channel_unresponsive), self);
+	self->resynced_handler = g_signal_connect(self->channel, "resynced",
+	                                          G_CALLBACK(on_channel_resynced), self);
 	set_inner_state(self, DFOTA_MODEM_STATE_INITIALIZING);
 	modem_begin_init(self);
 }

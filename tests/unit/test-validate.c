@@ -122,6 +122,8 @@ test_filename(void)
 		{ "a\rb", FALSE, "control" },
 		{ "a\tb", FALSE, "control" },
 		{ "\xc3\xa9.bin", FALSE, "non-ASCII" },
+		{ "*", FALSE, "wildcard" },
+		{ "fota.?ack", FALSE, "wildcard" },
 	};
 	char name[60];
 	g_autoptr(GError) error = NULL;

@@ -1,0 +1,535 @@
+/* dfota-fetcher.c: libcurl multi driven by the GLib main loop.
+ *
+ * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to call it back
+ * (CURLMOPT_TIMERFUNCTION); each socket becomes a GLib fd source and the timer a GLib
+ * timeout, both on the context the fetcher was created in. We never call into curl from
+ * inside one of its own callbacks: completion and cancellation are handled after
+ * curl_multi_socket_action() returns, or from a GCancellable source.
+ */
+#include "dfota-fetcher.h"
+
+#include <curl/curl.h>
+#include <glib-unix.h>
+
+#include "dfota-error.h"
+#include "dfotad-config.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_S 30
+#define DEFAULT_LOW_SPEED_TIME_S 60
+#define DEFAULT_MAX_REDIRECTS 5
+#define UNKNOWN_TOTAL_PROGRESS_STEP (64 * 1024)
+
+typedef struct {
+	DfotaFetcher *fetcher; /* not a reference: the fetcher outlives its transfers */
+	GTask *task;
+	CURL *easy;
+	char *url;
+	GByteArray *body;
+	guint64 max_size;
+	DfotaFetchProgressFunc progress;
+	gpointer progress_data;
+	gint last_percent;
+	guint64 last_reported;
+	GSource *cancel_source;
+	GError *abort_error; /* why a callback stopped the transfer */
+	char errbuf[CURL_ERROR_SIZE];
+} Transfer;
+
+struct _DfotaFetcher {
+	GObject parent_instance;
+
+	GMainContext *context;
+	CURLM *multi;
+	GSource *timer;
+	GHashTable *sockets; /* curl_socket_t → GSource* */
+	GList *transfers;    /* Transfer* */
+};
+
+G_DEFINE_TYPE(DfotaFetcher, dfota_fetcher, G_TYPE_OBJECT)
+
+/* libcurl's global state is process-wide and must be set up once before any handle exists;
+ * doing it lazily keeps an idle daemon (and its start-up) free of TLS initialisation. */
+static gpointer
+curl_init_once(gpointer unused)
+{
+	return GINT_TO_POINTER(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+}
+
+static gboolean
+ensure_curl(GError **error)
+{
+	static GOnce once = G_ONCE_INIT;
+
+	if (GPOINTER_TO_INT(g_once(&once, curl_init_once, NULL)))
+		return TRUE;
+	g_set_error_literal(error, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+	                    "Cannot initialise libcurl");
+	return FALSE;
+}
+
+static void check_done(DfotaFetcher *self);
+
+static void
+transfer_free(Transfer *t)
+{
+	if (t->cancel_source) {
+		g_source_destroy(t->cancel_source);
+		g_source_unref(t->cancel_source);
+	}
+	if (t->easy)
+		curl_easy_cleanup(t->easy);
+	g_clear_pointer(&t->body, g_byte_array_unref);
+	g_clear_error(&t->abort_error);
+	g_clear_object(&t->task);
+	g_free(t->url);
+	g_free(t);
+}
+
+/* Takes @t out of the multi handle and completes its task with @error (owned) or its body. */
+static void
+transfer_complete(Transfer *t, GError *error)
+{
+	DfotaFetcher *self = t->fetcher;
+	GTask *task;
+
+	self->transfers = g_list_remove(self->transfers, t);
+	curl_multi_remove_handle(self->multi, t->easy);
+	task = g_steal_pointer(&t->task);
+	if (error) {
+		g_task_return_error(task, error);
+	} else {
+		GBytes *bytes = g_byte_array_free_to_bytes(g_steal_pointer(&t->body));
+		g_task_return_pointer(task, bytes, (GDestroyNotify)g_bytes_unref);
+	}
+	g_object_unref(task);
+	transfer_free(t);
+}
+
+static GError *
+error_for_result(Transfer *t, CURLcode code)
+{
+	long status = 0;
+
+	if (t->abort_error)
+		return g_steal_pointer(&t->abort_error);
+	if (code == CURLE_ABORTED_BY_CALLBACK || code == CURLE_WRITE_ERROR) {
+		GCancellable *c = g_task_get_cancellable(t->task);
+		if (c && g_cancellable_is_cancelled(c))
+			return g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
+			                   "The download of %s was cancelled", t->url);
+	}
+	if (code != CURLE_OK)
+		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED, "Cannot fetch %s: %s",
+		                   t->url, t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 400 || status == 0)
+		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED, "HTTP %ld from %s",
+		                   status, t->url);
+	if (status >= 300)
+		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+		                   "HTTP %ld from %s: a redirect without a usable Location", status,
+		                   t->url);
+	return NULL;
+}
+
+static void
+report_progress(Transfer *t, guint64 now, guint64 total, gboolean force)
+{
+	gint percent;
+
+	if (t->progress == NULL)
+		return;
+	if (total > 0) {
+		percent = (gint)(MIN(now, total) * 100 / total);
+		if (!force && percent == t->last_percent)
+			return;
+		t->last_percent = percent;
+	} else if (!force && now < t->last_reported + UNKNOWN_TOTAL_PROGRESS_STEP) {
+		return;
+	}
+	t->last_reported = now;
+	t->progress(now, total, t->progress_data);
+}
+
+static void
+check_done(DfotaFetcher *self)
+{
+	CURLMsg *msg;
+	int left;
+
+	g_object_ref(self);
+	while ((msg = curl_multi_info_read(self->multi, &left)) != NULL) {
+		Transfer *t = NULL;
+		GError *error;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+		error = error_for_result(t, msg->data.result);
+		if (error == NULL) {
+			curl_off_t total = 0;
+			curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+			report_progress(t, t->body->len, total > 0 ? (guint64)total : t->body->len,
+			                t->last_reported != t->body->len);
+		}
+		transfer_complete(t, error);
+	}
+	g_object_unref(self);
+}
+
+static void
+socket_action(DfotaFetcher *self, curl_socket_t fd, int mask)
+{
+	int running = 0;
+
+	curl_multi_socket_action(self->multi, fd, mask, &running);
+	check_done(self);
+}
+
+static gboolean
+on_socket(gint fd, GIOCondition condition, gpointer user_data)
+{
+	DfotaFetcher *self = DFOTA_FETCHER(user_data);
+	int mask = 0;
+
+	if (condition & (G_IO_IN | G_IO_HUP))
+		mask |= CURL_CSELECT_IN;
+	if (condition & G_IO_OUT)
+		mask |= CURL_CSELECT_OUT;
+	if (condition & G_IO_ERR)
+		mask |= CURL_CSELECT_ERR;
+	/* curl may replace or remove this very source from inside; a destroyed source is not
+	 * dispatched again whatever we return. */
+	socket_action(self, fd, mask);
+	return G_SOURCE_CONTINUE;
+}
+
+static int
+socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	DfotaFetcher *self = userp;
+	GIOCondition cond = 0;
+	GSource *source;
+
+	g_hash_table_remove(self->sockets, GINT_TO_POINTER(fd));
+	if (what == CURL_POLL_REMOVE)
+		return 0;
+	if (what & CURL_POLL_IN)
+		cond |= G_IO_IN | G_IO_HUP | G_IO_ERR;
+	if (what & CURL_POLL_OUT)
+		cond |= G_IO_OUT | G_IO_ERR;
+	source = g_unix_fd_source_new(fd, cond);
+	g_source_set_callback(source, G_SOURCE_FUNC(on_socket), self, NULL);
+	g_source_set_static_name(source, "dfota-fetcher-socket");
+	g_source_attach(source, self->context);
+	g_hash_table_insert(self->sockets, GINT_TO_POINTER(fd), source);
+	return 0;
+}
+
+static gboolean
+on_timer(gpointer user_data)
+{
+	DfotaFetcher *self = DFOTA_FETCHER(user_data);
+
+	g_clear_pointer(&self->timer, g_source_unref);
+	socket_action(self, CURL_SOCKET_TIMEOUT, 0);
+	return G_SOURCE_REMOVE;
+}
+
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	DfotaFetcher *self = userp;
+
+	if (self->timer) {
+		g_source_destroy(self->timer);
+		g_clear_pointer(&self->timer, g_source_unref);
+	}
+	if (timeout_ms < 0)
+		return 0;
+	/* Never act from inside curl: even "now" goes through the loop. */
+	self->timer = timeout_ms == 0 ? g_idle_source_new()
+	                              : g_timeout_source_new((guint)timeout_ms);
+	g_source_set_callback(self->timer, on_timer, self, NULL);
+	g_source_set_static_name(self->timer, "dfota-fetcher-timer");
+	g_source_attach(self->timer, self->context);
+	return 0;
+}
+
+static gboolean
+is_cancelled(Transfer *t)
+{
+	GCancellable *c = t->task ? g_task_get_cancellable(t->task) : NULL;
+
+	return c != NULL && g_cancellable_is_cancelled(c);
+}
+
+static GError *
+too_large_error(Transfer *t, guint64 length)
+{
+	return g_error_new(DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
+	                   "The package at %s is %" G_GUINT64_FORMAT " bytes, more than "
+	                   "max-package-size %" G_GUINT64_FORMAT,
+	                   t->url, length, t->max_size);
+}
+
+static size_t
+write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	Transfer *t = userp;
+	size_t len = size * nmemb;
+	curl_off_t length = -1;
+	long status = 0;
+
+	if (is_cancelled(t))
+		return 0;
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 300)
+		return len; /* an error page: the status is what we report */
+	curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+	if (length > 0 && (guint64)length > t->max_size) {
+		t->abort_error = too_large_error(t, (guint64)length);
+		return 0;
+	}
+	if ((guint64)t->body->len + len > t->max_size) {
+		/* No (or a lying) Content-Length: the body itself tells. */
+		t->abort_error = g_error_new(
+			DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
+			"The package at %s is more than %" G_GUINT64_FORMAT " bytes, more than "
+			"max-package-size %" G_GUINT64_FORMAT,
+			t->url, (guint64)t->body->len + len, t->max_size);
+		return 0;
+	}
+	g_byte_array_append(t->body, (const guint8 *)data, (guint)len);
+	return len;
+}
+
+static int
+xferinfo_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+            curl_off_t ulnow)
+{
+	Transfer *t = userp;
+	long status = 0;
+
+	if (is_cancelled(t))
+		return 1;
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	/* dltotal/dlnow of a redirect's or an error's body mean nothing to the caller. */
+	if (status < 200 || status >= 300)
+		return 0;
+	if (dltotal > 0 && (guint64)dltotal > t->max_size) {
+		/* Known from the headers: stop before the body even starts. */
+		t->abort_error = too_large_error(t, (guint64)dltotal);
+		return 1;
+	}
+	if (dlnow > 0)
+		report_progress(t, (guint64)dlnow, dltotal > 0 ? (guint64)dltotal : 0, FALSE);
+	return 0;
+}
+
+/* Runs from the main loop (a cancellable source), never from inside curl. */
+static gboolean
+on_cancelled(GCancellable *cancellable, gpointer user_data)
+{
+	Transfer *t = user_data;
+
+	g_clear_pointer(&t->cancel_source, g_source_unref); /* we are its last dispatch */
+	transfer_complete(t, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
+	                                 "The download of %s was cancelled", t->url));
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+setup_easy(Transfer *t, const DfotaFetchOptions *o, GError **error)
+{
+	CURL *e = t->easy;
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, val)                                            \
+	do {                                                     \
+		if (rc == CURLE_OK)                              \
+			rc = curl_easy_setopt(e, opt, val);      \
+	} while (0)
+	SET(CURLOPT_URL, t->url);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, (long)(o->max_redirects ? o->max_redirects : DEFAULT_MAX_REDIRECTS));
+	SET(CURLOPT_CONNECTTIMEOUT,
+	    (long)(o->connect_timeout_s ? o->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S));
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_LOW_SPEED_TIME,
+	    (long)(o->low_speed_time_s ? o->low_speed_time_s : DEFAULT_LOW_SPEED_TIME_S));
+	SET(CURLOPT_FAILONERROR, 0L);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_USERAGENT, "dfotad/" DFOTAD_VERSION);
+	SET(CURLOPT_ERRORBUFFER, t->errbuf);
+	SET(CURLOPT_PRIVATE, t);
+	SET(CURLOPT_WRITEFUNCTION, write_cb);
+	SET(CURLOPT_WRITEDATA, t);
+	SET(CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+	SET(CURLOPT_XFERINFODATA, t);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	if (o->ca_file) {
+		/* The configured bundle replaces the system's trust, it does not extend it. */
+		SET(CURLOPT_CAINFO, o->ca_file);
+		SET(CURLOPT_CAPATH, NULL);
+	}
+#undef SET
+	if (rc != CURLE_OK) {
+		g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+		            "Cannot set up the download of %s: %s", t->url, curl_easy_strerror(rc));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+ensure_multi(DfotaFetcher *self, GError **error)
+{
+	if (self->multi)
+		return TRUE;
+	if (!ensure_curl(error))
+		return FALSE;
+	self->multi = curl_multi_init();
+	if (self->multi == NULL) {
+		g_set_error_literal(error, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+		                    "Cannot create a libcurl multi handle");
+		return FALSE;
+	}
+	curl_multi_setopt(self->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(self->multi, CURLMOPT_SOCKETDATA, self);
+	curl_multi_setopt(self->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(self->multi, CURLMOPT_TIMERDATA, self);
+	return TRUE;
+}
+
+void
+dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions *options,
+                    DfotaFetchProgressFunc progress, gpointer progress_data,
+                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                    gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	GError *error = NULL;
+	Transfer *t;
+	CURLMcode mrc;
+
+	g_return_if_fail(DFOTA_IS_FETCHER(self));
+	g_return_if_fail(url != NULL && options != NULL);
+
+	/* No source object: a task must not keep the fetcher alive, so that disposing of the
+	 * fetcher (daemon shutdown) cancels what still runs. */
+	task = g_task_new(NULL, cancellable, callback, user_data);
+	g_task_set_source_tag(task, dfota_fetcher_fetch);
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	if (!ensure_multi(self, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	t = g_new0(Transfer, 1);
+	t->fetcher = self;
+	t->url = g_strdup(url);
+	t->body = g_byte_array_new();
+	t->max_size = options->max_size ? options->max_size : G_MAXUINT64;
+	t->progress = progress;
+	t->progress_data = progress_data;
+	t->last_percent = -1;
+	t->task = g_object_ref(task);
+	t->easy = curl_easy_init();
+	if (t->easy == NULL || !setup_easy(t, options, &error)) {
+		if (error == NULL)
+			error = g_error_new_literal(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+			                            "Cannot create a libcurl handle");
+		g_task_return_error(task, error);
+		transfer_free(t);
+		return;
+	}
+	mrc = curl_multi_add_handle(self->multi, t->easy);
+	if (mrc != CURLM_OK) {
+		g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+		                        "Cannot start the download of %s: %s", url,
+		                        curl_multi_strerror(mrc));
+		transfer_free(t);
+		return;
+	}
+	self->transfers = g_list_prepend(self->transfers, t);
+	if (cancellable) {
+		t->cancel_source = g_cancellable_source_new(cancellable);
+		g_source_set_callback(t->cancel_source, G_SOURCE_FUNC(on_cancelled), t, NULL);
+		g_source_set_static_name(t->cancel_source, "dfota-fetcher-cancel");
+		g_source_attach(t->cancel_source, self->context);
+	}
+}
+
+GBytes *
+dfota_fetcher_fetch_finish(DfotaFetcher *self, GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+	g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == dfota_fetcher_fetch, NULL);
+	return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+DfotaFetcher *
+dfota_fetcher_new(void)
+{
+	return g_object_new(DFOTA_TYPE_FETCHER, NULL);
+}
+
+static void
+destroy_source(gpointer data)
+{
+	g_source_destroy(data);
+	g_source_unref(data);
+}
+
+static void
+dfota_fetcher_dispose(GObject *object)
+{
+	DfotaFetcher *self = DFOTA_FETCHER(object);
+
+	while (self->transfers) {
+		Transfer *t = self->transfers->data;
+		transfer_complete(t, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
+		                                 "The download of %s was stopped: the daemon is "
+		                                 "shutting down",
+		                                 t->url));
+	}
+	if (self->multi) {
+		curl_multi_cleanup(self->multi);
+		self->multi = NULL;
+	}
+	g_hash_table_remove_all(self->sockets);
+	if (self->timer) {
+		g_source_destroy(self->timer);
+		g_clear_pointer(&self->timer, g_source_unref);
+	}
+	G_OBJECT_CLASS(dfota_fetcher_parent_class)->dispose(object);
+}
+
+static void
+dfota_fetcher_finalize(GObject *object)
+{
+	DfotaFetcher *self = DFOTA_FETCHER(object);
+
+	g_hash_table_unref(self->sockets);
+	g_main_context_unref(self->context);
+	G_OBJECT_CLASS(dfota_fetcher_parent_class)->finalize(object);
+}
+
+static void
+dfota_fetcher_init(DfotaFetcher *self)
+{
+	self->context = g_main_context_ref_thread_default();
+	self->sockets = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, destroy_source);
+}
+
+static void
+dfota_fetcher_class_init(DfotaFetcherClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+	object_class->dispose = dfota_fetcher_dispose;
+	object_class->finalize = dfota_fetcher_finalize;
+}
