@@ -57,15 +57,16 @@ describe_device(GVariant *device)
 	if (g_variant_lookup(device, "usb-vid", "q", &vid) &&
 	    g_variant_lookup(device, "usb-pid", "q", &pid))
 		g_string_append_printf(s, " %04x:%04x", vid, pid);
-	for (const char *const *k = (const char *const[]){ "usb-manufacturer", "usb-product",
-							   NULL }; *k; k++) {
+	for (const char *const *k =
+	             (const char *const[]){ "usb-manufacturer", "usb-product", NULL };
+	     *k; k++) {
 		const char *v = dfotactl_dict_str(device, *k, "");
 		if (*v)
 			g_string_append_printf(s, " %s", v);
 	}
 	if (*dfotactl_dict_str(device, "usb-serial", ""))
 		g_string_append_printf(s, " (serial %s)",
-				       dfotactl_dict_str(device, "usb-serial", ""));
+		                       dfotactl_dict_str(device, "usb-serial", ""));
 	return g_string_free(s, FALSE);
 }
 
@@ -176,8 +177,7 @@ dfotactl_cmd_status(Dfotactl *ctl)
 
 /* ---- monitor ---- */
 
-static void
-monitor_line(Dfotactl *ctl, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void monitor_line(Dfotactl *ctl, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static void
 monitor_line(Dfotactl *ctl, const char *fmt, ...)
@@ -220,14 +220,14 @@ monitor_finished(Dfotactl *ctl, GVariant *result)
 		monitor_json(b);
 	} else if (success) {
 		monitor_line(ctl, "finished success %s %s -> %s",
-			     dfotactl_dict_str(result, "kind", ""),
-			     dfotactl_dict_str(result, "from-revision", "?"),
-			     dfotactl_dict_str(result, "to-revision", "?"));
+		             dfotactl_dict_str(result, "kind", ""),
+		             dfotactl_dict_str(result, "from-revision", "?"),
+		             dfotactl_dict_str(result, "to-revision", "?"));
 	} else {
 		monitor_line(ctl, "finished failed %s %s (code %d): %s",
-			     dfotactl_dict_str(result, "kind", ""),
-			     dfotactl_dict_str(result, "error", ""),
-			     code, dfotactl_dict_str(result, "message", ""));
+		             dfotactl_dict_str(result, "kind", ""),
+		             dfotactl_dict_str(result, "error", ""), code,
+		             dfotactl_dict_str(result, "message", ""));
 	}
 }
 
@@ -240,7 +240,7 @@ is_our_modem(Dfotactl *ctl, GDBusObjectProxy *object)
 
 static void
 on_monitor_signal(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, GDBusProxy *iface,
-		  const char *sender, const char *signal_name, GVariant *params, gpointer user_data)
+                  const char *sender, const char *signal_name, GVariant *params, gpointer user_data)
 {
 	Dfotactl *ctl = user_data;
 
@@ -261,11 +261,11 @@ on_monitor_signal(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, G
 			monitor_line(ctl, "progress %s %u%%", phase, percent);
 		}
 	} else if (strcmp(signal_name, "Finished") == 0 &&
-		   g_variant_is_of_type(params, G_VARIANT_TYPE("(a{sv})"))) {
+	           g_variant_is_of_type(params, G_VARIANT_TYPE("(a{sv})"))) {
 		g_autoptr(GVariant) result = g_variant_get_child_value(params, 0);
 		monitor_finished(ctl, result);
 	} else if (strcmp(signal_name, "Urc") == 0 &&
-		   g_variant_is_of_type(params, G_VARIANT_TYPE("(s)"))) {
+	           g_variant_is_of_type(params, G_VARIANT_TYPE("(s)"))) {
 		const char *line;
 		g_variant_get(params, "(&s)", &line);
 		if (ctl->json) {
@@ -280,7 +280,7 @@ on_monitor_signal(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, G
 
 static void
 on_monitor_props(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, GDBusProxy *iface,
-		 GVariant *changed, GStrv invalidated, gpointer user_data)
+                 GVariant *changed, GStrv invalidated, gpointer user_data)
 {
 	Dfotactl *ctl = user_data;
 	const char *state;
@@ -302,8 +302,8 @@ static void
 on_monitor_owner(GObject *manager, GParamSpec *pspec, gpointer user_data)
 {
 	Dfotactl *ctl = user_data;
-	g_autofree char *owner = g_dbus_object_manager_client_get_name_owner(
-		G_DBUS_OBJECT_MANAGER_CLIENT(manager));
+	g_autofree char *owner =
+	        g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(manager));
 	const char *event = owner ? "daemon-back" : "daemon-gone";
 
 	if ((owner == NULL) == ctl->daemon_gone)
@@ -333,16 +333,16 @@ dfotactl_cmd_monitor(Dfotactl *ctl)
 	guint int_id, term_id;
 
 	ids[0] = g_signal_connect(ctl->manager, "interface-proxy-signal",
-				  G_CALLBACK(on_monitor_signal), ctl);
+	                          G_CALLBACK(on_monitor_signal), ctl);
 	ids[1] = g_signal_connect(ctl->manager, "interface-proxy-properties-changed",
-				  G_CALLBACK(on_monitor_props), ctl);
-	ids[2] = g_signal_connect(ctl->manager, "notify::name-owner",
-				  G_CALLBACK(on_monitor_owner), ctl);
+	                          G_CALLBACK(on_monitor_props), ctl);
+	ids[2] = g_signal_connect(ctl->manager, "notify::name-owner", G_CALLBACK(on_monitor_owner),
+	                          ctl);
 	int_id = g_unix_signal_add(SIGINT, on_monitor_stop, ctl);
 	term_id = g_unix_signal_add(SIGTERM, on_monitor_stop, ctl);
 	if (!ctl->json)
 		monitor_line(ctl, "monitoring %s (state %s); Ctrl-C to stop", ctl->modem_path,
-			     STR(dfota_dbus_modem_get_state(ctl->modem)));
+		             STR(dfota_dbus_modem_get_state(ctl->modem)));
 
 	g_main_loop_run(ctl->loop);
 
@@ -368,7 +368,7 @@ dfotactl_cmd_at(Dfotactl *ctl)
 	/* The daemon's own command timeout governs; the bus must not give up first. */
 	g_dbus_proxy_set_default_timeout(G_DBUS_PROXY(ctl->modem), G_MAXINT);
 	if (!dfota_dbus_modem_call_command_sync(ctl->modem, ctl->args->pdata[0], timeout_ms,
-						&response, NULL, &error))
+	                                        &response, NULL, &error))
 		return dfotactl_report_error(error);
 	if (ctl->json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -450,10 +450,9 @@ files_transfer(Dfotactl *ctl, const char *method, const char *name, int fd)
 		fprintf(stderr, "dfotactl: cannot pass the file: %s\n", error->message);
 		return DFOTACTL_EXIT_FAILED;
 	}
-	reply = g_dbus_proxy_call_with_unix_fd_list_sync(G_DBUS_PROXY(ctl->files), method,
-							 g_variant_new("(sh)", name, index),
-							 G_DBUS_CALL_FLAGS_NO_AUTO_START, G_MAXINT,
-							 fds, NULL, NULL, &error);
+	reply = g_dbus_proxy_call_with_unix_fd_list_sync(
+	        G_DBUS_PROXY(ctl->files), method, g_variant_new("(sh)", name, index),
+	        G_DBUS_CALL_FLAGS_NO_AUTO_START, G_MAXINT, fds, NULL, NULL, &error);
 	if (!reply)
 		return dfotactl_report_error(error);
 	return DFOTACTL_EXIT_OK;

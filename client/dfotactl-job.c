@@ -27,12 +27,12 @@
 typedef struct {
 	Dfotactl *ctl;
 	gboolean replied;
-	GVariant *early_result;  /* a Finished seen before the reply; the contract rules it out */
-	guint64 job_id;          /* 0: not known */
+	GVariant *early_result; /* a Finished seen before the reply; the contract rules it out */
+	guint64 job_id;         /* 0: not known */
 	char *phase;
 	guint percent;
-	gint64 phase_started;    /* monotonic µs */
-	gboolean bar_open;       /* a progress bar is on the current tty line */
+	gint64 phase_started; /* monotonic µs */
+	gboolean bar_open;    /* a progress bar is on the current tty line */
 	gboolean printed_any;
 	gboolean started_pending; /* "Job N started" waits for the Job property to say N */
 	guint tick_id;
@@ -71,8 +71,8 @@ follow_render(Follow *f)
 		memset(bar, '#', filled);
 		memset(bar + filled, '.', BAR_WIDTH - filled);
 		bar[BAR_WIDTH] = '\0';
-		printf("\r%-11s  [%s] %3u%%  %02" G_GINT64_FORMAT ":%02" G_GINT64_FORMAT,
-		       f->phase, bar, f->percent, secs / 60, secs % 60);
+		printf("\r%-11s  [%s] %3u%%  %02" G_GINT64_FORMAT ":%02" G_GINT64_FORMAT, f->phase,
+		       bar, f->percent, secs / 60, secs % 60);
 		fflush(stdout);
 		f->bar_open = TRUE;
 	} else {
@@ -167,8 +167,8 @@ follow_finish(Follow *f, GVariant *result)
 	}
 	if (!success)
 		fprintf(stderr, "dfotactl: %s: %s\n",
-			dfotactl_dict_str(result, "error", "org.dfotad1.Error.Unknown"),
-			dfotactl_dict_str(result, "message", "the job failed"));
+		        dfotactl_dict_str(result, "error", "org.dfotad1.Error.Unknown"),
+		        dfotactl_dict_str(result, "message", "the job failed"));
 	ctl->exit_status = success ? DFOTACTL_EXIT_OK : DFOTACTL_EXIT_FAILED;
 	g_main_loop_quit(ctl->loop);
 }
@@ -187,7 +187,7 @@ follow_is_ours(Follow *f, GVariant *result)
 
 static void
 on_proxy_signal(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, GDBusProxy *iface,
-		const char *sender, const char *signal_name, GVariant *params, gpointer user_data)
+                const char *sender, const char *signal_name, GVariant *params, gpointer user_data)
 {
 	Follow *f = user_data;
 
@@ -207,7 +207,7 @@ on_proxy_signal(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, GDB
 		if (strcmp(phase, "idle") != 0)
 			follow_progress(f, phase, percent);
 	} else if (strcmp(signal_name, "Finished") == 0 &&
-		   g_variant_is_of_type(params, G_VARIANT_TYPE("(a{sv})"))) {
+	           g_variant_is_of_type(params, G_VARIANT_TYPE("(a{sv})"))) {
 		g_autoptr(GVariant) result = g_variant_get_child_value(params, 0);
 		if (!f->replied) {
 			g_clear_pointer(&f->early_result, g_variant_unref);
@@ -220,7 +220,7 @@ on_proxy_signal(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, GDB
 
 static void
 on_proxy_props(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, GDBusProxy *iface,
-	       GVariant *changed, GStrv invalidated, gpointer user_data)
+               GVariant *changed, GStrv invalidated, gpointer user_data)
 {
 	Follow *f = user_data;
 	g_autoptr(GVariant) job = NULL;
@@ -250,9 +250,10 @@ on_daemon_gone_too_long(gpointer user_data)
 {
 	Follow *f = user_data;
 	follow_close_line(f);
-	fprintf(stderr, "dfotactl: dfotad did not come back within %d s; the job's outcome is "
-		"unknown (dfotactl status shows it once dfotad runs again)\n",
-		DAEMON_RETURN_TIMEOUT_S);
+	fprintf(stderr,
+	        "dfotactl: dfotad did not come back within %d s; the job's outcome is "
+	        "unknown (dfotactl status shows it once dfotad runs again)\n",
+	        DAEMON_RETURN_TIMEOUT_S);
 	f->gone_id = 0;
 	f->ctl->exit_status = DFOTACTL_EXIT_FAILED;
 	g_main_loop_quit(f->ctl->loop);
@@ -263,8 +264,10 @@ static gboolean
 on_job_not_resumed(gpointer user_data)
 {
 	Follow *f = user_data;
-	fprintf(stderr, "dfotactl: dfotad came back but neither resumed the job nor reported its "
-		"result within %d s; dfotactl status shows what it knows\n", RESUME_GRACE_S);
+	fprintf(stderr,
+	        "dfotactl: dfotad came back but neither resumed the job nor reported its "
+	        "result within %d s; dfotactl status shows what it knows\n",
+	        RESUME_GRACE_S);
 	f->gone_id = 0;
 	f->ctl->exit_status = DFOTACTL_EXIT_FAILED;
 	g_main_loop_quit(f->ctl->loop);
@@ -276,18 +279,20 @@ on_name_owner(GObject *manager, GParamSpec *pspec, gpointer user_data)
 {
 	Follow *f = user_data;
 	Dfotactl *ctl = f->ctl;
-	g_autofree char *owner = g_dbus_object_manager_client_get_name_owner(
-		G_DBUS_OBJECT_MANAGER_CLIENT(manager));
+	g_autofree char *owner =
+	        g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(manager));
 
 	if ((owner == NULL) == ctl->daemon_gone)
 		return;
 	ctl->daemon_gone = !owner;
 	follow_close_line(f);
 	if (!owner) {
-		fprintf(stderr, "dfotactl: dfotad left the bus; waiting up to %d s for it to come "
-			"back (the job is journalled and continues)\n", DAEMON_RETURN_TIMEOUT_S);
-		f->gone_id = g_timeout_add_seconds(DAEMON_RETURN_TIMEOUT_S,
-						   on_daemon_gone_too_long, f);
+		fprintf(stderr,
+		        "dfotactl: dfotad left the bus; waiting up to %d s for it to come "
+		        "back (the job is journalled and continues)\n",
+		        DAEMON_RETURN_TIMEOUT_S);
+		f->gone_id =
+		        g_timeout_add_seconds(DAEMON_RETURN_TIMEOUT_S, on_daemon_gone_too_long, f);
 		return;
 	}
 	fprintf(stderr, "dfotactl: dfotad is back\n");
@@ -344,8 +349,8 @@ on_reply(GObject *source, GAsyncResult *res, gpointer user_data)
 	Follow *f = user_data;
 	Dfotactl *ctl = f->ctl;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) reply = g_dbus_proxy_call_with_unix_fd_list_finish(G_DBUS_PROXY(source),
-									  NULL, res, &error);
+	g_autoptr(GVariant) reply =
+	        g_dbus_proxy_call_with_unix_fd_list_finish(G_DBUS_PROXY(source), NULL, res, &error);
 
 	if (!reply) {
 		/* No job was started, so no Finished will come. */
@@ -378,10 +383,10 @@ on_interrupt(gpointer user_data)
 	Follow *f = user_data;
 	follow_close_line(f);
 	fprintf(stderr, "dfotactl: stopped following; the job continues in dfotad "
-		"(dfotactl status or dfotactl monitor show it)\n");
+	                "(dfotactl status or dfotactl monitor show it)\n");
 	f->ctl->exit_status = 128 + SIGINT;
 	g_main_loop_quit(f->ctl->loop);
-	return G_SOURCE_CONTINUE;   /* removed by run_job */
+	return G_SOURCE_CONTINUE; /* removed by run_job */
 }
 
 /* Calls @method on the Fota interface and, unless --no-wait, follows the job it starts. */
@@ -393,11 +398,11 @@ run_job(Dfotactl *ctl, const char *method, GVariant *params, GUnixFDList *fd_lis
 	guint int_id, term_id;
 
 	sig_id = g_signal_connect(ctl->manager, "interface-proxy-signal",
-				  G_CALLBACK(on_proxy_signal), &f);
+	                          G_CALLBACK(on_proxy_signal), &f);
 	props_id = g_signal_connect(ctl->manager, "interface-proxy-properties-changed",
-				    G_CALLBACK(on_proxy_props), &f);
-	owner_id = g_signal_connect(ctl->manager, "notify::name-owner", G_CALLBACK(on_name_owner),
-				    &f);
+	                            G_CALLBACK(on_proxy_props), &f);
+	owner_id =
+	        g_signal_connect(ctl->manager, "notify::name-owner", G_CALLBACK(on_name_owner), &f);
 	int_id = g_unix_signal_add(SIGINT, on_interrupt, &f);
 	term_id = g_unix_signal_add(SIGTERM, on_interrupt, &f);
 	if (ctl->tty && !ctl->json)
@@ -405,8 +410,8 @@ run_job(Dfotactl *ctl, const char *method, GVariant *params, GUnixFDList *fd_lis
 
 	/* The daemon bounds how long a job may take to start; the bus must not cut it short. */
 	g_dbus_proxy_call_with_unix_fd_list(G_DBUS_PROXY(ctl->fota), method, params,
-					    G_DBUS_CALL_FLAGS_NO_AUTO_START, G_MAXINT, fd_list,
-					    NULL, on_reply, &f);
+	                                    G_DBUS_CALL_FLAGS_NO_AUTO_START, G_MAXINT, fd_list,
+	                                    NULL, on_reply, &f);
 	g_main_loop_run(ctl->loop);
 
 	g_signal_handler_disconnect(ctl->manager, sig_id);
@@ -447,7 +452,7 @@ dfotactl_cmd_upgrade(Dfotactl *ctl)
 		return run_job(ctl, "UpgradeLocal", NULL, NULL);
 	if (via_host)
 		return run_job(ctl, "UpgradeViaHost",
-			       g_variant_new("(s@a{sv})", via_host, host_side_options(ctl)), NULL);
+		               g_variant_new("(s@a{sv})", via_host, host_side_options(ctl)), NULL);
 	if (path) {
 		g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
 		g_autoptr(GError) error = NULL;
@@ -465,7 +470,7 @@ dfotactl_cmd_upgrade(Dfotactl *ctl)
 			return DFOTACTL_EXIT_FAILED;
 		}
 		return run_job(ctl, "UpgradeFromFile",
-			       g_variant_new("(h@a{sv})", index, host_side_options(ctl)), fds);
+		               g_variant_new("(h@a{sv})", index, host_side_options(ctl)), fds);
 	}
 	return run_job(ctl, "Upgrade", g_variant_new("(s)", (char *)ctl->args->pdata[0]), NULL);
 }
@@ -475,7 +480,7 @@ dfotactl_cmd_fetch_mcu(Dfotactl *ctl)
 {
 	const char *name = ctl->args->len > 1 ? ctl->args->pdata[1] : "";
 	return run_job(ctl, "FetchMcuFile",
-		       g_variant_new("(ss)", (char *)ctl->args->pdata[0], name), NULL);
+	               g_variant_new("(ss)", (char *)ctl->args->pdata[0], name), NULL);
 }
 
 int

@@ -15,11 +15,11 @@
 
 typedef struct {
 	const char *name;
-	const char *sub;                /* second word ("files ls"), or NULL */
+	const char *sub; /* second word ("files ls"), or NULL */
 	int (*run)(Dfotactl *ctl);
-	guint min_args, max_args;       /* positional arguments after the name(s) */
-	const char *opts;               /* command options it accepts, space separated */
-	int (*check)(Dfotactl *ctl);    /* further usage checks before connecting, or NULL */
+	guint min_args, max_args;    /* positional arguments after the name(s) */
+	const char *opts;            /* command options it accepts, space separated */
+	int (*check)(Dfotactl *ctl); /* further usage checks before connecting, or NULL */
 	const char *synopsis;
 } DfotactlCommand;
 
@@ -65,10 +65,10 @@ static const struct {
 	gboolean has_value;
 	gboolean global;
 } options[] = {
-	{ "session", FALSE, TRUE }, { "system", FALSE, TRUE }, { "modem", TRUE, TRUE },
-	{ "json", FALSE, TRUE }, { "help", FALSE, TRUE }, { "version", FALSE, TRUE },
+	{ "session", FALSE, TRUE },  { "system", FALSE, TRUE }, { "modem", TRUE, TRUE },
+	{ "json", FALSE, TRUE },     { "help", FALSE, TRUE },   { "version", FALSE, TRUE },
 	{ "no-wait", FALSE, FALSE }, { "local", FALSE, FALSE }, { "via-host", TRUE, FALSE },
-	{ "file", TRUE, FALSE }, { "sha256", TRUE, FALSE }, { "from-revision", TRUE, FALSE },
+	{ "file", TRUE, FALSE },     { "sha256", TRUE, FALSE }, { "from-revision", TRUE, FALSE },
 	{ "timeout", TRUE, FALSE },
 };
 
@@ -76,20 +76,19 @@ static void
 print_usage(FILE *out)
 {
 	fprintf(out, "Usage: dfotactl [--session] [--modem N] [--json] COMMAND ...\n\n"
-		     "Commands:\n");
+	             "Commands:\n");
 	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
 		fprintf(out, "  %s\n", commands[i].synopsis);
 	fprintf(out, "\nOptions (anywhere on the line):\n"
-		     "  --session      talk to dfotad on the session bus (default: system bus)\n"
-		     "  --modem N      the modem /org/dfotad1/Modem/N (default 0)\n"
-		     "  --json         machine-readable output (one JSON object per line)\n"
-		     "  --no-wait      upgrade, fetch-mcu: return once the job has started\n\n"
-		     "Exit status: 0 success, 1 the job or call failed, 2 usage error,\n"
-		     "3 dfotad not reachable.\n");
+	             "  --session      talk to dfotad on the session bus (default: system bus)\n"
+	             "  --modem N      the modem /org/dfotad1/Modem/N (default 0)\n"
+	             "  --json         machine-readable output (one JSON object per line)\n"
+	             "  --no-wait      upgrade, fetch-mcu: return once the job has started\n\n"
+	             "Exit status: 0 success, 1 the job or call failed, 2 usage error,\n"
+	             "3 dfotad not reachable.\n");
 }
 
-static int
-usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
 static int
 usage_error(const char *fmt, ...)
@@ -182,7 +181,7 @@ parse_args(Dfotactl *ctl, int argc, char **argv)
 			if (g_hash_table_contains(ctl->opts, name))
 				return usage_error("option '--%s' given twice", name);
 			g_hash_table_insert(ctl->opts, g_steal_pointer(&name),
-					    g_strdup(value ? value : ""));
+			                    g_strdup(value ? value : ""));
 		}
 	}
 	return -1;
@@ -238,7 +237,7 @@ check_command(Dfotactl *ctl, const DfotactlCommand *cmd)
 	while (g_hash_table_iter_next(&iter, &key, NULL)) {
 		if (!g_strv_contains((const char *const *)allowed, key))
 			return usage_error("option '--%s' does not apply to '%s'", (char *)key,
-					   (char *)ctl->args->pdata[0]);
+			                   (char *)ctl->args->pdata[0]);
 	}
 	/* The command sees only its own arguments. */
 	g_ptr_array_remove_range(ctl->args, 0, words);
@@ -251,17 +250,17 @@ static int
 check_upgrade(Dfotactl *ctl)
 {
 	guint kinds = (ctl->args->len > 0) + g_hash_table_contains(ctl->opts, "local") +
-		      g_hash_table_contains(ctl->opts, "via-host") +
-		      g_hash_table_contains(ctl->opts, "file");
+	              g_hash_table_contains(ctl->opts, "via-host") +
+	              g_hash_table_contains(ctl->opts, "file");
 	gboolean host_side = g_hash_table_contains(ctl->opts, "via-host") ||
-			     g_hash_table_contains(ctl->opts, "file");
+	                     g_hash_table_contains(ctl->opts, "file");
 
 	if (kinds == 0)
 		return usage_error("upgrade needs a URL, --local, --via-host URL or --file PATH");
 	if (kinds > 1)
 		return usage_error("upgrade takes only one of URL, --local, --via-host, --file");
 	if (!host_side && (g_hash_table_contains(ctl->opts, "sha256") ||
-			   g_hash_table_contains(ctl->opts, "from-revision")))
+	                   g_hash_table_contains(ctl->opts, "from-revision")))
 		return usage_error("--sha256 and --from-revision apply to --via-host and --file");
 	return -1;
 }
@@ -340,8 +339,8 @@ dfotactl_dict_str(GVariant *dict, const char *key, const char *fallback)
 GDBusProxy *
 dfotactl_lookup_iface(Dfotactl *ctl, const char *iface)
 {
-	return G_DBUS_PROXY(g_dbus_object_manager_get_interface(ctl->manager, ctl->modem_path,
-								 iface));
+	return G_DBUS_PROXY(
+	        g_dbus_object_manager_get_interface(ctl->manager, ctl->modem_path, iface));
 }
 
 /* Exit status 3 for everything that means "there is no dfotad (or no such modem) to talk to":
@@ -354,26 +353,28 @@ connect_daemon(Dfotactl *ctl)
 	g_autofree char *owner = NULL;
 	g_autoptr(GDBusObject) object = NULL;
 
-	ctl->bus = g_bus_get_sync(ctl->session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL,
-				  &error);
+	ctl->bus =
+	        g_bus_get_sync(ctl->session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL, &error);
 	if (!ctl->bus) {
 		fprintf(stderr, "dfotactl: cannot connect to the %s bus: %s\n", bus_name,
-			error->message);
+		        error->message);
 		return DFOTACTL_EXIT_UNREACHABLE;
 	}
-	ctl->manager = dfota_dbus_object_manager_client_new_sync(ctl->bus,
-		G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START, DFOTA_BUS_NAME,
-		DFOTA_ROOT_PATH, NULL, &error);
+	ctl->manager = dfota_dbus_object_manager_client_new_sync(
+	        ctl->bus, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START, DFOTA_BUS_NAME,
+	        DFOTA_ROOT_PATH, NULL, &error);
 	if (!ctl->manager) {
 		fprintf(stderr, "dfotactl: cannot reach dfotad: %s\n", error->message);
 		return DFOTACTL_EXIT_UNREACHABLE;
 	}
 	owner = g_dbus_object_manager_client_get_name_owner(
-		G_DBUS_OBJECT_MANAGER_CLIENT(ctl->manager));
+	        G_DBUS_OBJECT_MANAGER_CLIENT(ctl->manager));
 	if (!owner) {
-		fprintf(stderr, "dfotactl: dfotad is not running on the %s bus "
-			"(nobody owns %s)%s\n", bus_name, DFOTA_BUS_NAME,
-			ctl->session ? "" : "; use --session for a daemon started with --session");
+		fprintf(stderr,
+		        "dfotactl: dfotad is not running on the %s bus "
+		        "(nobody owns %s)%s\n",
+		        bus_name, DFOTA_BUS_NAME,
+		        ctl->session ? "" : "; use --session for a daemon started with --session");
 		return DFOTACTL_EXIT_UNREACHABLE;
 	}
 	object = g_dbus_object_manager_get_object(ctl->manager, ctl->modem_path);
@@ -385,8 +386,10 @@ connect_daemon(Dfotactl *ctl)
 	ctl->fota = dfota_dbus_object_get_fota(DFOTA_DBUS_OBJECT(object));
 	ctl->files = dfota_dbus_object_get_files(DFOTA_DBUS_OBJECT(object));
 	if (!ctl->modem || !ctl->fota || !ctl->files) {
-		fprintf(stderr, "dfotactl: %s lacks the org.dfotad1.Modem, Fota or Files "
-			"interface; is this dfotad?\n", ctl->modem_path);
+		fprintf(stderr,
+		        "dfotactl: %s lacks the org.dfotad1.Modem, Fota or Files "
+		        "interface; is this dfotad?\n",
+		        ctl->modem_path);
 		return DFOTACTL_EXIT_UNREACHABLE;
 	}
 	return -1;

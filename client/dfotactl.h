@@ -41,7 +41,7 @@ typedef struct {
 
 	GMainLoop *loop;
 	int exit_status;
-	gboolean daemon_gone;   /* org.dfotad1 lost its owner since we connected */
+	gboolean daemon_gone; /* org.dfotad1 lost its owner since we connected */
 } Dfotactl;
 
 /* dfotactl.c */

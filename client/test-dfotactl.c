@@ -47,8 +47,9 @@ on_communicated(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), res, &r->out, &r->err, &error);
 	g_assert_no_error(error);
-	r->status = g_subprocess_get_if_exited(G_SUBPROCESS(source)) ?
-		    g_subprocess_get_exit_status(G_SUBPROCESS(source)) : 1000;
+	r->status = g_subprocess_get_if_exited(G_SUBPROCESS(source))
+	                    ? g_subprocess_get_exit_status(G_SUBPROCESS(source))
+	                    : 1000;
 }
 
 /* Runs dfotactl with @args (NULL-terminated) while this process keeps serving the bus. */
@@ -70,7 +71,7 @@ run(Run *r, const char *bus_address, ...)
 	g_ptr_array_add(argv, NULL);
 
 	launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-					     G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	                                     G_SUBPROCESS_FLAGS_STDERR_PIPE);
 	g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS", bus_address, TRUE);
 	proc = g_subprocess_launcher_spawnv(launcher, (const char *const *)argv->pdata, &error);
 	g_assert_no_error(error);
@@ -110,7 +111,7 @@ on_upgrade(DfotaDBusFota *fota, GDBusMethodInvocation *inv, const char *url, gpo
 
 	if (strstr(url, "bad")) {
 		g_dbus_method_invocation_return_dbus_error(inv, "org.dfotad1.Error.InvalidUrl",
-							   "the URL must start with http://");
+		                                           "the URL must start with http://");
 		return TRUE;
 	}
 	g_variant_dict_init(&job, NULL);
@@ -120,8 +121,9 @@ on_upgrade(DfotaDBusFota *fota, GDBusMethodInvocation *inv, const char *url, gpo
 	dfota_dbus_fota_set_job(fota, g_variant_dict_end(&job));
 	dfota_dbus_fota_complete_upgrade(fota, inv);
 	if (strstr(url, "fail")) {
-		dfota_dbus_fota_emit_finished(fota, result_dict(FALSE,
-			"org.dfotad1.Error.DownloadFailed", 6503, "HTTPEND 6503"));
+		dfota_dbus_fota_emit_finished(fota,
+		                              result_dict(FALSE, "org.dfotad1.Error.DownloadFailed",
+		                                          6503, "HTTPEND 6503"));
 		return TRUE;
 	}
 	dfota_dbus_fota_emit_progress(fota, "downloading", 0);
@@ -134,13 +136,13 @@ on_upgrade(DfotaDBusFota *fota, GDBusMethodInvocation *inv, const char *url, gpo
 
 static gboolean
 on_command(DfotaDBusModem *modem, GDBusMethodInvocation *inv, const char *cmd, guint timeout,
-	   gpointer data)
+           gpointer data)
 {
 	if (strcmp(cmd, "AT+CESQ") == 0)
 		dfota_dbus_modem_complete_command(modem, inv, "+CESQ: 99,99,255,255,10,40");
 	else
 		g_dbus_method_invocation_return_dbus_error(inv, "org.dfotad1.Error.InvalidCommand",
-							   "not an AT command");
+		                                           "not an AT command");
 	return TRUE;
 }
 
@@ -155,7 +157,7 @@ fd_of(GDBusMethodInvocation *inv, GVariant *handle)
 
 static gboolean
 on_download(DfotaDBusFiles *files, GDBusMethodInvocation *inv, const char *name, GVariant *h,
-	    gpointer data)
+            gpointer data)
 {
 	int fd = fd_of(inv, h);
 	g_assert_cmpint(write(fd, "mcu bytes", 9), ==, 9);
@@ -166,7 +168,7 @@ on_download(DfotaDBusFiles *files, GDBusMethodInvocation *inv, const char *name,
 
 static gboolean
 on_upload(DfotaDBusFiles *files, GDBusMethodInvocation *inv, const char *name, GVariant *h,
-	  gpointer data)
+          gpointer data)
 {
 	Fixture *fx = data;
 	char buf[64] = { 0 };
@@ -190,12 +192,14 @@ fixture_setup(Fixture *fx, gconstpointer data)
 	g_assert_no_error(error);
 	fx->bus = g_test_dbus_new(G_TEST_DBUS_NONE);
 	g_test_dbus_up(fx->bus);
-	fx->conn = g_dbus_connection_new_for_address_sync(g_test_dbus_get_bus_address(fx->bus),
-		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-		G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
+	fx->conn = g_dbus_connection_new_for_address_sync(
+	        g_test_dbus_get_bus_address(fx->bus),
+	        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+	                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+	        NULL, NULL, &error);
 	g_assert_no_error(error);
 	if (!GPOINTER_TO_INT(data))
-		return;     /* a bus where nobody owns org.dfotad1 */
+		return; /* a bus where nobody owns org.dfotad1 */
 
 	fx->modem = dfota_dbus_modem_skeleton_new();
 	dfota_dbus_modem_set_port(fx->modem, "/tmp/ttyBC65");
@@ -221,10 +225,10 @@ fixture_setup(Fixture *fx, gconstpointer data)
 	fx->server = g_dbus_object_manager_server_new("/org/dfotad1");
 	g_dbus_object_manager_server_export(fx->server, G_DBUS_OBJECT_SKELETON(obj));
 	g_dbus_object_manager_server_set_connection(fx->server, fx->conn);
-	reply = g_dbus_connection_call_sync(fx->conn, "org.freedesktop.DBus",
-		"/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName",
-		g_variant_new("(su)", "org.dfotad1", 4u), G_VARIANT_TYPE("(u)"),
-		G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+	reply = g_dbus_connection_call_sync(
+	        fx->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+	        "RequestName", g_variant_new("(su)", "org.dfotad1", 4u), G_VARIANT_TYPE("(u)"),
+	        G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
 	g_assert_no_error(error);
 }
 
@@ -250,12 +254,23 @@ test_usage(void)
 	/* No bus at all: usage errors must be found before any connection attempt. */
 	const char *nobus = "unix:path=/nonexistent/dfotactl-test";
 	const char *cases[][4] = {
-		{ NULL }, { "frobnicate" }, { "--frob", "status" }, { "status", "extra" },
-		{ "upgrade" }, { "upgrade", "--local", "http://h/p" }, { "upgrade", "--sha256" },
-		{ "upgrade", "--sha256", "00", "http://h/p" }, { "at" },
-		{ "at", "ATI", "--timeout", "soon" }, { "files" }, { "files", "cp" },
-		{ "files", "get", "x" }, { "files", "put", "-" }, { "--modem", "x", "status" },
-		{ "status", "--no-wait" }, { "--json=1", "status" },
+		{ NULL },
+		{ "frobnicate" },
+		{ "--frob", "status" },
+		{ "status", "extra" },
+		{ "upgrade" },
+		{ "upgrade", "--local", "http://h/p" },
+		{ "upgrade", "--sha256" },
+		{ "upgrade", "--sha256", "00", "http://h/p" },
+		{ "at" },
+		{ "at", "ATI", "--timeout", "soon" },
+		{ "files" },
+		{ "files", "cp" },
+		{ "files", "get", "x" },
+		{ "files", "put", "-" },
+		{ "--modem", "x", "status" },
+		{ "status", "--no-wait" },
+		{ "--json=1", "status" },
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_auto(Run) r = { 0 };
@@ -334,26 +349,26 @@ test_upgrade(Fixture *fx, gconstpointer data)
 	run(&ok, addr, "--session", "upgrade", "http://127.0.0.1:1/update.pack", NULL);
 	g_assert_cmpint(ok.status, ==, 0);
 	g_assert_nonnull(strstr(ok.out, "downloading 0%\ndownloading 50%\ndownloading 100%\n"
-					"updating 100%\n"));
+	                                "updating 100%\n"));
 	g_assert_nonnull(strstr(ok.out, "Revision: BC65JAR01A01 -> BC65JAR01A02\n"));
 
 	run(&refused, addr, "--session", "upgrade", "http://bad/", NULL);
 	g_assert_cmpint(refused.status, ==, 1);
 	g_assert_cmpstr(refused.err, ==,
-			"dfotactl: org.dfotad1.Error.InvalidUrl: "
-			"the URL must start with http://\n");
+	                "dfotactl: org.dfotad1.Error.InvalidUrl: "
+	                "the URL must start with http://\n");
 
 	/* Finished right behind the reply, with no progress at all. */
 	run(&failed, addr, "--session", "upgrade", "http://fail/", NULL);
 	g_assert_cmpint(failed.status, ==, 1);
 	g_assert_nonnull(strstr(failed.out, "Code:     6503\n"));
 	g_assert_cmpstr(failed.err, ==,
-			"dfotactl: org.dfotad1.Error.DownloadFailed: HTTPEND 6503\n");
+	                "dfotactl: org.dfotad1.Error.DownloadFailed: HTTPEND 6503\n");
 
 	run(&json, addr, "--json", "--session", "upgrade", "http://127.0.0.1:1/update.pack", NULL);
 	g_assert_cmpint(json.status, ==, 0);
 	g_auto(GStrv) lines = g_strsplit(g_strchomp(json.out), "\n", -1);
-	g_assert_cmpuint(g_strv_length(lines), ==, 6);   /* started, 4 progress, finished */
+	g_assert_cmpuint(g_strv_length(lines), ==, 6); /* started, 4 progress, finished */
 	for (guint i = 0; lines[i]; i++) {
 		g_autoptr(JsonParser) parser = json_parser_new();
 		g_autoptr(GError) error = NULL;
@@ -367,7 +382,7 @@ test_upgrade(Fixture *fx, gconstpointer data)
 			g_assert_cmpstr(event, ==, "finished");
 			g_assert_true(json_object_get_boolean_member(o, "success"));
 			g_assert_cmpstr(json_object_get_string_member(o, "to-revision"), ==,
-					"BC65JAR01A02");
+			                "BC65JAR01A02");
 		}
 	}
 }
@@ -415,14 +430,14 @@ main(int argc, char **argv)
 	g_test_add_func("/dfotactl/usage", test_usage);
 	g_test_add_func("/dfotactl/unreachable/no-bus", test_no_bus);
 	g_test_add("/dfotactl/unreachable/no-daemon", Fixture, GINT_TO_POINTER(0), fixture_setup,
-		   test_no_daemon, fixture_teardown);
+	           test_no_daemon, fixture_teardown);
 	g_test_add("/dfotactl/unreachable/no-modem", Fixture, GINT_TO_POINTER(1), fixture_setup,
-		   test_no_modem, fixture_teardown);
+	           test_no_modem, fixture_teardown);
 	g_test_add("/dfotactl/status", Fixture, GINT_TO_POINTER(1), fixture_setup, test_status,
-		   fixture_teardown);
+	           fixture_teardown);
 	g_test_add("/dfotactl/upgrade", Fixture, GINT_TO_POINTER(1), fixture_setup, test_upgrade,
-		   fixture_teardown);
+	           fixture_teardown);
 	g_test_add("/dfotactl/at-and-files", Fixture, GINT_TO_POINTER(1), fixture_setup,
-		   test_at_and_files, fixture_teardown);
+	           test_at_and_files, fixture_teardown);
 	return g_test_run();
 }

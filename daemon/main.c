@@ -60,7 +60,8 @@ on_name_lost(GDBusConnection *connection, const char *name, gpointer user_data)
 	Daemon *d = user_data;
 
 	if (!connection)
-		g_printerr("dfotad: cannot connect to the %s bus\n", d->session ? "session" : "system");
+		g_printerr("dfotad: cannot connect to the %s bus\n",
+		           d->session ? "session" : "system");
 	else
 		g_printerr("dfotad: cannot own %s: %s\n", name,
 		           d->name_owned ? "the name was taken away"
@@ -94,12 +95,15 @@ main(int argc, char **argv)
 	gint baud = 0;
 	gboolean verbose = FALSE, version = FALSE;
 	GOptionEntry entries[] = {
-		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file", "FILE" },
-		{ "port", 'p', 0, G_OPTION_ARG_FILENAME, &port, "The modem's tty (Modem/0)", "PATH" },
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file",
+		  "FILE" },
+		{ "port", 'p', 0, G_OPTION_ARG_FILENAME, &port, "The modem's tty (Modem/0)",
+		  "PATH" },
 		{ "baud", 'b', 0, G_OPTION_ARG_INT, &baud, "Line rate of --port (115200)", "N" },
 		{ "session", 0, 0, G_OPTION_ARG_NONE, NULL, "Use the session bus", NULL },
 		{ "state-dir", 's', 0, G_OPTION_ARG_FILENAME, &state_dir, "Job records", "DIR" },
-		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log AT traffic and details", NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log AT traffic and details",
+		  NULL },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
 		{ NULL }
 	};
@@ -122,7 +126,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc > 1 || baud < 0) {
-		g_printerr("dfotad: unexpected argument %s (see --help)\n", argc > 1 ? argv[1] : "");
+		g_printerr("dfotad: unexpected argument %s (see --help)\n",
+		           argc > 1 ? argv[1] : "");
 		return 1;
 	}
 	if (verbose)

@@ -10,7 +10,7 @@ packages=(
 	libjson-glib-dev
 	dbus-daemon python3 curl openssl ca-certificates
 	systemd libxml2-utils groff-base
-	clang libclang-rt-14-dev valgrind
+	clang libclang-rt-14-dev clang-format valgrind
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -87,13 +87,13 @@ typedef enum {
 	DFOTA_FOTA_EVENT_DOWNLOADING, /* value = percent */
 	DFOTA_FOTA_EVENT_HTTPEND,     /* value = HTTP_err */
 	DFOTA_FOTA_EVENT_START,
-	DFOTA_FOTA_EVENT_UPDATING,    /* value = percent */
-	DFOTA_FOTA_EVENT_END,         /* value = FOTA_err */
+	DFOTA_FOTA_EVENT_UPDATING, /* value = percent */
+	DFOTA_FOTA_EVENT_END,      /* value = FOTA_err */
 } DfotaFotaEvent;
 typedef struct {
 	DfotaFotaEvent event;
-	int value;     /* -1 when absent */
-	char *name;    /* the event as spelt in the line, unquoted */
+	int value;  /* -1 when absent */
+	char *name; /* the event as spelt in the line, unquoted */
 } DfotaFotaUrc;
 /* FALSE when @line is not a +QIND: "FOTA" URC at all. */
 gboolean dfota_fota_urc_parse(const char *line, DfotaFotaUrc *out);

@@ -31,8 +31,9 @@
 
 /* Lines that are unsolicited whatever is in flight (unless they carry its own prefix). */
 static const char *const builtin_urc_prefixes[] = {
-	"+QIND:", "RDY", "+CPIN:", "+QATSLEEP", "+QATWAKEUP", "+CEREG:", "+CGREG:", "+CSCON:",
-	"+QNBIOTEVENT:", "+IP:", "+CGEV:", "+CTZEU:", "+CTZV:", "+QLWEVTIND:", "+NPSMR:",
+	"+QIND:",  "RDY",     "+CPIN:",  "+QATSLEEP",     "+QATWAKEUP",
+	"+CEREG:", "+CGREG:", "+CSCON:", "+QNBIOTEVENT:", "+IP:",
+	"+CGEV:",  "+CTZEU:", "+CTZV:",  "+QLWEVTIND:",   "+NPSMR:",
 };
 
 typedef enum { STATE_RUNNING, STATE_QUIET, STATE_PROBE, STATE_CLOSED } ChannelState;
@@ -42,7 +43,7 @@ typedef struct {
 	char *expected_prefix; /* NULL for basic commands */
 	guint timeout_ms;
 	DfotaAtFlags flags;
-	GTask *task; /* NULL for the internal resync probe */
+	GTask *task;            /* NULL for the internal resync probe */
 	GSource *cancel_source; /* while queued */
 	GPtrArray *lines;
 	gboolean is_probe;
@@ -150,8 +151,7 @@ finish_current(DfotaAtChannel *self, GError *error)
 			g_task_return_error(cmd->task, error);
 		} else {
 			g_ptr_array_add(cmd->lines, NULL);
-			g_task_return_pointer(cmd->task,
-			                      g_strdupv((char **)cmd->lines->pdata),
+			g_task_return_pointer(cmd->task, g_strdupv((char **)cmd->lines->pdata),
 			                      (GDestroyNotify)g_strfreev);
 		}
 	} else if (error) {
@@ -178,8 +178,7 @@ fail_all(DfotaAtChannel *self, const GError *error)
 	}
 }
 
-static gboolean
-on_serial_lost_idle(gpointer data);
+static gboolean on_serial_lost_idle(gpointer data);
 
 static void
 on_serial_lost(DfotaSerial *serial, GError *error, gpointer user_data)
@@ -492,8 +491,8 @@ handle_line(DfotaAtChannel *self, const char *line)
 			probe_done(self, ok);
 		} else {
 			finish_current(self, final == DFOTA_AT_FINAL_OK
-			                         ? NULL
-			                         : error_for_final(cmd, final, code, trimmed));
+			                             ? NULL
+			                             : error_for_final(cmd, final, code, trimmed));
 			schedule_next(self);
 		}
 		return;
@@ -608,8 +607,8 @@ count_bounded(DfotaAtChannel *self)
 }
 
 static void
-enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable,
-        GAsyncReadyCallback callback, gpointer user_data, gpointer tag)
+enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable, GAsyncReadyCallback callback,
+        gpointer user_data, gpointer tag)
 {
 	/* GTask defers any return made in the iteration that created it, so the errors below
 	 * reach the callback from the main loop, never from inside this call. */
@@ -650,8 +649,8 @@ enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable,
 
 void
 dfota_at_channel_send(DfotaAtChannel *self, const char *command, guint timeout_ms,
-                      DfotaAtFlags flags, GCancellable *cancellable,
-                      GAsyncReadyCallback callback, gpointer user_data)
+                      DfotaAtFlags flags, GCancellable *cancellable, GAsyncReadyCallback callback,
+                      gpointer user_data)
 {
 	Command *cmd;
 
@@ -837,10 +836,10 @@ dfota_at_channel_class_init(DfotaAtChannelClass *klass)
 	                                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 	signals[SIGNAL_LOST] = g_signal_new("lost", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
 	                                    NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
-	signals[SIGNAL_RESYNCED] = g_signal_new("resynced", G_TYPE_FROM_CLASS(klass),
-	                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-	                                        G_TYPE_NONE, 0);
-	signals[SIGNAL_UNRESPONSIVE] = g_signal_new("unresponsive", G_TYPE_FROM_CLASS(klass),
-	                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-	                                            G_TYPE_NONE, 0);
+	signals[SIGNAL_RESYNCED] =
+	        g_signal_new("resynced", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 0);
+	signals[SIGNAL_UNRESPONSIVE] =
+	        g_signal_new("unresponsive", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+	                     NULL, NULL, G_TYPE_NONE, 0);
 }

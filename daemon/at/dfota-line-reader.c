@@ -2,7 +2,7 @@
 #include "dfota-line-reader.h"
 
 struct _DfotaLineReader {
-	char *buf;       /* max bytes, never reallocated */
+	char *buf; /* max bytes, never reallocated */
 	gsize len;
 	gsize max;
 	gboolean discarding; /* inside a line that passed the bound: drop until its end */
@@ -31,8 +31,7 @@ dfota_line_reader_free(DfotaLineReader *self)
 }
 
 gsize
-dfota_line_reader_feed_one(DfotaLineReader *self, const guint8 *data, gsize len,
-                           char **line_out)
+dfota_line_reader_feed_one(DfotaLineReader *self, const guint8 *data, gsize len, char **line_out)
 {
 	*line_out = NULL;
 	for (gsize i = 0; i < len; i++) {

@@ -12,9 +12,9 @@
 G_BEGIN_DECLS
 
 typedef struct {
-	char *path;         /* "/dev/ttyUSB0" */
-	char *transport;    /* "native", "usb", "bluetooth" */
-	guint16 usb_vid;    /* 0 when not USB */
+	char *path;      /* "/dev/ttyUSB0" */
+	char *transport; /* "native", "usb", "bluetooth" */
+	guint16 usb_vid; /* 0 when not USB */
 	guint16 usb_pid;
 	char *usb_manufacturer; /* NULL when unknown */
 	char *usb_product;

@@ -37,9 +37,9 @@ static const struct {
 	guint baud;
 	speed_t speed;
 } speeds[] = {
-	{ 1200, B1200 },       { 2400, B2400 },       { 4800, B4800 },
-	{ 9600, B9600 },       { 19200, B19200 },     { 38400, B38400 },
-	{ 57600, B57600 },     { 115200, B115200 },   { 230400, B230400 },
+	{ 1200, B1200 },       { 2400, B2400 },     { 4800, B4800 },
+	{ 9600, B9600 },       { 19200, B19200 },   { 38400, B38400 },
+	{ 57600, B57600 },     { 115200, B115200 }, { 230400, B230400 },
 #ifdef B460800
 	{ 460800, B460800 },
 #endif
@@ -365,11 +365,11 @@ dfota_serial_class_init(DfotaSerialClass *klass)
 	object_class->dispose = dfota_serial_dispose;
 	object_class->finalize = dfota_serial_finalize;
 
-	signals[SIGNAL_DATA] = g_signal_new("data", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
-	                                    0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
-	signals[SIGNAL_DRAINED] = g_signal_new("drained", G_TYPE_FROM_CLASS(klass),
-	                                       G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-	                                       G_TYPE_NONE, 0);
+	signals[SIGNAL_DATA] = g_signal_new("data", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+	                                    NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
+	signals[SIGNAL_DRAINED] =
+	        g_signal_new("drained", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 0);
 	signals[SIGNAL_LOST] = g_signal_new("lost", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
 	                                    NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }

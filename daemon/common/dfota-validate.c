@@ -145,12 +145,12 @@ validate_url(const char *url, gsize max, gboolean allow_https, GError **error)
 	else if (allow_https && g_str_has_prefix(url, "https://"))
 		rest = url + strlen("https://");
 	if (rest == NULL) {
-		g_set_error_literal(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_URL,
-		                    allow_https
-		                        ? "URL must start with http:// or https://"
-		                        : "URL must start with http:// (the module cannot download "
-		                          "over https; use org.dfotad1.Fota.UpgradeViaHost for "
-		                          "https)");
+		g_set_error_literal(
+		        error, DFOTA_ERROR, DFOTA_ERROR_INVALID_URL,
+		        allow_https ? "URL must start with http:// or https://"
+		                    : "URL must start with http:// (the module cannot download "
+		                      "over https; use org.dfotad1.Fota.UpgradeViaHost for "
+		                      "https)");
 		return FALSE;
 	}
 	return check_authority(rest, error);

@@ -74,8 +74,8 @@ read_all_chunk_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(GTask) task = user_data;
 	ReadAll *r = g_task_get_task_data(task);
 	GError *error = NULL;
-	g_autoptr(GBytes) chunk = g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res,
-	                                                           &error);
+	g_autoptr(GBytes) chunk =
+	        g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res, &error);
 
 	if (!chunk) {
 		g_task_return_error(task, error);
@@ -93,11 +93,10 @@ read_all_chunk_done(GObject *source, GAsyncResult *res, gpointer user_data)
 		return;
 	}
 	if (r->data->len + g_bytes_get_size(chunk) > r->max_size) {
-		g_task_return_new_error(task, DFOTA_MODULE_ERROR,
-		                        DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
-		                        "The data is larger than the limit of %" G_GUINT64_FORMAT
-		                        " bytes",
-		                        r->max_size);
+		g_task_return_new_error(
+		        task, DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
+		        "The data is larger than the limit of %" G_GUINT64_FORMAT " bytes",
+		        r->max_size);
 		return;
 	}
 	g_byte_array_append(r->data, g_bytes_get_data(chunk, NULL), g_bytes_get_size(chunk));
@@ -117,8 +116,8 @@ read_all_next(GTask *task)
 
 void
 dfota_fdio_read_all(int fd, guint64 max_size, guint64 total, DfotaFdioProgressFunc progress,
-                    gpointer progress_data, GCancellable *cancellable,
-                    GAsyncReadyCallback callback, gpointer user_data)
+                    gpointer progress_data, GCancellable *cancellable, GAsyncReadyCallback callback,
+                    gpointer user_data)
 {
 	GTask *task = g_task_new(NULL, cancellable, callback, user_data);
 	ReadAll *r = g_new0(ReadAll, 1);
@@ -154,8 +153,8 @@ write_all_done(GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 void
-dfota_fdio_write_all(int fd, GBytes *data, GCancellable *cancellable,
-                     GAsyncReadyCallback callback, gpointer user_data)
+dfota_fdio_write_all(int fd, GBytes *data, GCancellable *cancellable, GAsyncReadyCallback callback,
+                     gpointer user_data)
 {
 	GTask *task = g_task_new(NULL, cancellable, callback, user_data);
 	GOutputStream *out = g_unix_output_stream_new(fd, TRUE);

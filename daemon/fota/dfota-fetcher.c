@@ -248,8 +248,8 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	if (timeout_ms < 0)
 		return 0;
 	/* Never act from inside curl: even "now" goes through the loop. */
-	self->timer = timeout_ms == 0 ? g_idle_source_new()
-	                              : g_timeout_source_new((guint)timeout_ms);
+	self->timer =
+	        timeout_ms == 0 ? g_idle_source_new() : g_timeout_source_new((guint)timeout_ms);
 	g_source_set_callback(self->timer, on_timer, self, NULL);
 	g_source_set_static_name(self->timer, "dfota-fetcher-timer");
 	g_source_attach(self->timer, self->context);
@@ -294,10 +294,10 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	if ((guint64)t->body->len + len > t->max_size) {
 		/* No (or a lying) Content-Length: the body itself tells. */
 		t->abort_error = g_error_new(
-			DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
-			"The package at %s is more than %" G_GUINT64_FORMAT " bytes, more than "
-			"max-package-size %" G_GUINT64_FORMAT,
-			t->url, (guint64)t->body->len + len, t->max_size);
+		        DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
+		        "The package at %s is more than %" G_GUINT64_FORMAT " bytes, more than "
+		        "max-package-size %" G_GUINT64_FORMAT,
+		        t->url, (guint64)t->body->len + len, t->max_size);
 		return 0;
 	}
 	g_byte_array_append(t->body, (const guint8 *)data, (guint)len);
@@ -305,8 +305,7 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 }
 
 static int
-xferinfo_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-            curl_off_t ulnow)
+xferinfo_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	Transfer *t = userp;
 	long status = 0;
@@ -345,10 +344,10 @@ setup_easy(Transfer *t, const DfotaFetchOptions *o, GError **error)
 	CURL *e = t->easy;
 	CURLcode rc = CURLE_OK;
 
-#define SET(opt, val)                                            \
-	do {                                                     \
-		if (rc == CURLE_OK)                              \
-			rc = curl_easy_setopt(e, opt, val);      \
+#define SET(opt, val)                                       \
+	do {                                                \
+		if (rc == CURLE_OK)                         \
+			rc = curl_easy_setopt(e, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, t->url);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -407,8 +406,7 @@ ensure_multi(DfotaFetcher *self, GError **error)
 void
 dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions *options,
                     DfotaFetchProgressFunc progress, gpointer progress_data,
-                    GCancellable *cancellable, GAsyncReadyCallback callback,
-                    gpointer user_data)
+                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
 	GError *error = NULL;

@@ -13,11 +13,11 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(DfotaFetcher, dfota_fetcher, DFOTA, FETCHER, GObject)
 
 typedef struct {
-	const char *ca_file;       /* NULL: the system's CA bundle */
-	guint64 max_size;          /* larger bodies fail with PACKAGE_TOO_LARGE */
-	guint connect_timeout_s;   /* 0: 30 */
-	guint low_speed_time_s;    /* abort when below 1 byte/s for this long; 0: 60 */
-	guint max_redirects;       /* 0: 5 */
+	const char *ca_file;     /* NULL: the system's CA bundle */
+	guint64 max_size;        /* larger bodies fail with PACKAGE_TOO_LARGE */
+	guint connect_timeout_s; /* 0: 30 */
+	guint low_speed_time_s;  /* abort when below 1 byte/s for this long; 0: 60 */
+	guint max_redirects;     /* 0: 5 */
 } DfotaFetchOptions;
 
 typedef void (*DfotaFetchProgressFunc)(guint64 done, guint64 total, gpointer user_data);

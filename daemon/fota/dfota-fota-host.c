@@ -116,11 +116,10 @@ static void
 host_fail(DfotaFota *self, const GError *error, const char *phase)
 {
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_CANCELLED,
-		                                  "Cancelled while %s%s", phase,
-		                                  g_str_equal(phase, "uploading")
-		                                      ? "; the partial fota.pack was deleted"
-		                                      : "");
+		g_autoptr(GError) e = g_error_new(
+		        DFOTA_ERROR, DFOTA_ERROR_CANCELLED, "Cancelled while %s%s", phase,
+		        g_str_equal(phase, "uploading") ? "; the partial fota.pack was deleted"
+		                                        : "");
 		fota_finish(self, e, -1, NULL, NULL);
 		return;
 	}
@@ -162,13 +161,14 @@ host_upload(DfotaFota *self)
 	};
 
 	if (self->job->sha256) {
-		g_autofree char *digest = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256,
-		                                                       self->package);
+		g_autofree char *digest =
+		        g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, self->package);
 		if (!g_str_equal(digest, self->job->sha256)) {
-			g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_CHECKSUM_MISMATCH,
-			                                  "The package's SHA-256 is %s, not the "
-			                                  "expected %s; nothing was uploaded",
-			                                  digest, self->job->sha256);
+			g_autoptr(GError) e =
+			        g_error_new(DFOTA_ERROR, DFOTA_ERROR_CHECKSUM_MISMATCH,
+			                    "The package's SHA-256 is %s, not the "
+			                    "expected %s; nothing was uploaded",
+			                    digest, self->job->sha256);
 			fota_finish(self, e, -1, NULL, NULL);
 			return;
 		}
@@ -259,8 +259,8 @@ out:
 }
 
 void
-dfota_fota_upgrade_from_fd(DfotaFota *self, int fd, GVariant *options,
-                           DfotaFotaStartedFunc started, gpointer user_data)
+dfota_fota_upgrade_from_fd(DfotaFota *self, int fd, GVariant *options, DfotaFotaStartedFunc started,
+                           gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_auto(HostOptions) opts = { 0 };
@@ -324,11 +324,11 @@ interrupted_delete_done(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	if (self) {
 		g_autoptr(GError) e = g_error_new(
-			DFOTA_ERROR, DFOTA_ERROR_INTERRUPTED,
-			"The daemon restarted while the job was %s; %s; start the upgrade again",
-			self->job->phase,
-			deleted ? "the partial fota.pack was deleted"
-			        : "no partial fota.pack was left in UFS");
+		        DFOTA_ERROR, DFOTA_ERROR_INTERRUPTED,
+		        "The daemon restarted while the job was %s; %s; start the upgrade again",
+		        self->job->phase,
+		        deleted ? "the partial fota.pack was deleted"
+		                : "no partial fota.pack was left in UFS");
 		fota_finish(self, e, -1, NULL, NULL);
 	}
 	fota_call_free(call);
@@ -340,15 +340,17 @@ fota_host_interrupted(DfotaFota *self)
 	DfotaAtChannel *channel = dfota_modem_get_channel(self->modem);
 
 	if (self->job->step == DFOTA_JOB_STEP_FETCHING || !channel) {
-		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_INTERRUPTED,
-		                                  "The daemon restarted while the job was %s; start "
-		                                  "the upgrade again",
-		                                  self->job->phase);
+		g_autoptr(GError) e =
+		        g_error_new(DFOTA_ERROR, DFOTA_ERROR_INTERRUPTED,
+		                    "The daemon restarted while the job was %s; start "
+		                    "the upgrade again",
+		                    self->job->phase);
 		fota_finish(self, e, -1, NULL, NULL);
 		return;
 	}
 	/* The module may have sat in AT+QFUPL data mode: it has left it by the time it answered
 	 * the initialisation, so the partial file can go. */
-	dfota_ufs_delete(channel, PACKAGE_NAME, dfota_modem_get_config(self->modem)->command_timeout_ms,
-	                 NULL, interrupted_delete_done, fota_call_new(self));
+	dfota_ufs_delete(channel, PACKAGE_NAME,
+	                 dfota_modem_get_config(self->modem)->command_timeout_ms, NULL,
+	                 interrupted_delete_done, fota_call_new(self));
 }

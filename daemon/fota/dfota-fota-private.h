@@ -16,16 +16,16 @@ struct _DfotaFota {
 	DfotaFotaConfig cfg;
 	DfotaJournal *journal; /* opened once the module's IMEI is known */
 
-	DfotaJob *job;          /* the current job, accepted or being started */
-	gboolean accepted;      /* the method's reply was sent (or the job needs none) */
+	DfotaJob *job;     /* the current job, accepted or being started */
+	gboolean accepted; /* the method's reply was sent (or the job needs none) */
 	gboolean accepted_or_recorded;
 	DfotaFotaStartedFunc started_cb;
 	gpointer started_data;
 	GCancellable *job_cancellable;      /* cancelled when the job ends: stale callbacks */
 	GCancellable *transfer_cancellable; /* Cancel() of a host-side phase */
-	GPtrArray *early_urcs;  /* FOTA URCs that raced the OK of AT+QFOTADL */
-	char *pending_command;  /* the AT+QFOTADL to send after the network preflight */
-	GBytes *package;        /* host kinds: the package, in memory (bounded) */
+	GPtrArray *early_urcs;              /* FOTA URCs that raced the OK of AT+QFOTADL */
+	char *pending_command;              /* the AT+QFOTADL to send after the network preflight */
+	GBytes *package;                    /* host kinds: the package, in memory (bounded) */
 	guint timer_id;
 	guint timer_seconds;
 	GVariant *last_result;

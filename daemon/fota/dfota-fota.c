@@ -15,8 +15,8 @@
 
 G_DEFINE_TYPE(DfotaFota, dfota_fota, G_TYPE_OBJECT)
 
-#define JOB_LOG(self, level, code, ...)                                                     \
-	dfota_log_job((level), dfota_modem_get_config((self)->modem)->name, (self)->job->id,  \
+#define JOB_LOG(self, level, code, ...)                                                      \
+	dfota_log_job((level), dfota_modem_get_config((self)->modem)->name, (self)->job->id, \
 	              (self)->job->phase, (code), __VA_ARGS__)
 
 enum { PROP_0, PROP_PHASE, PROP_PERCENT, PROP_JOB, PROP_LAST_RESULT, N_PROPS };
@@ -257,8 +257,8 @@ fota_finish_error(DfotaFota *self, GError *error, int code)
 
 /* Creates the job of a method call, or refuses it at once (Busy, NotReady). */
 gboolean
-fota_begin(DfotaFota *self, DfotaJobKind kind, const char *source,
-           DfotaFotaStartedFunc started, gpointer user_data)
+fota_begin(DfotaFota *self, DfotaJobKind kind, const char *source, DfotaFotaStartedFunc started,
+           gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	DfotaModemState state = dfota_modem_get_state(self->modem);
@@ -409,7 +409,7 @@ dfota_fota_fetch_mcu_file(DfotaFota *self, const char *url, const char *filename
 	self->job->filename = g_strdup(filename ? filename : "");
 	if (filename && *filename)
 		self->pending_command =
-			g_strdup_printf("AT+QFOTADL=2,\"%s\",\"%s\"", url, filename);
+		        g_strdup_printf("AT+QFOTADL=2,\"%s\",\"%s\"", url, filename);
 	else
 		self->pending_command = g_strdup_printf("AT+QFOTADL=2,\"%s\"", url);
 	dfota_modem_ensure_network(self->modem, NULL, network_done, fota_call_new(self));
@@ -436,9 +436,10 @@ local_list_done(GObject *source, GAsyncResult *res, gpointer user_data)
 			found = TRUE;
 	}
 	if (!found) {
-		g_autoptr(GError) e = g_error_new(DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_NO_PACKAGE,
-		                                  "There is no fota.pack in the module's UFS; upload "
-		                                  "one first (org.dfotad1.Files.Upload)");
+		g_autoptr(GError) e =
+		        g_error_new(DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_NO_PACKAGE,
+		                    "There is no fota.pack in the module's UFS; upload "
+		                    "one first (org.dfotad1.Files.Upload)");
 		fota_refuse(self, e);
 		goto out;
 	}
@@ -524,18 +525,19 @@ mcu_stat_done(GObject *source, GAsyncResult *res, gpointer user_data)
 		}
 	}
 	if (!found) {
-		g_autoptr(GError) e = g_error_new(DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_UNKNOWN,
-		                                  "The module reported the download complete but %s "
-		                                  "is not in UFS%s%s",
-		                                  name, error ? ": " : "",
-		                                  error ? error->message : "");
+		g_autoptr(GError) e =
+		        g_error_new(DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_UNKNOWN,
+		                    "The module reported the download complete but %s "
+		                    "is not in UFS%s%s",
+		                    name, error ? ": " : "", error ? error->message : "");
 		fota_finish(self, e, -1, NULL, NULL);
 		goto out;
 	}
 	g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
 	g_variant_builder_add(&b, "{sv}", "file", g_variant_new_string(name));
 	g_variant_builder_add(&b, "{sv}", "size", g_variant_new_uint64(size));
-	fota_finish(self, NULL, 0, dfota_modem_get_revision(self->modem), g_variant_builder_end(&b));
+	fota_finish(self, NULL, 0, dfota_modem_get_revision(self->modem),
+	            g_variant_builder_end(&b));
 out:
 	fota_call_free(call);
 }
@@ -569,8 +571,8 @@ fota_on_event(DfotaFota *self, const DfotaFotaUrc *u)
 		if (job->kind == DFOTA_JOB_KIND_FETCH_MCU_FILE) {
 			fota_disarm_timer(self);
 			dfota_ufs_list(dfota_modem_get_channel(self->modem),
-			               dfota_modem_get_config(self->modem)->command_timeout_ms, NULL,
-			               mcu_stat_done, fota_call_new(self));
+			               dfota_modem_get_config(self->modem)->command_timeout_ms,
+			               NULL, mcu_stat_done, fota_call_new(self));
 		} else {
 			fota_arm_timer(self, self->cfg.update_timeout_s);
 		}
@@ -634,8 +636,8 @@ fota_handle_urc_line(DfotaFota *self, const char *line)
 	if (self->job && !self->accepted) {
 		g_ptr_array_add(self->early_urcs, g_strdup(line));
 	} else {
-		if (!self->job && (u.event == DFOTA_FOTA_EVENT_START ||
-		                   u.event == DFOTA_FOTA_EVENT_UPDATING))
+		if (!self->job &&
+		    (u.event == DFOTA_FOTA_EVENT_START || u.event == DFOTA_FOTA_EVENT_UPDATING))
 			fota_start_forced_resume(self);
 		if (self->job)
 			fota_on_event(self, &u);
@@ -665,16 +667,18 @@ on_modem_rebooted(DfotaModem *modem, gpointer user_data)
 		if (self->job->kind != DFOTA_JOB_KIND_UPGRADE &&
 		    self->job->kind != DFOTA_JOB_KIND_FETCH_MCU_FILE)
 			break;
-		error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
-		                    "The module restarted while downloading: the package is lost and "
-		                    "the old firmware runs; start the job again");
+		error = g_error_new(
+		        DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
+		        "The module restarted while downloading: the package is lost and "
+		        "the old firmware runs; start the job again");
 		fota_finish_error(self, error, -1);
 		break;
 	case DFOTA_JOB_STEP_UPDATING:
 		/* Seed 3.1 note: after a power cut while updating, the module resumes by itself. */
 		self->job->power_cut = TRUE;
 		g_message("job %" G_GUINT64_FORMAT ": the module restarted while updating; waiting "
-		          "for it to resume the update", self->job->id);
+		          "for it to resume the update",
+		          self->job->id);
 		fota_set_step(self, DFOTA_JOB_STEP_REBOOTING, "rebooting", 0);
 		fota_arm_timer(self, self->cfg.reboot_timeout_s);
 		break;
@@ -705,7 +709,8 @@ on_modem_lost(DfotaModem *modem, gpointer user_data)
 
 	if (!self->job || !self->accepted)
 		return;
-	if (self->job->step == DFOTA_JOB_STEP_UPDATING || self->job->step == DFOTA_JOB_STEP_REBOOTING)
+	if (self->job->step == DFOTA_JOB_STEP_UPDATING ||
+	    self->job->step == DFOTA_JOB_STEP_REBOOTING)
 		return; /* the module may be flashing on its own: wait for it within the timeout */
 	if (self->job->step == DFOTA_JOB_STEP_FETCHING)
 		return; /* the gateway-side download goes on; the upload will need the port */
@@ -733,10 +738,11 @@ fota_on_timeout(gpointer user_data)
 		fota_verify(self);
 		return G_SOURCE_REMOVE;
 	}
-	error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
-	                    "Nothing from the module for %u s while %s; the job is abandoned "
-	                    "(see the download-timeout, update-timeout and reboot-timeout settings)",
-	                    self->timer_seconds, self->job->phase);
+	error = g_error_new(
+	        DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
+	        "Nothing from the module for %u s while %s; the job is abandoned "
+	        "(see the download-timeout, update-timeout and reboot-timeout settings)",
+	        self->timer_seconds, self->job->phase);
 	fota_finish_error(self, error, -1);
 	return G_SOURCE_REMOVE;
 }
@@ -771,20 +777,20 @@ verify_done(GObject *source, GAsyncResult *res, gpointer user_data)
 		if (*job->from_revision && g_strcmp0(rev, job->from_revision) != 0) {
 			fota_finish(self, NULL, 0, rev, NULL);
 		} else {
-			g_autoptr(GError) e = g_error_new(
-				DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
-				"The module restarted during the update and came back running %s without "
-				"finishing it; the job is lost",
-				rev);
+			g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
+			                                  "The module restarted during the update "
+			                                  "and came back running %s without "
+			                                  "finishing it; the job is lost",
+			                                  rev);
 			fota_finish(self, e, -1, rev, NULL);
 		}
 	} else if (*job->from_revision && g_strcmp0(rev, job->from_revision) == 0 &&
 	           g_strcmp0(sub, job->from_sub_edition) == 0) {
-		g_autoptr(GError) e = g_error_new(
-			DFOTA_ERROR, DFOTA_ERROR_REVISION_UNCHANGED,
-			"The module reported success (END,0) but still runs %s%s%s: the package did "
-			"not change the firmware",
-			rev, *sub ? " " : "", sub);
+		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_REVISION_UNCHANGED,
+		                                  "The module reported success (END,0) but still "
+		                                  "runs %s%s%s: the package did "
+		                                  "not change the firmware",
+		                                  rev, *sub ? " " : "", sub);
 		fota_finish(self, e, 0, rev, NULL);
 	} else {
 		fota_finish(self, NULL, 0, rev, NULL);
@@ -991,17 +997,17 @@ dfota_fota_class_init(DfotaFotaClass *klass)
 	                                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_JOB] = g_param_spec_variant("job", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
 	                                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-	props[PROP_LAST_RESULT] = g_param_spec_variant("last-result", NULL, NULL,
-	                                               G_VARIANT_TYPE_VARDICT, NULL,
-	                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	props[PROP_LAST_RESULT] =
+	        g_param_spec_variant("last-result", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
+	                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	g_object_class_install_properties(object_class, N_PROPS, props);
 
-	signals[SIGNAL_PROGRESS] = g_signal_new("progress", G_TYPE_FROM_CLASS(klass),
-	                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-	                                        G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
-	signals[SIGNAL_FINISHED] = g_signal_new("finished", G_TYPE_FROM_CLASS(klass),
-	                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-	                                        G_TYPE_NONE, 1, G_TYPE_VARIANT);
+	signals[SIGNAL_PROGRESS] =
+	        g_signal_new("progress", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
+	signals[SIGNAL_FINISHED] =
+	        g_signal_new("finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
 }
 
 static void

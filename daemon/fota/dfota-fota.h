@@ -17,10 +17,10 @@ G_DECLARE_FINAL_TYPE(DfotaFota, dfota_fota, DFOTA, FOTA, GObject)
 
 typedef struct {
 	char *state_dir;
-	guint download_timeout_s;  /* no DOWNLOADING URC for this long → Timeout */
-	guint update_timeout_s;    /* no UPDATING URC for this long → Timeout */
-	guint reboot_timeout_s;    /* module not back this long after END,0 → Timeout */
-	guint upload_timeout_s;    /* the module's own inactivity bound in AT+QFUPL */
+	guint download_timeout_s; /* no DOWNLOADING URC for this long → Timeout */
+	guint update_timeout_s;   /* no UPDATING URC for this long → Timeout */
+	guint reboot_timeout_s;   /* module not back this long after END,0 → Timeout */
+	guint upload_timeout_s;   /* the module's own inactivity bound in AT+QFUPL */
 	guint64 max_package_size;
 	char *ca_file;
 } DfotaFotaConfig;

@@ -33,17 +33,17 @@ typedef enum {
 typedef struct {
 	guint64 id;
 	DfotaJobKind kind;
-	char *source;          /* URL, "fd", "UFS:fota.pack" or "module" */
-	gint64 started;        /* µs since the epoch */
+	char *source;   /* URL, "fd", "UFS:fota.pack" or "module" */
+	gint64 started; /* µs since the epoch */
 	char *from_revision;
 	char *from_sub_edition;
-	char *filename;        /* fetch-mcu-file: requested name ("" = module's choice) */
-	char *sha256;          /* host kinds: expected digest or NULL */
+	char *filename; /* fetch-mcu-file: requested name ("" = module's choice) */
+	char *sha256;   /* host kinds: expected digest or NULL */
 	DfotaJobStep step;
-	char *phase;           /* the published phase of the step */
+	char *phase; /* the published phase of the step */
 	guint percent;
-	gboolean end_seen;     /* the module reported END,0 */
-	gboolean power_cut;    /* the module restarted during updating (seed 3.1 note) */
+	gboolean end_seen;  /* the module reported END,0 */
+	gboolean power_cut; /* the module restarted during updating (seed 3.1 note) */
 } DfotaJob;
 
 const char *dfota_job_kind_to_string(DfotaJobKind kind);

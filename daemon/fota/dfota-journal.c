@@ -50,7 +50,8 @@ journal_load(DfotaJournal *self)
 		g_warning("journal %s cannot be read (%s); moved aside to %s", self->path,
 		          error->message, aside);
 		if (g_rename(self->path, aside) != 0)
-			g_warning("journal: cannot move %s aside: %s", self->path, g_strerror(errno));
+			g_warning("journal: cannot move %s aside: %s", self->path,
+			          g_strerror(errno));
 		return;
 	}
 	g_variant_lookup(v, "next-id", "t", &self->next_id);

@@ -133,8 +133,7 @@ dfota_ufs_query_space_finish(GAsyncResult *result, guint64 *free_bytes, guint64 
 {
 	g_autofree Space *space = NULL;
 
-	g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == dfota_ufs_query_space,
-	                     FALSE);
+	g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == dfota_ufs_query_space, FALSE);
 	space = g_task_propagate_pointer(G_TASK(result), error);
 	if (space == NULL)
 		return FALSE;
@@ -199,7 +198,7 @@ typedef struct {
 	gsize sent;
 	gsize acks;
 	gboolean connected;
-	gboolean upl_sent; /* AT+QFUPL went out: a partial file may exist */
+	gboolean upl_sent;   /* AT+QFUPL went out: a partial file may exist */
 	DfotaSerial *serial; /* streaming only: its "drained" resumes writing */
 	gulong drained_id;
 	GError *write_error;
@@ -260,8 +259,8 @@ upload_fail(GTask *task, GError *error)
 	u->final_error = error;
 	cmd = g_strdup_printf("AT+QFDEL=\"%s\"", u->name);
 	/* No cancellable: the clean-up must run even (especially) after a cancel. */
-	dfota_at_channel_send(u->channel, cmd, u->opts.command_timeout_ms, DFOTA_AT_FLAG_NONE,
-	                      NULL, on_partial_deleted, task);
+	dfota_at_channel_send(u->channel, cmd, u->opts.command_timeout_ms, DFOTA_AT_FLAG_NONE, NULL,
+	                      on_partial_deleted, task);
 }
 
 static void
@@ -469,8 +468,9 @@ on_upload_space(GObject *source, GAsyncResult *result, gpointer user_data)
 		guint64 room = space.free_bytes + u->existing;
 		error = g_error_new(DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
 		                    "%s needs %" G_GUINT64_FORMAT " bytes but the module's UFS "
-		                    "has only %" G_GUINT64_FORMAT " bytes free (of %"
-		                    G_GUINT64_FORMAT "); delete files to make room",
+		                    "has only %" G_GUINT64_FORMAT
+		                    " bytes free (of %" G_GUINT64_FORMAT
+		                    "); delete files to make room",
 		                    u->name, size, room, space.total_bytes);
 		upload_fail(task, error);
 		return;
@@ -518,8 +518,8 @@ on_upload_lookup(GObject *source, GAsyncResult *result, gpointer user_data)
 void
 dfota_ufs_upload(DfotaAtChannel *channel, const char *name, GBytes *data,
                  const DfotaUfsUploadOptions *options, DfotaUfsProgressFunc progress,
-                 gpointer progress_data, GCancellable *cancellable,
-                 GAsyncReadyCallback callback, gpointer user_data)
+                 gpointer progress_data, GCancellable *cancellable, GAsyncReadyCallback callback,
+                 gpointer user_data)
 {
 	g_autoptr(GCancellable) own = cancellable ? NULL : g_cancellable_new();
 	GTask *task;
@@ -668,11 +668,11 @@ on_dwl_lookup(GObject *source, GAsyncResult *result, gpointer user_data)
 		return;
 	}
 	if (d->size > d->max_size) {
-		g_task_return_new_error(task, DFOTA_MODULE_ERROR,
-		                        DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
-		                        "%s is %" G_GUINT64_FORMAT " bytes, more than the %"
-		                        G_GUINT64_FORMAT " bytes a download may take",
-		                        d->name, d->size, d->max_size);
+		g_task_return_new_error(
+		        task, DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
+		        "%s is %" G_GUINT64_FORMAT " bytes, more than the %" G_GUINT64_FORMAT
+		        " bytes a download may take",
+		        d->name, d->size, d->max_size);
 		g_object_unref(task);
 		return;
 	}
@@ -686,9 +686,9 @@ on_dwl_lookup(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-dfota_ufs_download(DfotaAtChannel *channel, const char *name, guint64 max_size,
-                   guint timeout_ms, DfotaUfsProgressFunc progress, gpointer progress_data,
-                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+dfota_ufs_download(DfotaAtChannel *channel, const char *name, guint64 max_size, guint timeout_ms,
+                   DfotaUfsProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
+                   GAsyncReadyCallback callback, gpointer user_data)
 {
 	GTask *task;
 	Download *d;

@@ -34,8 +34,7 @@ gboolean dfota_ufs_query_space_finish(GAsyncResult *result, guint64 *free_bytes,
 
 /* AT+QFDEL="<name>". */
 void dfota_ufs_delete(DfotaAtChannel *channel, const char *name, guint timeout_ms,
-                      GCancellable *cancellable, GAsyncReadyCallback callback,
-                      gpointer user_data);
+                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean dfota_ufs_delete_finish(GAsyncResult *result, GError **error);
 
 typedef void (*DfotaUfsProgressFunc)(guint64 done, guint64 total, gpointer user_data);

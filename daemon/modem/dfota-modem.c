@@ -53,8 +53,17 @@ struct _DfotaModem {
 
 G_DEFINE_TYPE(DfotaModem, dfota_modem, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_STATE, PROP_MANUFACTURER, PROP_MODEL, PROP_REVISION, PROP_NETWORK,
-       PROP_DEVICE, PROP_PORT, N_PROPS };
+enum {
+	PROP_0,
+	PROP_STATE,
+	PROP_MANUFACTURER,
+	PROP_MODEL,
+	PROP_REVISION,
+	PROP_NETWORK,
+	PROP_DEVICE,
+	PROP_PORT,
+	N_PROPS
+};
 static GParamSpec *props[N_PROPS];
 
 enum { SIGNAL_URC, SIGNAL_REBOOTED, SIGNAL_INITIALIZED, SIGNAL_LOST, N_SIGNALS };
@@ -139,13 +148,17 @@ dfota_modem_get_network(DfotaModem *self)
 	                      g_variant_new_string(self->ip_address ? self->ip_address : ""));
 	if (self->have_cesq) {
 		if (self->cesq.rsrq >= 0)
-			g_variant_builder_add(&b, "{sv}", "rsrq", g_variant_new_int32(self->cesq.rsrq));
+			g_variant_builder_add(&b, "{sv}", "rsrq",
+			                      g_variant_new_int32(self->cesq.rsrq));
 		if (self->cesq.rsrp >= 0)
-			g_variant_builder_add(&b, "{sv}", "rsrp", g_variant_new_int32(self->cesq.rsrp));
+			g_variant_builder_add(&b, "{sv}", "rsrp",
+			                      g_variant_new_int32(self->cesq.rsrp));
 		if (self->cesq.rxlev >= 0)
-			g_variant_builder_add(&b, "{sv}", "rxlev", g_variant_new_int32(self->cesq.rxlev));
+			g_variant_builder_add(&b, "{sv}", "rxlev",
+			                      g_variant_new_int32(self->cesq.rxlev));
 		if (self->cesq.ber >= 0)
-			g_variant_builder_add(&b, "{sv}", "ber", g_variant_new_int32(self->cesq.ber));
+			g_variant_builder_add(&b, "{sv}", "ber",
+			                      g_variant_new_int32(self->cesq.ber));
 	}
 	return g_variant_ref_sink(g_variant_builder_end(&b));
 }
@@ -288,8 +301,8 @@ seq_next(GTask *task)
 
 /* Runs the NULL-terminated @commands in order. */
 static void
-seq_run(DfotaModem *self, const char *const *commands, SeqFlags flags,
-        GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+seq_run(DfotaModem *self, const char *const *commands, SeqFlags flags, GCancellable *cancellable,
+        GAsyncReadyCallback callback, gpointer user_data)
 {
 	GTask *task = g_task_new(self, cancellable, callback, user_data);
 	Seq *seq = g_new0(Seq, 1);
@@ -352,9 +365,9 @@ init_probe_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	DfotaModem *self = user_data;
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, &error);
-	static const char *const init_commands[] = {
-		"ATE0", "AT+CMEE=1", "ATI", "AT+CGSN=1", "AT+CESQ", "AT+COPS?", "AT+CGPADDR", NULL
-	};
+	static const char *const init_commands[] = { "ATE0",       "AT+CMEE=1", "ATI",
+		                                     "AT+CGSN=1",  "AT+CESQ",   "AT+COPS?",
+		                                     "AT+CGPADDR", NULL };
 
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
 	    g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST)) {
@@ -363,8 +376,8 @@ init_probe_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	}
 	if (!lines) {
 		g_debug("modem %s: no answer to AT yet (%s)", self->cfg.name, error->message);
-		self->probe_retry_ms = MIN(MAX(self->probe_retry_ms * 2, PROBE_RETRY_MIN_MS),
-		                           PROBE_RETRY_MAX_MS);
+		self->probe_retry_ms =
+		        MIN(MAX(self->probe_retry_ms * 2, PROBE_RETRY_MIN_MS), PROBE_RETRY_MAX_MS);
 		self->probe_retry_id = g_timeout_add(self->probe_retry_ms, init_probe_retry, self);
 		g_object_unref(self);
 		return;
@@ -447,7 +460,8 @@ schedule_reopen(DfotaModem *self)
 {
 	if (self->stopped || self->open_retry_id)
 		return;
-	self->open_retry_ms = MIN(MAX(self->open_retry_ms * 2, OPEN_RETRY_MIN_MS), OPEN_RETRY_MAX_MS);
+	self->open_retry_ms =
+	        MIN(MAX(self->open_retry_ms * 2, OPEN_RETRY_MIN_MS), OPEN_RETRY_MAX_MS);
 	self->open_retry_id = g_timeout_add(self->open_retry_ms, open_retry_cb, self);
 }
 
@@ -540,13 +554,14 @@ modem_open_port(DfotaModem *self)
 	self->channel = dfota_at_channel_new(self->serial);
 	dfota_at_channel_set_max_queue(self->channel, self->cfg.max_queue);
 	dfota_at_channel_set_quiet_ms(self->channel, self->cfg.quiet_ms);
-	self->urc_handler = g_signal_connect(self->channel, "urc", G_CALLBACK(on_channel_urc), self);
+	self->urc_handler =
+	        g_signal_connect(self->channel, "urc", G_CALLBACK(on_channel_urc), self);
 	self->lost_handler =
-		g_signal_connect(self->channel, "lost", G_CALLBACK(on_channel_lost), self);
+	        g_signal_connect(self->channel, "lost", G_CALLBACK(on_channel_lost), self);
 	self->unresponsive_handler = g_signal_connect(self->channel, "unresponsive",
 	                                              G_CALLBACK(on_channel_unresponsive), self);
-	self->resynced_handler = g_signal_connect(self->channel, "resynced",
-	                                          G_CALLBACK(on_channel_resynced), self);
+	self->resynced_handler =
+	        g_signal_connect(self->channel, "resynced", G_CALLBACK(on_channel_resynced), self);
 	set_inner_state(self, DFOTA_MODEM_STATE_INITIALIZING);
 	modem_begin_init(self);
 }
@@ -614,9 +629,8 @@ dfota_modem_refresh(DfotaModem *self, GCancellable *cancellable, GAsyncReadyCall
 	static const char *const commands[] = { "ATI", "AT+CESQ", "AT+COPS?", "AT+CGPADDR", NULL };
 
 	if (!self->channel) {
-		g_task_report_new_error(self, callback, user_data, dfota_modem_refresh,
-		                        DFOTA_ERROR, DFOTA_ERROR_NOT_READY,
-		                        "The modem is disconnected");
+		g_task_report_new_error(self, callback, user_data, dfota_modem_refresh, DFOTA_ERROR,
+		                        DFOTA_ERROR_NOT_READY, "The modem is disconnected");
 		return;
 	}
 	seq_run(self, commands, 0, cancellable, callback, user_data);
@@ -663,15 +677,16 @@ net_step_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	case NET_COPS:
 		apply_network_lines(self, "AT+COPS?", lines);
 		if (!self->registered) {
-			g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_NOT_READY,
-			                        "The module is not registered on a network (AT+COPS?); "
-			                        "wait for registration and try again");
+			g_task_return_new_error(
+			        task, DFOTA_ERROR, DFOTA_ERROR_NOT_READY,
+			        "The module is not registered on a network (AT+COPS?); "
+			        "wait for registration and try again");
 			return;
 		}
 		/* Seed 4.2: a BC92 on GSM needs its PDP context set up by hand. */
 		nd->step = (dfota_modem_is_bc92(self) && self->rat == DFOTA_AT_RAT_GSM)
-		               ? NET_CGACT_QUERY
-		               : NET_CGPADDR;
+		                   ? NET_CGACT_QUERY
+		                   : NET_CGPADDR;
 		break;
 	case NET_CGACT_QUERY: {
 		gboolean active = FALSE;
@@ -921,8 +936,8 @@ dfota_modem_class_init(DfotaModemClass *klass)
 	object_class->dispose = dfota_modem_dispose;
 	object_class->finalize = dfota_modem_finalize;
 
-	props[PROP_STATE] = g_param_spec_uint("state", NULL, NULL, 0, DFOTA_MODEM_STATE_REBOOTING, 0,
-	                                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	props[PROP_STATE] = g_param_spec_uint("state", NULL, NULL, 0, DFOTA_MODEM_STATE_REBOOTING,
+	                                      0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_MANUFACTURER] = g_param_spec_string("manufacturer", NULL, NULL, "",
 	                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_MODEL] = g_param_spec_string("model", NULL, NULL, "",
@@ -931,20 +946,20 @@ dfota_modem_class_init(DfotaModemClass *klass)
 	                                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_NETWORK] = g_param_spec_variant("network", NULL, NULL, G_VARIANT_TYPE_VARDICT,
 	                                           NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-	props[PROP_DEVICE] = g_param_spec_variant("device", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
-	                                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	props[PROP_DEVICE] = g_param_spec_variant("device", NULL, NULL, G_VARIANT_TYPE_VARDICT,
+	                                          NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_PORT] = g_param_spec_string("port", NULL, NULL, "",
 	                                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	g_object_class_install_properties(object_class, N_PROPS, props);
 
 	signals[SIGNAL_URC] = g_signal_new("urc", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
 	                                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-	signals[SIGNAL_REBOOTED] = g_signal_new("rebooted", G_TYPE_FROM_CLASS(klass),
-	                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-	                                        G_TYPE_NONE, 0);
-	signals[SIGNAL_INITIALIZED] = g_signal_new("initialized", G_TYPE_FROM_CLASS(klass),
-	                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-	                                           G_TYPE_NONE, 0);
+	signals[SIGNAL_REBOOTED] =
+	        g_signal_new("rebooted", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 0);
+	signals[SIGNAL_INITIALIZED] =
+	        g_signal_new("initialized", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+	                     NULL, NULL, G_TYPE_NONE, 0);
 	signals[SIGNAL_LOST] = g_signal_new("lost", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
 	                                    NULL, NULL, NULL, G_TYPE_NONE, 0);
 }

@@ -28,16 +28,16 @@ typedef enum {
 const char *dfota_modem_state_to_string(DfotaModemState state);
 
 typedef struct {
-	char *name;        /* the config group's NAME, or "0" for --port */
-	char *port;        /* tty path; NULL when found by USB identity */
-	char *usb_serial;  /* NULL = any */
-	guint16 usb_vid;   /* 0 = any */
+	char *name;       /* the config group's NAME, or "0" for --port */
+	char *port;       /* tty path; NULL when found by USB identity */
+	char *usb_serial; /* NULL = any */
+	guint16 usb_vid;  /* 0 = any */
 	guint16 usb_pid;
 	guint baud;
 	gboolean rtscts;
 	guint command_timeout_ms;
 	guint max_queue;
-	guint quiet_ms;    /* resynchronisation quiet time after a timeout */
+	guint quiet_ms; /* resynchronisation quiet time after a timeout */
 } DfotaModemConfig;
 
 void dfota_modem_config_clear(DfotaModemConfig *cfg);
@@ -55,16 +55,16 @@ void dfota_modem_stop(DfotaModem *self);
 
 DfotaModemState dfota_modem_get_state(DfotaModem *self);
 const DfotaModemConfig *dfota_modem_get_config(DfotaModem *self);
-const char *dfota_modem_get_port(DfotaModem *self);          /* the path in use */
-const char *dfota_modem_get_manufacturer(DfotaModem *self);  /* "" until known */
+const char *dfota_modem_get_port(DfotaModem *self);         /* the path in use */
+const char *dfota_modem_get_manufacturer(DfotaModem *self); /* "" until known */
 const char *dfota_modem_get_model(DfotaModem *self);
 const char *dfota_modem_get_revision(DfotaModem *self);
-const char *dfota_modem_get_sub_edition(DfotaModem *self);   /* "" when none */
-const char *dfota_modem_get_imei(DfotaModem *self);          /* "" until known */
+const char *dfota_modem_get_sub_edition(DfotaModem *self); /* "" when none */
+const char *dfota_modem_get_imei(DfotaModem *self);        /* "" until known */
 DfotaAtRat dfota_modem_get_rat(DfotaModem *self);
 gboolean dfota_modem_is_bc92(DfotaModem *self);
-GVariant *dfota_modem_get_network(DfotaModem *self);         /* a{sv}, never NULL */
-GVariant *dfota_modem_get_device(DfotaModem *self);          /* a{sv}, never NULL */
+GVariant *dfota_modem_get_network(DfotaModem *self); /* a{sv}, never NULL */
+GVariant *dfota_modem_get_device(DfotaModem *self);  /* a{sv}, never NULL */
 
 /* The channel while the port is open, else NULL. */
 DfotaAtChannel *dfota_modem_get_channel(DfotaModem *self);
@@ -81,8 +81,8 @@ void dfota_modem_command(DfotaModem *self, const char *command, guint timeout_ms
 char **dfota_modem_command_finish(DfotaModem *self, GAsyncResult *result, GError **error);
 
 /* Re-reads identity (ATI) and network (AT+CESQ, AT+COPS?, AT+CGPADDR). */
-void dfota_modem_refresh(DfotaModem *self, GCancellable *cancellable,
-                         GAsyncReadyCallback callback, gpointer user_data);
+void dfota_modem_refresh(DfotaModem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                         gpointer user_data);
 gboolean dfota_modem_refresh_finish(DfotaModem *self, GAsyncResult *result, GError **error);
 
 /* Network preflight of the jobs where the module downloads: registered (AT+COPS?), on a BC92
@@ -90,8 +90,7 @@ gboolean dfota_modem_refresh_finish(DfotaModem *self, GAsyncResult *result, GErr
  * then an IP address (AT+CGPADDR). DFOTA_ERROR_NOT_READY naming what is missing. */
 void dfota_modem_ensure_network(DfotaModem *self, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
-gboolean dfota_modem_ensure_network_finish(DfotaModem *self, GAsyncResult *result,
-                                           GError **error);
+gboolean dfota_modem_ensure_network_finish(DfotaModem *self, GAsyncResult *result, GError **error);
 
 /*
  * Properties (all notify): "state" (enum as uint), "manufacturer", "model", "revision",

@@ -12,16 +12,17 @@
 
 /* Keys of [daemon] that a [modem NAME] group may override. */
 static const char *const overridable_keys[] = {
-	"command-timeout-ms", "download-timeout", "update-timeout", "reboot-timeout",
-	"upload-timeout", "ca-file", "max-package-size", "max-queue", NULL
+	"command-timeout-ms", "download-timeout", "update-timeout",
+	"reboot-timeout",     "upload-timeout",   "ca-file",
+	"max-package-size",   "max-queue",        NULL
 };
 static const char *const daemon_only_keys[] = { "state-dir", NULL };
-static const char *const modem_only_keys[] = { "port", "usb-serial", "usb-vid", "usb-pid", "baud",
-	                                       "flow", NULL };
+static const char *const modem_only_keys[] = { "port", "usb-serial", "usb-vid", "usb-pid",
+	                                       "baud", "flow",       NULL };
 
-static const guint valid_bauds[] = { 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200,
-	                             230400, 460800, 500000, 576000, 921600, 1000000, 1152000,
-	                             1500000, 2000000, 3000000, 4000000 };
+static const guint valid_bauds[] = { 1200,    2400,    4800,    9600,    19200,  38400,  57600,
+	                             115200,  230400,  460800,  500000,  576000, 921600, 1000000,
+	                             1152000, 1500000, 2000000, 3000000, 4000000 };
 
 gboolean
 dfota_config_baud_is_valid(guint baud)
@@ -133,9 +134,11 @@ parse_modem_group(GKeyFile *kf, const char *file, const char *group, const Tunab
 	}
 	m->modem.port = g_key_file_get_string(kf, group, "port", NULL);
 	m->modem.usb_serial = g_key_file_get_string(kf, group, "usb-serial", NULL);
-	if (!m->modem.port && !m->modem.usb_serial && !g_key_file_has_key(kf, group, "usb-vid", NULL)) {
+	if (!m->modem.port && !m->modem.usb_serial &&
+	    !g_key_file_has_key(kf, group, "usb-vid", NULL)) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-		            "%s: [%s] needs port= or usb-serial= (or usb-vid=/usb-pid=)", file, group);
+		            "%s: [%s] needs port= or usb-serial= (or usb-vid=/usb-pid=)", file,
+		            group);
 		goto out;
 	}
 	if (!get_uint(kf, file, group, "baud", 1, 4000000, &baud, error))
@@ -187,11 +190,13 @@ check_keys(GKeyFile *kf, const char *file, const char *group, gboolean is_modem,
 
 	for (guint i = 0; keys && keys[i]; i++) {
 		const char *k = keys[i];
-		gboolean known = in_list(k, overridable_keys) ||
-		                 (is_modem ? in_list(k, modem_only_keys) : in_list(k, daemon_only_keys));
+		gboolean known =
+		        in_list(k, overridable_keys) ||
+		        (is_modem ? in_list(k, modem_only_keys) : in_list(k, daemon_only_keys));
 		if (!known) {
 			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-			            "%s: unknown key \"%s\" in [%s] (see dfotad.conf(5))", file, k, group);
+			            "%s: unknown key \"%s\" in [%s] (see dfotad.conf(5))", file, k,
+			            group);
 			return FALSE;
 		}
 	}
@@ -206,8 +211,12 @@ dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error)
 	const char *file = args->config_file ? args->config_file : DEFAULT_CONFIG;
 	g_auto(GStrv) groups = NULL;
 	Tunables t = {
-		.command_timeout_ms = 5000, .download_timeout = 600, .update_timeout = 600,
-		.reboot_timeout = 180, .upload_timeout = 10, .max_package_size = 4194304,
+		.command_timeout_ms = 5000,
+		.download_timeout = 600,
+		.update_timeout = 600,
+		.reboot_timeout = 180,
+		.upload_timeout = 10,
+		.max_package_size = 4194304,
 		.max_queue = 32,
 	};
 	g_autofree char *state_dir = NULL;
@@ -217,7 +226,8 @@ dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error)
 	cfg->modems = g_ptr_array_new_with_free_func((GDestroyNotify)setup_free);
 
 	if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE, &local)) {
-		if (args->config_file || !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		if (args->config_file ||
+		    !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE, "%s: %s", file,
 			            local->message);
 			goto out;
@@ -228,8 +238,8 @@ dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error)
 		if (!g_str_equal(groups[i], "daemon") && !g_str_has_prefix(groups[i], "modem ") &&
 		    !g_str_equal(groups[i], "modem")) {
 			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
-			            "%s: unknown group [%s]; expected [daemon] or [modem NAME]", file,
-			            groups[i]);
+			            "%s: unknown group [%s]; expected [daemon] or [modem NAME]",
+			            file, groups[i]);
 			goto out;
 		}
 		if (!check_keys(kf, file, groups[i], !g_str_equal(groups[i], "daemon"), error))

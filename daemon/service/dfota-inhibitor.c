@@ -6,8 +6,8 @@
 
 struct _DfotaInhibitor {
 	GDBusConnection *connection;
-	int fd;                    /* -1 when not held */
-	GCancellable *pending;     /* an Inhibit call in flight */
+	int fd;                /* -1 when not held */
+	GCancellable *pending; /* an Inhibit call in flight */
 	gboolean warned;
 };
 
@@ -28,7 +28,7 @@ inhibit_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GUnixFDList) fds = NULL;
 	g_autoptr(GVariant) reply = g_dbus_connection_call_with_unix_fd_list_finish(
-		G_DBUS_CONNECTION(source), &fds, res, &error);
+	        G_DBUS_CONNECTION(source), &fds, res, &error);
 	gint32 handle;
 
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -36,7 +36,8 @@ inhibit_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_clear_object(&self->pending);
 	if (!reply) {
 		if (!self->warned)
-			g_message("no shutdown inhibitor lock (%s): a shutdown during a module update "
+			g_message("no shutdown inhibitor lock (%s): a shutdown during a module "
+			          "update "
 			          "will not be delayed",
 			          error->message);
 		self->warned = TRUE;
@@ -55,11 +56,11 @@ dfota_inhibitor_acquire(DfotaInhibitor *self, const char *why)
 		return;
 	self->pending = g_cancellable_new();
 	g_dbus_connection_call_with_unix_fd_list(
-		self->connection, "org.freedesktop.login1", "/org/freedesktop/login1",
-		"org.freedesktop.login1.Manager", "Inhibit",
-		g_variant_new("(ssss)", "shutdown:sleep", "dfotad", why, "block"),
-		G_VARIANT_TYPE("(h)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 5000, NULL, self->pending,
-		inhibit_done, self);
+	        self->connection, "org.freedesktop.login1", "/org/freedesktop/login1",
+	        "org.freedesktop.login1.Manager", "Inhibit",
+	        g_variant_new("(ssss)", "shutdown:sleep", "dfotad", why, "block"),
+	        G_VARIANT_TYPE("(h)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 5000, NULL, self->pending,
+	        inhibit_done, self);
 }
 
 void

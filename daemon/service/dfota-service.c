@@ -21,9 +21,9 @@ struct _DfotaService {
 	GDBusConnection *connection;
 	gboolean session_bus;
 	GDBusObjectManagerServer *manager;
-	GPtrArray *entries;    /* ModemEntry */
-	GHashTable *auth;      /* unique name → GINT_TO_POINTER(1 allowed / 2 denied) */
-	GHashTable *callers;   /* unique name → GCancellable of its waiting commands */
+	GPtrArray *entries;  /* ModemEntry */
+	GHashTable *auth;    /* unique name → GINT_TO_POINTER(1 allowed / 2 denied) */
+	GHashTable *callers; /* unique name → GCancellable of its waiting commands */
 	guint name_owner_sub;
 	char *last_status;
 };
@@ -78,7 +78,8 @@ return_error(GDBusMethodInvocation *invocation, const GError *error)
 	else if (error->domain == G_IO_ERROR && (error->code == G_IO_ERROR_INVALID_ARGUMENT ||
 	                                         error->code == G_IO_ERROR_NOT_REGULAR_FILE ||
 	                                         error->code == G_IO_ERROR_BROKEN_PIPE))
-		mapped = g_error_new(DFOTA_ERROR, DFOTA_ERROR_INVALID_ARGUMENT, "%s", error->message);
+		mapped = g_error_new(DFOTA_ERROR, DFOTA_ERROR_INVALID_ARGUMENT, "%s",
+		                     error->message);
 	else
 		mapped = g_error_new(DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST, "%s", error->message);
 	g_dbus_method_invocation_return_gerror(invocation, mapped);
@@ -135,11 +136,11 @@ auth_dispatch(AuthCall *call, gboolean allowed)
 		call->func(call->entry, call->invocation);
 	} else {
 		g_dbus_method_invocation_return_error(
-			call->invocation, DFOTA_ERROR, DFOTA_ERROR_ACCESS_DENIED,
-			"%s may not call %s: only root and members of group \"" AUTH_GROUP
-			"\" may (the daemon's own user on the session bus)",
-			g_dbus_method_invocation_get_sender(call->invocation),
-			g_dbus_method_invocation_get_method_name(call->invocation));
+		        call->invocation, DFOTA_ERROR, DFOTA_ERROR_ACCESS_DENIED,
+		        "%s may not call %s: only root and members of group \"" AUTH_GROUP
+		        "\" may (the daemon's own user on the session bus)",
+		        g_dbus_method_invocation_get_sender(call->invocation),
+		        g_dbus_method_invocation_get_method_name(call->invocation));
 	}
 	g_object_unref(call->invocation);
 	g_free(call);
@@ -151,17 +152,17 @@ auth_credentials_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	AuthCall *call = user_data;
 	DfotaService *self = call->entry->service;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res,
-	                                                          &error);
+	g_autoptr(GVariant) reply =
+	        g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
 	g_autoptr(GVariant) creds = NULL;
 	gboolean allowed = FALSE;
 
 	if (reply) {
 		g_variant_get(reply, "(@a{sv})", &creds);
 		allowed = credentials_allowed(self, creds);
-		g_hash_table_replace(self->auth,
-		                     g_strdup(g_dbus_method_invocation_get_sender(call->invocation)),
-		                     GINT_TO_POINTER(allowed ? 1 : 2));
+		g_hash_table_replace(
+		        self->auth, g_strdup(g_dbus_method_invocation_get_sender(call->invocation)),
+		        GINT_TO_POINTER(allowed ? 1 : 2));
 	} else {
 		g_warning("cannot read the credentials of %s: %s",
 		          g_dbus_method_invocation_get_sender(call->invocation), error->message);
@@ -199,9 +200,9 @@ authorize(ModemEntry *e, GDBusMethodInvocation *invocation, AuthorizedFunc func)
 }
 
 static void
-on_name_owner_changed(GDBusConnection *connection, const char *sender_name,
-                      const char *object_path, const char *interface_name,
-                      const char *signal_name, GVariant *parameters, gpointer user_data)
+on_name_owner_changed(GDBusConnection *connection, const char *sender_name, const char *object_path,
+                      const char *interface_name, const char *signal_name, GVariant *parameters,
+                      gpointer user_data)
 {
 	DfotaService *self = user_data;
 	const char *name, *old_owner, *new_owner;
@@ -248,8 +249,8 @@ refuse_if_busy(ModemEntry *e, GDBusMethodInvocation *invocation)
 		return TRUE;
 	}
 	if (state == DFOTA_MODEM_STATE_DISCONNECTED || !dfota_modem_get_channel(e->modem)) {
-		g_dbus_method_invocation_return_error(invocation, DFOTA_ERROR, DFOTA_ERROR_NOT_READY,
-		                                      "The modem is %s",
+		g_dbus_method_invocation_return_error(invocation, DFOTA_ERROR,
+		                                      DFOTA_ERROR_NOT_READY, "The modem is %s",
 		                                      dfota_modem_state_to_string(state));
 		return TRUE;
 	}
@@ -289,10 +290,10 @@ do_command(ModemEntry *e, GDBusMethodInvocation *invocation)
 	}
 	if (refuse_if_busy(e, invocation))
 		return;
-	dfota_modem_command(e->modem, command, timeout_ms, DFOTA_AT_FLAG_BOUNDED,
-	                    caller_cancellable(e->service,
-	                                       g_dbus_method_invocation_get_sender(invocation)),
-	                    command_done, g_object_ref(invocation));
+	dfota_modem_command(
+	        e->modem, command, timeout_ms, DFOTA_AT_FLAG_BOUNDED,
+	        caller_cancellable(e->service, g_dbus_method_invocation_get_sender(invocation)),
+	        command_done, g_object_ref(invocation));
 }
 
 static void
@@ -368,8 +369,8 @@ do_upgrade_via_host(ModemEntry *e, GDBusMethodInvocation *invocation)
 static int
 take_fd(GDBusMethodInvocation *invocation, gint32 index)
 {
-	GUnixFDList *list = g_dbus_message_get_unix_fd_list(
-		g_dbus_method_invocation_get_message(invocation));
+	GUnixFDList *list =
+	        g_dbus_message_get_unix_fd_list(g_dbus_method_invocation_get_message(invocation));
 	g_autoptr(GError) error = NULL;
 	int fd = -1;
 
@@ -565,8 +566,8 @@ do_upload(ModemEntry *e, GDBusMethodInvocation *invocation)
 	c->name = g_strdup(name);
 	c->fd = -1;
 	/* The module's UFS is a few MiB at most: the file is held in memory up to that bound. */
-	dfota_fdio_read_all(fd, dfota_fota_get_config(e->fota)->max_package_size, size, NULL, NULL, NULL,
-	                    upload_read_done, c);
+	dfota_fdio_read_all(fd, dfota_fota_get_config(e->fota)->max_package_size, size, NULL, NULL,
+	                    NULL, upload_read_done, c);
 }
 
 static void
@@ -591,7 +592,8 @@ download_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	if (!data) {
 		return_error(c->invocation, error);
 	} else {
-		dfota_fdio_write_all(c->fd, data, NULL, download_written, g_object_ref(c->invocation));
+		dfota_fdio_write_all(c->fd, data, NULL, download_written,
+		                     g_object_ref(c->invocation));
 		c->fd = -1;
 	}
 	file_call_free(c);
@@ -629,31 +631,31 @@ do_download(ModemEntry *e, GDBusMethodInvocation *invocation)
 	c->name = g_strdup(name);
 	c->fd = fd;
 	dfota_ufs_download(dfota_modem_get_channel(e->modem), name,
-	                   dfota_fota_get_config(e->fota)->max_package_size, entry_timeout(e), NULL, NULL,
-	                   NULL, download_done, c);
+	                   dfota_fota_get_config(e->fota)->max_package_size, entry_timeout(e), NULL,
+	                   NULL, NULL, download_done, c);
 }
 
 /* ---- method dispatch ------------------------------------------------------------------------ */
 
 /* The generated handle-* signals carry the method's arguments; the do_* functions read them
  * from the invocation once the caller is authorized, so only the arity differs here. */
-#define HANDLER_0(fn)                                                                        \
-	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation,         \
-	                        gpointer user_data)                                           \
-	{                                                                                    \
-		authorize(user_data, invocation, do_##fn);                                   \
-		return TRUE;                                                                 \
+#define HANDLER_0(fn)                                                                 \
+	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, \
+	                        gpointer user_data)                                   \
+	{                                                                             \
+		authorize(user_data, invocation, do_##fn);                            \
+		return TRUE;                                                          \
 	}
 #define HANDLER_1(fn, T1)                                                                    \
-	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, T1 a1,  \
-	                        gpointer user_data)                                           \
+	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, T1 a1, \
+	                        gpointer user_data)                                          \
 	{                                                                                    \
 		authorize(user_data, invocation, do_##fn);                                   \
 		return TRUE;                                                                 \
 	}
 #define HANDLER_2(fn, T1, T2)                                                                \
-	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, T1 a1,  \
-	                        T2 a2, gpointer user_data)                                    \
+	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, T1 a1, \
+	                        T2 a2, gpointer user_data)                                   \
 	{                                                                                    \
 		authorize(user_data, invocation, do_##fn);                                   \
 		return TRUE;                                                                 \
@@ -698,13 +700,11 @@ sync_modem(ModemEntry *e)
 	g_autoptr(GVariant) network = dfota_modem_get_network(e->modem);
 	g_autoptr(GVariant) device = dfota_modem_get_device(e->modem);
 
-	g_object_set(e->imodem,
-	             "port", dfota_modem_get_port(e->modem),
-	             "state", dfota_modem_state_to_string(dfota_modem_get_state(e->modem)),
-	             "manufacturer", dfota_modem_get_manufacturer(e->modem),
-	             "model", dfota_modem_get_model(e->modem),
-	             "revision", dfota_modem_get_revision(e->modem),
-	             NULL);
+	g_object_set(e->imodem, "port", dfota_modem_get_port(e->modem), "state",
+	             dfota_modem_state_to_string(dfota_modem_get_state(e->modem)), "manufacturer",
+	             dfota_modem_get_manufacturer(e->modem), "model",
+	             dfota_modem_get_model(e->modem), "revision",
+	             dfota_modem_get_revision(e->modem), NULL);
 	if (variant_differs(network, dfota_dbus_modem_get_network(e->imodem)))
 		dfota_dbus_modem_set_network(e->imodem, network);
 	if (variant_differs(device, dfota_dbus_modem_get_device(e->imodem)))
@@ -785,8 +785,8 @@ void
 dfota_service_add_modem(DfotaService *self, DfotaModem *modem, DfotaFota *fota)
 {
 	ModemEntry *e = g_new0(ModemEntry, 1);
-	g_autofree char *path = g_strdup_printf(DFOTA_SERVICE_OBJECT_PATH "/Modem/%u",
-	                                        self->entries->len);
+	g_autofree char *path =
+	        g_strdup_printf(DFOTA_SERVICE_OBJECT_PATH "/Modem/%u", self->entries->len);
 
 	e->service = self;
 	e->index = self->entries->len;
@@ -808,8 +808,7 @@ dfota_service_add_modem(DfotaService *self, DfotaModem *modem, DfotaFota *fota)
 	g_signal_connect(e->ifota, "handle-upgrade-local", G_CALLBACK(on_upgrade_local), e);
 	g_signal_connect(e->ifota, "handle-fetch-mcu-file", G_CALLBACK(on_fetch_mcu_file), e);
 	g_signal_connect(e->ifota, "handle-upgrade-via-host", G_CALLBACK(on_upgrade_via_host), e);
-	g_signal_connect(e->ifota, "handle-upgrade-from-file", G_CALLBACK(on_upgrade_from_file),
-	                 e);
+	g_signal_connect(e->ifota, "handle-upgrade-from-file", G_CALLBACK(on_upgrade_from_file), e);
 	g_signal_connect(e->ifota, "handle-cancel", G_CALLBACK(on_cancel), e);
 	g_signal_connect(e->ifiles, "handle-list", G_CALLBACK(on_list), e);
 	g_signal_connect(e->ifiles, "handle-delete", G_CALLBACK(on_delete), e);
@@ -839,10 +838,12 @@ dfota_service_describe(DfotaService *self)
 
 		if (i)
 			g_string_append(s, "; ");
-		g_string_append_printf(s, "Modem/%u %s", i,
-		                       dfota_modem_state_to_string(dfota_modem_get_state(e->modem)));
+		g_string_append_printf(
+		        s, "Modem/%u %s", i,
+		        dfota_modem_state_to_string(dfota_modem_get_state(e->modem)));
 		if (!g_str_equal(phase, "idle"))
-			g_string_append_printf(s, ", %s %u%%", phase, dfota_fota_get_percent(e->fota));
+			g_string_append_printf(s, ", %s %u%%", phase,
+			                       dfota_fota_get_percent(e->fota));
 	}
 	return g_string_free(s, FALSE);
 }
@@ -883,9 +884,9 @@ dfota_service_class_init(DfotaServiceClass *klass)
 
 	object_class->dispose = dfota_service_dispose;
 	object_class->finalize = dfota_service_finalize;
-	signals[SIGNAL_STATUS_CHANGED] = g_signal_new("status-changed", G_TYPE_FROM_CLASS(klass),
-	                                              G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-	                                              G_TYPE_NONE, 0);
+	signals[SIGNAL_STATUS_CHANGED] =
+	        g_signal_new("status-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+	                     NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -907,8 +908,8 @@ dfota_service_new(GDBusConnection *connection, gboolean session_bus)
 	self->manager = g_dbus_object_manager_server_new(DFOTA_SERVICE_OBJECT_PATH);
 	g_dbus_object_manager_server_set_connection(self->manager, connection);
 	self->name_owner_sub = g_dbus_connection_signal_subscribe(
-		connection, "org.freedesktop.DBus", "org.freedesktop.DBus", "NameOwnerChanged",
-		"/org/freedesktop/DBus", NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed, self,
-		NULL);
+	        connection, "org.freedesktop.DBus", "org.freedesktop.DBus", "NameOwnerChanged",
+	        "/org/freedesktop/DBus", NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed,
+	        self, NULL);
 	return self;
 }
