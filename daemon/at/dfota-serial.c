@@ -202,9 +202,20 @@ dfota_serial_write(DfotaSerial *self, const void *data, gsize len, GError **erro
 	}
 	if (len == 0)
 		return TRUE;
+	/* With nothing queued, hand the bytes to the kernel at once: a command should not wait a
+	 * main-loop round for a writable fd it almost always has. Whatever the kernel does not
+	 * take (or an error) is left to the writable source, so "drained" and any loss are still
+	 * reported from a fresh stack, never from inside the caller. */
+	if (self->out_source == NULL && self->out_off == self->out->len) {
+		ssize_t n = write(self->fd, data, len);
+		if (n > 0) {
+			data = (const guint8 *)data + n;
+			len -= (gsize)n;
+			if (len == 0)
+				return TRUE;
+		}
+	}
 	g_byte_array_append(self->out, data, (guint)len);
-	/* Bytes leave from the main loop, never from inside the caller, so "drained" and any
-	 * loss are always reported from a fresh stack. */
 	if (self->out_source == NULL) {
 		self->out_source = g_unix_fd_source_new(self->fd, G_IO_OUT);
 		g_source_set_callback(self->out_source, G_SOURCE_FUNC(on_writable), self, NULL);

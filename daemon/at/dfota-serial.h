@@ -20,8 +20,8 @@ G_DECLARE_FINAL_TYPE(DfotaSerial, dfota_serial, DFOTA, SERIAL, GObject)
  * lock or TIOCEXCL, INVALID_ARGUMENT for a bad rate) and a message naming the port. */
 DfotaSerial *dfota_serial_open(const char *path, guint baud, gboolean rtscts, GError **error);
 
-/* Queues @len bytes for transmission. Never blocks; bytes leave as fast as the fd takes them.
- * Fails only when the serial is closed/lost. */
+/* Writes @len bytes: what the kernel takes at once goes now, the rest is queued and leaves as
+ * fast as the fd takes it. Never blocks. Fails only when the serial is closed/lost. */
 gboolean dfota_serial_write(DfotaSerial *self, const void *data, gsize len, GError **error);
 
 /* Bytes queued and not yet handed to the kernel. */
@@ -37,7 +37,8 @@ void dfota_serial_close(DfotaSerial *self);
 /*
  * Signals:
  *   "data"    (GBytes *bytes)          bytes read from the tty, in arrival order
- *   "drained" (void)                   the output buffer became empty
+ *   "drained" (void)                   output that had to be queued (the kernel did not
+ *                                      take it at once) has all been written
  *   "lost"    (GError *error)          EOF/HUP/EIO/ENXIO: the tty is gone; emitted once,
  *                                      the fd is closed already when it fires
  */

@@ -84,9 +84,11 @@ test_write_read(Fixture *f, gconstpointer data)
 
 	g_assert_true(dfota_serial_write(serial, "AT\r", 3, &error));
 	g_assert_no_error(error);
-	pty_module_expect(f->pty, "AT", 2000);
-	pty_test_wait_count(&f->drained, 1, 2000);
+	/* The fd was writable: the bytes went to the kernel at once, nothing queued, so no
+	 * "drained" (which announces the end of queued output) is due. */
 	g_assert_cmpuint(dfota_serial_get_pending(serial), ==, 0);
+	pty_module_expect(f->pty, "AT", 2000);
+	g_assert_cmpuint(f->drained, ==, 0);
 
 	/* binary-safe in both directions: raw mode, no CR/LF translation, NULs kept */
 	pty_module_write(f->pty, "\r\nOK\r\n\0\xff", 8);
@@ -211,8 +213,9 @@ test_large_write(Fixture *f, gconstpointer data)
 	f->pty->on_raw = on_raw_count;
 	g_assert_true(dfota_serial_write(serial, buf, size / 2, NULL));
 	g_assert_true(dfota_serial_write(serial, buf + size / 2, size - size / 2, NULL));
-	/* queued, not written from inside the call */
-	g_assert_cmpuint(dfota_serial_get_pending(serial), ==, size);
+	/* what the kernel did not take at once is queued, not written from inside the call */
+	g_assert_cmpuint(dfota_serial_get_pending(serial), >, 0);
+	g_assert_cmpuint(dfota_serial_get_pending(serial), <=, size);
 	pty_test_wait_count(&f->drained, 1, 5000);
 	pty_test_wait_count(&f->pty->raw->len, (guint)size, 5000);
 	g_assert_cmpmem(f->pty->raw->data, f->pty->raw->len, buf, size);

@@ -1,0 +1,302 @@
+/* Items 1 and 2 of issue 7: the AT round trip through the daemon against a bare D-Bus round
+ * trip plus a direct pty round trip, and the command rate of 1..N concurrent clients against
+ * the direct pty rate. The direct baselines run on a second simulator started with the same
+ * options as the daemon's, so neither side shares a pty or a simulator main loop.
+ */
+#include "bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_MODEM "/org/dfotad1/Modem/0"
+
+static gboolean
+ping(GDBusConnection *conn, GError **error)
+{
+	g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+		conn, BENCH_BUS_NAME, "/", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+		G_DBUS_CALL_FLAGS_NONE, 5000, NULL, error);
+
+	return reply != NULL;
+}
+
+/* Puts the direct simulator into the state the daemon keeps its own in (echo off). */
+static int
+open_direct(const char *path, GError **error)
+{
+	int fd = bench_pty_open(path, error);
+
+	if (fd < 0)
+		return -1;
+	if (!bench_pty_roundtrip(fd, "ATE0", 5, error) ||
+	    !bench_pty_roundtrip(fd, "AT+CMEE=1", 5, error)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+bench_cmd_rtt(int argc, char **argv)
+{
+	g_autofree char *direct = NULL, *modem = NULL;
+	int iterations = 2000, warmup = 100;
+	GOptionEntry entries[] = {
+		{ "direct", 0, 0, G_OPTION_ARG_FILENAME, &direct, "pty of the direct sim", "PATH" },
+		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
+		{ "iterations", 'n', 0, G_OPTION_ARG_INT, &iterations, "measured rounds", "N" },
+		{ "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "unmeasured rounds", "N" },
+		{ NULL }
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GDBusConnection) conn = NULL;
+	g_autoptr(GArray) t_ping = g_array_new(FALSE, FALSE, sizeof(double));
+	g_autoptr(GArray) t_cmd = g_array_new(FALSE, FALSE, sizeof(double));
+	g_autoptr(GArray) t_pty = g_array_new(FALSE, FALSE, sizeof(double));
+	g_autofree char *d_ping = NULL, *d_cmd = NULL, *d_pty = NULL;
+	g_autofree char *m = NULL, *b = NULL;
+	BenchStats s_ping, s_cmd, s_pty;
+	double base_med, base_p99;
+	int fd;
+
+	if (!bench_parse("rtt", entries, &argc, &argv))
+		return 1;
+	if (!direct || iterations < 1) {
+		g_printerr("dfota-bench rtt: --direct PATH and --iterations >= 1 are required\n");
+		return 1;
+	}
+	if (!modem)
+		modem = g_strdup(DEFAULT_MODEM);
+	if (!(conn = bench_bus_new(&error)) ||
+	    !bench_wait_modem_state(conn, modem, "ready", 30, &error) ||
+	    (fd = open_direct(direct, &error)) < 0) {
+		g_printerr("dfota-bench rtt: %s\n", error->message);
+		return 1;
+	}
+	/* interleaved rounds: a slow phase of the machine hits all three alike */
+	for (int i = -warmup; i < iterations; i++) {
+		double t0, t1, t2, t3;
+
+		t0 = bench_now_us();
+		if (!ping(conn, &error))
+			break;
+		t1 = bench_now_us();
+		if (!bench_command(conn, modem, "AT", &error))
+			break;
+		t2 = bench_now_us();
+		if (!bench_pty_roundtrip(fd, "AT", 5, &error))
+			break;
+		t3 = bench_now_us();
+		if (i < 0)
+			continue;
+		g_array_append_val(t_ping, (double){ t1 - t0 });
+		g_array_append_val(t_cmd, (double){ t2 - t1 });
+		g_array_append_val(t_pty, (double){ t3 - t2 });
+	}
+	close(fd);
+	if (error) {
+		g_printerr("dfota-bench rtt: %s\n", error->message);
+		return 1;
+	}
+	s_ping = bench_stats(t_ping);
+	s_cmd = bench_stats(t_cmd);
+	s_pty = bench_stats(t_pty);
+	d_ping = bench_stats_describe(&s_ping, "us");
+	d_cmd = bench_stats_describe(&s_cmd, "us");
+	d_pty = bench_stats_describe(&s_pty, "us");
+	g_print("# 1. Peer.Ping to dfotad:     %s\n", d_ping);
+	g_print("# 1. Command(\"AT\") via dfotad: %s\n", d_cmd);
+	g_print("# 1. AT on the pty directly:  %s\n", d_pty);
+	g_print("# 1. daemon's own share at the median: %.1f us\n",
+		s_cmd.median - s_ping.median - s_pty.median);
+	base_med = s_ping.median + s_pty.median;
+	base_p99 = s_ping.p99 + s_pty.p99;
+	m = g_strdup_printf("%.1f us", s_cmd.median);
+	b = g_strdup_printf("%.1f + %.1f us", s_ping.median, s_pty.median);
+	bench_row("1. AT round trip, median", m, b, s_cmd.median / base_med, "<= 1.3",
+		  s_cmd.median / base_med <= 1.3);
+	g_free(m);
+	g_free(b);
+	m = g_strdup_printf("%.1f us", s_cmd.p99);
+	b = g_strdup_printf("%.1f + %.1f us", s_ping.p99, s_pty.p99);
+	bench_row("1. AT round trip, p99", m, b, s_cmd.p99 / base_p99, "<= 1.5",
+		  s_cmd.p99 / base_p99 <= 1.5);
+	return 0;
+}
+
+/* ---- item 2 ---- */
+
+int
+bench_cmd_client(int argc, char **argv)
+{
+	g_autofree char *modem = NULL;
+	double start = 0, end = 0;
+	gboolean use_ping = FALSE;
+	GOptionEntry entries[] = {
+		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
+		{ "ping", 0, 0, G_OPTION_ARG_NONE, &use_ping, "Peer.Ping instead of Command", NULL },
+		{ "start", 0, 0, G_OPTION_ARG_DOUBLE, &start, "CLOCK_MONOTONIC us", "T" },
+		{ "end", 0, 0, G_OPTION_ARG_DOUBLE, &end, "CLOCK_MONOTONIC us", "T" },
+		{ NULL }
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GDBusConnection) conn = NULL;
+	guint ok = 0, failed = 0;
+	gboolean late;
+	double now;
+
+	if (!bench_parse("client", entries, &argc, &argv) || !modem || end <= start)
+		return 1;
+	if (!(conn = bench_bus_new(&error)) || !bench_command(conn, modem, "AT", &error)) {
+		g_printerr("dfota-bench client: %s\n", error->message);
+		return 1;
+	}
+	now = bench_now_us();
+	late = now > start;
+	/* a common start time: all clients run during the same window */
+	if (!late)
+		g_usleep((gulong)(start - now));
+	while ((now = bench_now_us()) < end) {
+		g_autoptr(GError) e = NULL;
+		gboolean done = use_ping ? ping(conn, &e) : bench_command(conn, modem, "AT", &e);
+
+		if (bench_now_us() > end)
+			break;
+		if (done)
+			ok++;
+		else
+			failed++;
+	}
+	g_print("%u %u %d\n", ok, failed, late);
+	return 0;
+}
+
+static double
+direct_rate(const char *path, double seconds, GError **error)
+{
+	int fd = open_direct(path, error);
+	double start, end;
+	guint n = 0;
+
+	if (fd < 0)
+		return -1;
+	start = bench_now_us();
+	end = start + seconds * 1e6;
+	while (bench_now_us() < end) {
+		if (!bench_pty_roundtrip(fd, "AT", 5, error)) {
+			close(fd);
+			return -1;
+		}
+		n++;
+	}
+	close(fd);
+	return n / ((bench_now_us() - start) / 1e6);
+}
+
+static double
+clients_rate(const char *modem, gboolean use_ping, guint clients, double seconds, guint *failed,
+	     GError **error)
+{
+	g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func(g_object_unref);
+	g_autofree char *self = g_file_read_link("/proc/self/exe", error);
+	/* time for every client to connect before the common start */
+	double start = bench_now_us() + 500e3 + clients * 40e3;
+	double end = start + seconds * 1e6;
+	g_autofree char *s_start = g_strdup_printf("%.0f", start);
+	g_autofree char *s_end = g_strdup_printf("%.0f", end);
+	guint total = 0, late = 0;
+
+	if (!self)
+		return -1;
+	*failed = 0;
+	for (guint i = 0; i < clients; i++) {
+		GSubprocess *p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, error, self,
+						  "client", "--modem", modem, "--start", s_start,
+						  "--end", s_end, use_ping ? "--ping" : NULL, NULL);
+		if (!p)
+			return -1;
+		g_ptr_array_add(procs, p);
+	}
+	for (guint i = 0; i < procs->len; i++) {
+		g_autofree char *out = NULL;
+		guint ok = 0, bad = 0, was_late = 0;
+
+		if (!g_subprocess_communicate_utf8(procs->pdata[i], NULL, NULL, &out, NULL, error))
+			return -1;
+		if (!g_subprocess_get_if_exited(procs->pdata[i]) ||
+		    g_subprocess_get_exit_status(procs->pdata[i]) != 0 || !out ||
+		    sscanf(out, "%u %u %u", &ok, &bad, &was_late) != 3) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "client %u failed", i);
+			return -1;
+		}
+		total += ok;
+		*failed += bad;
+		late += was_late;
+	}
+	if (late)
+		g_print("# 2. %u of %u clients connected after the common start\n", late, clients);
+	return total / seconds;
+}
+
+int
+bench_cmd_throughput(int argc, char **argv)
+{
+	g_autofree char *direct = NULL, *modem = NULL, *clients = NULL;
+	double seconds = 3;
+	GOptionEntry entries[] = {
+		{ "direct", 0, 0, G_OPTION_ARG_FILENAME, &direct, "pty of the direct sim", "PATH" },
+		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
+		{ "clients", 0, 0, G_OPTION_ARG_STRING, &clients, "e.g. 1,8,32", "LIST" },
+		{ "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds, "per measurement", "S" },
+		{ NULL }
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GDBusConnection) conn = NULL;
+	g_auto(GStrv) counts = NULL;
+	double base;
+
+	if (!bench_parse("throughput", entries, &argc, &argv))
+		return 1;
+	if (!direct || seconds <= 0) {
+		g_printerr("dfota-bench throughput: --direct PATH is required\n");
+		return 1;
+	}
+	if (!modem)
+		modem = g_strdup(DEFAULT_MODEM);
+	counts = g_strsplit(clients ? clients : "1,8,32", ",", -1);
+	if (!(conn = bench_bus_new(&error)) ||
+	    !bench_wait_modem_state(conn, modem, "ready", 30, &error) ||
+	    (base = direct_rate(direct, seconds, &error)) < 0) {
+		g_printerr("dfota-bench throughput: %s\n", error->message);
+		return 1;
+	}
+	g_print("# 2. direct pty: %.0f commands/s\n", base);
+	for (guint i = 0; counts[i]; i++) {
+		guint n = (guint)atoi(counts[i]), failed = 0;
+		g_autofree char *item = g_strdup_printf("2. throughput, %u client%s", n,
+							n == 1 ? "" : "s");
+		g_autofree char *m = NULL, *b = g_strdup_printf("%.0f cmd/s direct", base);
+		g_autofree char *pitem = NULL, *pm = NULL;
+		double rate, prate;
+
+		if (n == 0)
+			continue;
+		/* the ceiling of any D-Bus method: the same clients doing Peer.Ping */
+		prate = clients_rate(modem, TRUE, n, seconds, &failed, &error);
+		rate = prate < 0 ? -1 : clients_rate(modem, FALSE, n, seconds, &failed, &error);
+		if (rate < 0) {
+			g_printerr("dfota-bench throughput: %s\n", error->message);
+			return 1;
+		}
+		if (failed)
+			g_print("# 2. %u clients: %u commands failed (Busy: queue bound)\n", n, failed);
+		m = g_strdup_printf("%.0f cmd/s", rate);
+		bench_row(item, m, b, rate / base, n == 8 ? ">= 0.8" : NULL, rate / base >= 0.8);
+		pitem = g_strdup_printf("2. ... vs Peer.Ping rate, %u client%s", n, n == 1 ? "" : "s");
+		pm = g_strdup_printf("%.0f ping/s", prate);
+		bench_row(pitem, m, pm, rate / prate, NULL, FALSE);
+	}
+	return 0;
+}

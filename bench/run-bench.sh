@@ -1,0 +1,204 @@
+#!/bin/bash
+# Runs every benchmark of issue 7 against baselines measured in the same run and prints one
+# table (docs/performance.md explains the method).
+#
+#   bench/run-bench.sh [--smoke] [--idle-seconds S] [BUILD_DIR]
+#
+# Builds nothing: BUILD_DIR (default build/) must hold a built tree. Under `meson test` the
+# paths come from the environment (DFOTAD, DFOTA_SIM, DFOTA_BENCH, DFOTA_MINIMAL_OWNER,
+# DFOTA_HTTPD). It starts its own dbus-daemon, HTTP server, simulators and daemons, and stops
+# each by its PID. --smoke runs everything briefly (under a minute) to show that it executes.
+# Exit status: 0 when every benchmark ran (missed targets are reported, not failed), 1 when one
+# could not run, 2 on a usage error.
+set -u
+
+SMOKE=0
+IDLE_SECONDS=""
+BUILD=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--smoke) SMOKE=1 ;;
+	--idle-seconds) IDLE_SECONDS="$2"; shift ;;
+	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	-*) echo "run-bench.sh: unknown option $1" >&2; exit 2 ;;
+	*) BUILD="$1" ;;
+	esac
+	shift
+done
+BUILD=${BUILD:-${DFOTA_BUILD_DIR:-build}}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+DFOTAD=${DFOTAD:-$BUILD/daemon/dfotad}
+SIM=${DFOTA_SIM:-$BUILD/tests/sim/dfota-sim}
+BENCH=${DFOTA_BENCH:-$BUILD/bench/dfota-bench}
+MINIMAL=${DFOTA_MINIMAL_OWNER:-$BUILD/bench/minimal-owner}
+HTTPD=${DFOTA_HTTPD:-$SRC/tests/httpd.py}
+for f in "$DFOTAD" "$SIM" "$BENCH" "$MINIMAL"; do
+	if [ ! -x "$f" ]; then
+		echo "run-bench.sh: $f is missing; build first (meson setup build && ninja -C build)" >&2
+		exit 1
+	fi
+done
+
+if [ $SMOKE = 1 ]; then
+	IDLE_SECONDS=${IDLE_SECONDS:-3}; RUNS=2; RTT_N=50; TP_S=0.5; URC_N=20
+	UPL_KIB=2; UPL_REPEAT=1; FETCH_N=1
+else
+	IDLE_SECONDS=${IDLE_SECONDS:-30}; RUNS=5; RTT_N=3000; TP_S=3; URC_N=1000
+	UPL_KIB=64; UPL_REPEAT=3; FETCH_N=5
+fi
+
+W=$(mktemp -d /tmp/dfota-bench.XXXXXX)
+PIDS=()
+RESULTS=$W/results
+: > "$RESULTS"
+
+cleanup() {
+	local i
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		kill "${PIDS[i]}" 2>/dev/null
+	done
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		wait "${PIDS[i]}" 2>/dev/null
+	done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "run-bench.sh: $*" >&2
+	for log in "$W"/*.log; do
+		[ -s "$log" ] && { echo "--- $log" >&2; tail -n 20 "$log" >&2; }
+	done
+	exit 1
+}
+
+# wait_for TEST-EXPRESSION WHAT: a deadline-bounded wait for a file event
+wait_for() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		eval "$1" && return 0
+		sleep 0.05
+	done
+	fail "timed out waiting for $2"
+}
+
+# start_sim NAME [OPTIONS]: a simulator on $W/NAME.tty with control FIFO and log
+start_sim() {
+	local name=$1; shift
+	"$SIM" --link "$W/$name.tty" --control "$W/$name.ctl" --log "$W/$name.sim" "$@" \
+		> "$W/$name.out" 2>&1 &
+	PIDS+=($!)
+	wait_for "grep -q '^READY' '$W/$name.out' && [ -p '$W/$name.ctl' ]" "simulator $name"
+}
+
+# run LABEL COMMAND...: a benchmark; its rows go to the table, the rest to the terminal
+run() {
+	local label=$1; shift
+	echo "== $label" >&2
+	if ! "$@" > "$W/step.out" 2> "$W/step.err"; then
+		cat "$W/step.out" "$W/step.err" >&2
+		fail "benchmark '$label' could not run"
+	fi
+	grep -v '^|' "$W/step.out" >&2
+	grep '^|' "$W/step.out" >> "$RESULTS"
+}
+
+# ---- the private bus ----
+cat > "$W/bus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=$W</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+EOF
+dbus-daemon --config-file="$W/bus.conf" --nofork --nopidfile --print-address=1 \
+	> "$W/bus.addr" 2> "$W/bus.log" &
+PIDS+=($!)
+wait_for "[ -s '$W/bus.addr' ]" "dbus-daemon"
+export DBUS_SESSION_BUS_ADDRESS=$(head -n 1 "$W/bus.addr")
+unset NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID
+
+# Every simulator behind a measured AT path has the same options as its direct twin.
+SIMOPTS=(--ack-turnaround 0 --time-scale 0.01)
+
+# ---- 6, 7: startup and idle (dfotad started and stopped by dfota-bench itself) ----
+start_sim idle "${SIMOPTS[@]}"
+start_sim direct "${SIMOPTS[@]}"
+mkdir -p "$W/state-idle"
+run "6/7 startup and idle" "$BENCH" idle --daemon "$DFOTAD" --minimal "$MINIMAL" \
+	--port "$W/idle.tty" --sim-log "$W/idle.sim" --direct "$W/direct.tty" \
+	--state-dir "$W/state-idle" --seconds "$IDLE_SECONDS" --runs "$RUNS"
+
+# ---- the daemon for 1-5: modems in configuration order = object paths ----
+UPLOADS=(115200:0 115200:5 115200:20 921600:0 921600:5 921600:20)
+cat > "$W/dfotad.conf" <<EOF
+[daemon]
+max-package-size=8388608
+max-queue=64
+
+[modem at]
+port=$W/at.tty
+
+[modem side]
+port=$W/side.tty
+EOF
+start_sim at "${SIMOPTS[@]}"
+start_sim side "${SIMOPTS[@]}"
+for u in "${UPLOADS[@]}"; do
+	baud=${u%:*}; ta=${u#*:}
+	start_sim "u$baud-$ta" --baud "$baud" --ack-turnaround "$ta" --time-scale 0.01
+	printf '\n[modem u%s-%s]\nport=%s\nbaud=%s\n' "$baud" "$ta" "$W/u$baud-$ta.tty" "$baud" \
+		>> "$W/dfotad.conf"
+done
+for baud in 115200 921600; do
+	start_sim "r$baud" --baud "$baud" --flow rtscts --ack-turnaround 0 --time-scale 0.01
+	printf '\n[modem r%s]\nport=%s\nbaud=%s\nflow=rtscts\n' "$baud" "$W/r$baud.tty" "$baud" \
+		>> "$W/dfotad.conf"
+done
+mkdir -p "$W/state" "$W/www"
+"$DFOTAD" --session --config "$W/dfotad.conf" --state-dir "$W/state" > "$W/dfotad.log" 2>&1 &
+PIDS+=($!)
+"$MINIMAL" --name org.dfotad1.BenchEmitter --fifo "$W/emit.fifo" > "$W/emitter.log" 2>&1 &
+PIDS+=($!)
+head -c 1048576 /dev/urandom > "$W/www/package.bin"
+python3 "$HTTPD" --root "$W/www" --port-file "$W/http.port" 2> "$W/httpd.log" &
+PIDS+=($!)
+wait_for "[ -s '$W/http.port' ]" "httpd"
+URL="http://127.0.0.1:$(cat "$W/http.port")/package.bin"
+
+M=/org/dfotad1/Modem
+run "1 AT round trip" "$BENCH" rtt --direct "$W/direct.tty" --modem $M/0 -n "$RTT_N"
+run "2 throughput" "$BENCH" throughput --direct "$W/direct.tty" --modem $M/0 \
+	--clients 1,8,32 --seconds "$TP_S"
+run "3 URC latency" "$BENCH" urc --control "$W/at.ctl" --modem $M/0 \
+	--emitter-fifo "$W/emit.fifo" --emitter-name org.dfotad1.BenchEmitter -n "$URC_N"
+i=2
+for u in "${UPLOADS[@]}"; do
+	baud=${u%:*}; ta=${u#*:}
+	run "4 upload $baud/$ta ms" "$BENCH" upload --modem $M/$i --baud "$baud" \
+		--turnaround "$ta" --kib "$UPL_KIB" --repeat "$UPL_REPEAT"
+	i=$((i + 1))
+done
+for baud in 115200 921600; do
+	run "4 upload $baud rtscts" "$BENCH" upload --modem $M/$i --baud "$baud" --flow rtscts \
+		--kib "$UPL_KIB" --repeat "$UPL_REPEAT"
+	i=$((i + 1))
+done
+run "5 host download" "$BENCH" fetch --modem $M/0 --side $M/1 --url "$URL" -n "$FETCH_N"
+
+echo
+echo "dfotad benchmarks ($([ $SMOKE = 1 ] && echo smoke || echo full) run): $(nproc) CPUs," \
+	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(uname -sr)"
+echo
+echo "| benchmark | measured | baseline (same run) | ratio | target | verdict |"
+echo "|---|---|---|---|---|---|"
+cat "$RESULTS"
+exit 0
