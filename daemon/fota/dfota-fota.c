@@ -206,8 +206,12 @@ fota_finish(DfotaFota *self, const GError *error, int code, const char *to_revis
 	}
 	g_variant_builder_add(&b, "{sv}", "success", g_variant_new_boolean(error == NULL));
 	g_variant_builder_add(&b, "{sv}", "code", g_variant_new_int32(code));
-	g_variant_builder_add(&b, "{sv}", "error",
-	                      g_variant_new_string(error ? dfota_error_short_name(error) : ""));
+	/* The full D-Bus error name, as a method call of the same failure would return it. */
+	g_variant_builder_add(
+	        &b, "{sv}", "error",
+	        error ? g_variant_new_take_string(g_strconcat("org.dfotad1.Error.",
+	                                                      dfota_error_short_name(error), NULL))
+	              : g_variant_new_string(""));
 	g_variant_builder_add(&b, "{sv}", "message",
 	                      g_variant_new_string(error ? error->message : "The job succeeded"));
 	g_variant_builder_add(&b, "{sv}", "to-revision",

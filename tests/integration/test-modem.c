@@ -1,0 +1,387 @@
+/* test-modem.c: org.dfotad1.Modem against the simulator: identity, network, passthrough
+ * commands, refusals, URCs, several clients, timeouts. */
+#include "harness.h"
+
+#include <string.h>
+
+static void
+assert_prop_str(Harness *h, const char *name, const char *expected)
+{
+	g_autoptr(GVariant) v = harness_get_property(h, HARNESS_IFACE_MODEM, name);
+
+	g_assert_cmpstr(g_variant_get_type_string(v), ==, "s");
+	g_assert_cmpstr(g_variant_get_string(v, NULL), ==, expected);
+}
+
+static gboolean
+network_known(GVariant *network)
+{
+	g_autoptr(GVariant) ip = g_variant_lookup_value(network, "ip-address", NULL);
+
+	return ip != NULL;
+}
+
+static void
+test_identity(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autoptr(GVariant) device = NULL;
+	g_autoptr(GVariant) network = NULL;
+
+	assert_prop_str(h, "State", "ready");
+	assert_prop_str(h, "Manufacturer", "Quectel_Ltd");
+	assert_prop_str(h, "Model", "Quectel_BC65");
+	assert_prop_str(h, "Revision", HARNESS_REV_FROM);
+	assert_prop_str(h, "Port", harness_link_path(h));
+
+	device = harness_get_property(h, HARNESS_IFACE_MODEM, "Device");
+	g_assert_cmpstr(g_variant_get_type_string(device), ==, "a{sv}");
+	g_assert_cmpuint(g_variant_n_children(device), ==, 0);
+
+	/* The network figures may be read after State turned ready: wait for them. */
+	g_assert_true(harness_wait_property_cond(h, HARNESS_IFACE_MODEM, "Network", network_known,
+	                                         10000));
+	network = harness_get_property(h, HARNESS_IFACE_MODEM, "Network");
+	g_assert_cmpstr(g_variant_get_type_string(network), ==, "a{sv}");
+	g_assert_true(harness_dict_bool(network, "registered"));
+	g_assert_cmpstr(harness_dict_str(network, "access-technology"), ==, "nb-iot");
+	g_assert_cmpstr(harness_dict_str(network, "operator"), ==, "46011");
+	g_assert_true(g_hostname_is_ip_address(harness_dict_str(network, "ip-address")));
+
+	/* Idle FOTA side. */
+	{
+		g_autoptr(GVariant) phase = harness_get_property(h, HARNESS_IFACE_FOTA, "Phase");
+		g_autoptr(GVariant) job = harness_get_property(h, HARNESS_IFACE_FOTA, "Job");
+
+		g_assert_cmpstr(g_variant_get_string(phase, NULL), ==, "idle");
+		g_assert_cmpuint(g_variant_n_children(job), ==, 0);
+	}
+}
+
+static void
+test_commands(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *cesq = NULL;
+	g_autofree char *ati = NULL;
+	g_autofree char *test_cmd = NULL;
+	g_autofree char *unknown = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	cesq = harness_command(h, NULL, "AT+CESQ", 0, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(cesq, "+CESQ: "));
+	g_assert_null(strchr(cesq, '\n'));
+
+	ati = harness_command(h, NULL, "ATI", 0, &error);
+	g_assert_no_error(error);
+	lines = g_strsplit(ati, "\n", -1);
+	g_assert_cmpuint(g_strv_length(lines), ==, 3);
+	g_assert_cmpstr(lines[0], ==, "Quectel_Ltd");
+	g_assert_cmpstr(lines[1], ==, "Quectel_BC65");
+	g_assert_cmpstr(lines[2], ==, "Revision: " HARNESS_REV_FROM);
+
+	/* The test form of the upgrade command is harmless and allowed. */
+	test_cmd = harness_command(h, NULL, "AT+QFOTADL=?", 0, &error);
+	g_assert_no_error(error);
+	g_assert_true(harness_tty_find(h, 0, "AT+QFOTADL=?") >= 0);
+
+	unknown = harness_command(h, NULL, "AT+DFOTANOSUCH", 0, &error);
+	harness_assert_error(error, "CommandFailed");
+	g_assert_null(unknown);
+}
+
+static void
+test_refused(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *long_cmd = NULL;
+	guint mark;
+	int sentinel;
+	struct {
+		const char *command;
+		const char *needle; /* what would show in the simulator's log had it gone out */
+	} refused[] = {
+		{ "ATE1", "ATE1" },
+		{ "AT+CMEE=0", "AT+CMEE=0" },
+		{ "AT+QFOTADL=\"http://x/y\"", "AT+QFOTADL=\"http" },
+		{ "AT+QSCLK=1", "AT+QSCLK" },
+		{ "AT+IPR=9600", "AT+IPR" },
+		{ "ATZ", "ATZ" },
+		{ "AT&F", "AT&F" },
+		{ "AT+QFUPL=\"a\",1,1,1", "AT+QFUPL" },
+		{ "AT+QFDWL=\"a\"", "AT+QFDWL" },
+		{ "hello", "hello" },
+		{ "AT\rAT", NULL },
+		{ "AT+CGSN=1\nATZ", "ATZ" },
+		{ NULL, "AT+XXXXXXXX" },
+	};
+
+	/* 1025 bytes: one over the limit. */
+	long_cmd = g_strnfill(1025, 'X');
+	memcpy(long_cmd, "AT+", 3);
+	refused[G_N_ELEMENTS(refused) - 1].command = long_cmd;
+
+	mark = harness_tty_mark(h);
+	for (guint i = 0; i < G_N_ELEMENTS(refused); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *resp = harness_command(h, NULL, refused[i].command, 0, &error);
+
+		g_test_message("refused? %.40s", refused[i].command);
+		harness_assert_error(error, "InvalidCommand");
+		g_assert_null(resp);
+		/* The message says what to use instead: it must say something. */
+		g_assert_cmpuint(strlen(error->message), >, 0);
+	}
+
+	/* A command that does go out marks the end: everything before it reached the log. */
+	{
+		g_autoptr(GError) error = NULL;
+		g_autofree char *resp = harness_command(h, NULL, "AT+CGSN=1", 0, &error);
+
+		g_assert_no_error(error);
+	}
+	sentinel = harness_wait_tty(h, mark, "AT+CGSN=1", 10000);
+	g_assert_cmpint(sentinel, >=, 0);
+	{
+		g_autoptr(GPtrArray) lines = harness_tty_lines(h);
+
+		for (guint i = mark; i < (guint)sentinel; i++) {
+			for (guint j = 0; j < G_N_ELEMENTS(refused); j++) {
+				if (refused[j].needle != NULL &&
+				    strstr(lines->pdata[i], refused[j].needle) != NULL)
+					g_error("refused command reached the tty: %s",
+					        (char *)lines->pdata[i]);
+			}
+		}
+	}
+	/* Never, in the whole session: the daemon itself has no reason to send these. */
+	g_assert_cmpint(harness_tty_find(h, 0, "ATE1"), <, 0);
+	g_assert_cmpint(harness_tty_find(h, 0, "AT+CMEE=0"), <, 0);
+	g_assert_cmpint(harness_tty_find(h, 0, "AT+QFOTADL=\""), <, 0);
+	g_assert_cmpint(harness_tty_find(h, 0, "hello"), <, 0);
+}
+
+static void
+test_urc(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autoptr(GPtrArray) events = NULL;
+	guint64 since = harness_mark(h);
+	guint found = 0;
+
+	harness_control(h, "urc +CEREG: 1");
+	harness_control(h, "urc +QATWAKEUP");
+	g_assert_true(harness_wait_signals(h, since, HARNESS_IFACE_MODEM, "Urc", 2, 10000));
+
+	events = harness_events(h, since);
+	for (guint i = 0; i < events->len; i++) {
+		HarnessEvent *ev = events->pdata[i];
+		const char *line = NULL;
+
+		if (ev->type != HARNESS_EVENT_SIGNAL || g_strcmp0(ev->member, "Urc") != 0)
+			continue;
+		g_assert_cmpstr(g_variant_get_type_string(ev->body), ==, "(s)");
+		g_variant_get(ev->body, "(&s)", &line);
+		if (found == 0)
+			g_assert_cmpstr(line, ==, "+CEREG: 1");
+		else if (found == 1)
+			g_assert_cmpstr(line, ==, "+QATWAKEUP");
+		found++;
+	}
+	g_assert_cmpuint(found, ==, 2);
+}
+
+typedef struct {
+	const char *command;
+	const char *prefix;
+	char *response;
+	GError *error;
+	guint order;
+	guint *done;
+} Pending;
+
+static void
+on_command_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	Pending *p = data;
+	g_autoptr(GVariant) ret =
+	        g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &p->error);
+
+	if (ret != NULL)
+		g_variant_get(ret, "(s)", &p->response);
+	p->order = (*p->done)++;
+	g_main_context_wakeup(NULL);
+}
+
+static void
+send_async(GDBusConnection *conn, Pending *p, guint timeout_ms)
+{
+	g_dbus_connection_call(conn, HARNESS_BUS_NAME, HARNESS_MODEM_PATH, HARNESS_IFACE_MODEM,
+	                       "Command", g_variant_new("(su)", p->command, timeout_ms),
+	                       G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, 60000, NULL,
+	                       on_command_done, p);
+}
+
+static void
+wait_done(guint *done, guint n, guint timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	/* The replies wake the context; the deadline guards a daemon that never answers. */
+	while (*done < n) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		g_main_context_iteration(NULL, TRUE);
+	}
+}
+
+static void
+test_concurrent_clients(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	static const struct {
+		const char *command;
+		const char *prefix;
+	} kinds[] = {
+		{ "AT+CGSN=1", "+CGSN: 866971030012345" },
+		{ "ATI", "Quectel_Ltd\nQuectel_BC65\nRevision: " },
+		{ "AT+CESQ", "+CESQ: " },
+		{ "AT+COPS?", "+COPS: " },
+	};
+	enum { N_CLIENTS = 4, PER_CLIENT = 6 };
+	GDBusConnection *clients[N_CLIENTS];
+	Pending pending[N_CLIENTS * PER_CLIENT];
+	guint64 since = harness_mark(h);
+	guint done = 0;
+
+	for (guint c = 0; c < N_CLIENTS; c++)
+		clients[c] = harness_new_client(h);
+	for (guint i = 0; i < G_N_ELEMENTS(pending); i++) {
+		guint c = i % N_CLIENTS;
+		guint k = (i / N_CLIENTS + c) % G_N_ELEMENTS(kinds);
+
+		pending[i] = (Pending){ kinds[k].command, kinds[k].prefix, NULL, NULL, 0, &done };
+		send_async(clients[c], &pending[i], 0);
+		/* URCs mid-stream, between and inside the responses. (Not with a prefix of a
+		 * command in flight: the contract credits such a line to the command.) */
+		if (i % 5 == 0)
+			harness_control(h, "urc +CEREG: %u", i % 6);
+	}
+	wait_done(&done, G_N_ELEMENTS(pending), 60000);
+
+	for (guint i = 0; i < G_N_ELEMENTS(pending); i++) {
+		g_assert_no_error(pending[i].error);
+		g_test_message("%s -> %s", pending[i].command, pending[i].response);
+		g_assert_true(g_str_has_prefix(pending[i].response, pending[i].prefix));
+		/* Exactly the command's own response: no URC folded in. */
+		g_assert_null(strstr(pending[i].response, "+CEREG"));
+		if (strcmp(pending[i].command, "AT+CGSN=1") == 0)
+			g_assert_cmpstr(pending[i].response, ==, "+CGSN: 866971030012345");
+		else if (strcmp(pending[i].command, "ATI") == 0)
+			g_assert_cmpstr(pending[i].response, ==,
+			                "Quectel_Ltd\nQuectel_BC65\nRevision: " HARNESS_REV_FROM);
+		else
+			g_assert_null(strchr(pending[i].response, '\n'));
+		g_free(pending[i].response);
+	}
+	/* Every injected +CEREG reached the Urc signal (none was swallowed by a response). */
+	g_assert_true(harness_wait_signals(h, since, HARNESS_IFACE_MODEM, "Urc", 5, 10000));
+	{
+		g_autoptr(GPtrArray) events = harness_events(h, since);
+		guint cereg = 0;
+
+		for (guint i = 0; i < events->len; i++) {
+			HarnessEvent *ev = events->pdata[i];
+			const char *line;
+
+			if (ev->type != HARNESS_EVENT_SIGNAL || g_strcmp0(ev->member, "Urc") != 0)
+				continue;
+			g_variant_get(ev->body, "(&s)", &line);
+			if (g_str_has_prefix(line, "+CEREG: "))
+				cereg++;
+		}
+		g_assert_cmpuint(cereg, ==, 5);
+	}
+	for (guint c = 0; c < N_CLIENTS; c++)
+		g_object_unref(clients[c]);
+}
+
+static void
+test_fifo_with_slow_command(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autoptr(GDBusConnection) a = harness_new_client(h);
+	g_autoptr(GDBusConnection) b = harness_new_client(h);
+	guint done = 0;
+	Pending slow = { "ATI", "Quectel_Ltd", NULL, NULL, 0, &done };
+	Pending quick = { "AT+CGSN=1", "+CGSN: ", NULL, NULL, 0, &done };
+	guint mark = harness_tty_mark(h);
+
+	/* The module takes a second to answer the next command. */
+	harness_control(h, "delay 1000");
+	send_async(a, &slow, 0);
+	g_assert_cmpint(harness_wait_tty(h, mark, "ATI", 10000), >=, 0);
+	send_async(b, &quick, 0);
+	wait_done(&done, 2, 30000);
+
+	g_assert_no_error(slow.error);
+	g_assert_no_error(quick.error);
+	g_assert_true(g_str_has_prefix(slow.response, slow.prefix));
+	g_assert_true(g_str_has_prefix(quick.response, quick.prefix));
+	/* FIFO: the second command waited for the first. */
+	g_assert_cmpuint(slow.order, <, quick.order);
+	{
+		int ati = harness_tty_find(h, mark, "ATI");
+		int cgsn = harness_tty_find(h, mark, "AT+CGSN=1");
+
+		g_assert_cmpint(ati, >=, 0);
+		g_assert_cmpint(cgsn, >, ati);
+	}
+	g_free(slow.response);
+	g_free(quick.response);
+}
+
+static void
+test_timeout(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *late = NULL;
+	g_autofree char *next = NULL;
+	gint64 t0;
+
+	harness_control(h, "delay 3000");
+	t0 = g_get_monotonic_time();
+	late = harness_command(h, NULL, "AT+CESQ", 500, &error);
+	harness_assert_error(error, "Timeout");
+	g_assert_null(late);
+	/* 500 ms from the write, not the default 5 s. */
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, 2500 * 1000);
+	g_clear_error(&error);
+
+	/* The late +CESQ/OK must not be credited to this command. */
+	next = harness_command(h, NULL, "AT+CGSN=1", 0, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(next, ==, "+CGSN: 866971030012345");
+	g_clear_pointer(&next, g_free);
+	next = harness_command(h, NULL, "AT+CESQ", 0, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(next, "+CESQ: "));
+	g_assert_true(harness_wait_property(h, HARNESS_IFACE_MODEM, "State",
+	                                    g_variant_new_string("ready"), 5000));
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/modem/identity", test_identity);
+	g_test_add_func("/modem/commands", test_commands);
+	g_test_add_func("/modem/refused", test_refused);
+	g_test_add_func("/modem/urc", test_urc);
+	g_test_add_func("/modem/concurrent-clients", test_concurrent_clients);
+	g_test_add_func("/modem/fifo-with-slow-command", test_fifo_with_slow_command);
+	g_test_add_func("/modem/timeout", test_timeout);
+	return g_test_run();
+}
