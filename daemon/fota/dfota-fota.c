@@ -130,8 +130,8 @@ fota_set_step(DfotaFota *self, DfotaJobStep step, const char *phase, guint perce
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PHASE]);
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PERCENT]);
 		fota_journal_save(self);
-		JOB_LOG(self, G_LOG_LEVEL_INFO, DFOTA_LOG_NO_CODE, "job %" G_GUINT64_FORMAT ": %s",
-		        job->id, phase);
+		JOB_LOG(self, G_LOG_LEVEL_MESSAGE, DFOTA_LOG_NO_CODE,
+		        "job %" G_GUINT64_FORMAT ": %s", job->id, phase);
 		g_signal_emit(self, signals[SIGNAL_PROGRESS], 0, job->phase, job->percent);
 		return;
 	}

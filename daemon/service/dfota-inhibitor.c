@@ -9,6 +9,7 @@ struct _DfotaInhibitor {
 	int fd;                /* -1 when not held */
 	GCancellable *pending; /* an Inhibit call in flight */
 	gboolean warned;
+	gboolean unavailable; /* the last Inhibit failed: not again until the next job */
 };
 
 DfotaInhibitor *
@@ -35,6 +36,7 @@ inhibit_done(GObject *source, GAsyncResult *res, gpointer user_data)
 		return; /* released (or freed) before logind answered */
 	g_clear_object(&self->pending);
 	if (!reply) {
+		self->unavailable = TRUE;
 		if (!self->warned)
 			g_message("no shutdown inhibitor lock (%s): a shutdown during a module "
 			          "update "
@@ -52,7 +54,7 @@ inhibit_done(GObject *source, GAsyncResult *res, gpointer user_data)
 void
 dfota_inhibitor_acquire(DfotaInhibitor *self, const char *why)
 {
-	if (self->fd >= 0 || self->pending)
+	if (self->fd >= 0 || self->pending || self->unavailable)
 		return;
 	self->pending = g_cancellable_new();
 	g_dbus_connection_call_with_unix_fd_list(
@@ -66,6 +68,7 @@ dfota_inhibitor_acquire(DfotaInhibitor *self, const char *why)
 void
 dfota_inhibitor_release(DfotaInhibitor *self)
 {
+	self->unavailable = FALSE;
 	if (self->pending) {
 		g_cancellable_cancel(self->pending);
 		g_clear_object(&self->pending);
