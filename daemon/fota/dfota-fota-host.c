@@ -123,8 +123,8 @@ host_fail(DfotaFota *self, const GError *error, const char *phase)
 		fota_finish(self, e, -1, NULL, NULL);
 		return;
 	}
-	fota_finish(self, error, error->domain == DFOTA_MODULE_ERROR ? error->code : -1, NULL,
-	            NULL);
+	/* The module never saw this package: whatever went wrong, it gave no code. */
+	fota_finish(self, error, -1, NULL, NULL);
 }
 
 static void
@@ -231,6 +231,7 @@ dfota_fota_upgrade_via_host(DfotaFota *self, const char *url, GVariant *options,
 	host_start(self, &opts);
 	fopts.ca_file = self->cfg.ca_file;
 	fopts.max_size = self->cfg.max_package_size;
+	fopts.low_speed_time_s = self->cfg.fetch_timeout_s;
 	dfota_fetcher_fetch(self->fetcher, url, &fopts, host_progress, self,
 	                    self->transfer_cancellable, fetch_done, fota_call_new(self));
 }

@@ -21,6 +21,7 @@ typedef struct {
 	guint update_timeout_s;   /* no UPDATING URC for this long → Timeout */
 	guint reboot_timeout_s;   /* module not back this long after END,0 → Timeout */
 	guint upload_timeout_s;   /* the module's own inactivity bound in AT+QFUPL */
+	guint fetch_timeout_s;    /* host download below 1 byte/s this long → FetchFailed */
 	guint64 max_package_size;
 	char *ca_file;
 } DfotaFotaConfig;

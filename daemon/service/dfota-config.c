@@ -12,9 +12,16 @@
 
 /* Keys of [daemon] that a [modem NAME] group may override. */
 static const char *const overridable_keys[] = {
-	"command-timeout-ms", "download-timeout", "update-timeout",
-	"reboot-timeout",     "upload-timeout",   "ca-file",
-	"max-package-size",   "max-queue",        NULL
+	"command-timeout-ms",
+	"download-timeout",
+	"update-timeout",
+	"reboot-timeout",
+	"upload-timeout",
+	"fetch-timeout",
+	"ca-file",
+	"max-package-size",
+	"max-queue",
+	NULL,
 };
 static const char *const daemon_only_keys[] = { "state-dir", NULL };
 static const char *const modem_only_keys[] = { "port", "usb-serial", "usb-vid", "usb-pid",
@@ -63,7 +70,7 @@ get_uint(GKeyFile *kf, const char *file, const char *group, const char *key, gui
 
 typedef struct {
 	guint64 command_timeout_ms, download_timeout, update_timeout, reboot_timeout;
-	guint64 upload_timeout, max_package_size, max_queue;
+	guint64 upload_timeout, fetch_timeout, max_package_size, max_queue;
 	char *ca_file;
 } Tunables;
 
@@ -78,6 +85,7 @@ read_tunables(GKeyFile *kf, const char *file, const char *group, Tunables *t, GE
 	    !get_uint(kf, file, group, "update-timeout", 1, 86400, &t->update_timeout, error) ||
 	    !get_uint(kf, file, group, "reboot-timeout", 1, 86400, &t->reboot_timeout, error) ||
 	    !get_uint(kf, file, group, "upload-timeout", 1, 3600, &t->upload_timeout, error) ||
+	    !get_uint(kf, file, group, "fetch-timeout", 1, 3600, &t->fetch_timeout, error) ||
 	    !get_uint(kf, file, group, "max-package-size", 1, G_GUINT64_CONSTANT(1) << 32,
 	              &t->max_package_size, error) ||
 	    !get_uint(kf, file, group, "max-queue", 1, 100000, &t->max_queue, error))
@@ -100,6 +108,7 @@ apply_tunables(DfotaModemSetup *m, const Tunables *t, const char *state_dir)
 	m->fota.update_timeout_s = (guint)t->update_timeout;
 	m->fota.reboot_timeout_s = (guint)t->reboot_timeout;
 	m->fota.upload_timeout_s = (guint)t->upload_timeout;
+	m->fota.fetch_timeout_s = (guint)t->fetch_timeout;
 	m->fota.max_package_size = t->max_package_size;
 	m->fota.ca_file = g_strdup(t->ca_file);
 }
@@ -216,6 +225,7 @@ dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error)
 		.update_timeout = 600,
 		.reboot_timeout = 180,
 		.upload_timeout = 10,
+		.fetch_timeout = 60,
 		.max_package_size = 4194304,
 		.max_queue = 32,
 	};
