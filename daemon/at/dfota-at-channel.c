@@ -23,6 +23,10 @@
 #include "dfota-line-reader.h"
 
 #define RESYNC_BACKOFF_MAX_MS 5000
+/* Once unresponsive, the quiet between probes. It must exceed the module's AT+QFUPL
+ * inactivity bound: a module left in a data phase by a daemon restart takes our probes as data
+ * and only leaves it once the line has been quiet that long. */
+#define DEFAULT_UNRESPONSIVE_QUIET_MS 12000
 #define DEFAULT_PROBE_TIMEOUT_MS 3000
 #define WAKE_TIMEOUT_MS 500
 /* Failed resync probes in a row after which the module counts as unresponsive: waiting
@@ -48,6 +52,7 @@ typedef struct {
 	GPtrArray *lines;
 	gboolean is_probe;
 	gboolean is_wake;
+	gboolean then_probe; /* a wake-up sent before a resync probe */
 	gboolean is_data;
 	gboolean in_data_mode;
 	DfotaAtConnectFunc on_connect;
@@ -86,6 +91,7 @@ struct _DfotaAtChannel {
 	gboolean asleep; /* +QATSLEEP seen and no sign of life since */
 	guint failed_probes;
 	gboolean unresponsive;
+	guint unresponsive_quiet_ms;
 };
 
 enum { SIGNAL_URC, SIGNAL_LOST, SIGNAL_RESYNCED, SIGNAL_UNRESPONSIVE, N_SIGNALS };
@@ -94,6 +100,8 @@ static guint signals[N_SIGNALS];
 G_DEFINE_TYPE(DfotaAtChannel, dfota_at_channel, G_TYPE_OBJECT)
 
 static void schedule_next(DfotaAtChannel *self);
+static void send_wake(DfotaAtChannel *self, gboolean then_probe);
+static void wake_done(DfotaAtChannel *self);
 static void start_quiet(DfotaAtChannel *self, guint ms);
 
 static void
@@ -237,6 +245,20 @@ write_command(DfotaAtChannel *self, Command *cmd)
 	restart_command_timer(self);
 }
 
+static void
+send_wake(DfotaAtChannel *self, gboolean then_probe)
+{
+	Command *wake = g_new0(Command, 1);
+
+	wake->text = g_strdup("AT");
+	wake->is_wake = TRUE;
+	wake->then_probe = then_probe;
+	wake->timeout_ms = WAKE_TIMEOUT_MS;
+	wake->lines = g_ptr_array_new_with_free_func(g_free);
+	self->asleep = FALSE;
+	write_command(self, wake);
+}
+
 static gboolean
 on_kick(gpointer data)
 {
@@ -247,16 +269,9 @@ on_kick(gpointer data)
 	if (self->state != STATE_RUNNING || self->current != NULL)
 		return G_SOURCE_REMOVE;
 	if (self->asleep && !g_queue_is_empty(&self->queue)) {
-		Command *wake = g_new0(Command, 1);
-
 		g_debug("the module sleeps: waking it before %s",
 		        ((Command *)g_queue_peek_head(&self->queue))->text);
-		wake->text = g_strdup("AT");
-		wake->is_wake = TRUE;
-		wake->timeout_ms = WAKE_TIMEOUT_MS;
-		wake->lines = g_ptr_array_new_with_free_func(g_free);
-		self->asleep = FALSE;
-		write_command(self, wake);
+		send_wake(self, FALSE);
 		return G_SOURCE_REMOVE;
 	}
 	while ((cmd = g_queue_pop_head(&self->queue)) != NULL) {
@@ -287,20 +302,47 @@ schedule_next(DfotaAtChannel *self)
 	g_source_attach(self->kick_source, self->context);
 }
 
-static gboolean
-on_quiet(gpointer data)
+static void
+send_probe(DfotaAtChannel *self)
 {
-	DfotaAtChannel *self = DFOTA_AT_CHANNEL(data);
 	Command *probe = g_new0(Command, 1);
 
-	g_clear_pointer(&self->quiet_source, g_source_unref);
 	probe->text = g_strdup("ATI");
 	probe->is_probe = TRUE;
 	probe->timeout_ms = self->probe_timeout_ms;
 	probe->lines = g_ptr_array_new_with_free_func(g_free);
 	self->state = STATE_PROBE;
 	write_command(self, probe);
+}
+
+static gboolean
+on_quiet(gpointer data)
+{
+	DfotaAtChannel *self = DFOTA_AT_CHANNEL(data);
+
+	g_clear_pointer(&self->quiet_source, g_source_unref);
+	if (self->asleep) {
+		/* A probe to a sleeping module would be eaten like any first command. */
+		self->state = STATE_PROBE;
+		send_wake(self, TRUE);
+		return G_SOURCE_REMOVE;
+	}
+	send_probe(self);
 	return G_SOURCE_REMOVE;
+}
+
+/* The wake-up ended: answered, announced (+QATWAKEUP) or eaten (timeout). A module that
+ * slept does not answer the command that woke it, so nothing late can follow it. */
+static void
+wake_done(DfotaAtChannel *self)
+{
+	gboolean then_probe = self->current->then_probe;
+
+	finish_current(self, NULL);
+	if (then_probe)
+		send_probe(self);
+	else
+		schedule_next(self);
 }
 
 static void
@@ -347,6 +389,8 @@ probe_done(DfotaAtChannel *self, gboolean ok)
 	}
 	self->backoff_ms = self->backoff_ms == 0 ? MAX(self->quiet_ms, 100) : self->backoff_ms * 2;
 	self->backoff_ms = MIN(self->backoff_ms, RESYNC_BACKOFF_MAX_MS);
+	if (self->unresponsive)
+		self->backoff_ms = self->unresponsive_quiet_ms;
 	g_debug("AT resync probe failed, retrying after %u ms of quiet", self->backoff_ms);
 	start_quiet(self, self->backoff_ms);
 }
@@ -366,9 +410,7 @@ on_command_timeout(gpointer data)
 		return G_SOURCE_REMOVE;
 	}
 	if (cmd->is_wake) {
-		/* The wake-up was eaten, as expected; make sure nothing late follows. */
-		start_quiet(self, self->quiet_ms);
-		finish_current(self, NULL);
+		wake_done(self);
 		return G_SOURCE_REMOVE;
 	}
 	g_message("AT command %s got no answer within %u ms; resynchronising", cmd->text,
@@ -402,10 +444,16 @@ dispatch_urc(DfotaAtChannel *self, const char *line)
 {
 	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(guint));
 
-	if (g_str_has_prefix(line, "+QATSLEEP"))
+	if (g_str_has_prefix(line, "+QATSLEEP")) {
 		self->asleep = TRUE;
-	else if (g_str_has_prefix(line, "+QATWAKEUP") || dfota_at_is_boot_urc(line))
+	} else if (g_str_has_prefix(line, "+QATWAKEUP") || dfota_at_is_boot_urc(line)) {
 		self->asleep = FALSE;
+		if (self->current && self->current->is_wake) {
+			g_signal_emit(self, signals[SIGNAL_URC], 0, line);
+			wake_done(self);
+			return;
+		}
+	}
 
 	g_signal_emit(self, signals[SIGNAL_URC], 0, line);
 	/* Handlers may add or remove handlers: call by id from a snapshot. */
@@ -476,6 +524,10 @@ handle_line(DfotaAtChannel *self, const char *line)
 		return; /* echo */
 
 	final = dfota_at_parse_final(line, &code);
+	if (final != DFOTA_AT_FINAL_NONE && cmd->is_wake) {
+		wake_done(self);
+		return;
+	}
 	if (final != DFOTA_AT_FINAL_NONE) {
 		if (cmd->is_probe) {
 			DfotaAtIdentity id;
@@ -716,6 +768,12 @@ dfota_at_channel_write_raw(DfotaAtChannel *self, const void *data, gsize len, GE
 	return TRUE;
 }
 
+void
+dfota_at_channel_set_unresponsive_quiet_ms(DfotaAtChannel *self, guint ms)
+{
+	self->unresponsive_quiet_ms = MAX(ms, 100);
+}
+
 DfotaSerial *
 dfota_at_channel_get_serial(DfotaAtChannel *self)
 {
@@ -814,6 +872,7 @@ dfota_at_channel_finalize(GObject *object)
 static void
 dfota_at_channel_init(DfotaAtChannel *self)
 {
+	self->unresponsive_quiet_ms = DEFAULT_UNRESPONSIVE_QUIET_MS;
 	self->context = g_main_context_ref_thread_default();
 	self->reader = dfota_line_reader_new(DFOTA_LINE_READER_DEFAULT_MAX);
 	self->state = STATE_RUNNING;

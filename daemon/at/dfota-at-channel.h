@@ -77,6 +77,11 @@ void dfota_at_channel_send_data(DfotaAtChannel *self, const char *command, guint
 gboolean dfota_at_channel_write_raw(DfotaAtChannel *self, const void *data, gsize len,
                                     GError **error);
 
+/* Once the module is unresponsive, the quiet before each further probe (default 12 s). Keep it
+ * above the module's data-phase inactivity bound (AT+QFUPL's timeout), so that a module left
+ * in a data phase, which takes probes as data, gets the silence it needs to leave it. */
+void dfota_at_channel_set_unresponsive_quiet_ms(DfotaAtChannel *self, guint ms);
+
 /* The serial under the channel (transfer none), e.g. for its "drained" signal when streaming
  * a data phase with back-pressure. */
 DfotaSerial *dfota_at_channel_get_serial(DfotaAtChannel *self);

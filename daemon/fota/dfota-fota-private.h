@@ -24,6 +24,7 @@ struct _DfotaFota {
 	GCancellable *job_cancellable;      /* cancelled when the job ends: stale callbacks */
 	GCancellable *transfer_cancellable; /* Cancel() of a host-side phase */
 	GPtrArray *early_urcs;              /* FOTA URCs that raced the OK of AT+QFOTADL */
+	GPtrArray *pre_journal_urcs;        /* FOTA URCs with no job before the journal opened */
 	char *pending_command;              /* the AT+QFOTADL to send after the network preflight */
 	GBytes *package;                    /* host kinds: the package, in memory (bounded) */
 	guint timer_id;

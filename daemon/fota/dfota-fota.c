@@ -111,6 +111,9 @@ fota_publish(DfotaFota *self, const char *phase, guint percent)
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PERCENT]);
 	}
 	g_debug("job %" G_GUINT64_FORMAT ": %s %u%%", job->id, phase, percent);
+	/* A restarted daemon goes on from here, never below (Percent never decreases). */
+	if (self->journal && self->accepted_or_recorded)
+		dfota_journal_set_job_lazy(self->journal, dfota_job_to_record(job), NULL);
 	g_signal_emit(self, signals[SIGNAL_PROGRESS], 0, phase, percent);
 }
 
@@ -645,6 +648,10 @@ fota_handle_urc_line(DfotaFota *self, const char *line)
 			fota_start_forced_resume(self);
 		if (self->job)
 			fota_on_event(self, &u);
+		else if (!self->journal && self->pre_journal_urcs->len < 64)
+			/* Before the module is identified, a job of ours may be on record: keep
+			 * the URC for it (see fota_ensure_journal). */
+			g_ptr_array_add(self->pre_journal_urcs, g_strdup(line));
 		else
 			g_message("FOTA URC with no job: %s", line);
 	}
@@ -862,6 +869,17 @@ fota_resume_recorded(DfotaFota *self, DfotaJob *job)
 	}
 }
 
+/* URCs that came while the daemon (re)started, before the record could be read. */
+static void
+fota_replay_pre_journal(DfotaFota *self)
+{
+	g_autoptr(GPtrArray) urcs = g_steal_pointer(&self->pre_journal_urcs);
+
+	self->pre_journal_urcs = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < urcs->len; i++)
+		fota_handle_urc_line(self, urcs->pdata[i]);
+}
+
 void
 fota_ensure_journal(DfotaFota *self)
 {
@@ -896,10 +914,12 @@ fota_ensure_journal(DfotaFota *self)
 		}
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_JOB]);
 		fota_journal_save(self);
+		fota_replay_pre_journal(self);
 		return;
 	}
 	if (recorded)
 		fota_resume_recorded(self, recorded);
+	fota_replay_pre_journal(self);
 }
 
 /* ---- public accessors --------------------------------------------------------------------------- */
@@ -979,6 +999,7 @@ dfota_fota_finalize(GObject *object)
 
 	fota_release(self);
 	g_ptr_array_unref(self->early_urcs);
+	g_ptr_array_unref(self->pre_journal_urcs);
 	g_free(self->pending_command);
 	g_clear_pointer(&self->last_result, g_variant_unref);
 	g_clear_pointer(&self->journal, dfota_journal_free);
@@ -1018,6 +1039,7 @@ static void
 dfota_fota_init(DfotaFota *self)
 {
 	self->early_urcs = g_ptr_array_new_with_free_func(g_free);
+	self->pre_journal_urcs = g_ptr_array_new_with_free_func(g_free);
 }
 
 DfotaFota *

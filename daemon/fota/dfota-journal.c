@@ -64,7 +64,7 @@ journal_load(DfotaJournal *self)
 }
 
 static gboolean
-journal_store(DfotaJournal *self, GError **error)
+journal_store(DfotaJournal *self, gboolean durable, GError **error)
 {
 	GVariantBuilder b;
 	g_autoptr(GVariant) v = NULL;
@@ -79,7 +79,8 @@ journal_store(DfotaJournal *self, GError **error)
 	v = g_variant_ref_sink(g_variant_builder_end(&b));
 	text = g_variant_print(v, TRUE);
 	if (!g_file_set_contents_full(self->path, text, -1,
-	                              G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+	                              G_FILE_SET_CONTENTS_CONSISTENT |
+	                                      (durable ? G_FILE_SET_CONTENTS_DURABLE : 0),
 	                              0600, error)) {
 		g_warning("journal %s: cannot write: %s", self->path,
 		          error && *error ? (*error)->message : "?");
@@ -128,7 +129,7 @@ dfota_journal_take_job_id(DfotaJournal *self, GError **error)
 {
 	guint64 id = self->next_id++;
 
-	if (!journal_store(self, error))
+	if (!journal_store(self, TRUE, error))
 		return 0;
 	return id;
 }
@@ -144,7 +145,15 @@ dfota_journal_set_job(DfotaJournal *self, GVariant *job, GError **error)
 {
 	g_clear_pointer(&self->job, g_variant_unref);
 	self->job = job ? g_variant_ref_sink(job) : NULL;
-	return journal_store(self, error);
+	return journal_store(self, TRUE, error);
+}
+
+gboolean
+dfota_journal_set_job_lazy(DfotaJournal *self, GVariant *job, GError **error)
+{
+	g_clear_pointer(&self->job, g_variant_unref);
+	self->job = job ? g_variant_ref_sink(job) : NULL;
+	return journal_store(self, FALSE, error);
 }
 
 GVariant *
@@ -159,5 +168,5 @@ dfota_journal_finish_job(DfotaJournal *self, GVariant *result, GError **error)
 	g_clear_pointer(&self->job, g_variant_unref);
 	g_clear_pointer(&self->last_result, g_variant_unref);
 	self->last_result = result ? g_variant_ref_sink(result) : NULL;
-	return journal_store(self, error);
+	return journal_store(self, TRUE, error);
 }

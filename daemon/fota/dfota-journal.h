@@ -31,6 +31,11 @@ GVariant *dfota_journal_get_job(DfotaJournal *self);
 /* Records @job (a{sv}, consumed if floating) as the job in progress, durably. */
 gboolean dfota_journal_set_job(DfotaJournal *self, GVariant *job, GError **error);
 
+/* The same without fsync: still atomic (a crash leaves the old or the new record), and what a
+ * restarted daemon reads, but a power cut may lose it. For percent updates, which a power cut
+ * resets anyway (the module restarts its update at 0). */
+gboolean dfota_journal_set_job_lazy(DfotaJournal *self, GVariant *job, GError **error);
+
 /* The last result (a{sv}), or NULL. Transfer full. */
 GVariant *dfota_journal_get_last_result(DfotaJournal *self);
 /* Stores @result as the last result and forgets the job in progress, in one write. */

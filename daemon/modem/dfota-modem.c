@@ -554,6 +554,8 @@ modem_open_port(DfotaModem *self)
 	self->channel = dfota_at_channel_new(self->serial);
 	dfota_at_channel_set_max_queue(self->channel, self->cfg.max_queue);
 	dfota_at_channel_set_quiet_ms(self->channel, self->cfg.quiet_ms);
+	dfota_at_channel_set_unresponsive_quiet_ms(self->channel,
+	                                           (self->cfg.data_phase_timeout_s + 2) * 1000);
 	self->urc_handler =
 	        g_signal_connect(self->channel, "urc", G_CALLBACK(on_channel_urc), self);
 	self->lost_handler =
@@ -993,6 +995,8 @@ dfota_modem_new(const DfotaModemConfig *cfg)
 		self->cfg.max_queue = DFOTA_AT_CHANNEL_DEFAULT_MAX_QUEUE;
 	if (!self->cfg.quiet_ms)
 		self->cfg.quiet_ms = DFOTA_AT_CHANNEL_DEFAULT_QUIET_MS;
+	if (!self->cfg.data_phase_timeout_s)
+		self->cfg.data_phase_timeout_s = 10;
 	if (self->cfg.port)
 		set_string(self, &self->port_path, self->cfg.port, 0);
 	return self;

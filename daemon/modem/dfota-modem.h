@@ -37,7 +37,8 @@ typedef struct {
 	gboolean rtscts;
 	guint command_timeout_ms;
 	guint max_queue;
-	guint quiet_ms; /* resynchronisation quiet time after a timeout */
+	guint quiet_ms;             /* resynchronisation quiet time after a timeout */
+	guint data_phase_timeout_s; /* the module's AT+QFUPL inactivity bound (upload-timeout) */
 } DfotaModemConfig;
 
 void dfota_modem_config_clear(DfotaModemConfig *cfg);

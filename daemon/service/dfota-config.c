@@ -103,6 +103,7 @@ apply_tunables(DfotaModemSetup *m, const Tunables *t, const char *state_dir)
 {
 	m->modem.command_timeout_ms = (guint)t->command_timeout_ms;
 	m->modem.max_queue = (guint)t->max_queue;
+	m->modem.data_phase_timeout_s = (guint)t->upload_timeout;
 	m->fota.state_dir = g_strdup(state_dir);
 	m->fota.download_timeout_s = (guint)t->download_timeout;
 	m->fota.update_timeout_s = (guint)t->update_timeout;

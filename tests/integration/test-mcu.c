@@ -1,47 +1,9 @@
 /* test-mcu.c: org.dfotad1.Fota.FetchMcuFile (seed 3.3) against the real daemon and simulator:
  * with a file name, with the name taken from the URL, with an illegal URL name (the module's
  * mcu_update.bin), the file name rules, and HTTPEND errors. */
-#include "harness.h"
+#include "harness-modes.h"
 
-#include <fcntl.h>
-#include <gio/gunixfdlist.h>
 #include <string.h>
-#include <unistd.h>
-
-/* ---- the simulator's log -------------------------------------------------------------------- */
-
-/* What the daemon may send at any time: initialisation, identity and network refreshes, and
- * the "AT" of harness_wait_finished(). Everything else must be expected by the test. */
-static const char *const baseline_prefixes[] = { "ATE0",       "AT+CMEE=1", "ATI",
-	                                         "AT+CGSN",    "AT+CESQ",   "AT+COPS?",
-	                                         "AT+CGPADDR", "AT+CGACT?", "AT+CEREG?",
-	                                         "AT+QSCLK",   NULL };
-
-static gboolean
-has_any_prefix(const char *line, const char *const *prefixes)
-{
-	for (guint i = 0; prefixes != NULL && prefixes[i] != NULL; i++) {
-		if (g_str_has_prefix(line, prefixes[i]))
-			return TRUE;
-	}
-	return FALSE;
-}
-
-/* Fails the test when a line the host sent since @from is neither baseline nor @allowed. */
-static void
-assert_tty_only(Harness *h, guint from, const char *const *allowed)
-{
-	g_autoptr(GPtrArray) lines = harness_tty_lines(h);
-
-	for (guint i = from; i < lines->len; i++) {
-		const char *line = lines->pdata[i];
-
-		if (strcmp(line, "AT") == 0 || has_any_prefix(line, baseline_prefixes) ||
-		    has_any_prefix(line, allowed))
-			continue;
-		g_error("unexpected line on the simulator's tty (line %u): \"%s\"", i, line);
-	}
-}
 
 static guint
 count_tty_exact(Harness *h, guint from, const char *line)
@@ -56,126 +18,13 @@ count_tty_exact(Harness *h, guint from, const char *line)
 	return n;
 }
 
-/* ---- jobs ------------------------------------------------------------------------------------ */
-
-/* The phases the job entered since @since, comma-separated, without the final "idle"; checks
- * every Progress: percent at most 100 and never decreasing within one stay in a phase. */
-static char *
-job_phases(Harness *h, guint64 since)
-{
-	g_autoptr(GPtrArray) events = harness_events(h, since);
-	g_autoptr(GString) phases = g_string_new(NULL);
-	g_autofree char *current = NULL;
-	guint last = 0;
-
-	for (guint i = 0; i < events->len; i++) {
-		HarnessEvent *ev = events->pdata[i];
-		const char *phase;
-		guint32 percent;
-
-		if (ev->type != HARNESS_EVENT_SIGNAL || g_strcmp0(ev->member, "Progress") != 0 ||
-		    g_strcmp0(ev->path, HARNESS_MODEM_PATH) != 0)
-			continue;
-		g_variant_get(ev->body, "(&su)", &phase, &percent);
-		g_assert_cmpuint(percent, <=, 100);
-		if (g_strcmp0(phase, current) != 0) {
-			if (phases->len > 0)
-				g_string_append_c(phases, ',');
-			g_string_append(phases, phase);
-			g_free(current);
-			current = g_strdup(phase);
-			last = percent;
-		}
-		if (percent < last)
-			g_error("%s went back from %u%% to %u%%", phase, last, percent);
-		last = percent;
-	}
-	if (g_str_has_suffix(phases->str, ",idle"))
-		g_string_truncate(phases, phases->len - strlen(",idle"));
-	return g_string_free(g_steal_pointer(&phases), FALSE);
-}
-
-static void
-assert_no_finished(Harness *h, guint64 since)
-{
-	harness_round_trip(h);
-	g_assert_cmpuint(harness_count_signals(h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 0);
-}
-
-static void
-assert_idle_with_result(Harness *h, GVariant *result)
-{
-	g_autoptr(GVariant) phase = harness_get_property(h, HARNESS_IFACE_FOTA, "Phase");
-	g_autoptr(GVariant) job = harness_get_property(h, HARNESS_IFACE_FOTA, "Job");
-	g_autoptr(GVariant) last = harness_get_property(h, HARNESS_IFACE_FOTA, "LastResult");
-	g_autoptr(GVariant) state = harness_get_property(h, HARNESS_IFACE_MODEM, "State");
-
-	g_assert_cmpstr(g_variant_get_string(phase, NULL), ==, "idle");
-	g_assert_cmpuint(g_variant_n_children(job), ==, 0);
-	g_assert_true(g_variant_equal(last, result));
-	g_assert_cmpstr(g_variant_get_string(state, NULL), ==, "ready");
-}
-
-/* Files.List: the size of @name, or -1 when it is not listed. */
-static gint64
-ufs_size(Harness *h, const char *name)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) ret =
-	        harness_call(h, NULL, HARNESS_IFACE_FILES, "List", NULL, NULL, &error);
-	g_autoptr(GVariantIter) iter = NULL;
-	const char *fname;
-	guint64 size;
-	gint64 found = -1;
-
-	g_assert_no_error(error);
-	g_variant_get(ret, "(a(st))", &iter);
-	while (g_variant_iter_next(iter, "(&st)", &fname, &size)) {
-		if (strcmp(fname, name) == 0)
-			found = (gint64)size;
-	}
-	return found;
-}
-
-/* Files.Download of @name; returns its bytes. */
-static GBytes *
-ufs_read(Harness *h, const char *name)
-{
-	g_autofree char *path = g_build_filename(harness_tmpdir(h), "download.bin", NULL);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) ret = NULL;
-	char *contents = NULL;
-	gsize len = 0;
-
-	g_assert_cmpint(fd, >=, 0);
-	g_unix_fd_list_append(fds, fd, &error);
-	g_assert_no_error(error);
-	close(fd);
-	ret = g_dbus_connection_call_with_unix_fd_list_sync(
-	        harness_bus(h), HARNESS_BUS_NAME, HARNESS_MODEM_PATH, HARNESS_IFACE_FILES,
-	        "Download", g_variant_new("(sh)", name, 0), NULL, G_DBUS_CALL_FLAGS_NONE, 30000,
-	        fds, NULL, NULL, &error);
-	g_assert_no_error(error);
-	g_assert_true(g_file_get_contents(path, &contents, &len, NULL));
-	return g_bytes_new_take(contents, len);
-}
-
 /* A file of @size reproducible bytes in the HTTP root under @name. */
 static GBytes *
 serve_file(Harness *h, const char *name, gsize size)
 {
-	g_autofree char *path = g_build_filename(harness_tmpdir(h), "www", name, NULL);
-	g_autoptr(GRand) rand = g_rand_new_with_seed((guint32)size);
-	guint8 *buf = g_malloc(size);
-	g_autoptr(GError) error = NULL;
+	g_autofree char *path = hm_www_path(h, name);
 
-	for (gsize i = 0; i < size; i++)
-		buf[i] = (guint8)g_rand_int_range(rand, 0, 256);
-	g_file_set_contents(path, (const char *)buf, (gssize)size, &error);
-	g_assert_no_error(error);
-	return g_bytes_new_take(buf, size);
+	return hm_random_file(path, size, (guint32)size);
 }
 
 /* One FetchMcuFile that must succeed and land @expect_name with @content in UFS. */
@@ -188,7 +37,6 @@ fetch_ok(Harness *h, const char *url, const char *filename, const char *expect_n
 	g_autoptr(GVariant) result = NULL;
 	g_autoptr(GBytes) back = NULL;
 	g_autofree char *phases = NULL;
-	g_autofree char *printed = NULL;
 	g_autofree char *command = NULL;
 	guint64 since = harness_mark(h);
 	guint mark = harness_tty_mark(h);
@@ -197,25 +45,22 @@ fetch_ok(Harness *h, const char *url, const char *filename, const char *expect_n
 	reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "FetchMcuFile",
 	                     g_variant_new("(ss)", url, filename), NULL, &error);
 	g_assert_no_error(error);
-	result = harness_wait_finished(h, since, 30000);
-	printed = g_variant_print(result, TRUE);
-	g_test_message("Finished: %s", printed);
-	g_assert_true(harness_dict_bool(result, "success"));
-	g_assert_cmpint(harness_dict_int(result, "code"), ==, 0);
-	g_assert_cmpstr(harness_dict_str(result, "error"), ==, "");
+	result = hm_wait_finished(h, since, 30000);
+	hm_assert_succeeded(result);
 	g_assert_cmpstr(harness_dict_str(result, "kind"), ==, "fetch-mcu-file");
 	g_assert_cmpstr(harness_dict_str(result, "source"), ==, url);
 	g_assert_cmpstr(harness_dict_str(result, "file"), ==, expect_name);
 	g_assert_cmpuint(harness_dict_uint64(result, "size"), ==, g_bytes_get_size(content));
-	assert_idle_with_result(h, result);
+	hm_assert_idle_with_result(h, result);
 
 	/* Module-side download only: no reboot, no verification. */
-	phases = job_phases(h, since);
+	phases = hm_job_phases(h, since);
 	g_assert_cmpstr(phases, ==, "downloading");
 
 	/* What the module reported matches its file list and the served bytes. */
-	g_assert_cmpint(ufs_size(h, expect_name), ==, (gint64)g_bytes_get_size(content));
-	back = ufs_read(h, expect_name);
+	g_assert_cmpint(hm_ufs_size(h, expect_name), ==, (gint64)g_bytes_get_size(content));
+	back = hm_download(h, expect_name, &error);
+	g_assert_no_error(error);
 	g_assert_true(g_bytes_equal(back, content));
 
 	/* Exactly the seed's command, once; the filename parameter only when given. */
@@ -224,15 +69,8 @@ fetch_ok(Harness *h, const char *url, const char *filename, const char *expect_n
 	else
 		command = g_strdup_printf("AT+QFOTADL=2,\"%s\"", url);
 	g_assert_cmpuint(count_tty_exact(h, mark, command), ==, 1);
-	{
-		g_autoptr(GPtrArray) lines = harness_tty_lines(h);
-		guint n = 0;
-
-		for (guint i = mark; i < lines->len; i++)
-			n += g_str_has_prefix(lines->pdata[i], "AT+QFOTADL") ? 1 : 0;
-		g_assert_cmpuint(n, ==, 1);
-	}
-	assert_tty_only(h, mark, allowed);
+	g_assert_cmpuint(hm_count_tty(h, mark, "AT+QFOTADL"), ==, 1);
+	hm_assert_tty_only(h, mark, allowed);
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -246,7 +84,7 @@ test_named(void)
 
 	fetch_ok(h, url, "target.bin", "target.bin", content);
 	/* The URL's own name was not used. */
-	g_assert_cmpint(ufs_size(h, "mcu.bin"), ==, -1);
+	g_assert_cmpint(hm_ufs_size(h, "mcu.bin"), ==, -1);
 }
 
 static void
@@ -271,7 +109,7 @@ test_illegal_url_name(void)
 
 	/* A character the module does not take in a name: seed 3.3's mcu_update.bin. */
 	fetch_ok(h, url, "", "mcu_update.bin", plus);
-	g_assert_cmpint(ufs_size(h, "mcu+v2.bin"), ==, -1);
+	g_assert_cmpint(hm_ufs_size(h, "mcu+v2.bin"), ==, -1);
 
 	/* A name longer than 58 bytes: the same. */
 	while (long_name->len < 60)
@@ -308,8 +146,8 @@ test_invalid_filename(void)
 		g_test_message("%s", error->message);
 	}
 	/* Nothing was started and nothing reached the module. */
-	assert_no_finished(h, since);
-	assert_tty_only(h, mark, NULL);
+	hm_assert_no_finished(h, since);
+	hm_assert_tty_only(h, mark, NULL);
 	{
 		g_autoptr(GVariant) job = harness_get_property(h, HARNESS_IFACE_FOTA, "Job");
 
@@ -328,7 +166,6 @@ fetch_fails(Harness *h, const char *url, const char *error_name, int code)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) reply = NULL;
 	g_autoptr(GVariant) result = NULL;
-	g_autofree char *printed = NULL;
 	g_autofree char *phases = NULL;
 	guint64 since = harness_mark(h);
 	guint mark = harness_tty_mark(h);
@@ -337,18 +174,15 @@ fetch_fails(Harness *h, const char *url, const char *error_name, int code)
 	reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "FetchMcuFile",
 	                     g_variant_new("(ss)", url, "out.bin"), NULL, &error);
 	g_assert_no_error(error);
-	result = harness_wait_finished(h, since, 30000);
-	printed = g_variant_print(result, TRUE);
-	g_test_message("Finished: %s", printed);
-	g_assert_false(harness_dict_bool(result, "success"));
-	g_assert_true(harness_error_name_is(harness_dict_str(result, "error"), error_name));
+	result = hm_wait_finished(h, since, 30000);
+	hm_assert_failed(result, error_name);
 	g_assert_cmpint(harness_dict_int(result, "code"), ==, code);
 	g_assert_cmpstr(harness_dict_str(result, "kind"), ==, "fetch-mcu-file");
-	assert_idle_with_result(h, result);
-	phases = job_phases(h, since);
+	hm_assert_idle_with_result(h, result);
+	phases = hm_job_phases(h, since);
 	g_assert_cmpstr(phases, ==, "downloading");
-	assert_tty_only(h, mark, allowed);
-	g_assert_cmpint(ufs_size(h, "out.bin"), ==, -1);
+	hm_assert_tty_only(h, mark, allowed);
+	g_assert_cmpint(hm_ufs_size(h, "out.bin"), ==, -1);
 }
 
 static void
