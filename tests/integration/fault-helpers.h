@@ -10,6 +10,17 @@
 
 #include "harness-private.h"
 
+/* @v printed for a log message; the string lives until the next call (tests log one at a time). */
+static inline const char *
+fh_printed(GVariant *v)
+{
+	static char *last;
+
+	g_free(last);
+	last = v ? g_variant_print(v, TRUE) : g_strdup("(null)");
+	return last;
+}
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

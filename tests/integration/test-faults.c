@@ -60,7 +60,7 @@ test_power_cut_updating(void)
 	trace = fh_progress_trace(h, since);
 	phases = fh_phases(h, since);
 	g_test_message("progress: %s", trace);
-	g_test_message("Finished: %s", g_variant_print(result, TRUE));
+	g_test_message("Finished: %s", fh_printed(result));
 	g_assert_true(harness_dict_bool(result, "success"));
 	g_assert_cmpint(harness_dict_int(result, "code"), ==, 0);
 	g_assert_cmpuint(harness_dict_uint64(result, "id"), ==, id);
@@ -95,7 +95,7 @@ test_power_cut_downloading(void)
 	result = harness_wait_finished(h, since, 60000);
 	elapsed_ms = (g_get_monotonic_time() - t0) / 1000;
 	g_test_message("Finished after %" G_GINT64_FORMAT " ms: %s", elapsed_ms,
-	               g_variant_print(result, TRUE));
+	               fh_printed(result));
 	g_assert_false(harness_dict_bool(result, "success"));
 	g_assert_true(harness_error_name_is(harness_dict_str(result, "error"), "ModemLost"));
 	g_assert_cmpint(harness_dict_int(result, "code"), ==, -1);
@@ -215,7 +215,7 @@ test_unplug_updating(void)
 
 	result = harness_wait_finished(h, since, 60000);
 	g_test_message("progress: %s", fh_progress_trace(h, since));
-	g_test_message("Finished: %s", g_variant_print(result, TRUE));
+	g_test_message("Finished: %s", fh_printed(result));
 	g_assert_true(harness_dict_bool(result, "success"));
 	g_assert_cmpuint(harness_dict_uint64(result, "id"), ==, id);
 	g_assert_cmpstr(harness_dict_str(result, "from-revision"), ==, HARNESS_REV_FROM);

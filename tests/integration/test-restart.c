@@ -33,7 +33,7 @@ static void
 assert_upgrade_result(GVariant *result, guint64 id, const char *kind, const char *from,
                       const char *to)
 {
-	g_test_message("Finished: %s", g_variant_print(result, TRUE));
+	g_test_message("Finished: %s", fh_printed(result));
 	g_assert_true(harness_dict_bool(result, "success"));
 	g_assert_cmpint(harness_dict_int(result, "code"), ==, 0);
 	g_assert_cmpstr(harness_dict_str(result, "error"), ==, "");
@@ -228,7 +228,7 @@ test_forced_resume_unknown(void)
 
 	result = harness_wait_finished(h, restarted, 90000);
 	g_test_message("after the restart: %s", fh_progress_trace(h, restarted));
-	g_test_message("Finished: %s", g_variant_print(result, TRUE));
+	g_test_message("Finished: %s", fh_printed(result));
 	g_assert_true(harness_dict_bool(result, "success"));
 	g_assert_cmpint(harness_dict_int(result, "code"), ==, 0);
 	g_assert_cmpstr(harness_dict_str(result, "kind"), ==, "forced-resume");
@@ -300,7 +300,7 @@ test_host_upload_interrupted(void)
 		return;
 	}
 	result = harness_wait_finished(h, since, 1000);
-	g_test_message("Finished: %s", g_variant_print(result, TRUE));
+	g_test_message("Finished: %s", fh_printed(result));
 	g_assert_false(harness_dict_bool(result, "success"));
 	g_assert_true(harness_error_name_is(harness_dict_str(result, "error"), "Interrupted"));
 	g_assert_cmpuint(harness_dict_uint64(result, "id"), ==, id);
@@ -311,7 +311,7 @@ test_host_upload_interrupted(void)
 
 	files = harness_call(h, NULL, HARNESS_IFACE_FILES, "List", NULL, NULL, &error);
 	g_assert_no_error(error);
-	g_test_message("UFS after the interrupted job: %s", g_variant_print(files, TRUE));
+	g_test_message("UFS after the interrupted job: %s", fh_printed(files));
 	{
 		g_autoptr(GVariant) list = g_variant_get_child_value(files, 0);
 
