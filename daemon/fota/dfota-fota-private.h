@@ -24,9 +24,13 @@ struct _DfotaFota {
 	GCancellable *job_cancellable;      /* cancelled when the job ends: stale callbacks */
 	GCancellable *transfer_cancellable; /* Cancel() of a host-side phase */
 	GPtrArray *early_urcs;              /* FOTA URCs that raced the OK of AT+QFOTADL */
-	GPtrArray *pre_journal_urcs;        /* FOTA URCs with no job before the journal opened */
-	char *pending_command;              /* the AT+QFOTADL to send after the network preflight */
-	GBytes *package;                    /* host kinds: the package, in memory (bounded) */
+	/* FOTA URCs with no job before the journal opened, kept for a recorded job */
+	GPtrArray *pre_journal_urcs;
+	guint pre_journal_timer;
+	gboolean pre_journal_expired;
+	gboolean replaying;    /* handling pre_journal_urcs: history, not live */
+	char *pending_command; /* the AT+QFOTADL to send after the network preflight */
+	GBytes *package;       /* host kinds: the package, in memory (bounded) */
 	guint timer_id;
 	guint timer_seconds;
 	GVariant *last_result;

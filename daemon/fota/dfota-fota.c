@@ -587,6 +587,12 @@ fota_on_event(DfotaFota *self, const DfotaFotaUrc *u)
 	case DFOTA_FOTA_EVENT_START:
 		if (!dfota_job_kind_upgrades(job->kind))
 			break;
+		if (job->step == DFOTA_JOB_STEP_UPDATING && job->percent > 0) {
+			/* The update starts over: the module restarted (a power cut, seen by a
+			 * daemon that was down at that moment) and resumes in forced mode. */
+			job->power_cut = TRUE;
+			fota_set_step(self, DFOTA_JOB_STEP_REBOOTING, "rebooting", 0);
+		}
 		fota_set_step(self, DFOTA_JOB_STEP_UPDATING, "updating", 0);
 		fota_arm_timer(self, self->cfg.update_timeout_s);
 		break;
@@ -623,7 +629,10 @@ fota_start_forced_resume(DfotaFota *self)
 {
 	self->job = dfota_job_new(DFOTA_JOB_KIND_FORCED_RESUME, "module");
 	g_free(self->job->from_revision);
-	self->job->from_revision = g_strdup(dfota_modem_get_revision(self->modem));
+	/* Replayed URCs are history: the revision read since may already be the new one, so
+	 * the old one is unknown rather than wrong. */
+	self->job->from_revision =
+	        g_strdup(self->replaying ? "" : dfota_modem_get_revision(self->modem));
 	self->job_cancellable = g_cancellable_new();
 	if (self->journal)
 		self->job->id = dfota_journal_take_job_id(self->journal, NULL);
@@ -631,6 +640,25 @@ fota_start_forced_resume(DfotaFota *self)
 	fota_accept(self, DFOTA_JOB_STEP_UPDATING, "updating", 0);
 	if (self->job)
 		fota_arm_timer(self, self->cfg.update_timeout_s);
+}
+
+#define PRE_JOURNAL_MAX_URCS 256
+#define PRE_JOURNAL_WAIT_S 5
+
+static void fota_replay_pre_journal(DfotaFota *self);
+
+static gboolean
+fota_on_pre_journal_timeout(gpointer user_data)
+{
+	DfotaFota *self = user_data;
+
+	self->pre_journal_timer = 0;
+	self->pre_journal_expired = TRUE;
+	g_message("the module reports a firmware update but could not be identified within %d s: "
+	          "following it without its record",
+	          PRE_JOURNAL_WAIT_S);
+	fota_replay_pre_journal(self);
+	return G_SOURCE_REMOVE;
 }
 
 void
@@ -642,16 +670,22 @@ fota_handle_urc_line(DfotaFota *self, const char *line)
 		return;
 	if (self->job && !self->accepted) {
 		g_ptr_array_add(self->early_urcs, g_strdup(line));
+	} else if (!self->job && !self->journal && !self->pre_journal_expired) {
+		/* Before the module is identified, a job of ours may be on record (a daemon
+		 * restarted mid-job): keep the URCs for it, so its progress goes on from the record
+		 * instead of a new job starting at 0. Replayed when the journal opens, or as a job
+		 * of their own if the module cannot be identified in time. */
+		if (self->pre_journal_urcs->len < PRE_JOURNAL_MAX_URCS)
+			g_ptr_array_add(self->pre_journal_urcs, g_strdup(line));
+		if (!self->pre_journal_timer)
+			self->pre_journal_timer = g_timeout_add_seconds(
+			        PRE_JOURNAL_WAIT_S, fota_on_pre_journal_timeout, self);
 	} else {
 		if (!self->job &&
 		    (u.event == DFOTA_FOTA_EVENT_START || u.event == DFOTA_FOTA_EVENT_UPDATING))
 			fota_start_forced_resume(self);
 		if (self->job)
 			fota_on_event(self, &u);
-		else if (!self->journal && self->pre_journal_urcs->len < 64)
-			/* Before the module is identified, a job of ours may be on record: keep
-			 * the URC for it (see fota_ensure_journal). */
-			g_ptr_array_add(self->pre_journal_urcs, g_strdup(line));
 		else
 			g_message("FOTA URC with no job: %s", line);
 	}
@@ -661,7 +695,15 @@ fota_handle_urc_line(DfotaFota *self, const char *line)
 static void
 on_modem_urc(DfotaModem *modem, const char *line, gpointer user_data)
 {
-	fota_handle_urc_line(DFOTA_FOTA(user_data), line);
+	DfotaFota *self = DFOTA_FOTA(user_data);
+
+	/* While FOTA URCs wait for the record, the module's restarts are part of their story. */
+	if (dfota_at_is_boot_urc(line) && self->pre_journal_urcs->len > 0 &&
+	    self->pre_journal_urcs->len < PRE_JOURNAL_MAX_URCS) {
+		g_ptr_array_add(self->pre_journal_urcs, g_strdup(line));
+		return;
+	}
+	fota_handle_urc_line(self, line);
 }
 
 static void
@@ -743,9 +785,10 @@ fota_on_timeout(gpointer user_data)
 	self->timer_id = 0;
 	if (!self->job)
 		return G_SOURCE_REMOVE;
-	if (self->job->step == DFOTA_JOB_STEP_REBOOTING && !self->job->end_seen &&
+	if (self->job->step == DFOTA_JOB_STEP_REBOOTING &&
 	    (state == DFOTA_MODEM_STATE_BUSY || state == DFOTA_MODEM_STATE_READY)) {
-		/* Back after a power cut but no forced update came: let the revision tell. */
+		/* The module answers but no reboot (or no forced update after a power cut) was
+		 * seen in time: let the revision tell. */
 		fota_verify(self);
 		return G_SOURCE_REMOVE;
 	}
@@ -875,9 +918,25 @@ fota_replay_pre_journal(DfotaFota *self)
 {
 	g_autoptr(GPtrArray) urcs = g_steal_pointer(&self->pre_journal_urcs);
 
+	g_clear_handle_id(&self->pre_journal_timer, g_source_remove);
 	self->pre_journal_urcs = g_ptr_array_new_with_free_func(g_free);
-	for (guint i = 0; i < urcs->len; i++)
-		fota_handle_urc_line(self, urcs->pdata[i]);
+	self->replaying = TRUE;
+	for (guint i = 0; i < urcs->len; i++) {
+		const char *line = urcs->pdata[i];
+
+		if (!dfota_at_is_boot_urc(line)) {
+			fota_handle_urc_line(self, line);
+		} else if (self->job && self->accepted &&
+		           self->job->step == DFOTA_JOB_STEP_REBOOTING && self->job->end_seen &&
+		           i + 1 == urcs->len &&
+		           (dfota_modem_get_state(self->modem) == DFOTA_MODEM_STATE_BUSY ||
+		            dfota_modem_get_state(self->modem) == DFOTA_MODEM_STATE_READY)) {
+			/* The module rebooted after END,0 and has been initialised since (that is
+			 * what opened the journal): its revision tells the outcome now. */
+			fota_verify(self);
+		}
+	}
+	self->replaying = FALSE;
 }
 
 void
@@ -999,6 +1058,7 @@ dfota_fota_finalize(GObject *object)
 
 	fota_release(self);
 	g_ptr_array_unref(self->early_urcs);
+	g_clear_handle_id(&self->pre_journal_timer, g_source_remove);
 	g_ptr_array_unref(self->pre_journal_urcs);
 	g_free(self->pending_command);
 	g_clear_pointer(&self->last_result, g_variant_unref);

@@ -214,7 +214,10 @@ test_unplug_updating(void)
 	harness_control(h, "replug");
 
 	result = harness_wait_finished(h, since, 60000);
-	g_test_message("progress: %s", fh_progress_trace(h, since));
+	{
+		g_autofree char *trace_trace = fh_progress_trace(h, since);
+		g_test_message("progress: %s", trace_trace);
+	}
 	g_test_message("Finished: %s", fh_printed(result));
 	g_assert_true(harness_dict_bool(result, "success"));
 	g_assert_cmpuint(harness_dict_uint64(result, "id"), ==, id);

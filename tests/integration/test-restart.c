@@ -227,7 +227,10 @@ test_forced_resume_unknown(void)
 	fh_daemon_start(h);
 
 	result = harness_wait_finished(h, restarted, 90000);
-	g_test_message("after the restart: %s", fh_progress_trace(h, restarted));
+	{
+		g_autofree char *after_trace = fh_progress_trace(h, restarted);
+		g_test_message("after the restart: %s", after_trace);
+	}
 	g_test_message("Finished: %s", fh_printed(result));
 	g_assert_true(harness_dict_bool(result, "success"));
 	g_assert_cmpint(harness_dict_int(result, "code"), ==, 0);
