@@ -533,38 +533,56 @@ upload_read_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	                 upload_done, c);
 }
 
-static void
-do_upload(ModemEntry *e, GDBusMethodInvocation *invocation)
+/* The common start of Upload and Download: a valid name, the passed fd (readable or
+ * writable as @for_writing says; *size is a regular file's size) and an idle modem. NULL when
+ * the call was already answered with an error; the fd is then closed. */
+static FileCall *
+file_call_begin(ModemEntry *e, GDBusMethodInvocation *invocation, gboolean for_writing,
+                guint64 *size)
 {
 	const char *name;
 	gint32 handle;
 	int fd;
-	guint64 size = 0;
 	g_autoptr(GError) error = NULL;
 	FileCall *c;
 
 	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&sh)", &name, &handle);
 	if (!dfota_validate_filename(name, &error)) {
 		return_error(invocation, error);
-		return;
+		return NULL;
 	}
 	fd = take_fd(invocation, handle);
 	if (fd < 0)
-		return;
-	if (!dfota_fdio_check_readable(fd, &size, &error)) {
+		return NULL;
+	if (!(for_writing ? dfota_fdio_check_writable(fd, &error)
+	                  : dfota_fdio_check_readable(fd, size, &error))) {
 		close(fd);
 		return_error(invocation, error);
-		return;
+		return NULL;
 	}
 	if (refuse_if_busy(e, invocation)) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	c = g_new0(FileCall, 1);
 	c->entry = e;
 	c->invocation = g_object_ref(invocation);
 	c->name = g_strdup(name);
-	c->fd = -1;
+	c->fd = fd;
+	return c;
+}
+
+static void
+do_upload(ModemEntry *e, GDBusMethodInvocation *invocation)
+{
+	guint64 size = 0;
+	FileCall *c = file_call_begin(e, invocation, FALSE, &size);
+	int fd;
+
+	if (!c)
+		return;
+	fd = c->fd;
+	c->fd = -1; /* the reader takes it over */
 	/* The module's UFS is a few MiB at most: the file is held in memory up to that bound. */
 	dfota_fdio_read_all(fd, dfota_fota_get_config(e->fota)->max_package_size, size, NULL, NULL,
 	                    NULL, upload_read_done, c);
@@ -602,35 +620,11 @@ download_done(GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 do_download(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
-	const char *name;
-	gint32 handle;
-	int fd;
-	g_autoptr(GError) error = NULL;
-	FileCall *c;
+	FileCall *c = file_call_begin(e, invocation, TRUE, NULL);
 
-	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&sh)", &name, &handle);
-	if (!dfota_validate_filename(name, &error)) {
-		return_error(invocation, error);
+	if (!c)
 		return;
-	}
-	fd = take_fd(invocation, handle);
-	if (fd < 0)
-		return;
-	if (!dfota_fdio_check_writable(fd, &error)) {
-		close(fd);
-		return_error(invocation, error);
-		return;
-	}
-	if (refuse_if_busy(e, invocation)) {
-		close(fd);
-		return;
-	}
-	c = g_new0(FileCall, 1);
-	c->entry = e;
-	c->invocation = g_object_ref(invocation);
-	c->name = g_strdup(name);
-	c->fd = fd;
-	dfota_ufs_download(dfota_modem_get_channel(e->modem), name,
+	dfota_ufs_download(dfota_modem_get_channel(e->modem), c->name,
 	                   dfota_fota_get_config(e->fota)->max_package_size, entry_timeout(e), NULL,
 	                   NULL, NULL, download_done, c);
 }
