@@ -135,6 +135,15 @@ bench_cmd_urc(int argc, char **argv)
 	sub_sig = g_dbus_connection_signal_subscribe(conn, ename, NULL, "Urc", NULL, NULL,
 						     G_DBUS_SIGNAL_FLAGS_NONE, on_signal, &e_sig,
 						     NULL);
+	/* The bus applies the match rules before it answers this call (messages are ordered), and
+	 * dfotad answers a Command only after every command queued before it (FIFO): a URC line
+	 * written after this cannot be lost to a missing match rule nor taken as an information
+	 * line of a command still in flight from an earlier benchmark. */
+	if (!bench_command(conn, modem, "AT", &error)) {
+		g_printerr("dfota-bench urc: %s\n", error->message);
+		status = 1;
+		goto out;
+	}
 	for (int i = -warmup; i < iterations; i++) {
 		g_autofree char *urc = g_strdup_printf("+BENCHURC: %d", i + warmup);
 		g_autofree char *cline = g_strdup_printf("urc %s\n", urc);
