@@ -168,6 +168,17 @@ typedef struct {
 	guint min_percent;
 } FhProgressWait;
 
+/* TRUE when @ev is a Progress signal of Modem/0; its phase and percent then. */
+static inline gboolean
+fh_progress_of(HarnessEvent *ev, const char **phase, guint32 *percent)
+{
+	if (ev->type != HARNESS_EVENT_SIGNAL || g_strcmp0(ev->member, "Progress") != 0 ||
+	    g_strcmp0(ev->path, HARNESS_MODEM_PATH) != 0)
+		return FALSE;
+	g_variant_get(ev->body, "(&su)", phase, percent);
+	return TRUE;
+}
+
 static gboolean
 fh_progress_seen(Harness *h, guint64 since, const char *phase, guint min_percent)
 {
@@ -178,10 +189,8 @@ fh_progress_seen(Harness *h, guint64 since, const char *phase, guint min_percent
 		const char *p;
 		guint32 pct;
 
-		if (ev->type != HARNESS_EVENT_SIGNAL || g_strcmp0(ev->member, "Progress") != 0 ||
-		    g_strcmp0(ev->path, HARNESS_MODEM_PATH) != 0)
+		if (!fh_progress_of(ev, &p, &pct))
 			continue;
-		g_variant_get(ev->body, "(&su)", &p, &pct);
 		if (strcmp(p, phase) == 0 && pct >= min_percent)
 			return TRUE;
 	}
@@ -219,10 +228,8 @@ fh_progress_trace(Harness *h, guint64 since)
 		const char *p;
 		guint32 pct;
 
-		if (ev->type != HARNESS_EVENT_SIGNAL || g_strcmp0(ev->member, "Progress") != 0 ||
-		    g_strcmp0(ev->path, HARNESS_MODEM_PATH) != 0)
+		if (!fh_progress_of(ev, &p, &pct))
 			continue;
-		g_variant_get(ev->body, "(&su)", &p, &pct);
 		g_string_append_printf(s, "%s%s:%u", s->len ? " " : "", p, pct);
 	}
 	return g_string_free(s, FALSE);
@@ -241,10 +248,8 @@ fh_phases(Harness *h, guint64 since)
 		const char *p;
 		guint32 pct;
 
-		if (ev->type != HARNESS_EVENT_SIGNAL || g_strcmp0(ev->member, "Progress") != 0 ||
-		    g_strcmp0(ev->path, HARNESS_MODEM_PATH) != 0)
+		if (!fh_progress_of(ev, &p, &pct))
 			continue;
-		g_variant_get(ev->body, "(&su)", &p, &pct);
 		if (g_strcmp0(p, last) == 0 || strcmp(p, "idle") == 0)
 			continue;
 		g_string_append_printf(s, "%s%s", s->len ? "," : "", p);
