@@ -69,10 +69,8 @@ fota_call_self(FotaCall *call)
 static void
 fota_journal_save(DfotaFota *self)
 {
-	g_autoptr(GError) error = NULL;
-
 	if (self->journal && self->job && self->accepted_or_recorded)
-		dfota_journal_set_job(self->journal, dfota_job_to_record(self->job), &error);
+		dfota_journal_set_job(self->journal, dfota_job_to_record(self->job), NULL);
 }
 
 static void
@@ -113,7 +111,7 @@ fota_publish(DfotaFota *self, const char *phase, guint percent)
 	g_debug("job %" G_GUINT64_FORMAT ": %s %u%%", job->id, phase, percent);
 	/* A restarted daemon goes on from here, never below (Percent never decreases). */
 	if (self->journal && self->accepted_or_recorded)
-		dfota_journal_set_job_lazy(self->journal, dfota_job_to_record(job), NULL);
+		dfota_journal_set_progress(self->journal, job->id, phase, percent);
 	g_signal_emit(self, signals[SIGNAL_PROGRESS], 0, phase, percent);
 }
 
@@ -293,7 +291,7 @@ fota_begin(DfotaFota *self, DfotaJobKind kind, const char *source, DfotaFotaStar
 	self->started_cb = started;
 	self->started_data = user_data;
 	if (self->journal)
-		self->job->id = dfota_journal_take_job_id(self->journal, NULL);
+		self->job->id = dfota_journal_take_job_id(self->journal);
 	return TRUE;
 }
 
@@ -635,7 +633,7 @@ fota_start_forced_resume(DfotaFota *self)
 	        g_strdup(self->replaying ? "" : dfota_modem_get_revision(self->modem));
 	self->job_cancellable = g_cancellable_new();
 	if (self->journal)
-		self->job->id = dfota_journal_take_job_id(self->journal, NULL);
+		self->job->id = dfota_journal_take_job_id(self->journal);
 	g_message("the module resumed a firmware update on its own (forced upgrade mode)");
 	fota_accept(self, DFOTA_JOB_STEP_UPDATING, "updating", 0);
 	if (self->job)
@@ -969,7 +967,7 @@ fota_ensure_journal(DfotaFota *self)
 			self->job->from_revision = g_strdup(recorded->from_revision);
 			dfota_job_free(recorded);
 		} else {
-			self->job->id = dfota_journal_take_job_id(self->journal, NULL);
+			self->job->id = dfota_journal_take_job_id(self->journal);
 		}
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_JOB]);
 		fota_journal_save(self);

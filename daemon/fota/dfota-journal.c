@@ -2,13 +2,19 @@
 #include "dfota-journal.h"
 
 #include <errno.h>
+#include <string.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 #define JOURNAL_FORMAT "a{sv}"
 
 struct _DfotaJournal {
 	char *path;
+	char *progress_path; /* the side file of dfota_journal_set_progress() */
+	int progress_fd;     /* open once, rewritten in place; -1 until the first update */
 	guint64 next_id;
+	guint64 id_limit;      /* ids below it are reserved on disk: taking one writes nothing */
 	GVariant *job;         /* a{sv} or NULL */
 	GVariant *last_result; /* a{sv} or NULL */
 };
@@ -63,30 +69,116 @@ journal_load(DfotaJournal *self)
 		self->last_result = g_steal_pointer(&last);
 }
 
-static gboolean
-journal_store(DfotaJournal *self, gboolean durable, GError **error)
+static char *
+journal_snapshot(DfotaJournal *self, guint64 stored_next_id)
 {
 	GVariantBuilder b;
 	g_autoptr(GVariant) v = NULL;
-	g_autofree char *text = NULL;
 
 	g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-	g_variant_builder_add(&b, "{sv}", "next-id", g_variant_new_uint64(self->next_id));
+	g_variant_builder_add(&b, "{sv}", "next-id", g_variant_new_uint64(stored_next_id));
 	if (self->job)
 		g_variant_builder_add(&b, "{sv}", "job", self->job);
 	if (self->last_result)
 		g_variant_builder_add(&b, "{sv}", "last-result", self->last_result);
 	v = g_variant_ref_sink(g_variant_builder_end(&b));
-	text = g_variant_print(v, TRUE);
-	if (!g_file_set_contents_full(self->path, text, -1,
-	                              G_FILE_SET_CONTENTS_CONSISTENT |
-	                                      (durable ? G_FILE_SET_CONTENTS_DURABLE : 0),
-	                              0600, error)) {
-		g_warning("journal %s: cannot write: %s", self->path,
-		          error && *error ? (*error)->message : "?");
-		return FALSE;
+	return g_variant_print(v, TRUE);
+}
+
+/* Temp file, fsync, rename, fsync of the directory: after a power cut the file is the old or
+ * the new record, never a mix, and a completed write survives. */
+static gboolean
+store_text(const char *path, const char *text, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+
+	if (g_file_set_contents_full(path, text, -1,
+	                             G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+	                             0600, &local))
+		return TRUE;
+	g_warning("journal %s: cannot write: %s", path, local->message);
+	g_propagate_error(error, g_steal_pointer(&local));
+	return FALSE;
+}
+
+static gboolean
+journal_store(DfotaJournal *self, GError **error)
+{
+	g_autofree char *text = journal_snapshot(self, self->id_limit);
+
+	return store_text(self->path, text, error);
+}
+
+/* Ids are handed out from a block reserved on disk in advance, so that starting a job writes
+ * nothing before its reply; a power cut skips the rest of the block, never reuses an id. */
+#define ID_BLOCK 64
+
+static void
+journal_reserve_ids(DfotaJournal *self)
+{
+	self->id_limit = self->next_id + ID_BLOCK;
+	journal_store(self, NULL);
+}
+
+/* One fixed-width line, rewritten at offset 0 with one pwrite(): no truncation, so the file
+ * never passes through an empty or shorter state, and a sector-sized write is not torn in
+ * practice. */
+#define PROGRESS_PHASE_MAX 24
+
+void
+dfota_journal_set_progress(DfotaJournal *self, guint64 job_id, const char *phase, guint percent)
+{
+	char line[64];
+	int len;
+
+	g_return_if_fail(phase != NULL && strlen(phase) <= PROGRESS_PHASE_MAX);
+	if (self->progress_fd < 0) {
+		self->progress_fd = open(self->progress_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (self->progress_fd < 0) {
+			g_warning("journal %s: %s", self->progress_path, g_strerror(errno));
+			return;
+		}
 	}
-	return TRUE;
+	len = g_snprintf(line, sizeof line, "%020" G_GUINT64_FORMAT " %-24s %03u\n", job_id, phase,
+	                 MIN(percent, 100));
+	if (pwrite(self->progress_fd, line, (size_t)len, 0) != len)
+		g_warning("journal %s: cannot write: %s", self->progress_path, g_strerror(errno));
+}
+
+static void
+progress_forget(DfotaJournal *self)
+{
+	if (self->progress_fd >= 0)
+		close(self->progress_fd);
+	self->progress_fd = -1;
+	if (g_unlink(self->progress_path) != 0 && errno != ENOENT)
+		g_warning("journal: cannot remove %s: %s", self->progress_path, g_strerror(errno));
+}
+
+/* The side file's percent when it names @job's id and phase, else @job's own. */
+static guint
+progress_merge(DfotaJournal *self, GVariant *job)
+{
+	g_autofree char *text = NULL;
+	g_auto(GStrv) f = NULL;
+	const char *phase = NULL;
+	guint64 id = 0, side_id;
+	guint percent = 0;
+	guint64 side_percent;
+
+	g_variant_lookup(job, "id", "t", &id);
+	g_variant_lookup(job, "phase", "&s", &phase);
+	g_variant_lookup(job, "percent", "u", &percent);
+	if (!g_file_get_contents(self->progress_path, &text, NULL, NULL))
+		return percent;
+	f = g_strsplit_set(g_strstrip(text), " ", -1);
+	/* "ID PHASE<spaces> PCT": empty fields between the padding spaces */
+	if (g_strv_length(f) < 3 ||
+	    !g_ascii_string_to_unsigned(f[0], 10, 1, G_MAXUINT64, &side_id, NULL) ||
+	    side_id != id || g_strcmp0(f[1], phase) != 0 ||
+	    !g_ascii_string_to_unsigned(f[g_strv_length(f) - 1], 10, 0, 100, &side_percent, NULL))
+		return percent;
+	return MAX(percent, (guint)side_percent);
 }
 
 DfotaJournal *
@@ -100,10 +192,13 @@ dfota_journal_open(const char *state_dir, const char *port, const char *imei)
 	if (g_mkdir_with_parents(state_dir, 0700) != 0)
 		g_warning("journal: cannot create %s: %s", state_dir, g_strerror(errno));
 	self->path = g_build_filename(state_dir, name, NULL);
+	self->progress_path = g_strconcat(self->path, ".progress", NULL);
+	self->progress_fd = -1;
 	self->next_id = 1;
 	journal_load(self);
 	if (self->next_id == 0)
 		self->next_id = 1;
+	journal_reserve_ids(self);
 	return self;
 }
 
@@ -112,7 +207,10 @@ dfota_journal_free(DfotaJournal *self)
 {
 	if (!self)
 		return;
+	if (self->progress_fd >= 0)
+		close(self->progress_fd);
 	g_free(self->path);
+	g_free(self->progress_path);
 	g_clear_pointer(&self->job, g_variant_unref);
 	g_clear_pointer(&self->last_result, g_variant_unref);
 	g_free(self);
@@ -125,19 +223,29 @@ dfota_journal_get_path(DfotaJournal *self)
 }
 
 guint64
-dfota_journal_take_job_id(DfotaJournal *self, GError **error)
+dfota_journal_take_job_id(DfotaJournal *self)
 {
-	guint64 id = self->next_id++;
-
-	if (!journal_store(self, TRUE, error))
-		return 0;
-	return id;
+	if (self->next_id >= self->id_limit)
+		journal_reserve_ids(self);
+	return self->next_id++;
 }
 
 GVariant *
 dfota_journal_get_job(DfotaJournal *self)
 {
-	return self->job ? g_variant_ref(self->job) : NULL;
+	GVariantDict d;
+	guint percent = 0;
+	guint merged;
+
+	if (!self->job)
+		return NULL;
+	g_variant_lookup(self->job, "percent", "u", &percent);
+	merged = progress_merge(self, self->job);
+	if (merged == percent)
+		return g_variant_ref(self->job);
+	g_variant_dict_init(&d, self->job);
+	g_variant_dict_insert(&d, "percent", "u", merged);
+	return g_variant_ref_sink(g_variant_dict_end(&d));
 }
 
 gboolean
@@ -145,15 +253,7 @@ dfota_journal_set_job(DfotaJournal *self, GVariant *job, GError **error)
 {
 	g_clear_pointer(&self->job, g_variant_unref);
 	self->job = job ? g_variant_ref_sink(job) : NULL;
-	return journal_store(self, TRUE, error);
-}
-
-gboolean
-dfota_journal_set_job_lazy(DfotaJournal *self, GVariant *job, GError **error)
-{
-	g_clear_pointer(&self->job, g_variant_unref);
-	self->job = job ? g_variant_ref_sink(job) : NULL;
-	return journal_store(self, FALSE, error);
+	return journal_store(self, error);
 }
 
 GVariant *
@@ -165,8 +265,12 @@ dfota_journal_get_last_result(DfotaJournal *self)
 gboolean
 dfota_journal_finish_job(DfotaJournal *self, GVariant *result, GError **error)
 {
+	gboolean ok;
+
 	g_clear_pointer(&self->job, g_variant_unref);
 	g_clear_pointer(&self->last_result, g_variant_unref);
 	self->last_result = result ? g_variant_ref_sink(result) : NULL;
-	return journal_store(self, TRUE, error);
+	ok = journal_store(self, error);
+	progress_forget(self);
+	return ok;
 }

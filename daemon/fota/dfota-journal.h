@@ -2,9 +2,11 @@
  *
  * One file per modem identity (port and IMEI, so a record never attaches to another
  * module) holding the next job id, the job in progress with the step it reached, and the
- * last result. Every write replaces the whole file atomically (temp file, fsync, rename):
- * after a power cut the file is either the old or the new version, never a mix. A file that
- * cannot be parsed is moved aside with a warning and the journal starts empty.
+ * last result. Every write replaces the whole file atomically (temp file, fsync, rename,
+ * fsync of the directory): after a power cut the file is either the old or the new version,
+ * never a mix. A file that cannot be parsed is moved aside with a warning and the journal
+ * starts empty. The main loop writes only when a job changes step (a handful of times per
+ * job); percent updates and job ids cost no fsync (see below).
  */
 #pragma once
 
@@ -23,22 +25,30 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(DfotaJournal, dfota_journal_free)
 
 const char *dfota_journal_get_path(DfotaJournal *self);
 
-/* Takes the next job id (increasing, starting at 1) and stores the counter durably. */
-guint64 dfota_journal_take_job_id(DfotaJournal *self, GError **error);
+/* Takes the next job id (increasing, starting at 1, never reused). Ids come from a block
+ * reserved on disk when the journal opens, so this normally writes nothing. */
+guint64 dfota_journal_take_job_id(DfotaJournal *self);
 
-/* The job in progress (a{sv}), or NULL. Transfer full. */
+/* The job in progress (a{sv}), or NULL, with the percent of the side file when that names the
+ * same job and phase and is further along. Transfer full. */
 GVariant *dfota_journal_get_job(DfotaJournal *self);
-/* Records @job (a{sv}, consumed if floating) as the job in progress, durably. */
+/* Records @job (a{sv}, consumed if floating, NULL for none) as the job in progress, durably,
+ * before it returns: a step is on disk before the daemon publishes or acts on it. */
 gboolean dfota_journal_set_job(DfotaJournal *self, GVariant *job, GError **error);
 
-/* The same without fsync: still atomic (a crash leaves the old or the new record), and what a
- * restarted daemon reads, but a power cut may lose it. For percent updates, which a power cut
- * resets anyway (the module restarts its update at 0). */
-gboolean dfota_journal_set_job_lazy(DfotaJournal *self, GVariant *job, GError **error);
+/* Records how far the job in progress got within its phase, cheaply: a few bytes written in
+ * place to a side file next to the record, with no temp file and no fsync, so that percent
+ * updates (up to a hundred per phase) cost the main loop microseconds and the flash nothing
+ * worth counting. A daemon killed and restarted reads it back (the kernel still holds it); a
+ * power cut may lose or tear it, which costs nothing: the record itself is never touched,
+ * a side file that does not parse or does not name the recorded job and phase is ignored,
+ * and the module restarts its update at 0 after a power cut anyway. */
+void dfota_journal_set_progress(DfotaJournal *self, guint64 job_id, const char *phase,
+                                guint percent);
 
 /* The last result (a{sv}), or NULL. Transfer full. */
 GVariant *dfota_journal_get_last_result(DfotaJournal *self);
-/* Stores @result as the last result and forgets the job in progress, in one write. */
+/* Stores @result as the last result and forgets the job in progress, in one durable write. */
 gboolean dfota_journal_finish_job(DfotaJournal *self, GVariant *result, GError **error);
 
 G_END_DECLS
