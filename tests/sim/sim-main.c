@@ -13,6 +13,7 @@
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <termios.h>
 #include <unistd.h>
 #include <curl/curl.h>
@@ -42,6 +43,53 @@ on_input_resume(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+typedef struct {
+	int fd;
+	GSourceFunc func;
+	gpointer data;
+} PreciseTimer;
+
+static gboolean
+on_precise_timer(gint fd, GIOCondition cond, gpointer user_data)
+{
+	PreciseTimer *t = user_data;
+
+	t->func(t->data); /* one-shot, whatever it returns */
+	return G_SOURCE_REMOVE;
+}
+
+static void
+precise_timer_free(gpointer user_data)
+{
+	PreciseTimer *t = user_data;
+
+	close(t->fd);
+	g_free(t);
+}
+
+guint
+sim_timer_at(gint64 at_us, GSourceFunc func, gpointer data)
+{
+	struct itimerspec its = { 0 };
+	PreciseTimer *t;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd < 0)
+		g_error("timerfd_create: %s", g_strerror(errno));
+	/* it_value 0 would disarm: a time already past fires at once */
+	at_us = MAX(at_us, 1);
+	its.it_value.tv_sec = at_us / G_USEC_PER_SEC;
+	its.it_value.tv_nsec = (at_us % G_USEC_PER_SEC) * 1000;
+	if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+		g_error("timerfd_settime: %s", g_strerror(errno));
+	t = g_new0(PreciseTimer, 1);
+	t->fd = fd;
+	t->func = func;
+	t->data = data;
+	return g_unix_fd_add_full(G_PRIORITY_DEFAULT, fd, G_IO_IN, on_precise_timer, t,
+				  precise_timer_free);
+}
+
 void
 sim_input_pause_until(Sim *sim, gint64 until_us)
 {
@@ -57,8 +105,7 @@ sim_input_pause_until(Sim *sim, gint64 until_us)
 	}
 	g_clear_handle_id(&sim->master_watch, g_source_remove);
 	if (until_us != G_MAXINT64)
-		sim->input_resume_id = g_timeout_add((guint)((until_us - now + 999) / 1000),
-						     on_input_resume, sim);
+		sim->input_resume_id = sim_timer_at(until_us, on_input_resume, sim);
 }
 
 static gboolean

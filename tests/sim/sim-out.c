@@ -104,13 +104,18 @@ out_pump(Sim *sim)
 	if (sim->hold_until_us && sim->hold_pos == 0) {
 		/* everything left belongs to the delayed answer */
 		if (sim->hold_timer == 0)
-			sim->hold_timer = g_timeout_add(
-				(guint)((sim->hold_until_us - now) / 1000) + 1, on_hold_timer, sim);
+			sim->hold_timer = sim_timer_at(sim->hold_until_us, on_hold_timer, sim);
 		return;
 	}
-	if (sim->baud && sim->out_timer == 0)
-		sim->out_timer = g_timeout_add(10, on_out_timer, sim);
-	else if (!sim->baud && sim->out_watch == 0)
+	if (sim->baud && sim->out_timer == 0) {
+		/* Next write when the line has carried enough for the next piece (up to 1 ms of
+		 * line time): a 6-byte "OK" at 921600 baud takes 65 us, not a timer tick. */
+		double rate = sim->baud / 10.0;
+		double piece = MIN((double)sim->out->len, MAX(1.0, rate / 1000));
+		double wait_us = (piece - sim->out_credit) * 1e6 / rate;
+
+		sim->out_timer = sim_timer_at(now + (gint64)MAX(wait_us, 0) + 1, on_out_timer, sim);
+	} else if (!sim->baud && sim->out_watch == 0)
 		sim->out_watch = g_unix_fd_add(sim->master_fd, G_IO_OUT, on_out_ready, sim);
 }
 

@@ -32,7 +32,7 @@ struct _SimUpload {
 	GByteArray *data;
 	gsize block_fill;
 	gint64 busy_until;
-	gint64 wire_free;
+	double wire_free; /* us: when the line has carried every byte read so far */
 	guint held;
 	gsize wire_bytes;
 	gsize lost;
@@ -41,6 +41,15 @@ struct _SimUpload {
 	guint event_timer;
 	guint timeout_timer;
 };
+
+/* The line's free time rounded up to the microsecond of the clock. */
+static gint64
+wire_free_us(const SimUpload *u)
+{
+	gint64 t = (gint64)u->wire_free;
+
+	return (double)t < u->wire_free ? t + 1 : t;
+}
 
 gsize
 sim_ufs_used(Sim *sim)
@@ -169,13 +178,9 @@ schedule_events(Sim *sim)
 {
 	SimUpload *u = sim->upload;
 	UplEvent *head = g_queue_peek_head(&u->events);
-	gint64 now = g_get_monotonic_time();
-	guint delay_ms;
-
 	if (u->event_timer || head == NULL)
 		return;
-	delay_ms = head->at_us <= now ? 0 : (guint)((head->at_us - now + 999) / 1000);
-	u->event_timer = g_timeout_add(delay_ms, run_events, sim);
+	u->event_timer = sim_timer_at(head->at_us, run_events, sim);
 }
 
 static gboolean
@@ -248,7 +253,9 @@ void
 sim_upload_feed(Sim *sim, const guint8 *buf, gsize len, gint64 now)
 {
 	SimUpload *u = sim->upload;
-	gint64 byte_us = sim->baud ? 10000000 / sim->baud : 0;
+	/* 10 bits per byte; fractional (10.85 us at 921600 baud): truncating it would make the
+	 * simulated line faster than the real one */
+	double byte_us = sim->baud ? 1e7 / sim->baud : 0;
 	gsize i;
 
 	u->wire_bytes += len;
@@ -260,8 +267,8 @@ sim_upload_feed(Sim *sim, const guint8 *buf, gsize len, gint64 now)
 		gint64 arrival = now;
 
 		if (byte_us) {
-			u->wire_free = MAX(u->wire_free, now) + byte_us;
-			arrival = u->wire_free;
+			u->wire_free = MAX(u->wire_free, (double)now) + byte_us;
+			arrival = wire_free_us(u);
 		}
 		if (arrival >= u->busy_until)
 			accept_byte(sim, u, buf[i], arrival);
@@ -286,7 +293,7 @@ sim_upload_read(Sim *sim)
 	ssize_t n;
 
 	if (sim->flow_rtscts) {
-		gint64 until = MAX(u->busy_until, u->wire_free);
+		gint64 until = MAX(u->busy_until, wire_free_us(u));
 
 		if (u->complete) {
 			sim_input_pause_until(sim, G_MAXINT64);
@@ -309,7 +316,7 @@ sim_upload_read(Sim *sim)
 	}
 	sim_upload_feed(sim, buf, (gsize)n, now);
 	if (sim->flow_rtscts && sim->upload) {
-		gint64 until = MAX(u->busy_until, u->wire_free);
+		gint64 until = MAX(u->busy_until, wire_free_us(u));
 
 		if (u->complete)
 			sim_input_pause_until(sim, G_MAXINT64);

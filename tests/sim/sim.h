@@ -130,6 +130,10 @@ void sim_log(Sim *sim, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void sim_hold_output(Sim *sim, int ms);
 void sim_reboot(Sim *sim, gboolean power_cut);
 void sim_input_pause_until(Sim *sim, gint64 until_us);
+/* A one-shot timer at @at_us (g_get_monotonic_time() clock) with microsecond precision: a
+ * timerfd, where g_timeout_add() rounds to milliseconds and the line model needs the time of
+ * a byte (11 us at 921600 baud). Returns a source id for g_source_remove(). */
+guint sim_timer_at(gint64 at_us, GSourceFunc func, gpointer data);
 void sim_feed_commands(Sim *sim, const guint8 *buf, gsize len);
 
 /* sim-at.c: the command interpreter */
