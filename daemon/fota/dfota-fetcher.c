@@ -31,7 +31,8 @@ typedef struct {
 	gint last_percent;
 	guint64 last_reported;
 	GSource *cancel_source;
-	GError *abort_error; /* why a callback stopped the transfer */
+	GError *abort_error;       /* why a callback stopped the transfer */
+	DfotaFetchOptions options; /* a copy; ca_file owned */
 	char errbuf[CURL_ERROR_SIZE];
 } Transfer;
 
@@ -49,22 +50,41 @@ G_DEFINE_TYPE(DfotaFetcher, dfota_fetcher, G_TYPE_OBJECT)
 
 /* libcurl's global state is process-wide and must be set up once before any handle exists;
  * doing it lazily keeps an idle daemon (and its start-up) free of TLS initialisation. */
+static gint curl_ready; /* set once curl_global_init() has run, successfully or not */
+
 static gpointer
 curl_init_once(gpointer unused)
 {
-	return GINT_TO_POINTER(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+	gboolean ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+
+	g_atomic_int_set(&curl_ready, 1);
+	return GINT_TO_POINTER(ok);
 }
+
+static GOnce curl_once = G_ONCE_INIT;
 
 static gboolean
 ensure_curl(GError **error)
 {
-	static GOnce once = G_ONCE_INIT;
-
-	if (GPOINTER_TO_INT(g_once(&once, curl_init_once, NULL)))
+	if (GPOINTER_TO_INT(g_once(&curl_once, curl_init_once, NULL)))
 		return TRUE;
 	g_set_error_literal(error, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
 	                    "Cannot initialise libcurl");
 	return FALSE;
+}
+
+/* curl_global_init() loads and sets up OpenSSL: milliseconds of CPU that would stall the AT
+ * queue if the main loop did it. The first download does it on a worker thread; no other
+ * thread uses libcurl then (the main loop creates no handle before it is done). */
+static void
+curl_init_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+	GError *error = NULL;
+
+	if (ensure_curl(&error))
+		g_task_return_boolean(task, TRUE);
+	else
+		g_task_return_error(task, error);
 }
 
 static void check_done(DfotaFetcher *self);
@@ -81,6 +101,7 @@ transfer_free(Transfer *t)
 	g_clear_pointer(&t->body, g_byte_array_unref);
 	g_clear_error(&t->abort_error);
 	g_clear_object(&t->task);
+	g_free((char *)t->options.ca_file);
 	g_free(t->url);
 	g_free(t);
 }
@@ -300,6 +321,11 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		        t->url, (guint64)t->body->len + len, t->max_size);
 		return 0;
 	}
+	if (t->body->len == 0 && length > 0 && (guint64)length <= G_MAXUINT) {
+		/* One allocation for the announced body instead of a copy per doubling. */
+		g_byte_array_set_size(t->body, (guint)length);
+		g_byte_array_set_size(t->body, 0);
+	}
 	g_byte_array_append(t->body, (const guint8 *)data, (guint)len);
 	return len;
 }
@@ -403,51 +429,33 @@ ensure_multi(DfotaFetcher *self, GError **error)
 	return TRUE;
 }
 
-void
-dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions *options,
-                    DfotaFetchProgressFunc progress, gpointer progress_data,
-                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+/* Hands @t (whose task is still pending) to the multi handle; completes the task on error. */
+static void
+transfer_start(DfotaFetcher *self, Transfer *t)
 {
-	g_autoptr(GTask) task = NULL;
 	GError *error = NULL;
-	Transfer *t;
+	GCancellable *cancellable = g_task_get_cancellable(t->task);
 	CURLMcode mrc;
 
-	g_return_if_fail(DFOTA_IS_FETCHER(self));
-	g_return_if_fail(url != NULL && options != NULL);
-
-	/* No source object: a task must not keep the fetcher alive, so that disposing of the
-	 * fetcher (daemon shutdown) cancels what still runs. */
-	task = g_task_new(NULL, cancellable, callback, user_data);
-	g_task_set_source_tag(task, dfota_fetcher_fetch);
-	if (g_task_return_error_if_cancelled(task))
-		return;
-	if (!ensure_multi(self, &error)) {
-		g_task_return_error(task, error);
+	if (g_task_return_error_if_cancelled(t->task) || !ensure_multi(self, &error)) {
+		if (error)
+			g_task_return_error(t->task, error);
+		transfer_free(t);
 		return;
 	}
-	t = g_new0(Transfer, 1);
-	t->fetcher = self;
-	t->url = g_strdup(url);
-	t->body = g_byte_array_new();
-	t->max_size = options->max_size ? options->max_size : G_MAXUINT64;
-	t->progress = progress;
-	t->progress_data = progress_data;
-	t->last_percent = -1;
-	t->task = g_object_ref(task);
 	t->easy = curl_easy_init();
-	if (t->easy == NULL || !setup_easy(t, options, &error)) {
+	if (t->easy == NULL || !setup_easy(t, &t->options, &error)) {
 		if (error == NULL)
 			error = g_error_new_literal(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
 			                            "Cannot create a libcurl handle");
-		g_task_return_error(task, error);
+		g_task_return_error(t->task, error);
 		transfer_free(t);
 		return;
 	}
 	mrc = curl_multi_add_handle(self->multi, t->easy);
 	if (mrc != CURLM_OK) {
-		g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
-		                        "Cannot start the download of %s: %s", url,
+		g_task_return_new_error(t->task, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+		                        "Cannot start the download of %s: %s", t->url,
 		                        curl_multi_strerror(mrc));
 		transfer_free(t);
 		return;
@@ -458,6 +466,58 @@ dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions
 		g_source_set_callback(t->cancel_source, G_SOURCE_FUNC(on_cancelled), t, NULL);
 		g_source_set_static_name(t->cancel_source, "dfota-fetcher-cancel");
 		g_source_attach(t->cancel_source, self->context);
+	}
+}
+
+static void
+curl_init_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	Transfer *t = user_data;
+	GError *error = NULL;
+
+	if (!g_task_propagate_boolean(G_TASK(res), &error)) {
+		g_task_return_error(t->task, error);
+		transfer_free(t);
+		return;
+	}
+	transfer_start(DFOTA_FETCHER(source), t);
+}
+
+void
+dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions *options,
+                    DfotaFetchProgressFunc progress, gpointer progress_data,
+                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	Transfer *t;
+
+	g_return_if_fail(DFOTA_IS_FETCHER(self));
+	g_return_if_fail(url != NULL && options != NULL);
+
+	/* No source object: a task must not keep the fetcher alive, so that disposing of the
+	 * fetcher (daemon shutdown) cancels what still runs. */
+	task = g_task_new(NULL, cancellable, callback, user_data);
+	g_task_set_source_tag(task, dfota_fetcher_fetch);
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	t = g_new0(Transfer, 1);
+	t->fetcher = self;
+	t->url = g_strdup(url);
+	t->body = g_byte_array_new();
+	t->max_size = options->max_size ? options->max_size : G_MAXUINT64;
+	t->progress = progress;
+	t->progress_data = progress_data;
+	t->last_percent = -1;
+	t->options = *options;
+	t->options.ca_file = g_strdup(options->ca_file);
+	t->task = g_steal_pointer(&task);
+	if (g_atomic_int_get(&curl_ready)) {
+		transfer_start(self, t);
+	} else {
+		/* The init task holds the fetcher until the transfer is in its list. */
+		g_autoptr(GTask) init = g_task_new(self, NULL, curl_init_done, t);
+
+		g_task_run_in_thread(init, curl_init_thread);
 	}
 }
 
