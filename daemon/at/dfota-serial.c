@@ -146,6 +146,11 @@ on_readable(gint fd, GIOCondition condition, gpointer user_data)
 		if (n > 0) {
 			g_autoptr(GBytes) bytes = g_bytes_new(buf, (gsize)n);
 			g_signal_emit(self, signals[SIGNAL_DATA], 0, bytes);
+			/* A short read emptied the tty: asking again would only return EAGAIN (a
+			 * syscall per answer); later bytes make the fd readable again. A hang-up
+			 * still reads on to EAGAIN or end of file. */
+			if ((gsize)n < sizeof(buf) && !(condition & (G_IO_HUP | G_IO_ERR)))
+				break;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -220,6 +225,7 @@ dfota_serial_write(DfotaSerial *self, const void *data, gsize len, GError **erro
 		self->out_source = g_unix_fd_source_new(self->fd, G_IO_OUT);
 		g_source_set_callback(self->out_source, G_SOURCE_FUNC(on_writable), self, NULL);
 		g_source_set_static_name(self->out_source, "dfota-serial-out");
+		g_source_set_can_recurse(self->out_source, TRUE); /* see dfota_serial_open() */
 		g_source_attach(self->out_source, self->context);
 	}
 	return TRUE;
@@ -337,6 +343,11 @@ dfota_serial_open(const char *path, guint baud, gboolean rtscts, GError **error)
 	self->in_source = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
 	g_source_set_callback(self->in_source, G_SOURCE_FUNC(on_readable), self, NULL);
 	g_source_set_static_name(self->in_source, "dfota-serial-in");
+	/* GLib (2.74) blocks a non-recursive fd source around each dispatch by taking its fd out
+	 * of the poll set and putting it back, and each change wakes the context through its
+	 * eventfd: two writes, a read and a spare poll round per line from the module. The daemon
+	 * runs no nested main loop, so the source is never dispatched recursively anyway. */
+	g_source_set_can_recurse(self->in_source, TRUE);
 	g_source_attach(self->in_source, self->context);
 	return g_steal_pointer(&self);
 }
