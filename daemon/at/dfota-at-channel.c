@@ -82,6 +82,7 @@ struct _DfotaAtChannel {
 	GSource *timeout_source;
 	GSource *quiet_source;
 	GSource *kick_source;
+	gboolean at_chunk_end; /* the line being handled is the last of what was read */
 	guint max_queue;
 	guint quiet_ms;
 	guint probe_timeout_ms;
@@ -147,13 +148,10 @@ add_timeout(DfotaAtChannel *self, guint ms, GSourceFunc func, const char *name)
 	return source;
 }
 
-/* Ends the command in flight with @lines (success) or @error (owned). */
+/* Ends @cmd, no longer in flight, with its lines (success) or @error (owned). */
 static void
-finish_current(DfotaAtChannel *self, GError *error)
+complete_command(Command *cmd, GError *error)
 {
-	Command *cmd = g_steal_pointer(&self->current);
-
-	clear_source(&self->timeout_source);
 	if (cmd->task) {
 		if (error) {
 			g_task_return_error(cmd->task, error);
@@ -166,6 +164,16 @@ finish_current(DfotaAtChannel *self, GError *error)
 		g_error_free(error);
 	}
 	command_free(cmd);
+}
+
+/* Ends the command in flight with @lines (success) or @error (owned). */
+static void
+finish_current(DfotaAtChannel *self, GError *error)
+{
+	Command *cmd = g_steal_pointer(&self->current);
+
+	clear_source(&self->timeout_source);
+	complete_command(cmd, error);
 }
 
 static void
@@ -542,9 +550,19 @@ handle_line(DfotaAtChannel *self, const char *line)
 			}
 			probe_done(self, ok);
 		} else {
-			finish_current(self, final == DFOTA_AT_FINAL_OK
-			                             ? NULL
-			                             : error_for_final(cmd, final, code, trimmed));
+			GError *error = final == DFOTA_AT_FINAL_OK
+			                        ? NULL
+			                        : error_for_final(cmd, final, code, trimmed);
+
+			self->current = NULL;
+			clear_source(&self->timeout_source);
+			/* When the final line ends what the module sent, the next command goes out
+			 * before this one's caller hears back: the module works on it while the
+			 * D-Bus reply is built and sent (GTask calls back at once here). With more
+			 * bytes after it, they are read first, as lines that belong to no command. */
+			if (self->at_chunk_end)
+				on_kick(self);
+			complete_command(cmd, error);
 			schedule_next(self);
 		}
 		return;
@@ -563,6 +581,16 @@ handle_line(DfotaAtChannel *self, const char *line)
 		}
 	}
 	g_ptr_array_add(cmd->lines, g_strdup(line));
+}
+
+/* Whether @data holds nothing but line ends (the LF of a final CRLF): no line to come. */
+static gboolean
+only_terminators(const guint8 *data, gsize len)
+{
+	for (gsize i = 0; i < len; i++)
+		if (data[i] != '\r' && data[i] != '\n' && data[i] != '\0')
+			return FALSE;
+	return TRUE;
 }
 
 static void
@@ -595,8 +623,11 @@ on_serial_data(DfotaSerial *serial, GBytes *bytes, gpointer user_data)
 			}
 		}
 		off += dfota_line_reader_feed_one(self->reader, data + off, len - off, &line);
+		self->at_chunk_end = dfota_line_reader_is_empty(self->reader) &&
+		                     only_terminators(data + off, len - off);
 		if (line)
 			handle_line(self, line);
+		self->at_chunk_end = FALSE;
 	}
 }
 

@@ -195,6 +195,65 @@ test_fifo(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(f->pty->commands->len, ==, N);
 }
 
+/* ---- the next command goes out before the previous one's caller hears back ---- */
+
+typedef struct {
+	Fixture *f;
+	Result r;
+	guint waiting_at_callback;
+} EarlyProbe;
+
+static void
+on_sent_probe_queue(GObject *source, GAsyncResult *res, gpointer data)
+{
+	EarlyProbe *p = data;
+
+	p->waiting_at_callback = dfota_at_channel_get_waiting(p->f->channel);
+	on_sent(source, res, &p->r);
+}
+
+static void
+test_next_before_reply(Fixture *f, gconstpointer data)
+{
+	EarlyProbe p = { .f = f };
+	Result second = { 0 };
+	const char *const none[] = { NULL };
+
+	/* OK ends what the module sent: the queued command is written first, so the module
+	 * works on it while the first caller's reply is built */
+	dfota_at_channel_send(f->channel, "AT+ONE", 2000, DFOTA_AT_FLAG_NONE, NULL,
+	                      on_sent_probe_queue, &p);
+	send(f, "AT+TWO", 2000, &second);
+	pty_module_expect(f->pty, "AT+ONE", WAIT_MS);
+	g_assert_cmpuint(dfota_at_channel_get_waiting(f->channel), ==, 1);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	pty_test_wait_flag(&p.r.done, WAIT_MS);
+	g_assert_cmpuint(p.waiting_at_callback, ==, 0);
+	pty_module_expect(f->pty, "AT+TWO", WAIT_MS);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	wait_result(&second);
+	assert_lines(&second, none);
+	result_clear(&p.r);
+	result_clear(&second);
+
+	/* more bytes after the OK: they are read first, with no command in flight, so a line
+	 * that belongs to nobody is not credited to the next command */
+	dfota_at_channel_send(f->channel, "AT+THREE", 2000, DFOTA_AT_FLAG_NONE, NULL,
+	                      on_sent_probe_queue, &p);
+	send(f, "AT+FOUR", 2000, &second);
+	pty_module_expect(f->pty, "AT+THREE", WAIT_MS);
+	pty_module_say(f->pty, "\r\nOK\r\nstray words\r\n");
+	pty_test_wait_flag(&p.r.done, WAIT_MS);
+	g_assert_cmpuint(p.waiting_at_callback, ==, 1);
+	pty_module_expect(f->pty, "AT+FOUR", WAIT_MS);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	wait_result(&second);
+	assert_lines(&second, none);
+	g_assert_true(has_urc(f, "stray words"));
+	result_clear(&p.r);
+	result_clear(&second);
+}
+
 /* ---- which lines belong to the command ---- */
 
 static void
@@ -739,6 +798,7 @@ main(int argc, char **argv)
 	test_log_init();
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 	ADD("/at-channel/fifo", test_fifo);
+	ADD("/at-channel/next-before-reply", test_next_before_reply);
 	ADD("/at-channel/expected-prefix-rule", test_expected_prefix_rule);
 	ADD("/at-channel/echo-and-urc-between", test_echo_and_urc_between);
 	ADD("/at-channel/fragmentation-noise", test_fragmentation_noise);
