@@ -1,9 +1,13 @@
-/* dfota-fetcher.c: libcurl multi driven by the GLib main loop.
+/* dfota-fetcher.c: libcurl multi driven by a GLib main loop on a worker thread.
  *
  * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to call it back
  * (CURLMOPT_TIMERFUNCTION); each socket becomes a GLib fd source and the timer a GLib
- * timeout, both on the context the fetcher was created in. We never call into curl from
- * inside one of its own callbacks: completion and cancellation are handled after
+ * timeout, all on the fetcher's own context, run by its thread ("dfotad-fetch", started at
+ * the first download and stopped with the fetcher). libcurl's global init (OpenSSL), every
+ * read of the body and every copy of it happen there, so a fast download never stalls the AT
+ * queue of the daemon's main loop. Results and progress reach the caller's context: the task
+ * completes there, and progress is marshalled there. We never call into curl from inside one
+ * of its own callbacks: completion and cancellation are handled after
  * curl_multi_socket_action() returns, or from a GCancellable source.
  */
 #include "dfota-fetcher.h"
@@ -39,6 +43,10 @@ typedef struct {
 struct _DfotaFetcher {
 	GObject parent_instance;
 
+	GMainContext *caller_context; /* where tasks complete and progress is delivered */
+	/* The worker; everything below it is touched by the worker thread only. */
+	GThread *thread;
+	GMainLoop *loop;
 	GMainContext *context;
 	CURLM *multi;
 	GSource *timer;
@@ -49,42 +57,24 @@ struct _DfotaFetcher {
 G_DEFINE_TYPE(DfotaFetcher, dfota_fetcher, G_TYPE_OBJECT)
 
 /* libcurl's global state is process-wide and must be set up once before any handle exists;
- * doing it lazily keeps an idle daemon (and its start-up) free of TLS initialisation. */
-static gint curl_ready; /* set once curl_global_init() has run, successfully or not */
-
+ * doing it lazily keeps an idle daemon (and its start-up) free of TLS initialisation. Only
+ * the fetcher's worker thread calls it. */
 static gpointer
 curl_init_once(gpointer unused)
 {
-	gboolean ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-
-	g_atomic_int_set(&curl_ready, 1);
-	return GINT_TO_POINTER(ok);
+	return GINT_TO_POINTER(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
 }
-
-static GOnce curl_once = G_ONCE_INIT;
 
 static gboolean
 ensure_curl(GError **error)
 {
-	if (GPOINTER_TO_INT(g_once(&curl_once, curl_init_once, NULL)))
+	static GOnce once = G_ONCE_INIT;
+
+	if (GPOINTER_TO_INT(g_once(&once, curl_init_once, NULL)))
 		return TRUE;
 	g_set_error_literal(error, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
 	                    "Cannot initialise libcurl");
 	return FALSE;
-}
-
-/* curl_global_init() loads and sets up OpenSSL: milliseconds of CPU that would stall the AT
- * queue if the main loop did it. The first download does it on a worker thread; no other
- * thread uses libcurl then (the main loop creates no handle before it is done). */
-static void
-curl_init_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
-{
-	GError *error = NULL;
-
-	if (ensure_curl(&error))
-		g_task_return_boolean(task, TRUE);
-	else
-		g_task_return_error(task, error);
 }
 
 static void check_done(DfotaFetcher *self);
@@ -153,9 +143,39 @@ error_for_result(Transfer *t, CURLcode code)
 	return NULL;
 }
 
+/* A progress report on its way from the worker to the caller's context. */
+typedef struct {
+	GTask *task;
+	DfotaFetchProgressFunc progress;
+	gpointer progress_data;
+	guint64 now, total;
+} ProgressMsg;
+
+static void
+progress_msg_free(gpointer data)
+{
+	ProgressMsg *msg = data;
+
+	g_object_unref(msg->task);
+	g_free(msg);
+}
+
+/* In the caller's context. Reports queued before the task's completion are delivered before
+ * it (same context, same priority, earlier); none after it. */
+static gboolean
+deliver_progress(gpointer data)
+{
+	ProgressMsg *msg = data;
+
+	if (!g_task_get_completed(msg->task))
+		msg->progress(msg->now, msg->total, msg->progress_data);
+	return G_SOURCE_REMOVE;
+}
+
 static void
 report_progress(Transfer *t, guint64 now, guint64 total, gboolean force)
 {
+	ProgressMsg *msg;
 	gint percent;
 
 	if (t->progress == NULL)
@@ -169,7 +189,14 @@ report_progress(Transfer *t, guint64 now, guint64 total, gboolean force)
 		return;
 	}
 	t->last_reported = now;
-	t->progress(now, total, t->progress_data);
+	msg = g_new0(ProgressMsg, 1);
+	msg->task = g_object_ref(t->task);
+	msg->progress = t->progress;
+	msg->progress_data = t->progress_data;
+	msg->now = now;
+	msg->total = total;
+	g_main_context_invoke_full(t->fetcher->caller_context, G_PRIORITY_DEFAULT, deliver_progress,
+	                           msg, progress_msg_free);
 }
 
 static void
@@ -178,7 +205,6 @@ check_done(DfotaFetcher *self)
 	CURLMsg *msg;
 	int left;
 
-	g_object_ref(self);
 	while ((msg = curl_multi_info_read(self->multi, &left)) != NULL) {
 		Transfer *t = NULL;
 		GError *error;
@@ -195,7 +221,6 @@ check_done(DfotaFetcher *self)
 		}
 		transfer_complete(t, error);
 	}
-	g_object_unref(self);
 }
 
 static void
@@ -469,18 +494,35 @@ transfer_start(DfotaFetcher *self, Transfer *t)
 	}
 }
 
-static void
-curl_init_done(GObject *source, GAsyncResult *res, gpointer user_data)
+/* In the worker: the transfer's first step. */
+static gboolean
+start_in_worker(gpointer data)
 {
-	Transfer *t = user_data;
-	GError *error = NULL;
+	Transfer *t = data;
 
-	if (!g_task_propagate_boolean(G_TASK(res), &error)) {
-		g_task_return_error(t->task, error);
-		transfer_free(t);
+	transfer_start(t->fetcher, t);
+	return G_SOURCE_REMOVE;
+}
+
+static gpointer
+worker_main(gpointer data)
+{
+	DfotaFetcher *self = data; /* alive until dispose has joined this thread */
+
+	g_main_context_push_thread_default(self->context);
+	g_main_loop_run(self->loop);
+	g_main_context_pop_thread_default(self->context);
+	return NULL;
+}
+
+static void
+ensure_worker(DfotaFetcher *self)
+{
+	if (self->thread)
 		return;
-	}
-	transfer_start(DFOTA_FETCHER(source), t);
+	self->context = g_main_context_new();
+	self->loop = g_main_loop_new(self->context, FALSE);
+	self->thread = g_thread_new("dfotad-fetch", worker_main, self);
 }
 
 void
@@ -511,14 +553,9 @@ dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions
 	t->options = *options;
 	t->options.ca_file = g_strdup(options->ca_file);
 	t->task = g_steal_pointer(&task);
-	if (g_atomic_int_get(&curl_ready)) {
-		transfer_start(self, t);
-	} else {
-		/* The init task holds the fetcher until the transfer is in its list. */
-		g_autoptr(GTask) init = g_task_new(self, NULL, curl_init_done, t);
-
-		g_task_run_in_thread(init, curl_init_thread);
-	}
+	/* From here on @t belongs to the worker. */
+	ensure_worker(self);
+	g_main_context_invoke(self->context, start_in_worker, t);
 }
 
 GBytes *
@@ -542,10 +579,11 @@ destroy_source(gpointer data)
 	g_source_unref(data);
 }
 
-static void
-dfota_fetcher_dispose(GObject *object)
+/* In the worker: ends what runs and stops the loop. */
+static gboolean
+stop_in_worker(gpointer data)
 {
-	DfotaFetcher *self = DFOTA_FETCHER(object);
+	DfotaFetcher *self = data;
 
 	while (self->transfers) {
 		Transfer *t = self->transfers->data;
@@ -563,6 +601,21 @@ dfota_fetcher_dispose(GObject *object)
 		g_source_destroy(self->timer);
 		g_clear_pointer(&self->timer, g_source_unref);
 	}
+	g_main_loop_quit(self->loop);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+dfota_fetcher_dispose(GObject *object)
+{
+	DfotaFetcher *self = DFOTA_FETCHER(object);
+
+	if (self->thread) {
+		/* After every transfer started before (the context runs them in order). */
+		g_main_context_invoke(self->context, stop_in_worker, self);
+		g_thread_join(g_steal_pointer(&self->thread));
+		g_clear_pointer(&self->loop, g_main_loop_unref);
+	}
 	G_OBJECT_CLASS(dfota_fetcher_parent_class)->dispose(object);
 }
 
@@ -572,14 +625,16 @@ dfota_fetcher_finalize(GObject *object)
 	DfotaFetcher *self = DFOTA_FETCHER(object);
 
 	g_hash_table_unref(self->sockets);
-	g_main_context_unref(self->context);
+	if (self->context)
+		g_main_context_unref(self->context);
+	g_main_context_unref(self->caller_context);
 	G_OBJECT_CLASS(dfota_fetcher_parent_class)->finalize(object);
 }
 
 static void
 dfota_fetcher_init(DfotaFetcher *self)
 {
-	self->context = g_main_context_ref_thread_default();
+	self->caller_context = g_main_context_ref_thread_default();
 	self->sockets = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, destroy_source);
 }
 

@@ -1,7 +1,10 @@
 /* dfota-fetcher.h: the gateway's own downloads (host-side upgrades), libcurl multi driven
- * from the GLib main loop: curl's sockets are GLib fd sources and its timer a GLib timeout,
- * so a download never blocks the loop and needs no thread. libcurl is initialised on the
- * first download, not at start (an idle daemon does not pay for it).
+ * by a GLib main loop of the fetcher's own, on a worker thread started at the first download:
+ * curl's sockets are GLib fd sources and its timer a GLib timeout there. libcurl's global
+ * init, the reads and the copies of the body stay off the daemon's main loop; the task
+ * completes and progress is reported in the context of the caller of dfota_fetcher_new().
+ * libcurl is initialised on the first download, not at start (an idle daemon does not pay
+ * for it, and has no such thread).
  */
 #pragma once
 

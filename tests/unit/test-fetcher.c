@@ -106,7 +106,31 @@ typedef struct {
 	guint progress_after_cancel;
 	guint ticks;
 	DfotaFetcher *fetcher;
+	guint calls_off_main_thread; /* progress or completion outside the caller's thread */
+	guint worker_threads_seen;   /* "dfotad-fetch" threads while progress came */
 } Fetch;
+
+static GThread *main_thread;
+
+/* Threads of this process named @name (/proc/self/task/N/comm). */
+static guint
+threads_named(const char *name)
+{
+	g_autoptr(GDir) dir = g_dir_open("/proc/self/task", 0, NULL);
+	const char *tid;
+	guint n = 0;
+
+	g_assert_nonnull(dir);
+	while ((tid = g_dir_read_name(dir)) != NULL) {
+		g_autofree char *path = g_build_filename("/proc/self/task", tid, "comm", NULL);
+		g_autofree char *comm = NULL;
+
+		if (g_file_get_contents(path, &comm, NULL, NULL) &&
+		    g_str_equal(g_strstrip(comm), name))
+			n++;
+	}
+	return n;
+}
 
 static void
 on_progress(guint64 done, guint64 total, gpointer user_data)
@@ -115,6 +139,9 @@ on_progress(guint64 done, guint64 total, gpointer user_data)
 
 	if (done < f->last_done)
 		f->progress_decreased = TRUE;
+	if (g_thread_self() != main_thread)
+		f->calls_off_main_thread++;
+	f->worker_threads_seen = MAX(f->worker_threads_seen, threads_named("dfotad-fetch"));
 	if (f->cancel_on_progress && g_cancellable_is_cancelled(f->cancel_on_progress))
 		f->progress_after_cancel++;
 	f->progress_calls++;
@@ -130,6 +157,8 @@ on_fetched(GObject *source, GAsyncResult *result, gpointer user_data)
 	Fetch *f = user_data;
 
 	g_assert_null(source); /* a task must not keep the fetcher alive */
+	if (g_thread_self() != main_thread)
+		f->calls_off_main_thread++;
 	f->bytes = dfota_fetcher_fetch_finish(f->fetcher, result, &f->error);
 	f->done = TRUE;
 	g_main_loop_quit(f->loop);
@@ -191,6 +220,11 @@ test_success(void)
 	g_assert_cmpuint(f.progress_calls, <=, 102); /* whole-percent steps only */
 	g_assert_cmpuint(f.last_done, ==, FILE_SIZE);
 	g_assert_cmpuint(f.last_total, ==, FILE_SIZE);
+	/* The transfer ran on the fetcher's thread, off the caller's loop; what the caller sees
+	 * (progress, completion) came in its own thread; the thread went with the fetcher. */
+	g_assert_cmpuint(f.worker_threads_seen, ==, 1);
+	g_assert_cmpuint(f.calls_off_main_thread, ==, 0);
+	g_assert_cmpuint(threads_named("dfotad-fetch"), ==, 0);
 	fetch_clear(&f);
 }
 
@@ -452,6 +486,7 @@ main(int argc, char **argv)
 	server_start(&plain, NULL, NULL);
 	server_start(&secure, cert, key);
 
+	main_thread = g_thread_self();
 	g_test_add_func("/fetcher/success", test_success);
 	g_test_add_func("/fetcher/http-404", test_404);
 	g_test_add_func("/fetcher/http-500", test_500);
