@@ -22,10 +22,18 @@
 #define DEFAULT_LOW_SPEED_TIME_S 60
 #define DEFAULT_MAX_REDIRECTS 5
 #define UNKNOWN_TOTAL_PROGRESS_STEP (64 * 1024)
+#define PRESIZE_MAX (8u << 20)
+
+/* Shared by a transfer and the reports it sends to the caller's context; `closed` is read and
+ * written in that context only (set when the task completes there). */
+typedef struct {
+	gboolean closed;
+} ProgressGate;
 
 typedef struct {
 	DfotaFetcher *fetcher; /* not a reference: the fetcher outlives its transfers */
 	GTask *task;
+	ProgressGate *gate; /* g_atomic_rc_box */
 	CURL *easy;
 	char *url;
 	GByteArray *body;
@@ -43,7 +51,7 @@ typedef struct {
 struct _DfotaFetcher {
 	GObject parent_instance;
 
-	GMainContext *caller_context; /* where tasks complete and progress is delivered */
+	gboolean disposed;
 	/* The worker; everything below it is touched by the worker thread only. */
 	GThread *thread;
 	GMainLoop *loop;
@@ -91,9 +99,45 @@ transfer_free(Transfer *t)
 	g_clear_pointer(&t->body, g_byte_array_unref);
 	g_clear_error(&t->abort_error);
 	g_clear_object(&t->task);
+	g_atomic_rc_box_release(t->gate);
 	g_free((char *)t->options.ca_file);
 	g_free(t->url);
 	g_free(t);
+}
+
+/* The end of a transfer on its way to the caller's context, behind the progress reports sent
+ * before it: it closes the gate (no report after it), then completes the task there. */
+typedef struct {
+	GTask *task;
+	ProgressGate *gate;
+	GError *error;
+	GBytes *bytes;
+} Completion;
+
+static gboolean
+deliver_completion(gpointer data)
+{
+	Completion *c = data;
+
+	c->gate->closed = TRUE;
+	if (c->error)
+		g_task_return_error(c->task, g_steal_pointer(&c->error));
+	else
+		g_task_return_pointer(c->task, g_steal_pointer(&c->bytes),
+		                      (GDestroyNotify)g_bytes_unref);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+completion_free(gpointer data)
+{
+	Completion *c = data;
+
+	g_object_unref(c->task);
+	g_atomic_rc_box_release(c->gate);
+	g_clear_error(&c->error);
+	g_clear_pointer(&c->bytes, g_bytes_unref);
+	g_free(c);
 }
 
 /* Takes @t out of the multi handle and completes its task with @error (owned) or its body. */
@@ -101,18 +145,17 @@ static void
 transfer_complete(Transfer *t, GError *error)
 {
 	DfotaFetcher *self = t->fetcher;
-	GTask *task;
+	Completion *c = g_new0(Completion, 1);
 
 	self->transfers = g_list_remove(self->transfers, t);
 	curl_multi_remove_handle(self->multi, t->easy);
-	task = g_steal_pointer(&t->task);
-	if (error) {
-		g_task_return_error(task, error);
-	} else {
-		GBytes *bytes = g_byte_array_free_to_bytes(g_steal_pointer(&t->body));
-		g_task_return_pointer(task, bytes, (GDestroyNotify)g_bytes_unref);
-	}
-	g_object_unref(task);
+	c->task = g_steal_pointer(&t->task);
+	c->gate = g_atomic_rc_box_acquire(t->gate);
+	c->error = error;
+	if (!error)
+		c->bytes = g_byte_array_free_to_bytes(g_steal_pointer(&t->body));
+	g_main_context_invoke_full(g_task_get_context(c->task), G_PRIORITY_DEFAULT,
+	                           deliver_completion, c, completion_free);
 	transfer_free(t);
 }
 
@@ -146,6 +189,7 @@ error_for_result(Transfer *t, CURLcode code)
 /* A progress report on its way from the worker to the caller's context. */
 typedef struct {
 	GTask *task;
+	ProgressGate *gate;
 	DfotaFetchProgressFunc progress;
 	gpointer progress_data;
 	guint64 now, total;
@@ -157,17 +201,20 @@ progress_msg_free(gpointer data)
 	ProgressMsg *msg = data;
 
 	g_object_unref(msg->task);
+	g_atomic_rc_box_release(msg->gate);
 	g_free(msg);
 }
 
-/* In the caller's context. Reports queued before the task's completion are delivered before
- * it (same context, same priority, earlier); none after it. */
+/* In the caller's context, where the task completes: reports and the completion travel the
+ * same way, in order. None is delivered after the completion, nor once the caller cancelled
+ * (it may have let go of progress_data). */
 static gboolean
 deliver_progress(gpointer data)
 {
 	ProgressMsg *msg = data;
+	GCancellable *cancellable = g_task_get_cancellable(msg->task);
 
-	if (!g_task_get_completed(msg->task))
+	if (!msg->gate->closed && !(cancellable && g_cancellable_is_cancelled(cancellable)))
 		msg->progress(msg->now, msg->total, msg->progress_data);
 	return G_SOURCE_REMOVE;
 }
@@ -191,12 +238,13 @@ report_progress(Transfer *t, guint64 now, guint64 total, gboolean force)
 	t->last_reported = now;
 	msg = g_new0(ProgressMsg, 1);
 	msg->task = g_object_ref(t->task);
+	msg->gate = g_atomic_rc_box_acquire(t->gate);
 	msg->progress = t->progress;
 	msg->progress_data = t->progress_data;
 	msg->now = now;
 	msg->total = total;
-	g_main_context_invoke_full(t->fetcher->caller_context, G_PRIORITY_DEFAULT, deliver_progress,
-	                           msg, progress_msg_free);
+	g_main_context_invoke_full(g_task_get_context(t->task), G_PRIORITY_DEFAULT,
+	                           deliver_progress, msg, progress_msg_free);
 }
 
 static void
@@ -346,9 +394,10 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		        t->url, (guint64)t->body->len + len, t->max_size);
 		return 0;
 	}
-	if (t->body->len == 0 && length > 0 && (guint64)length <= G_MAXUINT) {
-		/* One allocation for the announced body instead of a copy per doubling. */
-		g_byte_array_set_size(t->body, (guint)length);
+	if (t->body->len == 0 && length > 0) {
+		/* One allocation for the announced body instead of a copy per doubling; capped,
+		 * since a header alone is no reason to allocate a large max-package-size. */
+		g_byte_array_set_size(t->body, (guint)MIN((guint64)length, PRESIZE_MAX));
 		g_byte_array_set_size(t->body, 0);
 	}
 	g_byte_array_append(t->body, (const guint8 *)data, (guint)len);
@@ -542,6 +591,11 @@ dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions
 	g_task_set_source_tag(task, dfota_fetcher_fetch);
 	if (g_task_return_error_if_cancelled(task))
 		return;
+	if (self->disposed) {
+		g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+		                        "Cannot fetch %s: the daemon is shutting down", url);
+		return;
+	}
 	t = g_new0(Transfer, 1);
 	t->fetcher = self;
 	t->url = g_strdup(url);
@@ -552,6 +606,7 @@ dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions
 	t->last_percent = -1;
 	t->options = *options;
 	t->options.ca_file = g_strdup(options->ca_file);
+	t->gate = g_atomic_rc_box_new0(ProgressGate);
 	t->task = g_steal_pointer(&task);
 	/* From here on @t belongs to the worker. */
 	ensure_worker(self);
@@ -610,6 +665,7 @@ dfota_fetcher_dispose(GObject *object)
 {
 	DfotaFetcher *self = DFOTA_FETCHER(object);
 
+	self->disposed = TRUE;
 	if (self->thread) {
 		/* After every transfer started before (the context runs them in order). */
 		g_main_context_invoke(self->context, stop_in_worker, self);
@@ -627,14 +683,12 @@ dfota_fetcher_finalize(GObject *object)
 	g_hash_table_unref(self->sockets);
 	if (self->context)
 		g_main_context_unref(self->context);
-	g_main_context_unref(self->caller_context);
 	G_OBJECT_CLASS(dfota_fetcher_parent_class)->finalize(object);
 }
 
 static void
 dfota_fetcher_init(DfotaFetcher *self)
 {
-	self->caller_context = g_main_context_ref_thread_default();
 	self->sockets = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, destroy_source);
 }
 

@@ -2,7 +2,7 @@
  * by a GLib main loop of the fetcher's own, on a worker thread started at the first download:
  * curl's sockets are GLib fd sources and its timer a GLib timeout there. libcurl's global
  * init, the reads and the copies of the body stay off the daemon's main loop; the task
- * completes and progress is reported in the context of the caller of dfota_fetcher_new().
+ * completes and progress is reported in the context of the caller of dfota_fetcher_fetch().
  * libcurl is initialised on the first download, not at start (an idle daemon does not pay
  * for it, and has no such thread).
  */

@@ -253,7 +253,12 @@ dfota_journal_set_job(DfotaJournal *self, GVariant *job, GError **error)
 {
 	g_clear_pointer(&self->job, g_variant_unref);
 	self->job = job ? g_variant_ref_sink(job) : NULL;
-	return journal_store(self, error);
+	if (!journal_store(self, error))
+		return FALSE;
+	/* The record now holds the percent; a side file from before this step could name the
+	 * same job and phase (a phase entered again starts at 0) and bring back an old percent. */
+	progress_forget(self);
+	return TRUE;
 }
 
 GVariant *

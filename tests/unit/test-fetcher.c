@@ -103,6 +103,7 @@ typedef struct {
 	guint64 last_total;
 	gboolean progress_decreased;
 	GCancellable *cancel_on_progress;
+	guint stall_ms_on_cancel; /* keep the loop busy before cancelling: reports pile up */
 	guint progress_after_cancel;
 	guint ticks;
 	DfotaFetcher *fetcher;
@@ -147,8 +148,11 @@ on_progress(guint64 done, guint64 total, gpointer user_data)
 	f->progress_calls++;
 	f->last_done = done;
 	f->last_total = total;
-	if (f->cancel_on_progress && done > 0)
+	if (f->cancel_on_progress && done > 0 && !g_cancellable_is_cancelled(f->cancel_on_progress)) {
+		if (f->stall_ms_on_cancel)
+			g_usleep(f->stall_ms_on_cancel * 1000); /* a busy main loop, not a wait */
 		g_cancellable_cancel(f->cancel_on_progress);
+	}
 }
 
 static void
@@ -314,6 +318,26 @@ test_cancel(void)
 	g_assert_cmpuint(f.progress_calls, >=, 1);
 	g_assert_cmpuint(f.progress_after_cancel, ==, 0);
 	g_assert_cmpuint(f.last_done, <, FILE_SIZE);
+	fetch_clear(&f);
+}
+
+/* An unthrottled download, cancelled by a caller whose loop was busy long enough for the
+ * worker to queue the remaining reports (and maybe the end): none of them reaches the caller
+ * after its cancel. */
+static void
+test_cancel_busy_loop(void)
+{
+	/* ≈ 150 ms for the whole file: many reports, all sent while the loop is stalled */
+	g_autofree char *url = url_for(&plain, "slow/pkg.bin?bps=2000000");
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	DfotaFetchOptions opts = { .max_size = FILE_SIZE };
+	Fetch f = { .cancel_on_progress = cancellable, .stall_ms_on_cancel = 400 };
+
+	run_fetch(&f, url, &opts, cancellable);
+	g_assert_error(f.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	g_assert_null(f.bytes);
+	g_assert_cmpuint(f.progress_calls, ==, 1);
+	g_assert_cmpuint(f.progress_after_cancel, ==, 0);
 	fetch_clear(&f);
 }
 
@@ -493,6 +517,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fetcher/too-large", test_too_large);
 	g_test_add_func("/fetcher/stall", test_stall);
 	g_test_add_func("/fetcher/cancel", test_cancel);
+	g_test_add_func("/fetcher/cancel-busy-loop", test_cancel_busy_loop);
 	g_test_add_func("/fetcher/cancel-before-start", test_cancel_before_start);
 	g_test_add_func("/fetcher/refused", test_refused);
 	g_test_add_func("/fetcher/redirects", test_redirects);

@@ -177,6 +177,25 @@ test_progress_mismatch(Fixture *f, gconstpointer unused)
 	}
 }
 
+/* A phase entered again in the same job (the module restarted its update after a power cut)
+ * starts at 0: the percent of the earlier stay must not come back from the side file. */
+static void
+test_progress_phase_again(Fixture *f, gconstpointer unused)
+{
+	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
+	guint64 id = dfota_journal_take_job_id(j);
+
+	g_assert_true(dfota_journal_set_job(j, job_record(id, "updating", 0), NULL));
+	dfota_journal_set_progress(j, id, "updating", 60);
+	g_assert_true(dfota_journal_set_job(j, job_record(id, "rebooting", 0), NULL));
+	g_assert_true(dfota_journal_set_job(j, job_record(id, "updating", 0), NULL));
+	g_clear_pointer(&j, dfota_journal_free);
+	j = dfota_journal_open(f->dir, PORT, IMEI);
+	g_assert_cmpuint(job_percent(j), ==, 0);
+	dfota_journal_set_progress(j, id, "updating", 5);
+	g_assert_cmpuint(job_percent(j), ==, 5);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -186,5 +205,7 @@ main(int argc, char **argv)
 	           test_progress_side_file, fixture_teardown);
 	g_test_add("/journal/progress-mismatch", Fixture, NULL, fixture_setup,
 	           test_progress_mismatch, fixture_teardown);
+	g_test_add("/journal/progress-phase-again", Fixture, NULL, fixture_setup,
+	           test_progress_phase_again, fixture_teardown);
 	return g_test_run();
 }
