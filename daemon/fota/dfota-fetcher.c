@@ -24,11 +24,35 @@
 #define UNKNOWN_TOTAL_PROGRESS_STEP (64 * 1024)
 #define PRESIZE_MAX (8u << 20)
 
-/* Shared by a transfer and the reports it sends to the caller's context; `closed` is read and
- * written in that context only (set when the task completes there). */
+/* Progress on its way from the worker to the caller's context, latest value wins: the worker
+ * overwrites the report and schedules a delivery only when none is pending, so a download
+ * faster than the caller's loop never queues more than one report (the Percent published
+ * then moves by more than one step at a time). `closed` is read and written in the caller's
+ * context only (set when the task completes there). Shared by refcount (g_atomic_rc_box). */
 typedef struct {
+	GMutex lock;
+	gboolean pending;
+	guint64 now, total;
 	gboolean closed;
+	GCancellable *cancellable; /* the task's, or NULL */
+	DfotaFetchProgressFunc progress;
+	gpointer progress_data;
 } ProgressGate;
+
+static void
+gate_clear(gpointer data)
+{
+	ProgressGate *gate = data;
+
+	g_mutex_clear(&gate->lock);
+	g_clear_object(&gate->cancellable);
+}
+
+static void
+gate_release(ProgressGate *gate)
+{
+	g_atomic_rc_box_release_full(gate, gate_clear);
+}
 
 typedef struct {
 	DfotaFetcher *fetcher; /* not a reference: the fetcher outlives its transfers */
@@ -99,7 +123,7 @@ transfer_free(Transfer *t)
 	g_clear_pointer(&t->body, g_byte_array_unref);
 	g_clear_error(&t->abort_error);
 	g_clear_object(&t->task);
-	g_atomic_rc_box_release(t->gate);
+	gate_release(t->gate);
 	g_free((char *)t->options.ca_file);
 	g_free(t->url);
 	g_free(t);
@@ -134,7 +158,7 @@ completion_free(gpointer data)
 	Completion *c = data;
 
 	g_object_unref(c->task);
-	g_atomic_rc_box_release(c->gate);
+	gate_release(c->gate);
 	g_clear_error(&c->error);
 	g_clear_pointer(&c->bytes, g_bytes_unref);
 	g_free(c);
@@ -186,43 +210,29 @@ error_for_result(Transfer *t, CURLcode code)
 	return NULL;
 }
 
-/* A progress report on its way from the worker to the caller's context. */
-typedef struct {
-	GTask *task;
-	ProgressGate *gate;
-	DfotaFetchProgressFunc progress;
-	gpointer progress_data;
-	guint64 now, total;
-} ProgressMsg;
-
-static void
-progress_msg_free(gpointer data)
-{
-	ProgressMsg *msg = data;
-
-	g_object_unref(msg->task);
-	g_atomic_rc_box_release(msg->gate);
-	g_free(msg);
-}
-
-/* In the caller's context, where the task completes: reports and the completion travel the
- * same way, in order. None is delivered after the completion, nor once the caller cancelled
- * (it may have let go of progress_data). */
+/* In the caller's context, where the task completes: the delivery and the completion travel
+ * the same way, in order. Nothing is delivered after the completion, nor once the caller
+ * cancelled (it may have let go of progress_data). */
 static gboolean
 deliver_progress(gpointer data)
 {
-	ProgressMsg *msg = data;
-	GCancellable *cancellable = g_task_get_cancellable(msg->task);
+	ProgressGate *gate = data;
+	guint64 now, total;
 
-	if (!msg->gate->closed && !(cancellable && g_cancellable_is_cancelled(cancellable)))
-		msg->progress(msg->now, msg->total, msg->progress_data);
+	g_mutex_lock(&gate->lock);
+	gate->pending = FALSE;
+	now = gate->now;
+	total = gate->total;
+	g_mutex_unlock(&gate->lock);
+	if (!gate->closed && !(gate->cancellable && g_cancellable_is_cancelled(gate->cancellable)))
+		gate->progress(now, total, gate->progress_data);
 	return G_SOURCE_REMOVE;
 }
 
 static void
 report_progress(Transfer *t, guint64 now, guint64 total, gboolean force)
 {
-	ProgressMsg *msg;
+	gboolean schedule;
 	gint percent;
 
 	if (t->progress == NULL)
@@ -236,15 +246,16 @@ report_progress(Transfer *t, guint64 now, guint64 total, gboolean force)
 		return;
 	}
 	t->last_reported = now;
-	msg = g_new0(ProgressMsg, 1);
-	msg->task = g_object_ref(t->task);
-	msg->gate = g_atomic_rc_box_acquire(t->gate);
-	msg->progress = t->progress;
-	msg->progress_data = t->progress_data;
-	msg->now = now;
-	msg->total = total;
-	g_main_context_invoke_full(g_task_get_context(t->task), G_PRIORITY_DEFAULT,
-	                           deliver_progress, msg, progress_msg_free);
+	g_mutex_lock(&t->gate->lock);
+	t->gate->now = now;
+	t->gate->total = total;
+	schedule = !t->gate->pending;
+	t->gate->pending = TRUE;
+	g_mutex_unlock(&t->gate->lock);
+	if (schedule)
+		g_main_context_invoke_full(g_task_get_context(t->task), G_PRIORITY_DEFAULT,
+		                           deliver_progress, g_atomic_rc_box_acquire(t->gate),
+		                           (GDestroyNotify)gate_release);
 }
 
 static void
@@ -607,6 +618,10 @@ dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions
 	t->options = *options;
 	t->options.ca_file = g_strdup(options->ca_file);
 	t->gate = g_atomic_rc_box_new0(ProgressGate);
+	g_mutex_init(&t->gate->lock);
+	t->gate->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
+	t->gate->progress = progress;
+	t->gate->progress_data = progress_data;
 	t->task = g_steal_pointer(&task);
 	/* From here on @t belongs to the worker. */
 	ensure_worker(self);

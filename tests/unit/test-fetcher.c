@@ -104,6 +104,7 @@ typedef struct {
 	gboolean progress_decreased;
 	GCancellable *cancel_on_progress;
 	guint stall_ms_on_cancel; /* keep the loop busy before cancelling: reports pile up */
+	guint stall_ms_first;     /* keep the loop busy at the first report (no cancel) */
 	guint progress_after_cancel;
 	guint ticks;
 	DfotaFetcher *fetcher;
@@ -145,6 +146,8 @@ on_progress(guint64 done, guint64 total, gpointer user_data)
 	f->worker_threads_seen = MAX(f->worker_threads_seen, threads_named("dfotad-fetch"));
 	if (f->cancel_on_progress && g_cancellable_is_cancelled(f->cancel_on_progress))
 		f->progress_after_cancel++;
+	if (f->stall_ms_first && f->progress_calls == 0)
+		g_usleep(f->stall_ms_first * 1000); /* a busy main loop, not a wait */
 	f->progress_calls++;
 	f->last_done = done;
 	f->last_total = total;
@@ -341,6 +344,24 @@ test_cancel_busy_loop(void)
 	fetch_clear(&f);
 }
 
+/* A caller whose loop is busy while the download runs gets one report with the latest values
+ * when it is free again, not one per percent it missed. */
+static void
+test_progress_coalesced(void)
+{
+	g_autofree char *url = url_for(&plain, "slow/pkg.bin?bps=2000000");
+	DfotaFetchOptions opts = { .max_size = FILE_SIZE };
+	Fetch f = { .stall_ms_first = 400 };
+
+	run_fetch(&f, url, &opts, NULL);
+	g_assert_no_error(f.error);
+	g_assert_true(g_bytes_equal(f.bytes, package));
+	g_assert_cmpuint(f.progress_calls, <=, 3);
+	g_assert_cmpuint(f.last_done, ==, FILE_SIZE);
+	g_assert_cmpuint(f.last_total, ==, FILE_SIZE);
+	fetch_clear(&f);
+}
+
 static void
 test_cancel_before_start(void)
 {
@@ -518,6 +539,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fetcher/stall", test_stall);
 	g_test_add_func("/fetcher/cancel", test_cancel);
 	g_test_add_func("/fetcher/cancel-busy-loop", test_cancel_busy_loop);
+	g_test_add_func("/fetcher/progress-coalesced", test_progress_coalesced);
 	g_test_add_func("/fetcher/cancel-before-start", test_cancel_before_start);
 	g_test_add_func("/fetcher/refused", test_refused);
 	g_test_add_func("/fetcher/redirects", test_redirects);
