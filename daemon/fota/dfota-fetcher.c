@@ -66,7 +66,9 @@ typedef struct {
 	gpointer progress_data;
 	gint last_percent;
 	guint64 last_reported;
-	GSource *cancel_source;
+	guint64 serial;            /* names the transfer in cancellation notes */
+	GCancellable *cancellable; /* the task's (a reference), or NULL */
+	gulong cancel_handler;     /* on it, 0 when none */
 	GError *abort_error;       /* why a callback stopped the transfer */
 	DfotaFetchOptions options; /* a copy; ca_file owned */
 	char errbuf[CURL_ERROR_SIZE];
@@ -83,7 +85,8 @@ struct _DfotaFetcher {
 	CURLM *multi;
 	GSource *timer;
 	GHashTable *sockets; /* curl_socket_t → GSource* */
-	GList *transfers;    /* Transfer* */
+	guint64 serials;
+	GList *transfers; /* Transfer* */
 };
 
 G_DEFINE_TYPE(DfotaFetcher, dfota_fetcher, G_TYPE_OBJECT)
@@ -114,10 +117,9 @@ static void check_done(DfotaFetcher *self);
 static void
 transfer_free(Transfer *t)
 {
-	if (t->cancel_source) {
-		g_source_destroy(t->cancel_source);
-		g_source_unref(t->cancel_source);
-	}
+	if (t->cancel_handler) /* waits for a handler running in another thread to return */
+		g_cancellable_disconnect(t->cancellable, t->cancel_handler);
+	g_clear_object(&t->cancellable);
 	if (t->easy)
 		curl_easy_cleanup(t->easy);
 	g_clear_pointer(&t->body, g_byte_array_unref);
@@ -437,16 +439,46 @@ xferinfo_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultota
 	return 0;
 }
 
-/* Runs from the main loop (a cancellable source), never from inside curl. */
-static gboolean
-on_cancelled(GCancellable *cancellable, gpointer user_data)
-{
-	Transfer *t = user_data;
+/* Cancellation crosses threads: the caller cancels in its thread, the transfer lives in the
+ * worker. A GCancellableSource attached to the worker's context would do, but GLib 2.74 leaks
+ * such a source when the cancel races with its disposal in another thread (seen under
+ * LeakSanitizer). So the "cancelled" handler, in the cancelling thread, only sends a note to
+ * the worker; the worker looks the transfer up by serial number, since it may be gone. */
+typedef struct {
+	DfotaFetcher *fetcher; /* its worker context outlives the connection (disconnected first) */
+	guint64 serial;
+} CancelNote;
 
-	g_clear_pointer(&t->cancel_source, g_source_unref); /* we are its last dispatch */
-	transfer_complete(t, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
-	                                 "The download of %s was cancelled", t->url));
+static gboolean
+cancel_in_worker(gpointer data)
+{
+	CancelNote *note = data;
+
+	for (GList *l = note->fetcher->transfers; l; l = l->next) {
+		Transfer *t = l->data;
+
+		if (t->serial == note->serial) {
+			transfer_complete(t,
+			                  g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
+			                              "The download of %s was cancelled", t->url));
+			break;
+		}
+	}
 	return G_SOURCE_REMOVE;
+}
+
+/* Any thread. Always deferred (an idle source), even in the worker itself: the transfer may
+ * still be being set up when the cancellable is connected already cancelled. */
+static void
+on_cancelled(GCancellable *cancellable, gpointer data)
+{
+	const CancelNote *note = data;
+	GSource *idle = g_idle_source_new();
+
+	g_source_set_callback(idle, cancel_in_worker, g_memdup2(note, sizeof *note), g_free);
+	g_source_set_static_name(idle, "dfota-fetcher-cancel");
+	g_source_attach(idle, note->fetcher->context);
+	g_source_unref(idle);
 }
 
 static gboolean
@@ -547,10 +579,13 @@ transfer_start(DfotaFetcher *self, Transfer *t)
 	}
 	self->transfers = g_list_prepend(self->transfers, t);
 	if (cancellable) {
-		t->cancel_source = g_cancellable_source_new(cancellable);
-		g_source_set_callback(t->cancel_source, G_SOURCE_FUNC(on_cancelled), t, NULL);
-		g_source_set_static_name(t->cancel_source, "dfota-fetcher-cancel");
-		g_source_attach(t->cancel_source, self->context);
+		CancelNote *note = g_new0(CancelNote, 1);
+
+		note->fetcher = self;
+		note->serial = t->serial = ++self->serials;
+		t->cancellable = g_object_ref(cancellable);
+		t->cancel_handler =
+		        g_cancellable_connect(cancellable, G_CALLBACK(on_cancelled), note, g_free);
 	}
 }
 
