@@ -351,7 +351,7 @@ test_progress_coalesced(void)
 {
 	g_autofree char *url = url_for(&plain, "slow/pkg.bin?bps=2000000");
 	DfotaFetchOptions opts = { .max_size = FILE_SIZE };
-	Fetch f = { .stall_ms_first = 400 };
+	Fetch f = { .stall_ms_first = 1500 }; /* ten times the download */
 
 	run_fetch(&f, url, &opts, NULL);
 	g_assert_no_error(f.error);
