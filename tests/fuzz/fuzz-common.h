@@ -37,10 +37,15 @@ fuzz_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, g
 	return G_LOG_WRITER_HANDLED;
 }
 
-static inline void
-fuzz_init_logging(void)
+/* Every target is one translation unit including this header once: the same start-up for
+ * all of them, defined here. */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	(void)argc;
+	(void)argv;
 	g_log_set_writer_func(fuzz_log_writer, NULL, NULL);
+	return 0;
 }
 
 /* xorshift32; a zero seed would stay zero. */

@@ -56,15 +56,6 @@ check_respelt(const DfotaFotaUrc *u, const char *line, const char *fmt_no_value,
 }
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init_logging();
-	return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	g_autofree char *line = fuzz_strndup(data, size);

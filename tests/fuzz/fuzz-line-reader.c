@@ -161,15 +161,6 @@ check_same(const Outcome *a, const Outcome *b, const char *what)
 }
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init_logging();
-	return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	gsize max_arg, max;

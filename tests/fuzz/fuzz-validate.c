@@ -153,15 +153,6 @@ check_xor16(const uint8_t *data, size_t size)
 }
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init_logging();
-	return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	g_autofree char *s = fuzz_strndup(data, size);
