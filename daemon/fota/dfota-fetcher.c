@@ -62,13 +62,10 @@ typedef struct {
 	char *url;
 	GByteArray *body;
 	guint64 max_size;
-	DfotaFetchProgressFunc progress;
-	gpointer progress_data;
 	gint last_percent;
 	guint64 last_reported;
 	guint64 serial;            /* names the transfer in cancellation notes */
-	GCancellable *cancellable; /* the task's (a reference), or NULL */
-	gulong cancel_handler;     /* on it, 0 when none */
+	gulong cancel_handler;     /* on gate->cancellable, 0 when none */
 	GError *abort_error;       /* why a callback stopped the transfer */
 	DfotaFetchOptions options; /* a copy; ca_file owned */
 	char errbuf[CURL_ERROR_SIZE];
@@ -118,8 +115,7 @@ static void
 transfer_free(Transfer *t)
 {
 	if (t->cancel_handler) /* waits for a handler running in another thread to return */
-		g_cancellable_disconnect(t->cancellable, t->cancel_handler);
-	g_clear_object(&t->cancellable);
+		g_cancellable_disconnect(t->gate->cancellable, t->cancel_handler);
 	if (t->easy)
 		curl_easy_cleanup(t->easy);
 	g_clear_pointer(&t->body, g_byte_array_unref);
@@ -237,7 +233,7 @@ report_progress(Transfer *t, guint64 now, guint64 total, gboolean force)
 	gboolean schedule;
 	gint percent;
 
-	if (t->progress == NULL)
+	if (t->gate->progress == NULL)
 		return;
 	if (total > 0) {
 		percent = (gint)(MIN(now, total) * 100 / total);
@@ -550,32 +546,27 @@ ensure_multi(DfotaFetcher *self, GError **error)
 static void
 transfer_start(DfotaFetcher *self, Transfer *t)
 {
+	GCancellable *cancellable = t->gate->cancellable;
 	GError *error = NULL;
-	GCancellable *cancellable = g_task_get_cancellable(t->task);
 	CURLMcode mrc;
 
-	if (g_task_return_error_if_cancelled(t->task) || !ensure_multi(self, &error)) {
-		if (error)
-			g_task_return_error(t->task, error);
-		transfer_free(t);
-		return;
-	}
+	if (g_cancellable_set_error_if_cancelled(cancellable, &error) ||
+	    !ensure_multi(self, &error))
+		goto fail;
 	t->easy = curl_easy_init();
-	if (t->easy == NULL || !setup_easy(t, &t->options, &error)) {
-		if (error == NULL)
-			error = g_error_new_literal(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
-			                            "Cannot create a libcurl handle");
-		g_task_return_error(t->task, error);
-		transfer_free(t);
-		return;
+	if (t->easy == NULL) {
+		error = g_error_new_literal(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+		                            "Cannot create a libcurl handle");
+		goto fail;
 	}
+	if (!setup_easy(t, &t->options, &error))
+		goto fail;
 	mrc = curl_multi_add_handle(self->multi, t->easy);
 	if (mrc != CURLM_OK) {
-		g_task_return_new_error(t->task, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
-		                        "Cannot start the download of %s: %s", t->url,
-		                        curl_multi_strerror(mrc));
-		transfer_free(t);
-		return;
+		error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+		                    "Cannot start the download of %s: %s", t->url,
+		                    curl_multi_strerror(mrc));
+		goto fail;
 	}
 	self->transfers = g_list_prepend(self->transfers, t);
 	if (cancellable) {
@@ -583,10 +574,15 @@ transfer_start(DfotaFetcher *self, Transfer *t)
 
 		note->fetcher = self;
 		note->serial = t->serial = ++self->serials;
-		t->cancellable = g_object_ref(cancellable);
 		t->cancel_handler =
 		        g_cancellable_connect(cancellable, G_CALLBACK(on_cancelled), note, g_free);
 	}
+	return;
+fail:
+	/* Nothing was reported yet: the task can complete from here (GTask takes it to its
+	 * context). */
+	g_task_return_error(t->task, error);
+	transfer_free(t);
 }
 
 /* In the worker: the transfer's first step. */
@@ -647,8 +643,6 @@ dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions
 	t->url = g_strdup(url);
 	t->body = g_byte_array_new();
 	t->max_size = options->max_size ? options->max_size : G_MAXUINT64;
-	t->progress = progress;
-	t->progress_data = progress_data;
 	t->last_percent = -1;
 	t->options = *options;
 	t->options.ca_file = g_strdup(options->ca_file);

@@ -69,44 +69,32 @@ journal_load(DfotaJournal *self)
 		self->last_result = g_steal_pointer(&last);
 }
 
-static char *
-journal_snapshot(DfotaJournal *self, guint64 stored_next_id)
+/* Temp file, fsync, rename, fsync of the directory: after a power cut the file is the old or
+ * the new record, never a mix, and a completed write survives. The stored next-id is the end
+ * of the reserved block (see journal_reserve_ids()). */
+static gboolean
+journal_store(DfotaJournal *self, GError **error)
 {
 	GVariantBuilder b;
 	g_autoptr(GVariant) v = NULL;
+	g_autoptr(GError) local = NULL;
+	g_autofree char *text = NULL;
 
 	g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-	g_variant_builder_add(&b, "{sv}", "next-id", g_variant_new_uint64(stored_next_id));
+	g_variant_builder_add(&b, "{sv}", "next-id", g_variant_new_uint64(self->id_limit));
 	if (self->job)
 		g_variant_builder_add(&b, "{sv}", "job", self->job);
 	if (self->last_result)
 		g_variant_builder_add(&b, "{sv}", "last-result", self->last_result);
 	v = g_variant_ref_sink(g_variant_builder_end(&b));
-	return g_variant_print(v, TRUE);
-}
-
-/* Temp file, fsync, rename, fsync of the directory: after a power cut the file is the old or
- * the new record, never a mix, and a completed write survives. */
-static gboolean
-store_text(const char *path, const char *text, GError **error)
-{
-	g_autoptr(GError) local = NULL;
-
-	if (g_file_set_contents_full(path, text, -1,
+	text = g_variant_print(v, TRUE);
+	if (g_file_set_contents_full(self->path, text, -1,
 	                             G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
 	                             0600, &local))
 		return TRUE;
-	g_warning("journal %s: cannot write: %s", path, local->message);
+	g_warning("journal %s: cannot write: %s", self->path, local->message);
 	g_propagate_error(error, g_steal_pointer(&local));
 	return FALSE;
-}
-
-static gboolean
-journal_store(DfotaJournal *self, GError **error)
-{
-	g_autofree char *text = journal_snapshot(self, self->id_limit);
-
-	return store_text(self->path, text, error);
 }
 
 /* Ids are handed out from a block reserved on disk in advance, so that starting a job writes
