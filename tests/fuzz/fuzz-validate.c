@@ -8,10 +8,19 @@
  * characters, and none of the commands that the channel or the jobs own. A refusal always
  * carries a DFOTA_ERROR of the right code and a message. The XOR checksum must not depend
  * on how the data is split.
+ *
+ * URL redaction (dfota-redact.h): on any string it never crashes and redacting twice changes
+ * nothing; on a URL built from the input with its password, query values and fragment drawn
+ * from an alphabet of their own (upper case letters and the delimiters a careless password
+ * holds: '@', ':', '/', '?', '#', '%', '=', ';') and every other part from lower case, digits
+ * and '.', '-', '/', no byte of that alphabet's letters survives — neither in the URL shown
+ * alone nor inside an AT command line. Query values hold no '&': a value with one is two
+ * parameters to every parser.
  */
 #include "fuzz-common.h"
 
 #include "dfota-error.h"
+#include "dfota-redact.h"
 #include "dfota-validate.h"
 
 static void
@@ -152,6 +161,114 @@ check_xor16(const uint8_t *data, size_t size)
 	           dfota_xor16_finish(&x), whole);
 }
 
+/* Appends @n bytes drawn from @alphabet, chosen by the input. */
+static void
+append_drawn(GString *out, const uint8_t **data, size_t *size, gsize n, const char *alphabet)
+{
+	gsize alen = strlen(alphabet);
+
+	for (gsize i = 0; i<n && * size> 0; i++) {
+		g_string_append_c(out, alphabet[**data % alen]);
+		(*data)++;
+		(*size)--;
+	}
+}
+
+static gsize
+draw(const uint8_t **data, size_t *size, gsize max)
+{
+	gsize v;
+
+	if (*size == 0)
+		return 0;
+	v = **data % (max + 1);
+	(*data)++;
+	(*size)--;
+	return v;
+}
+
+static void
+check_no_secret(const char *shown, const char *url)
+{
+	for (const char *p = shown; *p; p++)
+		FUZZ_CHECK(!g_ascii_isupper(*p), "\"%s\" is shown as \"%s\": a secret survives",
+		           url, shown);
+}
+
+static void
+check_redact(const uint8_t *data, size_t size)
+{
+	static const char *const schemes[] = { "http://", "https://", "", "//" };
+	static const char secret[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ@:/?#%=;";
+	static const char plain[] = "abcdefghijklmnopqrstuvwxyz0123456789.-";
+	g_autofree char *s = fuzz_strndup(data, size);
+	g_autofree char *once = dfota_url_redact(s);
+	g_autofree char *twice = dfota_url_redact(once);
+	g_autofree char *text_once = dfota_text_redact_urls(s);
+	g_autofree char *text_twice = dfota_text_redact_urls(text_once);
+	g_autoptr(GString) url = g_string_new(NULL);
+	g_autofree char *shown = NULL;
+	g_autofree char *line = NULL;
+	g_autofree char *shown_line = NULL;
+	gsize scheme = draw(&data, &size, G_N_ELEMENTS(schemes) - 1);
+	gsize shape = draw(&data, &size, 255);
+	gsize pairs, pw;
+
+	FUZZ_CHECK(g_str_equal(once, twice), "\"%s\" -> \"%s\" -> \"%s\"", s, once, twice);
+	FUZZ_CHECK(g_str_equal(text_once, text_twice), "text \"%s\" -> \"%s\" -> \"%s\"", s,
+	           text_once, text_twice);
+
+	g_string_append(url, schemes[scheme]);
+	if (shape & 1) {
+		append_drawn(url, &data, &size, draw(&data, &size, 6), plain);
+		if (shape & 2) {
+			g_string_append_c(url, ':');
+			pw = url->len;
+			append_drawn(url, &data, &size, draw(&data, &size, 12), secret);
+			/* Without a scheme, "user://…" is a scheme and another URL. */
+			if (scheme == 2 && g_str_has_prefix(url->str + pw, "//"))
+				return;
+		}
+		g_string_append_c(url, '@');
+	}
+	append_drawn(url, &data, &size, 1 + draw(&data, &size, 8), plain);
+	if (shape & 4) {
+		g_string_append_c(url, ':');
+		append_drawn(url, &data, &size, 1 + draw(&data, &size, 4), "0123456789");
+	}
+	if (shape & 8) {
+		g_string_append_c(url, '/');
+		append_drawn(url, &data, &size, draw(&data, &size, 10), "abcdefghij0123456789/.-@");
+	}
+	if (shape & 16) {
+		g_string_append_c(url, '?');
+		pairs = draw(&data, &size, 4);
+		for (gsize i = 0; i < pairs; i++) {
+			if (i)
+				g_string_append_c(url, '&');
+			if ((shape & 32) && i == 0) {
+				/* A bare token: with an '=' it would be a key and a value. */
+				append_drawn(url, &data, &size, draw(&data, &size, 10),
+				             "ABCDEFGHIJKLMNOPQRSTUVWXYZ@:/?#%;");
+				continue;
+			}
+			append_drawn(url, &data, &size, draw(&data, &size, 5), "abcdefghij-_");
+			g_string_append_c(url, '=');
+			append_drawn(url, &data, &size, draw(&data, &size, 10), secret);
+		}
+	}
+	if (shape & 64) {
+		g_string_append_c(url, '#');
+		append_drawn(url, &data, &size, draw(&data, &size, 6), secret);
+	}
+	shown = dfota_url_redact(url->str);
+	check_no_secret(shown, url->str);
+	line = g_strdup_printf("at+qfotadl=2,\"%s\",\"m.bin\"", url->str);
+	shown_line = dfota_text_redact_urls(line);
+	if (scheme <= 1)
+		check_no_secret(shown_line, line);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -161,5 +278,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_filename(s);
 	check_command(s);
 	check_xor16(data, size);
+	check_redact(data, size);
 	return 0;
 }

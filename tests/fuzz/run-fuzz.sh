@@ -19,7 +19,8 @@
 #                     re-spelt the seed's ways (spaces, '%', case) parses to the same result.
 #   fuzz-at-response  dfota_at_parse_final/ati/cesq/cops/cgpaddr/cgact/cgdcont/imei/qflst/
 #                     qflds/transfer_result, dfota_at_expected_prefix, is_connect/boot_urc.
-#   fuzz-validate     module/host URL, file name and command validators; Xor16 splitting.
+#   fuzz-validate     module/host URL, file name and command validators; Xor16 splitting;
+#                     URL redaction (no secret byte survives, idempotent).
 #
 # Corpus: tests/fuzz/corpus/<target>/ (regenerate with make-corpus.py from the seed note);
 # what the fuzzer finds goes to BUILD_DIR/corpus/<target>/, never into the source tree.
@@ -83,7 +84,8 @@ read -r -a glib_libs <<<"$(pkg-config --libs glib-2.0 gio-2.0)"
 # The daemon sources: instrumented for coverage, warnings shown but not fatal (their warnings
 # are the meson build's business); the targets themselves must be warning-free.
 declare -A domain=([at]=dfota-at [common]=dfota-common)
-daemon_srcs=(at/dfota-line-reader.c at/at-parse.c common/dfota-validate.c common/dfota-error.c)
+daemon_srcs=(at/dfota-line-reader.c at/at-parse.c common/dfota-validate.c common/dfota-error.c
+	common/dfota-redact.c)
 objs=()
 for s in "${daemon_srcs[@]}"; do
 	o="$build/obj/$(basename "${s%.c}").o"
