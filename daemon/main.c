@@ -7,6 +7,7 @@
 
 #include "dfota-config.h"
 #include "dfota-fetcher.h"
+#include "dfota-log.h"
 #include "dfota-service.h"
 #include "dfotad-config.h"
 
@@ -115,6 +116,7 @@ main(int argc, char **argv)
 	guint64 watchdog_usec = 0;
 
 	setlocale(LC_ALL, "");
+	g_log_set_writer_func(dfota_log_writer_redacting, NULL, NULL);
 	entries[3].arg_data = &d.session;
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {

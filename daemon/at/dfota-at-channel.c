@@ -21,6 +21,7 @@
 #include "at-parse.h"
 #include "dfota-error.h"
 #include "dfota-line-reader.h"
+#include "dfota-redact.h"
 
 #define RESYNC_BACKOFF_MAX_MS 5000
 /* Once unresponsive, the quiet between probes. It must exceed the module's AT+QFUPL
@@ -43,7 +44,8 @@ static const char *const builtin_urc_prefixes[] = {
 typedef enum { STATE_RUNNING, STATE_QUIET, STATE_PROBE, STATE_CLOSED } ChannelState;
 
 typedef struct {
-	char *text;
+	char *text;            /* as written to the tty */
+	char *shown;           /* for logs and messages: a URL in it redacted (dfota-redact.h) */
 	char *expected_prefix; /* NULL for basic commands */
 	guint timeout_ms;
 	DfotaAtFlags flags;
@@ -116,6 +118,7 @@ command_free(Command *cmd)
 	g_ptr_array_unref(cmd->lines);
 	g_free(cmd->expected_prefix);
 	g_free(cmd->text);
+	g_free(cmd->shown);
 	g_free(cmd);
 }
 
@@ -247,7 +250,7 @@ write_command(DfotaAtChannel *self, Command *cmd)
 	g_autofree char *wire = g_strconcat(cmd->text, "\r", NULL);
 
 	self->current = cmd;
-	g_debug("--> %s", cmd->text);
+	g_debug("--> %s", cmd->shown);
 	if (!write_or_lose(self, wire, strlen(wire)))
 		return;
 	restart_command_timer(self);
@@ -259,6 +262,7 @@ send_wake(DfotaAtChannel *self, gboolean then_probe)
 	Command *wake = g_new0(Command, 1);
 
 	wake->text = g_strdup("AT");
+	wake->shown = g_strdup("AT");
 	wake->is_wake = TRUE;
 	wake->then_probe = then_probe;
 	wake->timeout_ms = WAKE_TIMEOUT_MS;
@@ -286,7 +290,7 @@ on_kick(gpointer data)
 		GCancellable *cancellable = g_task_get_cancellable(cmd->task);
 		if (cancellable && g_cancellable_is_cancelled(cancellable)) {
 			g_task_return_new_error(cmd->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-			                        "%s was cancelled before it was sent", cmd->text);
+			                        "%s was cancelled before it was sent", cmd->shown);
 			command_free(cmd);
 			continue;
 		}
@@ -316,6 +320,7 @@ send_probe(DfotaAtChannel *self)
 	Command *probe = g_new0(Command, 1);
 
 	probe->text = g_strdup("ATI");
+	probe->shown = g_strdup("ATI");
 	probe->is_probe = TRUE;
 	probe->timeout_ms = self->probe_timeout_ms;
 	probe->lines = g_ptr_array_new_with_free_func(g_free);
@@ -390,7 +395,7 @@ probe_done(DfotaAtChannel *self, gboolean ok)
 			clear_source(&cmd->cancel_source);
 			g_task_return_new_error(cmd->task, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
 			                        "The module does not answer: %s was not sent",
-			                        cmd->text);
+			                        cmd->shown);
 			command_free(cmd);
 		}
 		g_signal_emit(self, signals[SIGNAL_UNRESPONSIVE], 0);
@@ -421,13 +426,13 @@ on_command_timeout(gpointer data)
 		wake_done(self);
 		return G_SOURCE_REMOVE;
 	}
-	g_message("AT command %s got no answer within %u ms; resynchronising", cmd->text,
+	g_message("AT command %s got no answer within %u ms; resynchronising", cmd->shown,
 	          cmd->timeout_ms);
 	/* The state changes before the caller hears of it, so a command it queues from its
 	 * callback waits for the resync. */
 	start_quiet(self, self->quiet_ms);
 	finish_current(self, g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
-	                                 "The module did not answer %s within %u ms", cmd->text,
+	                                 "The module did not answer %s within %u ms", cmd->shown,
 	                                 cmd->timeout_ms));
 	return G_SOURCE_REMOVE;
 }
@@ -494,13 +499,13 @@ error_for_final(const Command *cmd, DfotaAtFinal final, int code, const char *li
 		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_CME_ERROR, "%s", line);
 	case DFOTA_AT_FINAL_NO_CARRIER:
 		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED,
-		                   "The module answered NO CARRIER to %s", cmd->text);
+		                   "The module answered NO CARRIER to %s", cmd->shown);
 	case DFOTA_AT_FINAL_ERROR:
 	default:
 		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED,
 		                   "The module answered ERROR to %s: check the command's syntax "
 		                   "and parameters",
-		                   cmd->text);
+		                   cmd->shown);
 	}
 }
 
@@ -511,18 +516,20 @@ handle_line(DfotaAtChannel *self, const char *line)
 	g_autofree char *trimmed = g_strstrip(g_strdup(line));
 	DfotaAtFinal final;
 	int code = -1;
+	/* The module echoes what it is sent, URLs included. */
+	g_autofree char *shown = dfota_text_redact_urls(line);
 
-	g_debug("<-- %s", line);
+	g_debug("<-- %s", shown);
 	if (self->state == STATE_QUIET) {
 		if (is_urc_line(self, line))
 			dispatch_urc(self, line);
 		else
-			g_debug("Discarding late line after a timeout: %s", line);
+			g_debug("Discarding late line after a timeout: %s", shown);
 		return;
 	}
 	if (cmd == NULL) {
 		if (g_ascii_strncasecmp(trimmed, "AT", 2) == 0) {
-			g_debug("Dropping stray echo: %s", line);
+			g_debug("Dropping stray echo: %s", shown);
 			return;
 		}
 		dispatch_urc(self, line);
@@ -670,7 +677,7 @@ on_cancelled_while_queued(GCancellable *cancellable, gpointer data)
 
 	if (g_queue_remove(&self->queue, cmd)) {
 		g_task_return_new_error(cmd->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-		                        "%s was cancelled before it was sent", cmd->text);
+		                        "%s was cancelled before it was sent", cmd->shown);
 		command_free(cmd); /* destroys this source: we are its last dispatch */
 	}
 	return G_SOURCE_REMOVE;
@@ -701,7 +708,7 @@ enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable, GAsyncRea
 
 	if (self->state == STATE_CLOSED) {
 		g_task_return_new_error(cmd->task, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
-		                        "The modem is not connected: %s was not sent", cmd->text);
+		                        "The modem is not connected: %s was not sent", cmd->shown);
 		command_free(cmd);
 		return;
 	}
@@ -709,7 +716,7 @@ enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable, GAsyncRea
 		g_task_return_new_error(cmd->task, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
 		                        "The module does not answer (still probing): %s was not "
 		                        "sent",
-		                        cmd->text);
+		                        cmd->shown);
 		command_free(cmd);
 		return;
 	}
@@ -748,6 +755,7 @@ dfota_at_channel_send(DfotaAtChannel *self, const char *command, guint timeout_m
 
 	cmd = g_new0(Command, 1);
 	cmd->text = g_strdup(command);
+	cmd->shown = dfota_text_redact_urls(command);
 	cmd->expected_prefix = dfota_at_expected_prefix(command);
 	cmd->timeout_ms = timeout_ms;
 	cmd->flags = flags;
@@ -774,6 +782,7 @@ dfota_at_channel_send_data(DfotaAtChannel *self, const char *command, guint time
 
 	cmd = g_new0(Command, 1);
 	cmd->text = g_strdup(command);
+	cmd->shown = dfota_text_redact_urls(command);
 	cmd->expected_prefix = dfota_at_expected_prefix(command);
 	cmd->timeout_ms = timeout_ms;
 	cmd->is_data = TRUE;

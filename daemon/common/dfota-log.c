@@ -2,6 +2,9 @@
 #include "dfota-log.h"
 
 #include <stdarg.h>
+#include <string.h>
+
+#include "dfota-redact.h"
 
 static const char *
 priority_of(GLogLevelFlags level)
@@ -41,4 +44,30 @@ dfota_log_job(GLogLevelFlags level, const char *modem, guint64 job, const char *
 	if (code >= -1)
 		fields[n++] = (GLogField){ "DFOTAD_CODE", code_s, -1 };
 	g_log_structured_array(level, fields, n);
+}
+
+GLogWriterOutput
+dfota_log_writer_redacting(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                           gpointer user_data)
+{
+	g_autofree GLogField *copy = NULL;
+	g_autofree char *shown = NULL;
+
+	for (gsize i = 0; i < n_fields; i++) {
+		g_autofree char *message = NULL;
+
+		if (strcmp(fields[i].key, "MESSAGE") != 0 || fields[i].value == NULL)
+			continue;
+		message = fields[i].length < 0
+		                  ? g_strdup(fields[i].value)
+		                  : g_strndup(fields[i].value, (gsize)fields[i].length);
+		if (strstr(message, "://") == NULL)
+			break;
+		shown = dfota_text_redact_urls(message);
+		copy = g_memdup2(fields, n_fields * sizeof(GLogField));
+		copy[i].value = shown;
+		copy[i].length = -1;
+		break;
+	}
+	return g_log_writer_default(level, copy ? copy : fields, n_fields, user_data);
 }

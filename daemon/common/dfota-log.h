@@ -13,4 +13,10 @@ void dfota_log_job(GLogLevelFlags level, const char *modem, guint64 job, const c
 
 #define DFOTA_LOG_NO_CODE (-2)
 
+/* GLib's default writer (journald or stderr), with every URL in MESSAGE redacted
+ * (dfota-redact.h): whatever a log line quotes — a libcurl error, a module's echo — shows no
+ * password or query value. Installed once by the daemon with g_log_set_writer_func(). */
+GLogWriterOutput dfota_log_writer_redacting(GLogLevelFlags level, const GLogField *fields,
+                                            gsize n_fields, gpointer user_data);
+
 G_END_DECLS

@@ -16,6 +16,7 @@
 #include <glib-unix.h>
 
 #include "dfota-error.h"
+#include "dfota-redact.h"
 #include "dfotad-config.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_S 30
@@ -59,7 +60,8 @@ typedef struct {
 	GTask *task;
 	ProgressGate *gate; /* g_atomic_rc_box */
 	CURL *easy;
-	char *url;
+	char *url;   /* as given: for libcurl only */
+	char *shown; /* redacted (dfota-redact.h): for every message */
 	GByteArray *body;
 	guint64 max_size;
 	gint last_percent;
@@ -124,6 +126,7 @@ transfer_free(Transfer *t)
 	gate_release(t->gate);
 	g_free((char *)t->options.ca_file);
 	g_free(t->url);
+	g_free(t->shown);
 	g_free(t);
 }
 
@@ -192,19 +195,23 @@ error_for_result(Transfer *t, CURLcode code)
 		GCancellable *c = g_task_get_cancellable(t->task);
 		if (c && g_cancellable_is_cancelled(c))
 			return g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
-			                   "The download of %s was cancelled", t->url);
+			                   "The download of %s was cancelled", t->shown);
 	}
-	if (code != CURLE_OK)
+	if (code != CURLE_OK) {
+		/* libcurl's own text may quote a URL (a redirect's Location, for one). */
+		g_autofree char *why =
+		        dfota_text_redact_urls(t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
 		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED, "Cannot fetch %s: %s",
-		                   t->url, t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
+		                   t->shown, why);
+	}
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 400 || status == 0)
 		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED, "HTTP %ld from %s",
-		                   status, t->url);
+		                   status, t->shown);
 	if (status >= 300)
 		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
 		                   "HTTP %ld from %s: a redirect without a usable Location", status,
-		                   t->url);
+		                   t->shown);
 	return NULL;
 }
 
@@ -373,7 +380,7 @@ too_large_error(Transfer *t, guint64 length)
 	return g_error_new(DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
 	                   "The package at %s is %" G_GUINT64_FORMAT " bytes, more than "
 	                   "max-package-size %" G_GUINT64_FORMAT,
-	                   t->url, length, t->max_size);
+	                   t->shown, length, t->max_size);
 }
 
 static size_t
@@ -400,7 +407,7 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		        DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
 		        "The package at %s is more than %" G_GUINT64_FORMAT " bytes, more than "
 		        "max-package-size %" G_GUINT64_FORMAT,
-		        t->url, (guint64)t->body->len + len, t->max_size);
+		        t->shown, (guint64)t->body->len + len, t->max_size);
 		return 0;
 	}
 	if (t->body->len == 0 && length > 0) {
@@ -454,9 +461,9 @@ cancel_in_worker(gpointer data)
 		Transfer *t = l->data;
 
 		if (t->serial == note->serial) {
-			transfer_complete(t,
-			                  g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
-			                              "The download of %s was cancelled", t->url));
+			transfer_complete(t, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
+			                                 "The download of %s was cancelled",
+			                                 t->shown));
 			break;
 		}
 	}
@@ -516,7 +523,8 @@ setup_easy(Transfer *t, const DfotaFetchOptions *o, GError **error)
 #undef SET
 	if (rc != CURLE_OK) {
 		g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
-		            "Cannot set up the download of %s: %s", t->url, curl_easy_strerror(rc));
+		            "Cannot set up the download of %s: %s", t->shown,
+		            curl_easy_strerror(rc));
 		return FALSE;
 	}
 	return TRUE;
@@ -564,7 +572,7 @@ transfer_start(DfotaFetcher *self, Transfer *t)
 	mrc = curl_multi_add_handle(self->multi, t->easy);
 	if (mrc != CURLM_OK) {
 		error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
-		                    "Cannot start the download of %s: %s", t->url,
+		                    "Cannot start the download of %s: %s", t->shown,
 		                    curl_multi_strerror(mrc));
 		goto fail;
 	}
@@ -634,13 +642,15 @@ dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions
 	if (g_task_return_error_if_cancelled(task))
 		return;
 	if (self->disposed) {
+		g_autofree char *shown = dfota_url_redact(url);
 		g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
-		                        "Cannot fetch %s: the daemon is shutting down", url);
+		                        "Cannot fetch %s: the daemon is shutting down", shown);
 		return;
 	}
 	t = g_new0(Transfer, 1);
 	t->fetcher = self;
 	t->url = g_strdup(url);
+	t->shown = dfota_url_redact(url);
 	t->body = g_byte_array_new();
 	t->max_size = options->max_size ? options->max_size : G_MAXUINT64;
 	t->last_percent = -1;
@@ -689,7 +699,7 @@ stop_in_worker(gpointer data)
 		transfer_complete(t, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
 		                                 "The download of %s was stopped: the daemon is "
 		                                 "shutting down",
-		                                 t->url));
+		                                 t->shown));
 	}
 	if (self->multi) {
 		curl_multi_cleanup(self->multi);

@@ -10,6 +10,7 @@
 
 #include "dfota-error.h"
 #include "dfota-log.h"
+#include "dfota-redact.h"
 #include "dfota-ufs.h"
 #include "dfota-validate.h"
 
@@ -167,8 +168,9 @@ fota_refuse(DfotaFota *self, const GError *error)
 	DfotaFotaStartedFunc cb = self->started_cb;
 	gpointer data = self->started_data;
 	g_autoptr(GError) copy = g_error_copy(error);
+	g_autofree char *shown = dfota_text_redact_urls(error->message);
 
-	g_message("job refused: %s", error->message);
+	g_message("job refused: %s", shown);
 	if (self->journal && self->accepted_or_recorded)
 		dfota_journal_set_job(self->journal, NULL, NULL);
 	fota_release(self);
@@ -188,6 +190,9 @@ fota_finish(DfotaFota *self, const GError *error, int code, const char *to_revis
 	GVariantIter iter;
 	const char *key;
 	GVariant *value;
+	/* Messages can quote a URL (the fetcher's, libcurl's, the AT command's). */
+	g_autofree char *message =
+	        dfota_text_redact_urls(error ? error->message : "The job succeeded");
 
 	if (!self->job)
 		return;
@@ -213,8 +218,7 @@ fota_finish(DfotaFota *self, const GError *error, int code, const char *to_revis
 	        error ? g_variant_new_take_string(g_strconcat("org.dfotad1.Error.",
 	                                                      dfota_error_short_name(error), NULL))
 	              : g_variant_new_string(""));
-	g_variant_builder_add(&b, "{sv}", "message",
-	                      g_variant_new_string(error ? error->message : "The job succeeded"));
+	g_variant_builder_add(&b, "{sv}", "message", g_variant_new_string(message));
 	g_variant_builder_add(&b, "{sv}", "to-revision",
 	                      g_variant_new_string(to_revision ? to_revision : ""));
 	g_variant_builder_add(&b, "{sv}", "finished", g_variant_new_uint64(g_get_real_time()));
@@ -231,7 +235,7 @@ fota_finish(DfotaFota *self, const GError *error, int code, const char *to_revis
 		JOB_LOG(self, G_LOG_LEVEL_WARNING, code,
 		        "job %" G_GUINT64_FORMAT " (%s) failed: %s: %s (code %d)", self->job->id,
 		        dfota_job_kind_to_string(self->job->kind), dfota_error_short_name(error),
-		        error->message, code);
+		        message, code);
 	else
 		JOB_LOG(self, G_LOG_LEVEL_MESSAGE, code,
 		        "job %" G_GUINT64_FORMAT " (%s) succeeded: %s -> %s", self->job->id,
@@ -397,6 +401,37 @@ dfota_fota_upgrade(DfotaFota *self, const char *url, DfotaFotaStartedFunc starte
 	dfota_modem_ensure_network(self->modem, NULL, network_done, fota_call_new(self));
 }
 
+/* The name the module gives a fetched MCU file (seed 3.3): the requested one, else the URL's
+ * last path segment when legal, else mcu_update.bin. Taken from the URL as given: the job's
+ * source is redacted, and a URL that reads more than one way keeps no path there. */
+static char *
+mcu_file_name(const char *url, const char *filename)
+{
+	const char *path, *slash;
+	g_autofree char *name = NULL;
+
+	if (filename && *filename)
+		return g_strdup(filename);
+	path = strstr(url, "://");
+	path = path ? path + 3 + strcspn(path + 3, "/?#") : NULL;
+	path = path && *path == '/' ? path : NULL;
+	if (path) {
+		gsize end = strcspn(path, "?#");
+		g_autofree char *p = g_strndup(path, end);
+		slash = strrchr(p, '/');
+		name = g_strdup(slash + 1);
+	}
+	if (name && *name && strlen(name) <= 58) {
+		gboolean legal = TRUE;
+		for (const char *p = name; *p; p++)
+			if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
+				legal = FALSE;
+		if (legal)
+			return g_steal_pointer(&name);
+	}
+	return g_strdup("mcu_update.bin");
+}
+
 void
 dfota_fota_fetch_mcu_file(DfotaFota *self, const char *url, const char *filename,
                           DfotaFotaStartedFunc started, gpointer user_data)
@@ -411,7 +446,7 @@ dfota_fota_fetch_mcu_file(DfotaFota *self, const char *url, const char *filename
 	if (!fota_begin(self, DFOTA_JOB_KIND_FETCH_MCU_FILE, url, started, user_data))
 		return;
 	g_free(self->job->filename);
-	self->job->filename = g_strdup(filename ? filename : "");
+	self->job->filename = mcu_file_name(url, filename);
 	if (filename && *filename)
 		self->pending_command =
 		        g_strdup_printf("AT+QFOTADL=2,\"%s\",\"%s\"", url, filename);
@@ -479,34 +514,6 @@ dfota_fota_is_busy(DfotaFota *self)
 
 /* ---- following the module -------------------------------------------------------------------- */
 
-/* The name the module gives a fetched MCU file (seed 3.3): the requested one, else the URL's
- * last path segment when legal, else mcu_update.bin. */
-static char *
-mcu_file_name(const DfotaJob *job)
-{
-	const char *url = job->source;
-	const char *path, *slash;
-	g_autofree char *name = NULL;
-
-	if (job->filename && *job->filename)
-		return g_strdup(job->filename);
-	path = strstr(url, "://");
-	path = path ? strchr(path + 3, '/') : NULL;
-	if (path) {
-		slash = strrchr(path, '/');
-		name = g_strndup(slash + 1, strcspn(slash + 1, "?#"));
-	}
-	if (name && *name && strlen(name) <= 58) {
-		gboolean legal = TRUE;
-		for (const char *p = name; *p; p++)
-			if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
-				legal = FALSE;
-		if (legal)
-			return g_steal_pointer(&name);
-	}
-	return g_strdup("mcu_update.bin");
-}
-
 static void
 mcu_stat_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -521,7 +528,7 @@ mcu_stat_done(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	if (!self)
 		goto out;
-	name = mcu_file_name(self->job);
+	name = g_strdup(*self->job->filename ? self->job->filename : "mcu_update.bin");
 	for (guint i = 0; files && i < files->len; i++) {
 		DfotaUfsFile *f = files->pdata[i];
 		if (g_str_equal(f->name, name)) {
@@ -937,6 +944,32 @@ fota_replay_pre_journal(DfotaFota *self)
 	self->replaying = FALSE;
 }
 
+/* A result recorded by an older daemon may still carry a URL's secrets: every string in it
+ * is shown redacted. A new reference. */
+static GVariant *
+redact_result(GVariant *result)
+{
+	GVariantBuilder b;
+	GVariantIter iter;
+	const char *key;
+	GVariant *value;
+
+	if (!g_variant_is_of_type(result, G_VARIANT_TYPE_VARDICT))
+		return g_variant_ref(result);
+	g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+	g_variant_iter_init(&iter, result);
+	while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
+		if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+			g_variant_builder_add(&b, "{sv}", key,
+			                      g_variant_new_take_string(dfota_text_redact_urls(
+			                              g_variant_get_string(value, NULL))));
+		else
+			g_variant_builder_add(&b, "{sv}", key, value);
+		g_variant_unref(value);
+	}
+	return g_variant_ref_sink(g_variant_builder_end(&b));
+}
+
 void
 fota_ensure_journal(DfotaFota *self)
 {
@@ -950,7 +983,7 @@ fota_ensure_journal(DfotaFota *self)
 	                                   dfota_modem_get_imei(self->modem));
 	last = dfota_journal_get_last_result(self->journal);
 	if (last && !self->last_result) {
-		self->last_result = g_variant_ref(last);
+		self->last_result = redact_result(last);
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_LAST_RESULT]);
 	}
 	record = dfota_journal_get_job(self->journal);

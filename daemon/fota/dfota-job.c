@@ -1,6 +1,8 @@
 /* dfota-job.c: a job's data and its journal record. */
 #include "dfota-job.h"
 
+#include "dfota-redact.h"
+
 static const char *const kind_names[] = {
 	[DFOTA_JOB_KIND_UPGRADE] = "upgrade",
 	[DFOTA_JOB_KIND_UPGRADE_LOCAL] = "upgrade-local",
@@ -48,7 +50,11 @@ dfota_job_new(DfotaJobKind kind, const char *source)
 	DfotaJob *job = g_new0(DfotaJob, 1);
 
 	job->kind = kind;
-	job->source = g_strdup(source ? source : "");
+	/* Shown on the bus, journalled and logged: never with a URL's secrets. What needs the URL
+	 * as given (the AT+QFOTADL line, libcurl) takes it from the method call, and a job
+	 * resumed from its record no longer needs it. A record written by an older daemon is
+	 * redacted here as it is read. */
+	job->source = dfota_text_redact_urls(source);
 	job->started = g_get_real_time();
 	job->from_revision = g_strdup("");
 	job->from_sub_edition = g_strdup("");

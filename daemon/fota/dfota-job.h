@@ -33,11 +33,11 @@ typedef enum {
 typedef struct {
 	guint64 id;
 	DfotaJobKind kind;
-	char *source;   /* URL, "fd", "UFS:fota.pack" or "module" */
+	char *source;   /* URL (redacted: dfota-redact.h), "fd", "UFS:fota.pack" or "module" */
 	gint64 started; /* µs since the epoch */
 	char *from_revision;
 	char *from_sub_edition;
-	char *filename; /* fetch-mcu-file: requested name ("" = module's choice) */
+	char *filename; /* fetch-mcu-file: its name in UFS (requested, else from the URL) */
 	char *sha256;   /* host kinds: expected digest or NULL */
 	DfotaJobStep step;
 	char *phase; /* the published phase of the step */
@@ -53,6 +53,7 @@ gboolean dfota_job_kind_upgrades(DfotaJobKind kind);
 /* TRUE for the kinds with gateway-side phases (fetching/uploading). */
 gboolean dfota_job_kind_is_host(DfotaJobKind kind);
 
+/* @source is stored redacted (dfota_text_redact_urls()). */
 DfotaJob *dfota_job_new(DfotaJobKind kind, const char *source);
 void dfota_job_free(DfotaJob *job);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DfotaJob, dfota_job_free)
