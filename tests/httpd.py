@@ -59,6 +59,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
+        # The request line (query included) is logged by log_message; credentials from a
+        # URL's userinfo arrive as this header, logged so a test can see what the client sent.
+        auth = self.headers.get("Authorization")
+        if auth:
+            sys.stderr.write("httpd: %s Authorization: %s\n" % (self.address_string(), auth))
         url = urllib.parse.urlsplit(self.path)
         parts = url.path.split("/")
         query = urllib.parse.parse_qs(url.query)

@@ -201,8 +201,10 @@ error_for_result(Transfer *t, CURLcode code)
 		/* libcurl's own text may quote a URL (a redirect's Location, for one). */
 		g_autofree char *why =
 		        dfota_text_redact_urls(t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
-		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED, "Cannot fetch %s: %s",
-		                   t->shown, why);
+		/* The URL last: redacted text reads a URL up to a space, a ':' after it would be
+		 * taken for part of its last value. */
+		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+		                   "Cannot fetch the package (%s) from %s", why, t->shown);
 	}
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 400 || status == 0)
@@ -210,8 +212,8 @@ error_for_result(Transfer *t, CURLcode code)
 		                   status, t->shown);
 	if (status >= 300)
 		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
-		                   "HTTP %ld from %s: a redirect without a usable Location", status,
-		                   t->shown);
+		                   "HTTP %ld (a redirect without a usable Location) from %s",
+		                   status, t->shown);
 	return NULL;
 }
 
@@ -523,8 +525,8 @@ setup_easy(Transfer *t, const DfotaFetchOptions *o, GError **error)
 #undef SET
 	if (rc != CURLE_OK) {
 		g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
-		            "Cannot set up the download of %s: %s", t->shown,
-		            curl_easy_strerror(rc));
+		            "Cannot set up the download (%s) of %s", curl_easy_strerror(rc),
+		            t->shown);
 		return FALSE;
 	}
 	return TRUE;
@@ -572,8 +574,8 @@ transfer_start(DfotaFetcher *self, Transfer *t)
 	mrc = curl_multi_add_handle(self->multi, t->easy);
 	if (mrc != CURLM_OK) {
 		error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
-		                    "Cannot start the download of %s: %s", t->shown,
-		                    curl_multi_strerror(mrc));
+		                    "Cannot start the download (%s) of %s",
+		                    curl_multi_strerror(mrc), t->shown);
 		goto fail;
 	}
 	self->transfers = g_list_prepend(self->transfers, t);
@@ -644,7 +646,7 @@ dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions
 	if (self->disposed) {
 		g_autofree char *shown = dfota_url_redact(url);
 		g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
-		                        "Cannot fetch %s: the daemon is shutting down", shown);
+		                        "The daemon is shutting down: cannot fetch %s", shown);
 		return;
 	}
 	t = g_new0(Transfer, 1);
