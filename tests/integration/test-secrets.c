@@ -5,7 +5,9 @@
  * property, LastResult, Finished, any file the daemon writes (its journal, its --verbose log
  * on stderr) or a STATUS= line. The simulator's log (it received the AT+QFOTADL line) and the
  * HTTP server's log (the query and the Authorization header) prove that the real URL went
- * where it had to. */
+ * where it had to. A module-side job cut by a daemon restart goes on from its redacted record
+ * (the module needs no URL once it took the job). */
+#include "fault-helpers.h"
 #include "harness-modes.h"
 
 #include <glib-unix.h>
@@ -302,10 +304,51 @@ test_secrets(void)
 	g_rmdir(dir);
 }
 
+/* SIGKILL mid-download and a restart on the same state directory: the record the new daemon
+ * reads has no secret, and it needs none to see the job through. */
+static void
+test_restart(void)
+{
+	/* 100 ms module steps, so that the download lasts long enough to be cut. */
+	const char *const sim_args[] = { "--time-scale", "0.5", NULL };
+	const HarnessOptions opts = { .sim_args = sim_args };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GVariant) result = NULL;
+	g_autofree char *base = harness_url(h, "");
+	g_autofree char *url = NULL;
+	g_autofree char *shown = NULL;
+	g_autofree char *state = fh_state_dir(h);
+	guint64 since, id;
+	guint n_files = 0;
+
+	harness_make_package(h, "p.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
+	/* "http://127.0.0.1:<port>/" with the password inserted before the host. */
+	url = g_strdup_printf("http://fw:" PASSWORD "@%sp.pack" QUERY, base + strlen("http://"));
+	shown = g_strdup_printf("http://fw:***@%sp.pack" QUERY_SHOWN, base + strlen("http://"));
+	since = harness_mark(h);
+	fh_upgrade(h, url);
+	id = fh_job_id(h);
+	g_assert_true(fh_wait_progress(h, since, "downloading", 10, 60000));
+	fh_daemon_kill(h);
+	assert_dir_no_secret(state, &n_files);
+	g_assert_cmpuint(n_files, >=, 1); /* the job's record */
+	fh_daemon_start(h);
+
+	result = harness_wait_finished(h, since, 90000);
+	harness_message_variant("Finished", result);
+	hm_assert_succeeded(result);
+	g_assert_cmpuint(harness_dict_uint64(result, "id"), ==, id);
+	g_assert_cmpstr(harness_dict_str(result, "source"), ==, shown);
+	assert_variant_no_secret("Finished", result);
+	n_files = 0;
+	assert_dir_no_secret(harness_tmpdir(h), &n_files);
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/secrets/everywhere", test_secrets);
+	g_test_add_func("/secrets/restart", test_restart);
 	return g_test_run();
 }
