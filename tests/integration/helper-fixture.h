@@ -244,6 +244,19 @@ fix_wait_file_has(const char *path, const char *needle, guint timeout_ms)
 	return fix_wait(fix_cond_file_has, &n, timeout_ms, needle);
 }
 
+/* The file @data has a complete line starting with "unix:". */
+FIX_UNUSED gboolean
+fix_cond_address(gpointer data)
+{
+	g_autofree char *text = NULL;
+	const char *line;
+
+	if (!g_file_get_contents(data, &text, NULL, NULL))
+		return FALSE;
+	line = g_str_has_prefix(text, "unix:") ? text : strstr(text, "\nunix:");
+	return line != NULL && strchr(line + 1, '\n') != NULL;
+}
+
 /* A bus of @type ("session" or "system") listening in the temporary directory. @policy: the
  * <policy> and <include> elements. Sets f->bus_address. */
 FIX_UNUSED void
@@ -257,6 +270,7 @@ fix_start_bus(Fix *f, const char *type, const char *policy)
 	g_autoptr(GError) error = NULL;
 	const char *argv[] = { fix_env("DBUS_DAEMON"), "--nofork", "--print-address=1",
 		               "--config-file",        conf,       NULL };
+	const char *start;
 	char *nl;
 
 	/* No service activation, nothing from the host's configuration. */
@@ -269,11 +283,14 @@ fix_start_bus(Fix *f, const char *type, const char *policy)
 	g_file_set_contents(conf, xml, -1, &error);
 	g_assert_no_error(error);
 	fix_spawn(f, "dbus", argv, NULL, NULL);
-	if (!fix_wait_file_has(out, "\n", FIX_START_MS))
+	/* Its warnings (a policy naming a user this host lacks) share the file: the address is
+	 * the line that starts with "unix:". */
+	if (!fix_wait(fix_cond_address, out, FIX_START_MS, "the bus address"))
 		g_error("dbus-daemon did not start: %s", fix_read(out));
 	contents = fix_read(out);
-	nl = strchr(contents, '\n');
-	f->bus_address = g_strndup(contents, nl - contents);
+	start = g_str_has_prefix(contents, "unix:") ? contents : strstr(contents, "\nunix:") + 1;
+	nl = strchr(start, '\n');
+	f->bus_address = g_strndup(start, nl - start);
 }
 
 /* Everything allowed to everyone: a permissive session bus. */

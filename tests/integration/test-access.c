@@ -1,13 +1,18 @@
 /* test-access.c: who may call the daemon's methods. The daemon runs as an unprivileged user
  * created for the test, on a private system-type bus whose policy is the shipped
- * dbus/org.dfotad1.conf (its user renamed), and once more behind a permissive policy, where
- * only the daemon's own check stands between a caller and the tty; then on a session bus.
+ * dbus/org.dfotad1.conf (included unchanged; the test's own configuration lets the daemon's
+ * user own the name), and once more behind a permissive policy, where only the daemon's own
+ * check stands between a caller and the tty; then on a session bus.
  * Callers run as further users created for the test: one in group "dfota" (the name is the
  * daemon's, so an existing group is used as it is), one outside it. Creating users needs root:
  * CI runs as root, so there these tests run; elsewhere they skip and say why.
  *
  * A caller is this executable run again as "--caller ADDRESS COMMAND" under the caller's
- * credentials; it prints one line per call, then waits for one Urc signal. */
+ * credentials; it prints one line per call, then counts the daemon's signals until a job's
+ * Finished (root starts one that fails fast): on the system bus only root and group dfota
+ * receive Urc (the policy's receive rules), everyone gets Progress, Finished and
+ * PropertiesChanged. A bus delivers one sender's signals in order, so the Urc lines of the
+ * job (HTTPSTART at least) reach a caller before its Finished, or never. */
 #include "helper-fixture.h"
 
 #include <gio/gunixfdlist.h>
@@ -17,7 +22,8 @@
 #define USER_PREFIX "dfotest-"
 #define DAEMON_DENIED "org.dfotad1.Error.AccessDenied"
 #define BUS_DENIED "org.freedesktop.DBus.Error.AccessDenied"
-#define TEST_URC "+CTZEV: \"+32\",0"
+/* Nothing listens there: the module's download fails at once (HTTPSTART, HTTPEND). */
+#define FAILING_URL "http://127.0.0.1:1/fota.pack"
 
 /* Every method of Modem, Fota and Files, with arguments that a permitted caller gets past the
  * authorization with and that start nothing: Command, Refresh and List succeed, the others
@@ -138,20 +144,34 @@ run_calls(GDBusConnection *conn, const char *command, GString *out)
 
 /* ---- the caller process ---------------------------------------------------------------- */
 
-static void
-on_urc(GDBusConnection *c, const char *sender, const char *path, const char *iface,
-       const char *member, GVariant *params, gpointer data)
-{
-	char **line = data;
+typedef struct {
+	guint urc, progress, finished, props;
+	char *first_urc;
+} Signals;
 
-	if (*line == NULL && g_variant_is_of_type(params, G_VARIANT_TYPE("(s)")))
-		g_variant_get(params, "(s)", line);
+static void
+on_signal(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+          const char *member, GVariant *params, gpointer data)
+{
+	Signals *s = data;
+
+	if (strcmp(member, "Urc") == 0) {
+		s->urc++;
+		if (s->first_urc == NULL && g_variant_is_of_type(params, G_VARIANT_TYPE("(s)")))
+			g_variant_get(params, "(s)", &s->first_urc);
+	} else if (strcmp(member, "Progress") == 0) {
+		s->progress++;
+	} else if (strcmp(member, "Finished") == 0) {
+		s->finished++;
+	} else if (strcmp(member, "PropertiesChanged") == 0) {
+		s->props++;
+	}
 }
 
 static gboolean
-cond_urc(gpointer data)
+cond_finished(gpointer data)
 {
-	return *(char **)data != NULL;
+	return ((Signals *)data)->finished > 0;
 }
 
 static int
@@ -164,7 +184,7 @@ caller_main(const char *address, const char *command)
 	                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
 	        NULL, NULL, &error);
 	g_autoptr(GString) out = g_string_new(NULL);
-	g_autofree char *urc = NULL;
+	Signals sig = { 0 };
 	guint sub;
 
 	if (conn == NULL) {
@@ -172,19 +192,21 @@ caller_main(const char *address, const char *command)
 		return 2;
 	}
 	printf("UID %u\n", (guint)getuid());
-	sub = g_dbus_connection_signal_subscribe(conn, FIX_BUS_NAME, "org.dfotad1.Modem", "Urc",
-	                                         FIX_MODEM_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-	                                         on_urc, &urc, NULL);
+	/* Every signal of the daemon: one match rule, as a monitoring client would add. */
+	sub = g_dbus_connection_signal_subscribe(conn, FIX_BUS_NAME, NULL, NULL, NULL, NULL,
+	                                         G_DBUS_SIGNAL_FLAGS_NONE, on_signal, &sig, NULL);
 	/* The calls also order the AddMatch before "SUBSCRIBED": the bus handles one
 	 * connection's messages in order. */
 	run_calls(conn, command, out);
 	printf("%sSUBSCRIBED\n", out->str);
 	fflush(stdout);
-	if (fix_wait(cond_urc, &urc, FIX_START_MS, "a Urc signal"))
-		printf("SIGNAL Urc %s\n", urc);
-	else
-		printf("SIGNAL none\n");
+	if (!fix_wait(cond_finished, &sig, FIX_START_MS, "the job's Finished signal"))
+		printf("FINISHED none\n");
+	printf("SIGNALS urc=%u progress=%u finished=%u props=%u\n", sig.urc, sig.progress,
+	       sig.finished, sig.props);
+	printf("URC %s\n", sig.first_urc ? sig.first_urc : "none");
 	g_dbus_connection_signal_unsubscribe(conn, sub);
+	g_free(sig.first_urc);
 	return 0;
 }
 
@@ -397,29 +419,19 @@ lsan_env_for_others(Access *a)
 	return g_strconcat("LSAN_OPTIONS=", joined, NULL);
 }
 
-/* The shipped policy, with the daemon's user renamed to the one created for this run. */
+/* The shipped policy included as it is, and what the test needs beyond it: the daemon runs
+ * as a user created for this run instead of "dfotad", so that user may own the name. */
 static char *
-write_policy(Access *a)
+policy_include(void)
 {
 	g_autofree char *src_root = g_path_get_dirname(fix_env("HTTPD")); /* <src>/tests */
 	g_autofree char *src = g_build_filename(src_root, "..", "dbus", "org.dfotad1.conf", NULL);
-	g_autofree char *dir = fix_path(a->f, "system.d");
-	g_autofree char *dst = g_build_filename(dir, "org.dfotad1.conf", NULL);
-	g_autofree char *text = NULL;
-	g_autofree char *needle = g_strdup_printf("user=\"%s\"", users->daemon.name);
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) pieces = NULL;
+	g_autofree char *canonical = g_canonicalize_filename(src, NULL);
 
-	g_file_get_contents(src, &text, NULL, &error);
-	g_assert_no_error(error);
-	g_assert_nonnull(strstr(text, "<policy user=\"dfotad\">"));
-	pieces = g_strsplit(text, "user=\"dfotad\"", -1);
-	g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
-	g_free(text);
-	text = g_strjoinv(needle, pieces);
-	g_file_set_contents(dst, text, -1, &error);
-	g_assert_no_error(error);
-	return g_steal_pointer(&dir);
+	g_assert_true(g_file_test(canonical, G_FILE_TEST_IS_REGULAR));
+	return g_strdup_printf("<include>%s</include>\n"
+	                       "<policy user=\"%s\"><allow own=\"org.dfotad1\"/></policy>\n",
+	                       canonical, users->daemon.name);
 }
 
 /* What Debian's system.conf sets before it includes system.d: calls are denied unless a
@@ -471,9 +483,9 @@ access_new(BusKind kind)
 	if (kind == BUS_SESSION) {
 		fix_start_bus(a->f, "session", FIX_POLICY_OPEN);
 	} else {
-		g_autofree char *dir = write_policy(a);
+		g_autofree char *include = policy_include();
 		g_autofree char *policy =
-		        g_strdup_printf("%s<includedir>%s</includedir>\n%s", SYSTEM_DEFAULTS, dir,
+		        g_strdup_printf("%s%s%s", SYSTEM_DEFAULTS, include,
 		                        kind == BUS_SYSTEM_PERMISSIVE
 		                                ? "<policy context=\"default\"><allow "
 		                                  "send_destination=\"org.dfotad1\"/></policy>"
@@ -563,13 +575,19 @@ run_caller(Access *a, const User *u, const char *command)
 	const char *argv[] = { self, "--caller", a->f->bus_address, command, NULL };
 	const char *env[] = { home_env, "XDG_RUNTIME_DIR", a->lsan_env, NULL };
 	GSubprocess *proc = fix_spawn(a->f, name, argv, env, &u->creds);
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GError) error = NULL;
 	int status;
 
 	if (!fix_wait_file_has(out, "SUBSCRIBED\n", FIX_START_MS))
 		g_error("the caller as %s did not get through its calls: %s", u->name,
 		        fix_read(out));
-	/* A signal every client may receive, whatever it may call. */
-	fix_sim_control(a->f, a->run_dir, "urc " TEST_URC);
+	/* A job: the module's URCs, Progress, property changes and one Finished. */
+	reply = g_dbus_connection_call_sync(a->root, FIX_BUS_NAME, FIX_MODEM_PATH,
+	                                    "org.dfotad1.Fota", "Upgrade",
+	                                    g_variant_new("(s)", FAILING_URL), NULL,
+	                                    G_DBUS_CALL_FLAGS_NONE, FIX_CALL_MS, NULL, &error);
+	g_assert_no_error(error);
 	status = fix_wait_exit(proc, FIX_START_MS);
 	text = fix_read(out);
 	g_test_message("caller as %s (uid %u):\n%s", u->name, (guint)u->creds.uid, text);
@@ -592,7 +610,6 @@ static void
 assert_denied(GHashTable *report, const char *denied)
 {
 	g_autofree char *expected = g_strconcat("ERR ", denied, NULL);
-	g_autofree char *signal = g_strconcat("Urc ", TEST_URC, NULL);
 
 	for (guint i = 0; i < G_N_ELEMENTS(methods); i++) {
 		const char *got = report_get(report, methods[i].method);
@@ -604,7 +621,29 @@ assert_denied(GHashTable *report, const char *denied)
 	g_assert_true(g_str_has_prefix(report_get(report, "Get"), "OK"));
 	g_assert_true(g_str_has_prefix(report_get(report, "GetAll"), "OK"));
 	g_assert_true(g_str_has_prefix(report_get(report, "GetManagedObjects"), "OK"));
-	g_assert_cmpstr(report_get(report, "SIGNAL"), ==, signal);
+}
+
+/* What the caller received of the job: Progress, Finished (once) and PropertiesChanged
+ * always; Urc when @gets_urc, else none at all. */
+static void
+assert_signals(GHashTable *report, const char *who, gboolean gets_urc)
+{
+	const char *counts = report_get(report, "SIGNALS");
+	guint urc = 0, progress = 0, finished = 0, props = 0;
+
+	g_assert_cmpint(sscanf(counts, "urc=%u progress=%u finished=%u props=%u", &urc, &progress,
+	                       &finished, &props),
+	                ==, 4);
+	g_test_message("%s received %s; first Urc: %s", who, counts, report_get(report, "URC"));
+	g_assert_cmpuint(finished, ==, 1);
+	g_assert_cmpuint(progress, >=, 1);
+	g_assert_cmpuint(props, >=, 1);
+	if (gets_urc && urc == 0)
+		g_error("%s received no Urc (the job's module lines come before Finished)", who);
+	if (!gets_urc && urc > 0)
+		g_error("%s received %u Urc signals, the first \"%s\": Urc is for root and group "
+		        "dfota only",
+		        who, urc, report_get(report, "URC"));
 }
 
 /* Every method gets past the authorization: the daemon answers it on its merits. */
@@ -666,6 +705,8 @@ check_callers(BusKind kind, const char *outsider_denied, const char *member_deni
 		return;
 	outsider = run_caller(a, &users->outsider, OUTSIDER_COMMAND);
 	assert_denied(outsider, outsider_denied);
+	/* The bus policy's receive rules keep Urc from the outsider; a session bus has none. */
+	assert_signals(outsider, "the outsider", kind == BUS_SESSION);
 	if (member_denied != NULL) {
 		member = run_caller(a, &users->member, OUTSIDER_COMMAND);
 		assert_denied(member, member_denied);
@@ -673,6 +714,7 @@ check_callers(BusKind kind, const char *outsider_denied, const char *member_deni
 		member = run_caller(a, &users->member, "ATI");
 		assert_allowed(member);
 	}
+	assert_signals(member, "the member of group dfota", TRUE);
 	if (kind == BUS_SESSION) {
 		own = run_caller(a, &users->daemon, "ATI");
 		assert_allowed(own);
