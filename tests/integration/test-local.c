@@ -685,6 +685,7 @@ test_disconnect_does_not_cancel(void)
 	g_autoptr(Harness) h = harness_new(NULL);
 	g_autofree char *pkg = make_package(h, "update.pack", NULL);
 	g_autofree char *url = harness_url(h, "slow/update.pack?bps=" SLOW_BPS);
+	g_autofree char *shown = harness_url(h, "slow/update.pack?bps=***");
 	g_autoptr(GDBusConnection) other = harness_new_client(h);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) reply = NULL;
@@ -703,7 +704,8 @@ test_disconnect_does_not_cancel(void)
 	g_clear_object(&other);
 
 	result = finished(h, since, "upgrade-via-host", NULL, 60000);
-	g_assert_cmpstr(harness_dict_str(result, "source"), ==, url);
+	/* Query values are shown redacted (they may be signatures). */
+	g_assert_cmpstr(harness_dict_str(result, "source"), ==, shown);
 	phases = hm_job_phases(h, since);
 	g_assert_cmpstr(phases, ==, "fetching,uploading,updating,rebooting,verifying");
 	g_assert_cmpuint(hm_count_tty(h, mark, "AT+QFUPL"), ==, 1);
