@@ -25,10 +25,11 @@ dfota_cmdline_command_free(DfotaCmdlineCommand *cmd)
 	g_free(cmd);
 }
 
-/* Normalises @line; with @error non-NULL also checks bytes and quoting and sets *spaced_out
- * to one flag per normalised byte: a space was removed just before it. */
+/* Normalises @line; when @strict, also checks bytes and quoting (NULL and @error set when
+ * they are wrong). *spaced_out, when given, gets one flag per normalised byte: a space was
+ * removed just before it. */
 static char *
-normalise(const char *line, guint8 **spaced_out, GError **error)
+normalise(const char *line, gboolean strict, guint8 **spaced_out, GError **error)
 {
 	g_autoptr(GString) out = g_string_sized_new(strlen(line));
 	g_autoptr(GByteArray) spaced = g_byte_array_new();
@@ -38,7 +39,7 @@ normalise(const char *line, guint8 **spaced_out, GError **error)
 	for (const guchar *p = (const guchar *)line; *p; p++) {
 		guint8 flag;
 
-		if (error && (*p < 0x20 || *p > 0x7e)) {
+		if (strict && (*p < 0x20 || *p > 0x7e)) {
 			g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_COMMAND,
 			            "Command contains %s (0x%02x) at offset %u: give one printable "
 			            "ASCII command line without CR, LF, Ctrl-Z or ESC (the daemon "
@@ -48,7 +49,7 @@ normalise(const char *line, guint8 **spaced_out, GError **error)
 			return NULL;
 		}
 		if (in_string) {
-			if (error && *p == '\\' && p[1] == '"') {
+			if (strict && *p == '\\' && p[1] == '"') {
 				g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_COMMAND,
 				            "Command has a backslash before a quote at offset %u: "
 				            "modules differ on whether it ends the string; write a "
@@ -74,7 +75,7 @@ normalise(const char *line, guint8 **spaced_out, GError **error)
 		g_byte_array_append(spaced, &flag, 1);
 		space = FALSE;
 	}
-	if (error && in_string) {
+	if (strict && in_string) {
 		g_set_error_literal(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_COMMAND,
 		                    "Command has an unterminated string: close every \" (a module "
 		                    "would read the rest of the line, ';' included, differently)");
@@ -88,7 +89,7 @@ normalise(const char *line, guint8 **spaced_out, GError **error)
 char *
 dfota_cmdline_normalise(const char *line)
 {
-	return line ? normalise(line, NULL, NULL) : NULL;
+	return line ? normalise(line, FALSE, NULL, NULL) : NULL;
 }
 
 static gboolean
@@ -154,7 +155,7 @@ dfota_cmdline_split(const char *line, GError **error)
 		            len, DFOTA_CMDLINE_MAX);
 		return NULL;
 	}
-	n = normalise(line, &spaced, error);
+	n = normalise(line, TRUE, &spaced, error);
 	if (n == NULL)
 		return NULL;
 	cmds = g_ptr_array_new_with_free_func((GDestroyNotify)dfota_cmdline_command_free);

@@ -268,6 +268,9 @@ test_check(void)
 		g_autoptr(GError) e = NULL;
 		gboolean ok = dfota_cmdline_check(c->line, &e);
 
+		/* The verdict does not depend on whether the caller wants the error. */
+		g_assert_cmpint(dfota_cmdline_check(c->line, NULL), ==, ok);
+
 		g_autofree char *shown = g_strescape(c->line, NULL);
 
 		g_test_message("check \"%s\": %s", shown, e ? e->message : "ok");
