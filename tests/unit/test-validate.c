@@ -36,7 +36,9 @@ static const Case module_urls[] = {
 	{ "http://example.com/a\"b", FALSE, "double quote" },
 	{ "http://example.com/a\rb", FALSE, "control" },
 	{ "http://example.com/a\nb", FALSE, "control" },
-	{ "http://example.com/a\x1b" "b", FALSE, "control" },
+	{ "http://example.com/a\x1b"
+	  "b",
+	  FALSE, "control" },
 	{ "http://example.com/a\x7f", FALSE, "control" },
 	{ "http://example.com/\xc3\xa9t\xc3\xa9", FALSE, "non-ASCII" },
 	{ "http://example.com/a b", FALSE, "space" },
