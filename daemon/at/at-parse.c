@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "dfota-cmdline.h"
+
 static const char *
 skip_spaces(const char *s)
 {
@@ -145,6 +147,39 @@ dfota_at_expected_prefix(const char *command)
 		g_string_append_c(s, g_ascii_toupper(p[1 + i]));
 	g_string_append_c(s, ':');
 	return g_string_free(s, FALSE);
+}
+
+char **
+dfota_at_expected_prefixes(const char *command)
+{
+	g_autoptr(GPtrArray) cmds = command ? dfota_cmdline_split(command, NULL) : NULL;
+	g_autoptr(GPtrArray) prefixes = g_ptr_array_new_with_free_func(g_free);
+
+	if (cmds == NULL) {
+		/* Not a line the splitter takes (the daemon's own commands all are): the first
+		 * command's prefix, as for a single command. */
+		char *one = dfota_at_expected_prefix(command);
+		if (one)
+			g_ptr_array_add(prefixes, one);
+	}
+	for (guint i = 0; cmds && i < cmds->len; i++) {
+		const DfotaCmdlineCommand *cmd = g_ptr_array_index(cmds, i);
+		gsize n = strspn(cmd->name + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+		g_autofree char *prefix = NULL;
+		gboolean seen = FALSE;
+
+		if (cmd->kind != DFOTA_CMDLINE_EXTENDED || n == 0)
+			continue;
+		prefix = g_strdup_printf("%c%.*s:", cmd->name[0], (int)n, cmd->name + 1);
+		for (guint k = 0; k < prefixes->len; k++)
+			seen = seen || g_str_equal(prefixes->pdata[k], prefix);
+		if (!seen)
+			g_ptr_array_add(prefixes, g_steal_pointer(&prefix));
+	}
+	if (prefixes->len == 0)
+		return NULL;
+	g_ptr_array_add(prefixes, NULL);
+	return (char **)g_ptr_array_free(g_steal_pointer(&prefixes), FALSE);
 }
 
 gboolean

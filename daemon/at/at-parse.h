@@ -26,6 +26,12 @@ gboolean dfota_at_is_connect(const char *line);
  * "at+qflst=\"a\"" → "+QFLST:", "ATI"/"AT" → NULL. Newly allocated. */
 char *dfota_at_expected_prefix(const char *command);
 
+/* The response prefixes of every extended command of a V.250 command line, in order and
+ * without repeats: "AT+CGMR;+CEREG?" → { "+CGMR:", "+CEREG:" }, "ATI;+CGSN=1" → { "+CGSN:" }.
+ * NULL when the line has none. A line that does not split gives its first command's prefix.
+ * Free with g_strfreev(). */
+char **dfota_at_expected_prefixes(const char *command);
+
 /* ATI:  Quectel_Ltd / Quectel_BC65 / Revision: BC65JAR01A01 [/ SubEdition: V02] */
 typedef struct {
 	char *manufacturer;

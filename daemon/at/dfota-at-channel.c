@@ -33,6 +33,9 @@
 /* Failed resync probes in a row after which the module counts as unresponsive: waiting
  * commands fail with ModemLost and new ones are refused until a probe succeeds again. */
 #define UNRESPONSIVE_PROBES 3
+/* V.250 S12's default escape guard time (Quectel: at least 1 s of silence before and after
+ * "+++"). */
+#define ESCAPE_GUARD_MS 1000
 
 /* Lines that are unsolicited whatever is in flight (unless they carry its own prefix). */
 static const char *const builtin_urc_prefixes[] = {
@@ -43,10 +46,18 @@ static const char *const builtin_urc_prefixes[] = {
 
 typedef enum { STATE_RUNNING, STATE_QUIET, STATE_PROBE, STATE_CLOSED } ChannelState;
 
+/* A prompt or data mode the module entered for a command the channel did not send as a data
+ * command: the channel leaves it at once and fails the command. */
+typedef enum {
+	LEFT_NONE = 0,
+	LEFT_PROMPT, /* "> ": ESC sent */
+	LEFT_DATA,   /* CONNECT: "+++" sent after the guard time */
+} LeftMode;
+
 typedef struct {
-	char *text;            /* as written to the tty */
-	char *shown;           /* for logs and messages: a URL in it redacted (dfota-redact.h) */
-	char *expected_prefix; /* NULL for basic commands */
+	char *text;               /* as written to the tty */
+	char *shown;              /* for logs and messages: a URL in it redacted (dfota-redact.h) */
+	char **expected_prefixes; /* of every extended command in the line; NULL for none */
 	guint timeout_ms;
 	DfotaAtFlags flags;
 	GTask *task;            /* NULL for the internal resync probe */
@@ -57,6 +68,7 @@ typedef struct {
 	gboolean then_probe; /* a wake-up sent before a resync probe */
 	gboolean is_data;
 	gboolean in_data_mode;
+	LeftMode left;
 	DfotaAtConnectFunc on_connect;
 	DfotaAtRawFunc on_raw;
 	gpointer data_user_data;
@@ -84,6 +96,7 @@ struct _DfotaAtChannel {
 	GSource *timeout_source;
 	GSource *quiet_source;
 	GSource *kick_source;
+	GSource *guard_source; /* escape guard time before "+++" */
 	gboolean at_chunk_end; /* the line being handled is the last of what was read */
 	guint max_queue;
 	guint quiet_ms;
@@ -116,7 +129,7 @@ command_free(Command *cmd)
 	}
 	g_clear_object(&cmd->task);
 	g_ptr_array_unref(cmd->lines);
-	g_free(cmd->expected_prefix);
+	g_strfreev(cmd->expected_prefixes);
 	g_free(cmd->text);
 	g_free(cmd->shown);
 	g_free(cmd);
@@ -176,6 +189,7 @@ finish_current(DfotaAtChannel *self, GError *error)
 	Command *cmd = g_steal_pointer(&self->current);
 
 	clear_source(&self->timeout_source);
+	clear_source(&self->guard_source);
 	complete_command(cmd, error);
 }
 
@@ -187,6 +201,7 @@ fail_all(DfotaAtChannel *self, const GError *error)
 	clear_source(&self->timeout_source);
 	clear_source(&self->quiet_source);
 	clear_source(&self->kick_source);
+	clear_source(&self->guard_source);
 	self->state = STATE_CLOSED;
 	if (self->current)
 		finish_current(self, g_error_copy(error));
@@ -282,7 +297,7 @@ on_kick(gpointer data)
 		return G_SOURCE_REMOVE;
 	if (self->asleep && !g_queue_is_empty(&self->queue)) {
 		g_debug("the module sleeps: waking it before %s",
-		        ((Command *)g_queue_peek_head(&self->queue))->text);
+		        ((Command *)g_queue_peek_head(&self->queue))->shown);
 		send_wake(self, FALSE);
 		return G_SOURCE_REMOVE;
 	}
@@ -408,6 +423,23 @@ probe_done(DfotaAtChannel *self, gboolean ok)
 	start_quiet(self, self->backoff_ms);
 }
 
+/* What a caller hears when its command put the module in a prompt or data mode. */
+static GError *
+left_mode_error(const Command *cmd)
+{
+	if (cmd->left == LEFT_PROMPT)
+		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED,
+		                   "The module answered %s with a '>' prompt and waited for data; "
+		                   "the daemon left the prompt (ESC) so that the channel stays "
+		                   "usable: give the data inline in the command",
+		                   cmd->shown);
+	return g_error_new(DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED,
+	                   "The module answered %s with CONNECT and entered data mode; the daemon "
+	                   "left data mode (+++) so that the channel stays usable: data mode is "
+	                   "not offered through Command",
+	                   cmd->shown);
+}
+
 static gboolean
 on_command_timeout(gpointer data)
 {
@@ -431,6 +463,10 @@ on_command_timeout(gpointer data)
 	/* The state changes before the caller hears of it, so a command it queues from its
 	 * callback waits for the resync. */
 	start_quiet(self, self->quiet_ms);
+	if (cmd->left != LEFT_NONE) {
+		finish_current(self, left_mode_error(cmd));
+		return G_SOURCE_REMOVE;
+	}
 	finish_current(self, g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
 	                                 "The module did not answer %s within %u ms", cmd->shown,
 	                                 cmd->timeout_ms));
@@ -509,6 +545,69 @@ error_for_final(const Command *cmd, DfotaAtFinal final, int code, const char *li
 	}
 }
 
+static gboolean
+has_expected_prefix(const Command *cmd, const char *line)
+{
+	for (gsize i = 0; cmd->expected_prefixes && cmd->expected_prefixes[i]; i++) {
+		if (g_str_has_prefix(line, cmd->expected_prefixes[i]))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static gboolean
+on_escape_guard(gpointer data)
+{
+	DfotaAtChannel *self = DFOTA_AT_CHANNEL(data);
+
+	g_clear_pointer(&self->guard_source, g_source_unref);
+	if (self->current == NULL || self->current->left != LEFT_DATA)
+		return G_SOURCE_REMOVE;
+	g_debug("--> +++ (leaving data mode)");
+	if (write_or_lose(self, "+++", 3))
+		restart_command_timer(self);
+	return G_SOURCE_REMOVE;
+}
+
+/* CONNECT to a command that is not a data command: after the guard time of silence, "+++"
+ * returns the module to command mode (it answers OK); the command then fails. */
+static void
+leave_data_mode(DfotaAtChannel *self, Command *cmd)
+{
+	g_message("the module answered %s with CONNECT: leaving data mode (+++)", cmd->shown);
+	cmd->left = LEFT_DATA;
+	clear_source(&self->timeout_source);
+	clear_source(&self->guard_source);
+	self->guard_source =
+	        add_timeout(self, ESCAPE_GUARD_MS, on_escape_guard, "dfota-at-escape-guard");
+}
+
+/* A "> " prompt arrives without CR/LF, so it is seen as what is left buffered once the
+ * bytes read so far are framed. ESC leaves it without sending anything; the module then
+ * ends the command with a final result. */
+static void
+check_prompt(DfotaAtChannel *self)
+{
+	static const guint8 esc = 0x1b;
+	Command *cmd = self->current;
+	const char *partial;
+	gsize len;
+
+	if (self->state != STATE_RUNNING || cmd == NULL || cmd->is_data || cmd->is_probe ||
+	    cmd->is_wake || cmd->left != LEFT_NONE)
+		return;
+	partial = dfota_line_reader_peek(self->reader, &len);
+	while (len > 0 && partial[len - 1] == ' ')
+		len--;
+	if (len != 1 || partial[0] != '>')
+		return;
+	g_message("the module answered %s with a '>' prompt: leaving it (ESC)", cmd->shown);
+	dfota_line_reader_reset(self->reader);
+	cmd->left = LEFT_PROMPT;
+	if (write_or_lose(self, &esc, 1))
+		restart_command_timer(self);
+}
+
 static void
 handle_line(DfotaAtChannel *self, const char *line)
 {
@@ -557,12 +656,14 @@ handle_line(DfotaAtChannel *self, const char *line)
 			}
 			probe_done(self, ok);
 		} else {
-			GError *error = final == DFOTA_AT_FINAL_OK
+			GError *error = cmd->left != LEFT_NONE ? left_mode_error(cmd)
+			                : final == DFOTA_AT_FINAL_OK
 			                        ? NULL
 			                        : error_for_final(cmd, final, code, trimmed);
 
 			self->current = NULL;
 			clear_source(&self->timeout_source);
+			clear_source(&self->guard_source);
 			/* When the final line ends what the module sent, the next command goes out
 			 * before this one's caller hears back: the module works on it while the
 			 * D-Bus reply is built and sent (GTask calls back at once here). With more
@@ -574,6 +675,18 @@ handle_line(DfotaAtChannel *self, const char *line)
 		}
 		return;
 	}
+	if (cmd->left != LEFT_NONE) {
+		/* what the module says in a mode it is being taken out of is nobody's answer */
+		if (is_urc_line(self, line))
+			dispatch_urc(self, line);
+		else
+			g_debug("Discarding a line of a prompt or data mode: %s", line);
+		return;
+	}
+	if (!cmd->is_data && !cmd->is_probe && !cmd->is_wake && dfota_at_is_connect(line)) {
+		leave_data_mode(self, cmd);
+		return;
+	}
 	if (cmd->is_data && !cmd->in_data_mode && dfota_at_is_connect(line)) {
 		cmd->in_data_mode = TRUE;
 		restart_command_timer(self);
@@ -581,7 +694,7 @@ handle_line(DfotaAtChannel *self, const char *line)
 			cmd->on_connect(self, cmd->data_user_data);
 		return;
 	}
-	if (cmd->expected_prefix == NULL || !g_str_has_prefix(line, cmd->expected_prefix)) {
+	if (!has_expected_prefix(cmd, line)) {
 		if (is_urc_line(self, line)) {
 			dispatch_urc(self, line);
 			return;
@@ -636,6 +749,7 @@ on_serial_data(DfotaSerial *serial, GBytes *bytes, gpointer user_data)
 			handle_line(self, line);
 		self->at_chunk_end = FALSE;
 	}
+	check_prompt(self);
 }
 
 DfotaAtChannel *
@@ -756,7 +870,7 @@ dfota_at_channel_send(DfotaAtChannel *self, const char *command, guint timeout_m
 	cmd = g_new0(Command, 1);
 	cmd->text = g_strdup(command);
 	cmd->shown = dfota_text_redact_urls(command);
-	cmd->expected_prefix = dfota_at_expected_prefix(command);
+	cmd->expected_prefixes = dfota_at_expected_prefixes(command);
 	cmd->timeout_ms = timeout_ms;
 	cmd->flags = flags;
 	enqueue(self, cmd, cancellable, callback, user_data, dfota_at_channel_send);
@@ -783,7 +897,7 @@ dfota_at_channel_send_data(DfotaAtChannel *self, const char *command, guint time
 	cmd = g_new0(Command, 1);
 	cmd->text = g_strdup(command);
 	cmd->shown = dfota_text_redact_urls(command);
-	cmd->expected_prefix = dfota_at_expected_prefix(command);
+	cmd->expected_prefixes = dfota_at_expected_prefixes(command);
 	cmd->timeout_ms = timeout_ms;
 	cmd->is_data = TRUE;
 	cmd->on_connect = on_connect;

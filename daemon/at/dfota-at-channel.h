@@ -2,7 +2,8 @@
  *
  * FIFO queue, exactly one command in flight. Each command's timeout counts from the moment
  * its bytes are written. Lines that answer the command in flight are collected: a line with
- * the command's own expected prefix (AT+CEREG? → "+CEREG:") always belongs to it; a line with
+ * the command's own expected prefix (AT+CEREG? → "+CEREG:"; for a chained line such as
+ * AT+CGMR;+CEREG? the prefix of any of its commands) always belongs to it; a line with
  * a known URC prefix does not; anything else while a command is in flight is an information
  * line. Echo of the command is dropped. Every line that is not part of a response is
  * emitted as "urc" and dispatched to the handlers registered for its prefix.
@@ -13,6 +14,11 @@
  *
  * Data phases (AT+QFUPL, AT+QFDWL) use dfota_at_channel_send_data(): the command stays in
  * flight during the whole transfer, so nothing else can interleave.
+ *
+ * Any other command that the module answers with a "> " prompt or CONNECT is taken out of
+ * that mode at once (ESC; "+++" after 1 s of silence for CONNECT), and completes with
+ * DFOTA_ERROR_COMMAND_FAILED once the final result (or its timeout) comes: no command can
+ * leave the module waiting for data.
  */
 #pragma once
 

@@ -100,6 +100,13 @@ dfota_line_reader_is_empty(DfotaLineReader *self)
 	return self->len == 0 && !self->discarding;
 }
 
+const char *
+dfota_line_reader_peek(DfotaLineReader *self, gsize *len)
+{
+	*len = self->discarding ? 0 : self->len;
+	return self->buf;
+}
+
 void
 dfota_line_reader_reset(DfotaLineReader *self)
 {

@@ -29,6 +29,10 @@ gsize dfota_line_reader_feed_one(DfotaLineReader *self, const guint8 *data, gsiz
 /* TRUE when no partial line is buffered. */
 gboolean dfota_line_reader_is_empty(DfotaLineReader *self);
 
+/* The partial line buffered so far (not NUL-terminated; *len bytes), e.g. a "> " prompt that
+ * no CR/LF will follow. Valid until the next call on @self. */
+const char *dfota_line_reader_peek(DfotaLineReader *self, gsize *len);
+
 /* Forgets a partial line. */
 void dfota_line_reader_reset(DfotaLineReader *self);
 

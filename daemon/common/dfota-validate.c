@@ -3,13 +3,13 @@
 
 #include <string.h>
 
+#include "dfota-cmdline.h"
 #include "dfota-error.h"
 
 #define MODULE_URL_MAX 511 /* seed 3.1 / 3.3 */
 /* libcurl has no such limit; signed URLs of object stores are often longer than 511. */
 #define HOST_URL_MAX 2048
 #define FILENAME_MAX_BYTES 58 /* seed 3.3 note */
-#define COMMAND_MAX 1024
 
 static gboolean
 is_control(guchar c)
@@ -208,86 +208,12 @@ dfota_validate_filename(const char *name, GError **error)
 	return TRUE;
 }
 
-typedef struct {
-	const char *prefix; /* upper case, spaces removed */
-	const char *why;
-} RefusedCommand;
-
-/* Commands that change how the channel frames or parses lines, or that bypass a job. Matched
- * on the command upper-cased with spaces removed, so "at e0" and "AT+qsclk=1" are caught. */
-static const RefusedCommand refused_commands[] = {
-	{ "ATE", "echo is managed by the daemon (responses already come without echo)" },
-	{ "AT+CMEE=", "the error format is managed by the daemon (errors are mapped to "
-	              "org.dfotad1.Error.* names)" },
-	{ "ATV", "the result code format is managed by the daemon" },
-	{ "ATQ", "the result code format is managed by the daemon" },
-	{ "ATS3", "line termination characters are managed by the daemon" },
-	{ "ATS4", "line termination characters are managed by the daemon" },
-	{ "ATS5", "line editing characters are managed by the daemon" },
-	{ "AT+IPR", "set the line rate with baud= in dfotad.conf" },
-	{ "AT+ICF", "the character framing is managed by the daemon" },
-	{ "AT+IFC", "set flow control with flow= in dfotad.conf" },
-	{ "AT&", "profile commands change the line settings the daemon relies on" },
-	{ "ATZ", "a profile reset changes the line settings the daemon relies on; reboot the "
-	         "module with AT+QRST=1 or AT+CFUN=1,1 instead" },
-	{ "AT+QSCLK", "sleep mode is managed by the daemon" },
-	{ "AT+QFUPL", "use org.dfotad1.Files.Upload" },
-	{ "AT+QFDWL", "use org.dfotad1.Files.Download" },
-	{ "AT+QFOTADL", "use org.dfotad1.Fota.Upgrade, UpgradeLocal or FetchMcuFile" },
-};
-
 gboolean
 dfota_validate_command(const char *command, GError **error)
 {
-	g_autoptr(GString) norm = NULL;
-	gboolean in_quotes = FALSE;
-	gsize len = command ? strlen(command) : 0;
-
-	if (len < 2 || g_ascii_strncasecmp(command, "AT", 2) != 0) {
-		g_set_error_literal(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_COMMAND,
-		                    "Command must start with AT");
-		return FALSE;
-	}
-	if (len > COMMAND_MAX) {
-		g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_COMMAND,
-		            "Command is %" G_GSIZE_FORMAT " bytes long, more than the %d allowed",
-		            len, COMMAND_MAX);
-		return FALSE;
-	}
-	norm = g_string_sized_new(len);
-	for (const guchar *p = (const guchar *)command; *p; p++) {
-		if (is_control(*p)) {
-			g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_COMMAND,
-			            "Command contains a control character (0x%02x) at offset %u: "
-			            "give one command without CR, LF or Ctrl-Z (the daemon "
-			            "adds the CR)",
-			            *p, (guint)(p - (const guchar *)command));
-			return FALSE;
-		}
-		if (*p == '"')
-			in_quotes = !in_quotes;
-		/* "AT+CSQ;+QSCLK=1" would smuggle a refused command past the prefix checks and
-		 * split one answer into several; one command per call is the rule. */
-		if (*p == ';' && !in_quotes) {
-			g_set_error_literal(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_COMMAND,
-			                    "Command contains ';': chained commands are refused, "
-			                    "send one command per call");
-			return FALSE;
-		}
-		if (*p != ' ')
-			g_string_append_c(norm, g_ascii_toupper((char)*p));
-	}
-	if (g_str_equal(norm->str, "AT+QFOTADL=?"))
-		return TRUE;
-	for (gsize i = 0; i < G_N_ELEMENTS(refused_commands); i++) {
-		if (g_str_has_prefix(norm->str, refused_commands[i].prefix)) {
-			g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_COMMAND,
-			            "Command %s… is refused: %s", refused_commands[i].prefix,
-			            refused_commands[i].why);
-			return FALSE;
-		}
-	}
-	return TRUE;
+	/* Split as a module's V.250 parser reads the line, then every command checked on its
+	 * own: a check on the raw text is dodged by ATI&F, ATIE1 or AT+CGMR;+QSCLK=1. */
+	return dfota_cmdline_check(command, error);
 }
 
 void

@@ -19,9 +19,10 @@ gboolean dfota_validate_host_url(const char *url, GError **error);
  * DFOTA_ERROR_INVALID_FILENAME. */
 gboolean dfota_validate_filename(const char *name, GError **error);
 
-/* A passthrough AT command (org.dfotad1.Modem.Command): starts with AT (any case), at most
- * 1024 bytes, no control characters, and not a command that breaks the channel or bypasses
- * the jobs. DFOTA_ERROR_INVALID_COMMAND, the message names what to use instead. */
+/* A passthrough AT command line (org.dfotad1.Modem.Command): starts with AT (any case), at
+ * most 1024 bytes of printable ASCII, splits into V.250 commands (dfota-cmdline.h), and none
+ * of them breaks the channel, enters a prompt or data mode, or bypasses the jobs.
+ * DFOTA_ERROR_INVALID_COMMAND, the message names the command and what to use instead. */
 gboolean dfota_validate_command(const char *command, GError **error);
 
 /* Incremental 16-bit XOR checksum of the module's file commands: the data taken as

@@ -275,6 +275,9 @@ command_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_dbus_method_invocation_return_value(invocation, g_variant_new("(s)", joined));
 }
 
+/* A command held longer than this holds every other caller's commands behind it. */
+#define COMMAND_TIMEOUT_MAX_MS 600000u
+
 static void
 do_command(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
@@ -285,6 +288,15 @@ do_command(ModemEntry *e, GDBusMethodInvocation *invocation)
 	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&su)", &command,
 	              &timeout_ms);
 	if (!dfota_validate_command(command, &error)) {
+		return_error(invocation, error);
+		return;
+	}
+	if (timeout_ms > COMMAND_TIMEOUT_MAX_MS) {
+		error = g_error_new(
+		        DFOTA_ERROR, DFOTA_ERROR_INVALID_ARGUMENT,
+		        "timeout_ms %u is above the %u allowed (10 minutes); give 0 for "
+		        "the daemon's default",
+		        timeout_ms, COMMAND_TIMEOUT_MAX_MS);
 		return_error(invocation, error);
 		return;
 	}

@@ -81,6 +81,32 @@ check_expected_prefix(const char *line)
 	           cmd, again ? again : "(null)", prefix);
 }
 
+/* Every prefix of a chained line has the single prefix's shape, appears once, and a line of
+ * one extended command gives the same one prefix as dfota_at_expected_prefix(). */
+static void
+check_expected_prefixes(const char *line)
+{
+	g_auto(GStrv) prefixes = dfota_at_expected_prefixes(line);
+	g_autofree char *single = dfota_at_expected_prefix(line);
+
+	if (prefixes == NULL)
+		return;
+	FUZZ_CHECK(prefixes[0] != NULL, "empty prefix list from \"%s\"", line);
+	for (gsize i = 0; prefixes[i]; i++) {
+		gsize n = strlen(prefixes[i]);
+
+		FUZZ_CHECK(n >= 3 && strchr("+$^%*#!", prefixes[i][0]) && prefixes[i][n - 1] == ':',
+		           "prefix \"%s\" from \"%s\"", prefixes[i], line);
+		for (gsize j = 0; j < i; j++)
+			FUZZ_CHECK(!g_str_equal(prefixes[i], prefixes[j]),
+			           "prefix \"%s\" twice from \"%s\"", prefixes[i], line);
+	}
+	if (prefixes[1] == NULL && single != NULL && strchr(line, ';') == NULL &&
+	    strchr(line, '"') == NULL)
+		FUZZ_CHECK(g_str_equal(prefixes[0], single), "\"%s\": \"%s\" vs \"%s\"", line,
+		           prefixes[0], single);
+}
+
 static void
 check_ati(const char *input)
 {
@@ -242,6 +268,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_final(line);
 	check_expected_prefix(line);
+	check_expected_prefixes(line);
 	check_ati(line);
 	check_cesq(line);
 	check_cops(line);

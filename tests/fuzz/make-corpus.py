@@ -16,7 +16,8 @@ import os
 import re
 import sys
 
-TARGETS = ("fuzz-line-reader", "fuzz-fota-urc", "fuzz-at-response", "fuzz-validate")
+TARGETS = (
+    "fuzz-line-reader", "fuzz-fota-urc", "fuzz-at-response", "fuzz-validate", "fuzz-cmdline")
 
 # Answers the seed names but does not print in full (header comments of at-parse.h, 3GPP).
 EXTRA_RESPONSES = [
@@ -35,6 +36,13 @@ EXTRA_COMMANDS = [
     "AT", "ATI", "ATE0", "AT+CMEE=1", "AT+CESQ", "AT+CGPADDR", "AT+CGSN=1", "AT+QFLDS",
     "AT+QFOTADL=?", "AT+QFOTADL=1", "at+qflst=\"*\"", "AT+QSCLK=0", "AT+QFUPL=\"fota.pack\",20135",
     "AT+CGDCONT=1,\"IP\";+QSCLK=1", "AT$QCPWRUP", "AT^SYSINFO",
+]
+# Command lines for the splitter: chains, concatenations, strings, prompts, S-registers.
+CMDLINE_EXTRA = [
+    "ATI&F", "ATIE1", "ATI+QSCLK=1", "AT+CGMR\";+QSCLK=1", "AT+CGMR;+CGSN=1", "AT+CGMR;+CEREG?",
+    "AT + QSCLK = 1", "ATS3=10", "ATS0?", "ATD123;", "ATO", "ATA", "AT+CMGS=\"123\"",
+    "AT+QISEND=0", "AT+QISEND=0,5,hello", "AT+X=\"a;b\";+CSQ", "AT\\Q3", "AT&D2",
+    "AT+QIOPEN=1,0,\"TCP\",\"1.2.3.4\",80,0,2", "AT+QPOWD=1", "AT+QURCCFG?",
 ]
 EXTRA_VALUES = [
     "http://[::1]:8080/fota.pack", "https://example.com/signed?x=1", "http://h:0/",
@@ -103,6 +111,9 @@ def main():
     for l in commands + EXTRA_COMMANDS:
         write(out, "fuzz-at-response", l.encode())
         write(out, "fuzz-validate", l.encode())
+        write(out, "fuzz-cmdline", l.encode())
+    for l in CMDLINE_EXTRA:
+        write(out, "fuzz-cmdline", l.encode())
     for v in urls + files + EXTRA_VALUES:
         write(out, "fuzz-validate", v.encode())
 

@@ -21,6 +21,8 @@
 #                     qflds/transfer_result, dfota_at_expected_prefix, is_connect/boot_urc.
 #   fuzz-validate     module/host URL, file name and command validators; Xor16 splitting;
 #                     URL redaction (no secret byte survives, idempotent).
+#   fuzz-cmdline      dfota_cmdline_split/check: commands join back to the normalised line,
+#                     each splits alone to itself, a refused command anywhere refuses the line.
 #
 # Corpus: tests/fuzz/corpus/<target>/ (regenerate with make-corpus.py from the seed note);
 # what the fuzzer finds goes to BUILD_DIR/corpus/<target>/, never into the source tree.
@@ -37,7 +39,7 @@ src="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$src/../.." && pwd)"
 seconds="${1:-${FUZZ_SECONDS:-20}}"
 build="${2:-${FUZZ_BUILD:-build-fuzz}}"
-targets="${FUZZ_TARGETS:-fuzz-line-reader fuzz-fota-urc fuzz-at-response fuzz-validate}"
+targets="${FUZZ_TARGETS:-fuzz-line-reader fuzz-fota-urc fuzz-at-response fuzz-validate fuzz-cmdline}"
 cc="${FUZZ_CC:-clang}"
 
 case "$seconds" in
@@ -84,8 +86,8 @@ read -r -a glib_libs <<<"$(pkg-config --libs glib-2.0 gio-2.0)"
 # The daemon sources: instrumented for coverage, warnings shown but not fatal (their warnings
 # are the meson build's business); the targets themselves must be warning-free.
 declare -A domain=([at]=dfota-at [common]=dfota-common)
-daemon_srcs=(at/dfota-line-reader.c at/at-parse.c common/dfota-validate.c common/dfota-error.c
-	common/dfota-redact.c)
+daemon_srcs=(at/dfota-line-reader.c at/at-parse.c common/dfota-validate.c common/dfota-cmdline.c
+	common/dfota-error.c common/dfota-redact.c)
 objs=()
 for s in "${daemon_srcs[@]}"; do
 	o="$build/obj/$(basename "${s%.c}").o"

@@ -90,6 +90,115 @@ test_commands(void)
 	unknown = harness_command(h, NULL, "AT+DFOTANOSUCH", 0, &error);
 	harness_assert_error(error, "CommandFailed");
 	g_assert_null(unknown);
+	g_clear_error(&error);
+
+	/* timeout_ms up to ten minutes; above, InvalidArgument before anything is sent */
+	{
+		guint mark = harness_tty_mark(h);
+		g_autofree char *too_long = harness_command(h, NULL, "AT+CESQ", 600001, &error);
+		g_autofree char *longest = NULL;
+
+		harness_assert_error(error, "InvalidArgument");
+		g_assert_null(too_long);
+		g_clear_error(&error);
+		longest = harness_command(h, NULL, "AT+CGSN=1", 600000, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(longest, ==, "+CGSN: 866971030012345");
+		g_assert_cmpint(harness_tty_find(h, mark, "AT+CESQ"), <, 0);
+	}
+}
+
+static guint
+count_urcs(Harness *h, guint64 since, const char *prefix)
+{
+	g_autoptr(GPtrArray) events = harness_events(h, since);
+	guint n = 0;
+
+	for (guint i = 0; i < events->len; i++) {
+		HarnessEvent *ev = events->pdata[i];
+		const char *line = NULL;
+
+		if (ev->type != HARNESS_EVENT_SIGNAL || g_strcmp0(ev->member, "Urc") != 0)
+			continue;
+		g_variant_get(ev->body, "(&s)", &line);
+		if (g_str_has_prefix(line, prefix))
+			n++;
+	}
+	return n;
+}
+
+static void
+test_chains(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	guint64 since = harness_mark(h);
+	struct {
+		const char *command;
+		const char *response;
+	} chains[] = {
+		{ "AT+CGMR;+CEREG?", HARNESS_REV_FROM "\n+CEREG: 0,1" },
+		{ "AT+CGMR;+CGSN=1", HARNESS_REV_FROM "\n+CGSN: 866971030012345" },
+		{ "ATI;+CGSN=1", "Quectel_Ltd\nQuectel_BC65\nRevision: " HARNESS_REV_FROM
+		                 "\n+CGSN: 866971030012345" },
+		{ "at + cgmr ; + cereg ?", HARNESS_REV_FROM "\n+CEREG: 0,1" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(chains); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *resp = harness_command(h, NULL, chains[i].command, 0, &error);
+
+		g_test_message("chain %s", chains[i].command);
+		g_assert_no_error(error);
+		g_assert_cmpstr(resp, ==, chains[i].response);
+	}
+	/* the +CEREG: lines answered the chains: none of them was a Urc */
+	harness_round_trip(h);
+	g_assert_cmpuint(count_urcs(h, since, "+CEREG:"), ==, 0);
+
+	/* an error anywhere in the chain fails the call */
+	{
+		g_autoptr(GError) error = NULL;
+		g_autofree char *resp = harness_command(h, NULL, "AT+CGMR;+DFOTANOSUCH", 0, &error);
+
+		harness_assert_error(error, "CommandFailed");
+		g_assert_null(resp);
+	}
+}
+
+/* A command the daemon cannot know puts the module at a '>' prompt or in data mode: the daemon
+ * leaves it, fails the call, and the modem goes on answering. */
+static void
+test_prompt_and_data_mode_left(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	static const struct {
+		const char *command;
+		const char *needle;  /* in the message */
+		const char *left_by; /* the simulator's note that the mode was left */
+	} modes[] = {
+		{ "AT+SIMPROMPT", "prompt", "(ESC: prompt of SIMPROMPT cancelled)" },
+		{ "AT+SIMCONNECT", "CONNECT", "(+++: left data mode of SIMCONNECT" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(modes); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *resp = NULL;
+		g_autofree char *next = NULL;
+		guint mark = harness_tty_mark(h);
+
+		resp = harness_command(h, NULL, modes[i].command, 20000, &error);
+		harness_assert_error(error, "CommandFailed");
+		g_assert_nonnull(strstr(error->message, modes[i].needle));
+		g_assert_null(resp);
+		g_assert_cmpint(harness_tty_find(h, mark, modes[i].left_by), >, 0);
+		g_clear_error(&error);
+		/* the channel is usable: the next command is answered, not taken as data */
+		next = harness_command(h, NULL, "AT+CGSN=1", 0, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(next, ==, "+CGSN: 866971030012345");
+		g_assert_true(harness_wait_property(h, HARNESS_IFACE_MODEM, "State",
+		                                    g_variant_new_string("ready"), 5000));
+	}
 }
 
 static void
@@ -115,6 +224,23 @@ test_refused(void)
 		{ "hello", "hello" },
 		{ "AT\rAT", NULL },
 		{ "AT+CGSN=1\nATZ", "ATZ" },
+		/* concatenated and chained commands are checked one by one */
+		{ "ATI&F", "ATI&F" },
+		{ "ATIE1", "ATIE1" },
+		{ "ATI+QSCLK=1", "QSCLK" },
+		{ "AT+CGMR\";+QSCLK=1", "QSCLK" },
+		{ "AT+CGMR;+QSCLK=1", "QSCLK" },
+		{ "at + qsclk = 1", "qsclk" },
+		{ "ATI\xc3\xa9", "ATI\xc3\xa9" },
+		/* what takes the modem away from the daemon */
+		{ "AT+QPOWD=1", "QPOWD" },
+		{ "AT+QURCCFG=\"urcport\",\"uart1\"", "QURCCFG" },
+		/* prompt and data mode: the simulator would wait for data after these */
+		{ "AT+CMGS=\"123\"", "AT+CMGS" },
+		{ "AT+QISEND=0", "AT+QISEND" },
+		{ "ATD123;", "ATD123" },
+		{ "ATO", "ATO" },
+		{ "ATA", "ATA" },
 		{ NULL, "AT+XXXXXXXX" },
 	};
 
@@ -379,6 +505,8 @@ main(int argc, char **argv)
 	g_test_add_func("/modem/identity", test_identity);
 	g_test_add_func("/modem/commands", test_commands);
 	g_test_add_func("/modem/refused", test_refused);
+	g_test_add_func("/modem/chains", test_chains);
+	g_test_add_func("/modem/prompt-and-data-mode-left", test_prompt_and_data_mode_left);
 	g_test_add_func("/modem/urc", test_urc);
 	g_test_add_func("/modem/concurrent-clients", test_concurrent_clients);
 	g_test_add_func("/modem/fifo-with-slow-command", test_fifo_with_slow_command);

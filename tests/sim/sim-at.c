@@ -248,6 +248,60 @@ cmd_cpin(Sim *sim, const char *tail)
 }
 
 static void
+cmd_cgmr(Sim *sim, const char *tail)
+{
+	if (*tail != '\0' && strcmp(tail, "=?") != 0) {
+		sim_send_error(sim, 50);
+		return;
+	}
+	if (*tail == '\0')
+		sim_send_line(sim, "%s", sim->revision);
+	ok(sim);
+}
+
+/* AT+QISEND=<id>,<len>,<data> sends at once; without the data the module prompts for it. */
+static void
+cmd_qisend(Sim *sim, const char *tail)
+{
+	gboolean parsed;
+	g_auto(GStrv) args = tail[0] == '=' ? sim_at_split_args(tail + 1, &parsed) : NULL;
+
+	if (args == NULL || !parsed || g_strv_length(args) < 1) {
+		sim_send_error(sim, 50);
+		return;
+	}
+	if (g_strv_length(args) >= 3) {
+		ok(sim);
+		sim_send_line(sim, "SEND OK");
+		return;
+	}
+	sim_mode_enter_prompt(sim, "QISEND");
+}
+
+static void
+cmd_cmgs(Sim *sim, const char *tail)
+{
+	if (strcmp(tail, "=?") == 0) {
+		ok(sim);
+		return;
+	}
+	sim_mode_enter_prompt(sim, "CMGS");
+}
+
+/* Test-only commands a daemon cannot know: a prompt and a data mode. */
+static void
+cmd_simprompt(Sim *sim, const char *tail)
+{
+	sim_mode_enter_prompt(sim, "SIMPROMPT");
+}
+
+static void
+cmd_simconnect(Sim *sim, const char *tail)
+{
+	sim_mode_enter_data(sim, "SIMCONNECT");
+}
+
+static void
 cmd_file(Sim *sim, const char *name, const char *tail)
 {
 	sim_ufs_command(sim, name, tail);
@@ -264,29 +318,22 @@ static const SimCommand commands[] = {
 	{ "CGPADDR", cmd_cgpaddr }, { "CGDCONT", cmd_cgdcont }, { "CGACT", cmd_cgact },
 	{ "QSCLK", cmd_qsclk },	  { "QRST", cmd_qrst },	    { "CFUN", cmd_cfun },
 	{ "CPIN", cmd_cpin },	  { "QFOTADL", sim_fota_command },
+	{ "CGMR", cmd_cgmr },	  { "QISEND", cmd_qisend },
+	{ "CMGS", cmd_cmgs },	  { "CMGW", cmd_cmgs },
+	{ "SIMPROMPT", cmd_simprompt }, { "SIMCONNECT", cmd_simconnect },
 };
 
 static const char *const file_commands[] = { "QFLDS", "QFLST", "QFDEL", "QFUPL", "QFDWL" };
 
-void
-sim_at_execute(Sim *sim, const char *raw)
+/* One command: "AT" and a single basic or extended command. */
+static void
+execute_one(Sim *sim, const char *line)
 {
-	g_autofree char *line = g_strstrip(g_strdup(raw));
 	g_autofree char *name = NULL;
 	const char *rest;
 	gsize n;
 	guint i;
 
-	if (*line == '\0')
-		return; /* a bare CR: modules answer nothing */
-	if (sim->delay_next_ms > 0) {
-		sim_hold_output(sim, sim->delay_next_ms);
-		sim->delay_next_ms = 0;
-	}
-	if (g_ascii_strncasecmp(line, "AT", 2) != 0) {
-		sim_send_line(sim, "ERROR");
-		return;
-	}
 	rest = line + 2;
 	if (*rest == '\0') {
 		ok(sim);
@@ -325,4 +372,101 @@ sim_at_execute(Sim *sim, const char *raw)
 		}
 	}
 	sim_send_line(sim, "ERROR");
+}
+
+/* Splits what follows "AT" into its commands the way V.250 reads a line: basic commands (a
+ * letter or '&' and a letter, then digits; S<n>=<v> / S<n>?; D and the rest of the line) follow
+ * each other directly, an extended command runs to the next ';' outside quotes. NULL when the
+ * text is none of these (the module answers ERROR). */
+static GPtrArray *
+split_line(const char *p)
+{
+	g_autoptr(GPtrArray) pieces = g_ptr_array_new_with_free_func(g_free);
+
+	while (*p) {
+		const char *start = p;
+
+		if (*p == '+') {
+			gboolean quoted = FALSE;
+
+			while (*p && (quoted || *p != ';')) {
+				if (*p == '"')
+					quoted = !quoted;
+				p++;
+			}
+		} else if (*p == 'D' || *p == 'd') {
+			p += strlen(p);
+		} else if (*p == 'S' || *p == 's') {
+			p++;
+			while (g_ascii_isdigit(*p))
+				p++;
+			if (*p == '?')
+				p++;
+			else if (*p == '=')
+				for (p++; g_ascii_isdigit(*p); p++)
+					;
+		} else if (g_ascii_isalpha(*p) || (*p == '&' && g_ascii_isalpha(p[1]))) {
+			p += *p == '&' ? 2 : 1;
+			while (g_ascii_isdigit(*p))
+				p++;
+		} else {
+			return NULL;
+		}
+		g_ptr_array_add(pieces, g_strndup(start, (gsize)(p - start)));
+		if (*p == ';')
+			p++;
+	}
+	return g_steal_pointer(&pieces);
+}
+
+void
+sim_at_execute(Sim *sim, const char *raw)
+{
+	g_autofree char *line = g_strstrip(g_strdup(raw));
+	g_autoptr(GPtrArray) pieces = NULL;
+
+	if (*line == '\0')
+		return; /* a bare CR: modules answer nothing */
+	if (sim->delay_next_ms > 0) {
+		sim_hold_output(sim, sim->delay_next_ms);
+		sim->delay_next_ms = 0;
+	}
+	if (g_ascii_strncasecmp(line, "AT", 2) != 0) {
+		sim_send_line(sim, "ERROR");
+		return;
+	}
+	{
+		/* V.250: spaces outside strings do not count */
+		gboolean quoted = FALSE;
+		char *w = line;
+
+		for (const char *r = line; *r; r++) {
+			if (*r == '"')
+				quoted = !quoted;
+			if (quoted || *r != ' ')
+				*w++ = *r;
+		}
+		*w = '\0';
+	}
+	pieces = split_line(line + 2);
+	if (pieces == NULL) {
+		sim_send_line(sim, "ERROR");
+		return;
+	}
+	if (pieces->len <= 1) {
+		execute_one(sim, line);
+		return;
+	}
+	/* A chain: each command's lines in turn, one final result; an error ends the line. */
+	for (guint i = 0; i < pieces->len; i++) {
+		g_autofree char *one = g_strconcat("AT", (char *)pieces->pdata[i], NULL);
+		gboolean last = i + 1 == pieces->len;
+
+		sim->chain_hold_ok = !last;
+		sim->chain_final = 0;
+		execute_one(sim, one);
+		sim->chain_hold_ok = FALSE;
+		if (last || sim->chain_final != 1 || sim->mode != SIM_MODE_COMMAND)
+			break;
+	}
 }

@@ -170,6 +170,11 @@ sim_feed_commands(Sim *sim, const guint8 *buf, gsize len)
 			sim_upload_feed(sim, buf + i, len - i, now);
 			break;
 		}
+		if (sim->mode != SIM_MODE_COMMAND) {
+			sim_mode_feed(sim, c, now);
+			continue;
+		}
+		sim->last_input_us = now;
 		if (c == '\r') {
 			g_autofree char *line = g_strndup(sim->line->str, sim->line->len);
 
@@ -245,6 +250,7 @@ power_down(Sim *sim, gboolean power_cut)
 {
 	sim_fota_cancel(sim);
 	sim_upload_abort(sim);
+	sim_mode_reset(sim);
 	sim->dead = TRUE;
 	sim->asleep = FALSE;
 	g_string_truncate(sim->line, 0);

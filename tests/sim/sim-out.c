@@ -155,6 +155,16 @@ sim_send_line(Sim *sim, const char *fmt, ...)
 	va_start(ap, fmt);
 	text = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	if (sim->chain_hold_ok) {
+		if (strcmp(text, "OK") == 0) {
+			/* a module answers a chained line with one final result */
+			sim->chain_final = 1;
+			sim_log(sim, "  (OK of a chained command, held back)");
+			return;
+		}
+		if (strcmp(text, "ERROR") == 0 || g_str_has_prefix(text, "+CME ERROR"))
+			sim->chain_final = 2;
+	}
 	if (sim->noise && sim->upload == NULL && g_rand_int_range(sim->rand, 0, 3) == 0)
 		sim_noise_emit(sim);
 	framed = g_strdup_printf("\r\n%s\r\n", text);

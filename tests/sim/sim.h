@@ -119,7 +119,24 @@ typedef struct {
 	SimUpload *upload;
 	SimFota *fota;
 	gboolean forced_upgrade_pending;
+
+	/* prompt ("> ") and data (CONNECT) modes of commands a host sends through; see sim-mode.c */
+	int mode; /* SimMode */
+	char *mode_cmd;
+	GString *mode_data;
+	gint64 last_input_us;
+	guint plus_count;
+	guint escape_timer;
+	/* a chained line (AT+CGMR;+CGSN=1): the OK of every command but the last is held back */
+	gboolean chain_hold_ok;
+	int chain_final; /* 0 none yet, 1 OK, 2 error */
 } Sim;
+
+typedef enum {
+	SIM_MODE_COMMAND = 0,
+	SIM_MODE_PROMPT, /* bytes are data until Ctrl-Z (send) or ESC (cancel) */
+	SIM_MODE_DATA,   /* bytes are data until "+++" between guard times of silence */
+} SimMode;
 
 /* sim-out.c: output queue, framing, log; sim-main.c: power states and input */
 double sim_scaled_ms(Sim *sim, double ms);
@@ -135,6 +152,13 @@ void sim_input_pause_until(Sim *sim, gint64 until_us);
  * a byte (11 us at 921600 baud). Returns a source id for g_source_remove(). */
 guint sim_timer_at(gint64 at_us, GSourceFunc func, gpointer data);
 void sim_feed_commands(Sim *sim, const guint8 *buf, gsize len);
+
+/* sim-mode.c: prompt and data modes */
+void sim_mode_enter_prompt(Sim *sim, const char *cmd);
+void sim_mode_enter_data(Sim *sim, const char *cmd);
+/* Feeds one byte received in a prompt or data mode. */
+void sim_mode_feed(Sim *sim, guint8 c, gint64 now_us);
+void sim_mode_reset(Sim *sim);
 
 /* sim-at.c: the command interpreter */
 void sim_at_execute(Sim *sim, const char *line);

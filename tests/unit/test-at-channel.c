@@ -304,8 +304,7 @@ test_echo_and_urc_between(Fixture *f, gconstpointer data)
 	Result r = { 0 };
 	HandlerLog qind = { 0 }, mine = { 0 };
 	const char *const cesq[] = { "+CESQ: 30,0,255,255,255,255", NULL };
-	const char *const ati[] = { "Quectel_Ltd", "Quectel_BC65", "Revision: BC65JAR01A01",
-		                    NULL };
+	const char *const ati[] = { "Quectel_Ltd", "Quectel_BC65", "Revision: BC65JAR01A01", NULL };
 	guint id;
 
 	dfota_at_channel_add_urc_handler(f->channel, "+QIND:", urc_handler, &qind, NULL);
@@ -457,6 +456,128 @@ test_errors(Fixture *f, gconstpointer data)
 		g_assert_false(dfota_at_channel_write_raw(f->channel, "x", 1, &error));
 		g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
 	}
+}
+
+/* ---- chained lines: the prefixes of every command in the line ---- */
+
+static void
+test_chain_prefixes(Fixture *f, gconstpointer data)
+{
+	Result r = { 0 };
+	const char *const want[] = { "BC65JAR01A01", "+CEREG: 0,1", NULL };
+	const char *const want2[] = { "Quectel_Ltd", "+CGSN: 866971030012345", "+CESQ: 1,2", NULL };
+
+	/* +CEREG: is a URC prefix, but the line's second command asks for it */
+	send(f, "AT+CGMR;+CEREG?", 2000, &r);
+	pty_module_expect(f->pty, "AT+CGMR;+CEREG?", WAIT_MS);
+	pty_module_say(f->pty, "\r\nBC65JAR01A01\r\n\r\n+QIND: \"FOTA\",\"HTTPSTART\"\r\n"
+	                       "\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+	wait_result(&r);
+	assert_lines(&r, want);
+	g_assert_cmpuint(f->urcs->len, ==, 1);
+	g_assert_true(has_urc(f, "+QIND: \"FOTA\",\"HTTPSTART\""));
+	result_clear(&r);
+
+	/* basic and extended commands concatenated, spaces and case as V.250 allows */
+	send(f, "ATI;+cgsn = 1;+CESQ", 2000, &r);
+	pty_module_expect(f->pty, "ATI;+cgsn = 1;+CESQ", WAIT_MS);
+	pty_module_say(f->pty, "\r\nQuectel_Ltd\r\n\r\n+CGSN: 866971030012345\r\n\r\n"
+	                       "+CEREG: 5\r\n\r\n+CESQ: 1,2\r\n\r\nOK\r\n");
+	wait_result(&r);
+	assert_lines(&r, want2);
+	g_assert_true(has_urc(f, "+CEREG: 5"));
+	result_clear(&r);
+}
+
+/* ---- a prompt or data mode the channel did not ask for is left at once ---- */
+
+/* Waits until the module has received exactly @want after its last CR (no CR follows an ESC
+ * or "+++"), then forgets it. */
+static void
+wait_partial(Fixture *f, const char *want)
+{
+	gboolean expired = FALSE;
+	guint id = g_timeout_add(WAIT_MS, pty_test_deadline_hit, &expired);
+
+	while (!g_str_equal(f->pty->partial->str, want) && !expired)
+		g_main_context_iteration(NULL, TRUE);
+	if (!expired)
+		g_source_remove(id);
+	g_assert_cmpstr(f->pty->partial->str, ==, want);
+	g_string_truncate(f->pty->partial, 0);
+}
+
+static void
+assert_next_command_works(Fixture *f)
+{
+	Result r = { 0 };
+	const char *const csq[] = { "+CSQ: 20,99", NULL };
+
+	send(f, "AT+CSQ", 2000, &r);
+	pty_module_expect(f->pty, "AT+CSQ", WAIT_MS);
+	pty_module_say(f->pty, "\r\n+CSQ: 20,99\r\n\r\nOK\r\n");
+	wait_result(&r);
+	assert_lines(&r, csq);
+	result_clear(&r);
+}
+
+static void
+test_prompt_left(Fixture *f, gconstpointer data)
+{
+	Result r = { 0 };
+
+	/* the prompt comes without CR/LF, split over two reads */
+	send(f, "AT+QISEND=0,5", 5000, &r);
+	pty_module_expect(f->pty, "AT+QISEND=0,5", WAIT_MS);
+	pty_module_say_bytewise(f->pty, "\r\n> ", 5);
+	wait_partial(f, "\x1b");
+	g_assert_false(r.done);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	wait_result(&r);
+	/* failed, even though the module said OK: nothing was sent */
+	g_assert_error(r.error, DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED);
+	g_assert_nonnull(strstr(r.error->message, "prompt"));
+	result_clear(&r);
+	assert_next_command_works(f);
+	g_assert_cmpuint(f->resynced, ==, 0);
+
+	/* a module that says nothing after ESC: CommandFailed at the timeout, then resync */
+	send(f, "AT+CMGS=\"123\"", 300, &r);
+	pty_module_expect(f->pty, "AT+CMGS=\"123\"", WAIT_MS);
+	pty_module_say(f->pty, "\r\n> ");
+	wait_partial(f, "\x1b");
+	wait_result(&r);
+	g_assert_error(r.error, DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED);
+	g_assert_nonnull(strstr(r.error->message, "prompt"));
+	result_clear(&r);
+	pty_module_expect(f->pty, "ATI", WAIT_MS);
+	pty_module_say(f->pty, "\r\nQuectel_Ltd\r\nQuectel_BC65\r\nRevision: BC65JAR01A01\r\n"
+	                       "\r\nOK\r\n");
+	assert_next_command_works(f);
+	g_assert_cmpuint(f->resynced, ==, 1);
+}
+
+static void
+test_connect_left(Fixture *f, gconstpointer data)
+{
+	Result r = { 0 };
+	gint64 connect_at;
+
+	send(f, "AT+QHTTPURL=20", 5000, &r);
+	pty_module_expect(f->pty, "AT+QHTTPURL=20", WAIT_MS);
+	pty_module_say(f->pty, "\r\nCONNECT\r\n");
+	connect_at = g_get_monotonic_time();
+	/* "+++" only after a guard time of silence, as Quectel's data mode requires */
+	wait_partial(f, "+++");
+	g_assert_cmpint(g_get_monotonic_time() - connect_at, >=, 900 * 1000);
+	g_assert_false(r.done);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	wait_result(&r);
+	g_assert_error(r.error, DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED);
+	g_assert_nonnull(strstr(r.error->message, "CONNECT"));
+	result_clear(&r);
+	assert_next_command_works(f);
+	g_assert_cmpuint(f->resynced, ==, 0);
 }
 
 /* ---- timeout, then a late answer that must not be credited to the next command ---- */
@@ -671,7 +792,7 @@ upload_module_raw(PtyModule *pty, gpointer data)
 	if (pty->raw->len == t->size && pty->raw_expected == 0) {
 		guint16 sum = dfota_xor16(pty->raw->data, pty->raw->len);
 		g_autofree char *fin = g_strdup_printf(
-			"\r\n+QFUPL: %" G_GSIZE_FORMAT ",%x\r\n\r\nOK\r\n", t->size, sum);
+		        "\r\n+QFUPL: %" G_GSIZE_FORMAT ",%x\r\n\r\nOK\r\n", t->size, sum);
 		/* a URC in the middle of the data phase's final lines */
 		pty_module_say(pty, "\r\n+QIND: \"FOTA\",\"START\"");
 		pty_module_say(pty, fin);
@@ -800,6 +921,9 @@ main(int argc, char **argv)
 	ADD("/at-channel/fifo", test_fifo);
 	ADD("/at-channel/next-before-reply", test_next_before_reply);
 	ADD("/at-channel/expected-prefix-rule", test_expected_prefix_rule);
+	ADD("/at-channel/chain-prefixes", test_chain_prefixes);
+	ADD("/at-channel/prompt-left", test_prompt_left);
+	ADD("/at-channel/connect-left", test_connect_left);
 	ADD("/at-channel/echo-and-urc-between", test_echo_and_urc_between);
 	ADD("/at-channel/fragmentation-noise", test_fragmentation_noise);
 	ADD("/at-channel/bounded-queue", test_bounded_queue);

@@ -40,8 +40,7 @@ static const FotaCase fota_cases[] = {
 	{ "+QIND: \"FOTA\",\"HTTPSTART\"", TRUE, DFOTA_FOTA_EVENT_HTTPSTART, -1, "HTTPSTART" },
 	{ "+QIND: \"FOTA\",\"DOWNLOADING\",<percent>", TRUE, DFOTA_FOTA_EVENT_DOWNLOADING, -1,
 	  "DOWNLOADING" },
-	{ "+QIND: \"FOTA\",\"HTTPEND\",<HTTP_err>", TRUE, DFOTA_FOTA_EVENT_HTTPEND, -1,
-	  "HTTPEND" },
+	{ "+QIND: \"FOTA\",\"HTTPEND\",<HTTP_err>", TRUE, DFOTA_FOTA_EVENT_HTTPEND, -1, "HTTPEND" },
 	/* 4.1 and 4.4 */
 	{ "+QIND: \"FOTA\",\"DOWNLOADING\",0%", TRUE, DFOTA_FOTA_EVENT_DOWNLOADING, 0,
 	  "DOWNLOADING" },
@@ -51,8 +50,7 @@ static const FotaCase fota_cases[] = {
 	  "DOWNLOADING" },
 	{ "+QIND: \"FOTA\",\"HTTPPEND\",0", TRUE, DFOTA_FOTA_EVENT_HTTPEND, 0, "HTTPPEND" },
 	{ "+QIND: \"FOTA\",\"UPDATING\",100%", TRUE, DFOTA_FOTA_EVENT_UPDATING, 100, "UPDATING" },
-	{ "+QIND: \"FOTA\", \"UPDATING\", 100%", TRUE, DFOTA_FOTA_EVENT_UPDATING, 100,
-	  "UPDATING" },
+	{ "+QIND: \"FOTA\", \"UPDATING\", 100%", TRUE, DFOTA_FOTA_EVENT_UPDATING, 100, "UPDATING" },
 	/* 4.2 and 4.5 */
 	{ "+QIND: \"FOTA\", \"DOWNLOADING\", 0%", TRUE, DFOTA_FOTA_EVENT_DOWNLOADING, 0,
 	  "DOWNLOADING" },
@@ -187,6 +185,39 @@ test_expected_prefix(void)
 }
 
 static void
+test_expected_prefixes(void)
+{
+	static const struct {
+		const char *command;
+		const char *prefixes; /* joined with ' '; NULL for none */
+	} cases[] = {
+		{ "AT+CGMR;+CEREG?", "+CGMR: +CEREG:" },
+		{ "AT+CGMR;+CGSN=1", "+CGMR: +CGSN:" },
+		{ "ATI;+CGSN=1", "+CGSN:" },
+		{ "ATI+CGSN=1", "+CGSN:" },
+		{ "at + cesq ; + cereg ?", "+CESQ: +CEREG:" },
+		{ "AT+CESQ;+CESQ", "+CESQ:" },
+		{ "AT+X=\"+Y;+Z\";+W", "+X: +W:" },
+		{ "AT$QCPWRUP;^SYSINFO", "$QCPWRUP: ^SYSINFO:" },
+		{ "AT+CEREG?", "+CEREG:" },
+		{ "ATI", NULL },
+		{ "AT", NULL },
+		{ "ATE0V1", NULL },
+		/* does not split: the first command's prefix, as before */
+		{ "AT+CGMR&F", "+CGMR:" },
+		{ "+COPS?", NULL },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_auto(GStrv) p = dfota_at_expected_prefixes(cases[i].command);
+		g_autofree char *joined = p ? g_strjoinv(" ", p) : NULL;
+
+		g_assert_cmpstr(joined, ==, cases[i].prefixes);
+	}
+	g_assert_null(dfota_at_expected_prefixes(NULL));
+}
+
+static void
 test_ati(void)
 {
 	const char *const with_sub[] = { "Quectel_Ltd", "Quectel_BC65", "Revision: BC65JAR01A01",
@@ -262,7 +293,7 @@ test_cgdcont(void)
 
 	/* 4.1 */
 	g_assert_true(dfota_at_parse_cgdcont(
-		"+CGDCONT: 1,\"IP\",\"cmnbiot\",\"100.68.194.234\",0,0", &c));
+	        "+CGDCONT: 1,\"IP\",\"cmnbiot\",\"100.68.194.234\",0,0", &c));
 	g_assert_cmpint(c.cid, ==, 1);
 	g_assert_cmpstr(c.pdp_type, ==, "IP");
 	g_assert_cmpstr(c.apn, ==, "cmnbiot");
@@ -352,9 +383,9 @@ test_files(void)
 		const char *name;
 		guint64 size;
 	} qflst[] = {
-		{ "+QFLST: \"fota.pack\",20135", TRUE, "fota.pack", 20135 },  /* 4.3 */
-		{ "+QFLST: \"test.bin\",93368", TRUE, "test.bin", 93368 },    /* 4.4 */
-		{ "+QFLST: \"test.bin\", 93368", TRUE, "test.bin", 93368 },   /* 4.5 */
+		{ "+QFLST: \"fota.pack\",20135", TRUE, "fota.pack", 20135 }, /* 4.3 */
+		{ "+QFLST: \"test.bin\",93368", TRUE, "test.bin", 93368 },   /* 4.4 */
+		{ "+QFLST: \"test.bin\", 93368", TRUE, "test.bin", 93368 },  /* 4.5 */
 		{ "+QFLST: \"a,b.bin\",1", TRUE, "a,b.bin", 1 },
 		{ "+QFLST: \"big\",4294967296", TRUE, "big", G_GUINT64_CONSTANT(4294967296) },
 		{ "+QFLST: \"x\"", FALSE, NULL, 0 },
@@ -418,6 +449,7 @@ main(int argc, char **argv)
 	g_test_add_func("/at-parse/fota-urc", test_fota_urc);
 	g_test_add_func("/at-parse/final", test_final);
 	g_test_add_func("/at-parse/expected-prefix", test_expected_prefix);
+	g_test_add_func("/at-parse/expected-prefixes", test_expected_prefixes);
 	g_test_add_func("/at-parse/ati", test_ati);
 	g_test_add_func("/at-parse/cops", test_cops);
 	g_test_add_func("/at-parse/cgdcont", test_cgdcont);
