@@ -10,19 +10,40 @@
 #define DEFAULT_CONFIG DFOTAD_SYSCONFDIR "/dfotad/dfotad.conf"
 #define DEFAULT_STATE_DIR DFOTAD_LOCALSTATEDIR "/lib/dfotad"
 
-/* Keys of [daemon] that a [modem NAME] group may override. */
-static const char *const overridable_keys[] = {
-	"command-timeout-ms",
-	"download-timeout",
-	"update-timeout",
-	"reboot-timeout",
-	"upload-timeout",
-	"fetch-timeout",
-	"ca-file",
-	"max-package-size",
-	"max-queue",
-	NULL,
+/* The numeric keys of [daemon] that a [modem NAME] group may override: one row per key with
+ * its range and default, so that every such key is range-checked the same way. The ranges
+ * hold configuration that can work: a timeout of 0 never can, and neither can a package
+ * larger than the module's UFS could ever hold. */
+typedef enum {
+	TUNABLE_COMMAND_TIMEOUT_MS,
+	TUNABLE_DOWNLOAD_TIMEOUT,
+	TUNABLE_UPDATE_TIMEOUT,
+	TUNABLE_REBOOT_TIMEOUT,
+	TUNABLE_UPLOAD_TIMEOUT,
+	TUNABLE_FETCH_TIMEOUT,
+	TUNABLE_MAX_PACKAGE_SIZE,
+	TUNABLE_MAX_QUEUE,
+	N_TUNABLES,
+} TunableId;
+
+typedef struct {
+	const char *key;
+	guint64 min, max, def;
+} TunableSpec;
+
+static const TunableSpec tunable_specs[N_TUNABLES] = {
+	[TUNABLE_COMMAND_TIMEOUT_MS] = { "command-timeout-ms", 10, 600000, 5000 },
+	[TUNABLE_DOWNLOAD_TIMEOUT] = { "download-timeout", 1, 86400, 600 },
+	[TUNABLE_UPDATE_TIMEOUT] = { "update-timeout", 1, 86400, 600 },
+	[TUNABLE_REBOOT_TIMEOUT] = { "reboot-timeout", 1, 86400, 180 },
+	[TUNABLE_UPLOAD_TIMEOUT] = { "upload-timeout", 1, 3600, 10 },
+	[TUNABLE_FETCH_TIMEOUT] = { "fetch-timeout", 1, 3600, 60 },
+	[TUNABLE_MAX_PACKAGE_SIZE] = { "max-package-size", 1, DFOTA_CONFIG_MAX_PACKAGE_SIZE,
+	                               4194304 },
+	[TUNABLE_MAX_QUEUE] = { "max-queue", 1, 100000, 32 },
 };
+
+static const char *const overridable_string_keys[] = { "ca-file", NULL };
 static const char *const daemon_only_keys[] = { "state-dir", NULL };
 static const char *const modem_only_keys[] = { "port", "usb-serial", "usb-vid", "usb-pid",
 	                                       "baud", "flow",       NULL };
@@ -44,6 +65,15 @@ static gboolean
 in_list(const char *key, const char *const *list)
 {
 	return g_strv_contains(list, key);
+}
+
+static gboolean
+is_overridable(const char *key)
+{
+	for (guint i = 0; i < N_TUNABLES; i++)
+		if (g_str_equal(tunable_specs[i].key, key))
+			return TRUE;
+	return in_list(key, overridable_string_keys);
 }
 
 /* Reads an unsigned integer key; absent keys leave *out alone. */
@@ -69,31 +99,33 @@ get_uint(GKeyFile *kf, const char *file, const char *group, const char *key, gui
 }
 
 typedef struct {
-	guint64 command_timeout_ms, download_timeout, update_timeout, reboot_timeout;
-	guint64 upload_timeout, fetch_timeout, max_package_size, max_queue;
+	guint64 v[N_TUNABLES];
 	char *ca_file;
 } Tunables;
+
+static void
+tunables_init(Tunables *t)
+{
+	for (guint i = 0; i < N_TUNABLES; i++)
+		t->v[i] = tunable_specs[i].def;
+	t->ca_file = NULL;
+}
 
 static gboolean
 read_tunables(GKeyFile *kf, const char *file, const char *group, Tunables *t, GError **error)
 {
 	g_autofree char *ca = NULL;
 
-	if (!get_uint(kf, file, group, "command-timeout-ms", 10, 3600000, &t->command_timeout_ms,
-	              error) ||
-	    !get_uint(kf, file, group, "download-timeout", 1, 86400, &t->download_timeout, error) ||
-	    !get_uint(kf, file, group, "update-timeout", 1, 86400, &t->update_timeout, error) ||
-	    !get_uint(kf, file, group, "reboot-timeout", 1, 86400, &t->reboot_timeout, error) ||
-	    !get_uint(kf, file, group, "upload-timeout", 1, 3600, &t->upload_timeout, error) ||
-	    !get_uint(kf, file, group, "fetch-timeout", 1, 3600, &t->fetch_timeout, error) ||
-	    !get_uint(kf, file, group, "max-package-size", 1, G_GUINT64_CONSTANT(1) << 32,
-	              &t->max_package_size, error) ||
-	    !get_uint(kf, file, group, "max-queue", 1, 100000, &t->max_queue, error))
-		return FALSE;
+	for (guint i = 0; i < N_TUNABLES; i++) {
+		const TunableSpec *spec = &tunable_specs[i];
+		if (!get_uint(kf, file, group, spec->key, spec->min, spec->max, &t->v[i], error))
+			return FALSE;
+	}
 	ca = g_key_file_get_string(kf, group, "ca-file", NULL);
 	if (ca) {
 		g_free(t->ca_file);
-		t->ca_file = g_strdup(g_strstrip(ca));
+		/* Empty: the system's CA bundle, as when the key is absent. */
+		t->ca_file = *g_strstrip(ca) ? g_strdup(ca) : NULL;
 	}
 	return TRUE;
 }
@@ -101,16 +133,16 @@ read_tunables(GKeyFile *kf, const char *file, const char *group, Tunables *t, GE
 static void
 apply_tunables(DfotaModemSetup *m, const Tunables *t, const char *state_dir)
 {
-	m->modem.command_timeout_ms = (guint)t->command_timeout_ms;
-	m->modem.max_queue = (guint)t->max_queue;
-	m->modem.data_phase_timeout_s = (guint)t->upload_timeout;
+	m->modem.command_timeout_ms = (guint)t->v[TUNABLE_COMMAND_TIMEOUT_MS];
+	m->modem.max_queue = (guint)t->v[TUNABLE_MAX_QUEUE];
+	m->modem.data_phase_timeout_s = (guint)t->v[TUNABLE_UPLOAD_TIMEOUT];
 	m->fota.state_dir = g_strdup(state_dir);
-	m->fota.download_timeout_s = (guint)t->download_timeout;
-	m->fota.update_timeout_s = (guint)t->update_timeout;
-	m->fota.reboot_timeout_s = (guint)t->reboot_timeout;
-	m->fota.upload_timeout_s = (guint)t->upload_timeout;
-	m->fota.fetch_timeout_s = (guint)t->fetch_timeout;
-	m->fota.max_package_size = t->max_package_size;
+	m->fota.download_timeout_s = (guint)t->v[TUNABLE_DOWNLOAD_TIMEOUT];
+	m->fota.update_timeout_s = (guint)t->v[TUNABLE_UPDATE_TIMEOUT];
+	m->fota.reboot_timeout_s = (guint)t->v[TUNABLE_REBOOT_TIMEOUT];
+	m->fota.upload_timeout_s = (guint)t->v[TUNABLE_UPLOAD_TIMEOUT];
+	m->fota.fetch_timeout_s = (guint)t->v[TUNABLE_FETCH_TIMEOUT];
+	m->fota.max_package_size = t->v[TUNABLE_MAX_PACKAGE_SIZE];
 	m->fota.ca_file = g_strdup(t->ca_file);
 }
 
@@ -200,9 +232,8 @@ check_keys(GKeyFile *kf, const char *file, const char *group, gboolean is_modem,
 
 	for (guint i = 0; keys && keys[i]; i++) {
 		const char *k = keys[i];
-		gboolean known =
-		        in_list(k, overridable_keys) ||
-		        (is_modem ? in_list(k, modem_only_keys) : in_list(k, daemon_only_keys));
+		gboolean known = is_overridable(k) || (is_modem ? in_list(k, modem_only_keys)
+		                                                : in_list(k, daemon_only_keys));
 		if (!known) {
 			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
 			            "%s: unknown key \"%s\" in [%s] (see dfotad.conf(5))", file, k,
@@ -220,20 +251,12 @@ dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error)
 	g_autoptr(GError) local = NULL;
 	const char *file = args->config_file ? args->config_file : DEFAULT_CONFIG;
 	g_auto(GStrv) groups = NULL;
-	Tunables t = {
-		.command_timeout_ms = 5000,
-		.download_timeout = 600,
-		.update_timeout = 600,
-		.reboot_timeout = 180,
-		.upload_timeout = 10,
-		.fetch_timeout = 60,
-		.max_package_size = 4194304,
-		.max_queue = 32,
-	};
+	Tunables t;
 	g_autofree char *state_dir = NULL;
 	gboolean ok = FALSE;
 
 	memset(cfg, 0, sizeof(*cfg));
+	tunables_init(&t);
 	cfg->modems = g_ptr_array_new_with_free_func((GDestroyNotify)setup_free);
 
 	if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE, &local)) {
@@ -260,10 +283,27 @@ dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error)
 		if (!read_tunables(kf, file, "daemon", &t, error))
 			goto out;
 		state_dir = g_key_file_get_string(kf, "daemon", "state-dir", NULL);
+		/* Checked even when --state-dir overrides it: the file must work on its own. */
+		if (state_dir && !g_path_is_absolute(g_strstrip(state_dir))) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			            "%s: [daemon] state-dir=%s: expected an absolute path (the "
+			            "directory for the job records; default %s)",
+			            file, state_dir, DEFAULT_STATE_DIR);
+			goto out;
+		}
 	}
 	if (args->state_dir) {
 		g_free(state_dir);
-		state_dir = g_strdup(args->state_dir);
+		if (!*args->state_dir) {
+			/* "" would put the job records in whatever the working directory is. */
+			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			            "--state-dir is empty: give the directory for the job records "
+			            "(default %s)",
+			            DEFAULT_STATE_DIR);
+			goto out;
+		}
+		/* Relative to where the daemon was started. */
+		state_dir = g_canonicalize_filename(args->state_dir, NULL);
 	} else if (!state_dir) {
 		state_dir = args->session ? g_build_filename(g_get_user_state_dir(), "dfotad", NULL)
 		                          : g_strdup(DEFAULT_STATE_DIR);

@@ -31,6 +31,9 @@ typedef struct {
 gboolean dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error);
 void dfota_config_clear(DfotaConfig *cfg);
 
+/* The largest max-package-size (commands.md): 64 MiB, far above any module's UFS. */
+#define DFOTA_CONFIG_MAX_PACKAGE_SIZE (G_GUINT64_CONSTANT(64) * 1024 * 1024)
+
 /* TRUE for a line rate termios can set. */
 gboolean dfota_config_baud_is_valid(guint baud);
 
