@@ -18,6 +18,7 @@ static const char *const overridable_keys[] = {
 	"reboot-timeout",
 	"upload-timeout",
 	"fetch-timeout",
+	"fetch-deadline",
 	"ca-file",
 	"max-package-size",
 	"max-queue",
@@ -70,7 +71,7 @@ get_uint(GKeyFile *kf, const char *file, const char *group, const char *key, gui
 
 typedef struct {
 	guint64 command_timeout_ms, download_timeout, update_timeout, reboot_timeout;
-	guint64 upload_timeout, fetch_timeout, max_package_size, max_queue;
+	guint64 upload_timeout, fetch_timeout, fetch_deadline, max_package_size, max_queue;
 	char *ca_file;
 } Tunables;
 
@@ -86,6 +87,7 @@ read_tunables(GKeyFile *kf, const char *file, const char *group, Tunables *t, GE
 	    !get_uint(kf, file, group, "reboot-timeout", 1, 86400, &t->reboot_timeout, error) ||
 	    !get_uint(kf, file, group, "upload-timeout", 1, 3600, &t->upload_timeout, error) ||
 	    !get_uint(kf, file, group, "fetch-timeout", 1, 3600, &t->fetch_timeout, error) ||
+	    !get_uint(kf, file, group, "fetch-deadline", 1, 86400, &t->fetch_deadline, error) ||
 	    !get_uint(kf, file, group, "max-package-size", 1, G_GUINT64_CONSTANT(1) << 32,
 	              &t->max_package_size, error) ||
 	    !get_uint(kf, file, group, "max-queue", 1, 100000, &t->max_queue, error))
@@ -110,6 +112,7 @@ apply_tunables(DfotaModemSetup *m, const Tunables *t, const char *state_dir)
 	m->fota.reboot_timeout_s = (guint)t->reboot_timeout;
 	m->fota.upload_timeout_s = (guint)t->upload_timeout;
 	m->fota.fetch_timeout_s = (guint)t->fetch_timeout;
+	m->fota.fetch_deadline_s = (guint)t->fetch_deadline;
 	m->fota.max_package_size = t->max_package_size;
 	m->fota.ca_file = g_strdup(t->ca_file);
 }
@@ -227,6 +230,7 @@ dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error)
 		.reboot_timeout = 180,
 		.upload_timeout = 10,
 		.fetch_timeout = 60,
+		.fetch_deadline = 1800,
 		.max_package_size = 4194304,
 		.max_queue = 32,
 	};
