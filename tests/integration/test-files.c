@@ -686,6 +686,86 @@ test_uploads_wait_unread(void)
 	}
 }
 
+/* Delete, Upload and Download of every spelling of fota.pack (and of a running MCU fetch's file,
+ * named or defaulted) are Busy while a job runs, before a byte reaches the tty. */
+static void
+assert_files_busy(Harness *h, const char *const *names, const char *path)
+{
+	guint mark = harness_tty_mark(h);
+
+	for (guint i = 0; names[i]; i++) {
+		const char *methods[] = { "Delete", "Upload", "Download" };
+
+		for (guint m = 0; m < G_N_ELEMENTS(methods); m++) {
+			g_autoptr(GError) error = NULL;
+			g_autoptr(GVariant) ret = NULL;
+
+			if (m == 0) {
+				ret = files_call(h, "Delete", g_variant_new("(s)", names[i]), -1,
+				                 &error);
+			} else {
+				int fd = hm_open(path, m == 1 ? O_RDONLY : O_WRONLY);
+
+				ret = files_call(h, methods[m], g_variant_new("(sh)", names[i], 0),
+				                 fd, &error);
+				close(fd);
+			}
+			harness_assert_error(error, "Busy");
+		}
+	}
+	hm_assert_tty_only(h, mark, NULL);
+}
+
+static void
+test_busy_during_job(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *path = NULL;
+	g_autoptr(GBytes) data = make_data(h, "data.bin", 3000, 13, &path);
+	g_autofree char *slow = NULL;
+	g_autofree char *stall = NULL;
+	const char *const pack_names[] = { "fota.pack",     "UFS:fota.pack", "FOTA.PACK",
+		                           "ufs:Fota.Pack", "other.bin",     NULL };
+	const char *const mcu_names[] = { "update.pack", "UFS:update.pack", "mcu.bin", NULL };
+	guint64 since;
+
+	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
+	/* A host job that trickles keeps "fetching" for minutes. */
+	slow = harness_url(h, "slow/update.pack?bps=50");
+	since = harness_mark(h);
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) ret = hm_call_fd(
+		        h, HARNESS_IFACE_FOTA, "UpgradeViaHost",
+		        g_variant_new("(s@a{sv})", slow, hm_options(NULL, NULL)), -1, &error);
+
+		g_assert_no_error(error);
+	}
+	assert_files_busy(h, pack_names, path);
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) ret =
+		        hm_call_fd(h, HARNESS_IFACE_FOTA, "Cancel", NULL, -1, &error);
+		g_autoptr(GVariant) result = NULL;
+
+		g_assert_no_error(error);
+		result = hm_wait_finished(h, since, 30000);
+		hm_assert_failed(result, "Cancelled");
+	}
+
+	/* An MCU fetch whose file name defaults to the URL's last segment, on a module download
+	 * that stalls: its name is Busy too. */
+	stall = harness_url(h, "stall/update.pack");
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) ret = hm_call_fd(h, HARNESS_IFACE_FOTA, "FetchMcuFile",
+		                                     g_variant_new("(ss)", stall, ""), -1, &error);
+
+		g_assert_no_error(error);
+	}
+	assert_files_busy(h, mcu_names, path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -698,6 +778,7 @@ main(int argc, char **argv)
 	g_test_add_func("/files/invalid-names", test_invalid_names);
 	g_test_add_func("/files/command-queued-behind-upload", test_command_queued_behind_upload);
 	g_test_add_func("/files/read-error-later", test_read_error_later);
+	g_test_add_func("/files/busy-during-job", test_busy_during_job);
 	g_test_add_func("/files/uploads-wait-unread", test_uploads_wait_unread);
 	return g_test_run();
 }
