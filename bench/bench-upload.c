@@ -60,11 +60,103 @@ upload(GDBusConnection *conn, const char *modem, gsize size, double bound, GErro
 	return (bench_now_us() - t0) / 1e6;
 }
 
+static double
+status_kb(guint32 pid, const char *key)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%u/status", pid);
+	g_autofree char *text = NULL;
+	const char *p;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strstr(text, key)))
+		return -1;
+	return g_ascii_strtod(p + strlen(key) + 1, NULL);
+}
+
+typedef struct {
+	guint pending;
+	GError *error;
+} Concurrent;
+
+static void
+concurrent_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	Concurrent *c = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = g_dbus_connection_call_with_unix_fd_list_finish(
+		G_DBUS_CONNECTION(source), NULL, res, &error);
+
+	if (!reply && !c->error)
+		c->error = g_steal_pointer(&error);
+	c->pending--;
+}
+
+static gboolean
+concurrent_all_done(gpointer data)
+{
+	return ((Concurrent *)data)->pending == 0;
+}
+
+/* @n uploads of @size bytes at once, from regular files (what a gateway's services would
+ * pass): the daemon's peak RSS (VmHWM) against its RSS before, measured in the same run. */
+static int
+upload_concurrent(GDBusConnection *conn, const char *modem, gsize size, int n)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) pidv = g_dbus_connection_call_sync(
+		conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+		"GetConnectionUnixProcessID", g_variant_new("(s)", BENCH_BUS_NAME),
+		G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+	Concurrent c = { 0 };
+	g_autofree char *item = NULL, *m = NULL, *b = NULL;
+	guint32 pid;
+	double before, peak, t0;
+
+	if (!pidv) {
+		g_printerr("dfota-bench upload: %s\n", error->message);
+		return 1;
+	}
+	g_variant_get(pidv, "(u)", &pid);
+	before = status_kb(pid, "VmRSS:");
+	t0 = bench_now_us();
+	for (int i = 0; i < n; i++) {
+		g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+		g_autofree char *name = g_strdup_printf("bench%d.bin", i);
+		int fd = make_file(size, &error);
+
+		if (fd < 0 || g_unix_fd_list_append(fds, fd, &error) < 0) {
+			g_printerr("dfota-bench upload: %s\n", error->message);
+			return 1;
+		}
+		close(fd);
+		c.pending++;
+		g_dbus_connection_call_with_unix_fd_list(
+			conn, BENCH_BUS_NAME, modem, BENCH_FILES_IFACE, "Upload",
+			g_variant_new("(sh)", name, 0), NULL, G_DBUS_CALL_FLAGS_NONE, G_MAXINT, fds,
+			NULL, concurrent_done, &c);
+	}
+	while (!concurrent_all_done(&c))
+		g_main_context_iteration(NULL, TRUE);
+	if (c.error) {
+		g_printerr("dfota-bench upload: %s\n", c.error->message);
+		g_error_free(c.error);
+		return 1;
+	}
+	peak = status_kb(pid, "VmHWM:");
+	g_print("# 4. %d concurrent uploads of %zu B in %.1f s: VmRSS before %.0f kB, VmHWM %.0f "
+		"kB\n",
+		n, size, (bench_now_us() - t0) / 1e6, before, peak);
+	item = g_strdup_printf("4. peak RSS, %d concurrent uploads of %zu KiB", n, size / 1024);
+	m = g_strdup_printf("%.1f MB", peak / 1024);
+	b = g_strdup_printf("%.1f MB before", before / 1024);
+	bench_row(item, m, b, peak / before, "<= 3.7 (48 MB at 13 MB)", peak / before <= 3.7);
+	return 0;
+}
+
 int
 bench_cmd_upload(int argc, char **argv)
 {
 	g_autofree char *modem = NULL, *flow = NULL;
-	int baud = 115200, turnaround = 0, kib = 64, repeat = 1;
+	int baud = 115200, turnaround = 0, kib = 64, repeat = 1, concurrent = 0;
 	GOptionEntry entries[] = {
 		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
 		{ "baud", 0, 0, G_OPTION_ARG_INT, &baud, "the simulator's line rate", "N" },
@@ -72,6 +164,8 @@ bench_cmd_upload(int argc, char **argv)
 		{ "flow", 0, 0, G_OPTION_ARG_STRING, &flow, "none or rtscts", "FLOW" },
 		{ "kib", 0, 0, G_OPTION_ARG_INT, &kib, "upload size", "KIB" },
 		{ "repeat", 0, 0, G_OPTION_ARG_INT, &repeat, "runs (min/median/max)", "N" },
+		{ "concurrent", 0, 0, G_OPTION_ARG_INT, &concurrent,
+		  "instead: N uploads at once, the daemon's peak RSS against its RSS before", "N" },
 		{ NULL }
 	};
 	g_autoptr(GError) error = NULL;
@@ -99,6 +193,8 @@ bench_cmd_upload(int argc, char **argv)
 		g_printerr("dfota-bench upload: %s\n", error->message);
 		return 1;
 	}
+	if (concurrent > 0)
+		return upload_concurrent(conn, modem, size, concurrent);
 	for (int i = 0; i < repeat; i++) {
 		double t_big = upload(conn, modem, size, bound, &error);
 		double t_one = t_big < 0 ? -1 : upload(conn, modem, 1024, bound, &error);

@@ -41,10 +41,10 @@ done
 
 if [ $SMOKE = 1 ]; then
 	IDLE_SECONDS=${IDLE_SECONDS:-3}; RUNS=2; RTT_N=50; TP_S=0.5; URC_N=20
-	UPL_KIB=2; UPL_REPEAT=1; FETCH_N=1
+	UPL_KIB=2; UPL_REPEAT=1; FETCH_N=1; MEM_N=4; MEM_KIB=1024
 else
 	IDLE_SECONDS=${IDLE_SECONDS:-30}; RUNS=5; RTT_N=3000; TP_S=3; URC_N=1000
-	UPL_KIB=64; UPL_REPEAT=3; FETCH_N=5
+	UPL_KIB=64; UPL_REPEAT=3; FETCH_N=5; MEM_N=16; MEM_KIB=4096
 fi
 
 W=$(mktemp -d /tmp/dfota-bench.XXXXXX)
@@ -163,6 +163,9 @@ for baud in 115200 921600; do
 	printf '\n[modem r%s]\nport=%s\nbaud=%s\nflow=rtscts\n' "$baud" "$W/r$baud.tty" "$baud" \
 		>> "$W/dfotad.conf"
 done
+# Memory under concurrent uploads: an unpaced line, room in UFS for every file.
+start_sim mem --flow rtscts --ack-turnaround 0 --time-scale 0.01 --ufs-size 83886080
+printf '\n[modem mem]\nport=%s\nflow=rtscts\n' "$W/mem.tty" >> "$W/dfotad.conf"
 mkdir -p "$W/state" "$W/www"
 "$DFOTAD" --session --config "$W/dfotad.conf" --state-dir "$W/state" > "$W/dfotad.log" 2>&1 &
 PIDS+=($!)
@@ -192,6 +195,8 @@ for baud in 115200 921600; do
 		--kib "$UPL_KIB" --repeat "$UPL_REPEAT"
 	i=$((i + 1))
 done
+run "4 upload memory" "$BENCH" upload --modem $M/$i --flow rtscts --baud 921600 \
+	--kib "$MEM_KIB" --concurrent "$MEM_N"
 run "5 host download" "$BENCH" fetch --modem $M/0 --side $M/1 --url "$URL" -n "$FETCH_N"
 
 echo

@@ -11,6 +11,7 @@ rename) once it is listening. Serves the files under DIR with a Content-Length, 
                               nothing for up to an hour (the client must time out)
     /slow/<file>?bps=N        the file paced at N bytes per second
     /redirect/<n>/<file>      n chained 302 redirects, then the file
+    /goto?to=URL              one 302 redirect to URL (absolute: another server, another scheme)
 
 Logs to stderr only. Exits on SIGTERM or SIGINT.
 """
@@ -99,6 +100,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         return
                     self.wfile.write(data[off : off + chunk])
                     self.wfile.flush()
+            elif len(parts) == 2 and parts[1] == "goto" and "to" in query:
+                self.send_response(302)
+                self.send_header("Location", query["to"][0])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
             elif len(parts) >= 4 and parts[1] == "redirect":
                 n = int(parts[2])
                 rest = "/".join(parts[3:])

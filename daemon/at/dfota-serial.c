@@ -103,6 +103,16 @@ stop_sources(DfotaSerial *self)
 	}
 }
 
+/* TIOCEXCL belongs to the tty, not to the fd: left set, it outlives the close and makes the next
+ * unprivileged open (a restarted daemon under its own user, while a pty master or another process
+ * keeps the tty) fail with EBUSY. Cleared before every close; a tty that is gone only fails. */
+static void
+release_tty(int fd)
+{
+	(void)ioctl(fd, TIOCNXCL);
+	close(fd); /* also releases the flock */
+}
+
 void
 dfota_serial_close(DfotaSerial *self)
 {
@@ -110,7 +120,7 @@ dfota_serial_close(DfotaSerial *self)
 
 	stop_sources(self);
 	if (self->fd >= 0) {
-		close(self->fd); /* also releases the flock */
+		release_tty(self->fd);
 		self->fd = -1;
 	}
 	g_byte_array_set_size(self->out, 0);
@@ -330,7 +340,7 @@ dfota_serial_open(const char *path, guint baud, gboolean rtscts, GError **error)
 		return NULL;
 	}
 	if (!configure(fd, path, speed, rtscts, error)) {
-		close(fd);
+		release_tty(fd);
 		return NULL;
 	}
 

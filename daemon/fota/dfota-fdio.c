@@ -22,9 +22,23 @@ check_fd(int fd, int unwanted_mode, const char *what, guint64 *size, GError **er
 		            "The passed file descriptor is not valid");
 		return FALSE;
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+	/* An O_PATH fd reports O_RDONLY as its access mode, yet can neither be read nor
+	 * written. */
+	if (flags & O_PATH) {
 		g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_INVALID_ARGUMENT,
-		            "The passed file descriptor is neither a regular file nor a pipe");
+		            "The passed file descriptor was opened with O_PATH and cannot be used "
+		            "for %s; open the file for %s",
+		            what, what);
+		return FALSE;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+		g_set_error(
+		        error, DFOTA_ERROR, DFOTA_ERROR_INVALID_ARGUMENT,
+		        "The passed file descriptor is a %s, not a regular file, pipe or socket",
+		        S_ISDIR(st.st_mode)   ? "directory"
+		        : S_ISCHR(st.st_mode) ? "character device"
+		        : S_ISBLK(st.st_mode) ? "block device"
+		                              : "special file");
 		return FALSE;
 	}
 	if ((flags & O_ACCMODE) == unwanted_mode) {
@@ -47,6 +61,21 @@ gboolean
 dfota_fdio_check_writable(int fd, GError **error)
 {
 	return check_fd(fd, O_RDONLY, "writing", NULL, error);
+}
+
+/* A failure on the caller's fd is the caller's: InvalidArgument, never taken for a lost modem.
+ * Cancellation stays what it is. */
+static GError *
+caller_fd_error(GError *error, const char *doing)
+{
+	GError *mapped;
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return error;
+	mapped = g_error_new(DFOTA_ERROR, DFOTA_ERROR_INVALID_ARGUMENT,
+	                     "%s the passed file descriptor failed: %s", doing, error->message);
+	g_error_free(error);
+	return mapped;
 }
 
 typedef struct {
@@ -78,7 +107,7 @@ read_all_chunk_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	        g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res, &error);
 
 	if (!chunk) {
-		g_task_return_error(task, error);
+		g_task_return_error(task, caller_fd_error(error, "Reading"));
 		return;
 	}
 	if (g_bytes_get_size(chunk) == 0) {
@@ -124,7 +153,10 @@ dfota_fdio_read_all(int fd, guint64 max_size, guint64 total, DfotaFdioProgressFu
 
 	g_task_set_source_tag(task, dfota_fdio_read_all);
 	r->stream = g_unix_input_stream_new(fd, TRUE);
-	r->data = g_byte_array_new();
+	/* A regular file's size is known: one allocation, not a doubling series that briefly
+	 * holds one and a half copies. */
+	r->data = total > 0 && total <= max_size ? g_byte_array_sized_new((guint)total)
+	                                         : g_byte_array_new();
 	r->max_size = max_size;
 	r->total = total;
 	r->progress = progress;
@@ -147,7 +179,7 @@ write_all_done(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL, &error) ||
 	    !g_output_stream_close(G_OUTPUT_STREAM(source), NULL, &error))
-		g_task_return_error(task, error);
+		g_task_return_error(task, caller_fd_error(error, "Writing to"));
 	else
 		g_task_return_boolean(task, TRUE);
 }

@@ -22,6 +22,7 @@
 #define DEFAULT_CONNECT_TIMEOUT_S 30
 #define DEFAULT_LOW_SPEED_TIME_S 60
 #define DEFAULT_MAX_REDIRECTS 5
+#define DEFAULT_DEADLINE_S 1800
 #define UNKNOWN_TOTAL_PROGRESS_STEP (64 * 1024)
 #define PRESIZE_MAX (8u << 20)
 
@@ -184,10 +185,58 @@ transfer_complete(Transfer *t, GError *error)
 	transfer_free(t);
 }
 
+static gboolean
+is_https(const char *url)
+{
+	return g_ascii_strncasecmp(url, "https://", 8) == 0;
+}
+
+/* "scheme://host" of @url (never its credentials, path or query, which may be secrets). */
+static char *
+scheme_and_host(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	char *out;
+
+	if (u && url &&
+	    curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+		curl_url_get(u, CURLUPART_HOST, &host, 0);
+	}
+	out = g_strdup_printf("%s://%s", scheme ? scheme : "?", host ? host : "?");
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* The redirect that left https:// (curl refuses it: CURLOPT_REDIR_PROTOCOLS_STR), or NULL. */
+static GError *
+downgrade_error(Transfer *t, CURLcode code)
+{
+	long redirects = 0;
+	const char *where = NULL;
+	g_autofree char *target = NULL;
+
+	if (code != CURLE_UNSUPPORTED_PROTOCOL || !is_https(t->url))
+		return NULL;
+	curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_COUNT, &redirects);
+	curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &where);
+	if (redirects == 0 || !where || is_https(where))
+		return NULL;
+	target = scheme_and_host(where);
+	return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED,
+	                   "Refused a redirect to %s: a download that started on https:// is "
+	                   "never continued without TLS",
+	                   target);
+}
+
 static GError *
 error_for_result(Transfer *t, CURLcode code)
 {
 	long status = 0;
+	GError *downgrade;
 
 	if (t->abort_error)
 		return g_steal_pointer(&t->abort_error);
@@ -196,6 +245,24 @@ error_for_result(Transfer *t, CURLcode code)
 		if (c && g_cancellable_is_cancelled(c))
 			return g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
 			                   "The download of %s was cancelled", t->shown);
+	}
+	downgrade = downgrade_error(t, code);
+	if (downgrade)
+		return downgrade;
+	if (code == CURLE_OPERATION_TIMEDOUT) {
+		curl_off_t spent_us = 0;
+		guint deadline_s =
+		        t->options.deadline_s ? t->options.deadline_s : DEFAULT_DEADLINE_S;
+
+		/* The stall bound (fetch-timeout) ends in the same curl code; only the overall
+		 * deadline has used up its whole time. */
+		curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &spent_us);
+		if (spent_us + 100000 >= (curl_off_t)deadline_s * 1000000)
+			return g_error_new(
+			        DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
+			        "The download did not finish within fetch-deadline (%u s): "
+			        "%s",
+			        deadline_s, t->shown);
 	}
 	if (code != CURLE_OK) {
 		/* libcurl's own text may quote a URL (a redirect's Location, for one). */
@@ -499,11 +566,13 @@ setup_easy(Transfer *t, const DfotaFetchOptions *o, GError **error)
 	} while (0)
 	SET(CURLOPT_URL, t->url);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	/* Never a downgrade: a download that starts on TLS stays on TLS through redirects. */
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, is_https(t->url) ? "https" : "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 1L);
 	SET(CURLOPT_MAXREDIRS, (long)(o->max_redirects ? o->max_redirects : DEFAULT_MAX_REDIRECTS));
 	SET(CURLOPT_CONNECTTIMEOUT,
 	    (long)(o->connect_timeout_s ? o->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S));
+	SET(CURLOPT_TIMEOUT_MS, (long)(o->deadline_s ? o->deadline_s : DEFAULT_DEADLINE_S) * 1000L);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
 	SET(CURLOPT_LOW_SPEED_TIME,
 	    (long)(o->low_speed_time_s ? o->low_speed_time_s : DEFAULT_LOW_SPEED_TIME_S));

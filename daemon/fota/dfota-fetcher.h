@@ -21,6 +21,7 @@ typedef struct {
 	guint connect_timeout_s; /* 0: 30 */
 	guint low_speed_time_s;  /* abort when below 1 byte/s for this long; 0: 60 */
 	guint max_redirects;     /* 0: 5 */
+	guint deadline_s;        /* the whole download, however it trickles; 0: 1800 */
 } DfotaFetchOptions;
 
 typedef void (*DfotaFetchProgressFunc)(guint64 done, guint64 total, gpointer user_data);
@@ -29,8 +30,10 @@ DfotaFetcher *dfota_fetcher_new(void);
 
 /* Downloads @url (http:// or https://) into memory. Fails with
  * DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE (Content-Length or body over max_size, noticed as
- * soon as known), DFOTA_ERROR_FETCH_FAILED ("HTTP 404 from …", or curl's error text), or
- * G_IO_ERROR_CANCELLED. @progress gets (bytes so far, total or 0 when unknown). */
+ * soon as known), DFOTA_ERROR_FETCH_FAILED ("HTTP 404 from …", curl's error text, a stall under 1 byte/s
+ * for low_speed_time_s, a redirect from https:// to http://), DFOTA_ERROR_TIMEOUT (not done
+ * deadline_s after its start), or G_IO_ERROR_CANCELLED. Redirects may go from http:// to
+ * https://, never back. @progress gets (bytes so far, total or 0 when unknown). */
 void dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions *options,
                          DfotaFetchProgressFunc progress, gpointer progress_data,
                          GCancellable *cancellable, GAsyncReadyCallback callback,

@@ -232,6 +232,7 @@ dfota_fota_upgrade_via_host(DfotaFota *self, const char *url, GVariant *options,
 	fopts.ca_file = self->cfg.ca_file;
 	fopts.max_size = self->cfg.max_package_size;
 	fopts.low_speed_time_s = self->cfg.fetch_timeout_s;
+	fopts.deadline_s = self->cfg.fetch_deadline_s;
 	dfota_fetcher_fetch(self->fetcher, url, &fopts, host_progress, self,
 	                    self->transfer_cancellable, fetch_done, fota_call_new(self));
 }

@@ -22,6 +22,7 @@ typedef struct {
 	guint reboot_timeout_s;   /* module not back this long after END,0 → Timeout */
 	guint upload_timeout_s;   /* the module's own inactivity bound in AT+QFUPL */
 	guint fetch_timeout_s;    /* host download below 1 byte/s this long → FetchFailed */
+	guint fetch_deadline_s;   /* host download not done this long after its start → Timeout */
 	guint64 max_package_size;
 	char *ca_file;
 } DfotaFotaConfig;

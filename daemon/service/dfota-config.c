@@ -21,6 +21,7 @@ typedef enum {
 	TUNABLE_REBOOT_TIMEOUT,
 	TUNABLE_UPLOAD_TIMEOUT,
 	TUNABLE_FETCH_TIMEOUT,
+	TUNABLE_FETCH_DEADLINE,
 	TUNABLE_MAX_PACKAGE_SIZE,
 	TUNABLE_MAX_QUEUE,
 	N_TUNABLES,
@@ -38,6 +39,7 @@ static const TunableSpec tunable_specs[N_TUNABLES] = {
 	[TUNABLE_REBOOT_TIMEOUT] = { "reboot-timeout", 1, 86400, 180 },
 	[TUNABLE_UPLOAD_TIMEOUT] = { "upload-timeout", 1, 3600, 10 },
 	[TUNABLE_FETCH_TIMEOUT] = { "fetch-timeout", 1, 3600, 60 },
+	[TUNABLE_FETCH_DEADLINE] = { "fetch-deadline", 1, 86400, 1800 },
 	[TUNABLE_MAX_PACKAGE_SIZE] = { "max-package-size", 1, DFOTA_CONFIG_MAX_PACKAGE_SIZE,
 	                               4194304 },
 	[TUNABLE_MAX_QUEUE] = { "max-queue", 1, 100000, 32 },
@@ -142,6 +144,7 @@ apply_tunables(DfotaModemSetup *m, const Tunables *t, const char *state_dir)
 	m->fota.reboot_timeout_s = (guint)t->v[TUNABLE_REBOOT_TIMEOUT];
 	m->fota.upload_timeout_s = (guint)t->v[TUNABLE_UPLOAD_TIMEOUT];
 	m->fota.fetch_timeout_s = (guint)t->v[TUNABLE_FETCH_TIMEOUT];
+	m->fota.fetch_deadline_s = (guint)t->v[TUNABLE_FETCH_DEADLINE];
 	m->fota.max_package_size = t->v[TUNABLE_MAX_PACKAGE_SIZE];
 	m->fota.ca_file = g_strdup(t->ca_file);
 }

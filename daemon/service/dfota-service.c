@@ -43,7 +43,14 @@ typedef struct {
 	DfotaDBusFota *ifota;
 	DfotaDBusFiles *ifiles;
 	DfotaInhibitor *inhibitor;
+	/* Files.Upload and Download run one at a time per modem (the tty serialises them anyway):
+	 * the others wait here with their fds unread, so memory holds at most one file per
+	 * modem however many callers pile up. */
+	GQueue waiting_transfers; /* FileCall */
+	gboolean transfer_running;
 } ModemEntry;
+
+static void file_call_free(gpointer c);
 
 static void
 modem_entry_free(ModemEntry *e)
@@ -57,6 +64,7 @@ modem_entry_free(ModemEntry *e)
 	g_clear_object(&e->object);
 	g_clear_object(&e->modem);
 	g_clear_object(&e->fota);
+	g_queue_clear_full(&e->waiting_transfers, file_call_free);
 	g_free(e);
 }
 
@@ -488,21 +496,61 @@ do_delete(ModemEntry *e, GDBusMethodInvocation *invocation)
 	                 delete_done, g_object_ref(invocation));
 }
 
-typedef struct {
+typedef struct FileCall FileCall;
+typedef void (*FileCallStart)(FileCall *c);
+
+struct FileCall {
 	ModemEntry *entry;
 	GDBusMethodInvocation *invocation;
 	char *name;
 	int fd;
-} FileCall;
+	guint64 size;        /* a regular file's size, 0 when unknown */
+	FileCallStart start; /* runs once the modem's transfer slot is free */
+};
 
 static void
-file_call_free(FileCall *c)
+file_call_free(gpointer data)
 {
+	FileCall *c = data;
+
 	g_object_unref(c->invocation);
 	g_free(c->name);
 	if (c->fd >= 0)
 		close(c->fd);
 	g_free(c);
+}
+
+static void
+transfer_next(ModemEntry *e)
+{
+	FileCall *c;
+
+	if (e->transfer_running)
+		return;
+	c = g_queue_pop_head(&e->waiting_transfers);
+	if (!c)
+		return;
+	e->transfer_running = TRUE;
+	c->start(c);
+}
+
+static void
+transfer_enqueue(FileCall *c, FileCallStart start)
+{
+	c->start = start;
+	g_queue_push_tail(&c->entry->waiting_transfers, c);
+	transfer_next(c->entry);
+}
+
+/* The call in the slot is answered: free it and start the next. */
+static void
+transfer_done(FileCall *c)
+{
+	ModemEntry *e = c->entry;
+
+	file_call_free(c);
+	e->transfer_running = FALSE;
+	transfer_next(e);
 }
 
 static void
@@ -515,7 +563,7 @@ upload_done(GObject *source, GAsyncResult *res, gpointer user_data)
 		return_error(c->invocation, error);
 	else
 		g_dbus_method_invocation_return_value(c->invocation, NULL);
-	file_call_free(c);
+	transfer_done(c);
 }
 
 static void
@@ -534,11 +582,11 @@ upload_read_done(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	if (!data) {
 		return_error(c->invocation, error);
-		file_call_free(c);
+		transfer_done(c);
 		return;
 	}
 	if (refuse_if_busy(e, c->invocation)) {
-		file_call_free(c);
+		transfer_done(c);
 		return;
 	}
 	dfota_ufs_upload(dfota_modem_get_channel(e->modem), c->name, data, &opts, NULL, NULL, NULL,
@@ -584,32 +632,47 @@ file_call_begin(ModemEntry *e, GDBusMethodInvocation *invocation, gboolean for_w
 	return c;
 }
 
+/* In the slot: a job may have started while the call waited. */
+static void
+upload_start(FileCall *c)
+{
+	ModemEntry *e = c->entry;
+	int fd = c->fd;
+
+	if (refuse_if_busy(e, c->invocation)) {
+		transfer_done(c);
+		return;
+	}
+	c->fd = -1; /* the reader takes it over */
+	/* The module's UFS is a few MiB at most: the file is held in memory up to that bound,
+	 * one file per modem at a time. */
+	dfota_fdio_read_all(fd, dfota_fota_get_config(e->fota)->max_package_size, c->size, NULL,
+	                    NULL, NULL, upload_read_done, c);
+}
+
 static void
 do_upload(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	guint64 size = 0;
 	FileCall *c = file_call_begin(e, invocation, FALSE, &size);
-	int fd;
 
 	if (!c)
 		return;
-	fd = c->fd;
-	c->fd = -1; /* the reader takes it over */
-	/* The module's UFS is a few MiB at most: the file is held in memory up to that bound. */
-	dfota_fdio_read_all(fd, dfota_fota_get_config(e->fota)->max_package_size, size, NULL, NULL,
-	                    NULL, upload_read_done, c);
+	c->size = size;
+	transfer_enqueue(c, upload_start);
 }
 
 static void
 download_written(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	g_autoptr(GDBusMethodInvocation) invocation = user_data;
+	FileCall *c = user_data;
 	g_autoptr(GError) error = NULL;
 
 	if (!dfota_fdio_write_all_finish(res, &error))
-		return_error(invocation, error);
+		return_error(c->invocation, error);
 	else
-		g_dbus_method_invocation_return_value(invocation, NULL);
+		g_dbus_method_invocation_return_value(c->invocation, NULL);
+	transfer_done(c);
 }
 
 static void
@@ -621,12 +684,27 @@ download_done(GObject *source, GAsyncResult *res, gpointer user_data)
 
 	if (!data) {
 		return_error(c->invocation, error);
-	} else {
-		dfota_fdio_write_all(c->fd, data, NULL, download_written,
-		                     g_object_ref(c->invocation));
-		c->fd = -1;
+		transfer_done(c);
+		return;
 	}
-	file_call_free(c);
+	/* The slot is held until the caller has taken the bytes: a caller that never reads its
+	 * pipe delays this modem's transfers, it cannot make the daemon hold one copy per call. */
+	dfota_fdio_write_all(c->fd, data, NULL, download_written, c);
+	c->fd = -1;
+}
+
+static void
+download_start(FileCall *c)
+{
+	ModemEntry *e = c->entry;
+
+	if (refuse_if_busy(e, c->invocation)) {
+		transfer_done(c);
+		return;
+	}
+	dfota_ufs_download(dfota_modem_get_channel(e->modem), c->name,
+	                   dfota_fota_get_config(e->fota)->max_package_size, entry_timeout(e), NULL,
+	                   NULL, NULL, download_done, c);
 }
 
 static void
@@ -636,9 +714,7 @@ do_download(ModemEntry *e, GDBusMethodInvocation *invocation)
 
 	if (!c)
 		return;
-	dfota_ufs_download(dfota_modem_get_channel(e->modem), c->name,
-	                   dfota_fota_get_config(e->fota)->max_package_size, entry_timeout(e), NULL,
-	                   NULL, NULL, download_done, c);
+	transfer_enqueue(c, download_start);
 }
 
 /* ---- method dispatch ------------------------------------------------------------------------ */

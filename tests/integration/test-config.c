@@ -105,6 +105,11 @@ static const BadConfig bad_configs[] = {
 	  NULL,
 	  NULL,
 	  { "update-timeout=10s" } },
+	{ "deadline-zero",
+	  "[daemon]\nfetch-deadline=0\n[modem a]\nport=/dev/null\n",
+	  NULL,
+	  NULL,
+	  { "fetch-deadline=0" } },
 	{ "queue-zero", "[modem a]\nport=/dev/null\nmax-queue=0\n", NULL, NULL, { "max-queue=0" } },
 	{ "baud-zero", "[modem a]\nport=/dev/null\nbaud=0\n", NULL, NULL, { "baud=0" } },
 };

@@ -4,7 +4,10 @@
  * fd checks, file name rules, and passthrough commands queued behind a data phase. */
 #include "harness-modes.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <gio/gunixfdlist.h>
 #include <string.h>
 #include <unistd.h>
@@ -282,6 +285,44 @@ test_bad_fds(void)
 		harness_assert_error(error, "InvalidArgument");
 	}
 	close(fd);
+	/* O_PATH reports O_RDONLY as its access mode but can be neither read nor written; a
+	 * directory is no file: refused at once, for both directions. */
+	{
+		const struct {
+			const char *method;
+			const char *path;
+			int flags;
+		} unusable[] = {
+			{ "Upload", path, O_PATH },
+			{ "Download", path, O_PATH },
+			{ "Upload", harness_tmpdir(h), O_RDONLY | O_DIRECTORY },
+			{ "Download", harness_tmpdir(h), O_PATH | O_DIRECTORY },
+		};
+
+		for (guint i = 0; i < G_N_ELEMENTS(unusable); i++) {
+			g_autoptr(GError) error = NULL;
+			g_autoptr(GVariant) ret = NULL;
+
+			fd = hm_open(unusable[i].path, unusable[i].flags);
+			ret = files_call(h, unusable[i].method, g_variant_new("(sh)", "x.bin", 0),
+			                 fd, &error);
+			harness_assert_error(error, "InvalidArgument");
+			g_test_message("%s, flags %#x: %s", unusable[i].method, unusable[i].flags,
+			               error->message);
+			close(fd);
+		}
+	}
+	/* The same check guards UpgradeFromFile: no job is started. */
+	fd = hm_open(path, O_PATH);
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) ret = hm_call_fd(
+		        h, HARNESS_IFACE_FOTA, "UpgradeFromFile",
+		        g_variant_new("(h@a{sv})", 0, hm_options(NULL, NULL)), fd, &error);
+
+		harness_assert_error(error, "InvalidArgument");
+	}
+	close(fd);
 	/* A handle with no fd behind it. */
 	{
 		g_autoptr(GError) error = NULL;
@@ -478,6 +519,253 @@ test_command_queued_behind_upload(void)
 	g_clear_pointer(&command.ret, g_variant_unref);
 }
 
+/* A TCP connection on loopback whose peer sends @len bytes of @data and then resets it (linger
+ * 0): the daemon's end reads the bytes, then ECONNRESET. Returns the daemon's end. */
+static int
+reset_socket(const guint8 *data, gsize len)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+		                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(addr);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int lsn = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int ours, peer;
+
+	g_assert_cmpint(lsn, >=, 0);
+	g_assert_cmpint(bind(lsn, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+	g_assert_cmpint(listen(lsn, 1), ==, 0);
+	g_assert_cmpint(getsockname(lsn, (struct sockaddr *)&addr, &alen), ==, 0);
+	ours = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_assert_cmpint(connect(ours, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+	peer = accept4(lsn, NULL, NULL, SOCK_CLOEXEC);
+	g_assert_cmpint(peer, >=, 0);
+	close(lsn);
+	g_assert_cmpint(write(peer, data, len), ==, (gssize)len);
+	g_assert_cmpint(setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), ==, 0);
+	close(peer); /* RST */
+	return ours;
+}
+
+/* A read of the caller's fd that fails midway is the caller's fault: InvalidArgument for the
+ * method (Upload) or the job (UpgradeFromFile), never ModemLost; the modem stays ready. */
+static void
+test_read_error_later(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *path = NULL;
+	g_autoptr(GBytes) data = make_data(h, "data.bin", 3000, 11, &path);
+	const guint8 *bytes = g_bytes_get_data(data, NULL);
+	guint mark = harness_tty_mark(h);
+	int fd;
+
+	fd = reset_socket(bytes, 3000);
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) ret =
+		        files_call(h, "Upload", g_variant_new("(sh)", "x.bin", 0), fd, &error);
+
+		harness_assert_error(error, "InvalidArgument");
+		g_test_message("reset socket, Upload: %s", error->message);
+	}
+	close(fd);
+	g_assert_cmpint(hm_ufs_size(h, "x.bin"), ==, -1);
+	{
+		const char *const allowed[] = { "AT+QFLST", NULL };
+
+		hm_assert_tty_only(h, mark, allowed);
+	}
+
+	fd = reset_socket(bytes, 3000);
+	{
+		guint64 since = harness_mark(h);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) ret = hm_call_fd(
+		        h, HARNESS_IFACE_FOTA, "UpgradeFromFile",
+		        g_variant_new("(h@a{sv})", 0, hm_options(NULL, NULL)), fd, &error);
+		g_autoptr(GVariant) result = NULL;
+
+		g_assert_no_error(error);
+		close(fd);
+		result = hm_wait_finished(h, since, 30000);
+		hm_assert_failed(result, "InvalidArgument");
+	}
+	{
+		g_autoptr(GVariant) state = harness_get_property(h, HARNESS_IFACE_MODEM, "State");
+
+		g_assert_cmpstr(g_variant_get_string(state, NULL), ==, "ready");
+	}
+}
+
+typedef struct {
+	AsyncCall call;
+	int fd; /* ours: it shares the file offset with the daemon's copy */
+	guint64 size;
+} WaitingUpload;
+
+static gboolean
+any_upload_done(gpointer data)
+{
+	GPtrArray *ups = data;
+
+	for (guint i = 0; i < ups->len; i++)
+		if (((WaitingUpload *)ups->pdata[i])->call.done)
+			return TRUE;
+	return FALSE;
+}
+
+static gboolean
+all_uploads_done(gpointer data)
+{
+	GPtrArray *ups = data;
+
+	for (guint i = 0; i < ups->len; i++)
+		if (!((WaitingUpload *)ups->pdata[i])->call.done)
+			return FALSE;
+	return TRUE;
+}
+
+/* Uploads that pile up wait with their fds unread: the daemon holds the bytes of one file per
+ * modem, whatever the number of callers (many concurrent uploads once took it to 78 MB). The
+ * fd we keep shares its file offset with the daemon's copy, so the offset shows how much the
+ * daemon has read. */
+static void
+test_uploads_wait_unread(void)
+{
+	const char *const sim_args[] = { "--baud", "115200", NULL };
+	HarnessOptions opts = { .sim_args = sim_args };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GPtrArray) ups = g_ptr_array_new_with_free_func(g_free);
+	const guint n = 6;
+	guint read_ahead = 0, waiting = 0;
+
+	for (guint i = 0; i < n; i++) {
+		WaitingUpload *u = g_new0(WaitingUpload, 1);
+		g_autofree char *file = g_strdup_printf("up%u.bin", i);
+		g_autofree char *path = NULL;
+		g_autoptr(GBytes) data = make_data(h, file, 8192, 20 + i, &path);
+		g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+		g_autoptr(GError) error = NULL;
+
+		u->size = g_bytes_get_size(data);
+		u->fd = hm_open(path, O_RDONLY);
+		g_unix_fd_list_append(fds, u->fd, &error);
+		g_assert_no_error(error);
+		g_dbus_connection_call_with_unix_fd_list(
+		        harness_bus(h), HARNESS_BUS_NAME, HARNESS_MODEM_PATH, HARNESS_IFACE_FILES,
+		        "Upload", g_variant_new("(sh)", file, 0), NULL, G_DBUS_CALL_FLAGS_NONE,
+		        CALL_MS, fds, NULL, on_async_reply, &u->call);
+		g_ptr_array_add(ups, u);
+	}
+	/* The first answer comes after a data phase of ~0.7 s: by then every call has long
+	 * reached the daemon. */
+	g_assert_true(hm_wait_cond(any_upload_done, ups, 60000));
+	for (guint i = 0; i < n; i++) {
+		WaitingUpload *u = ups->pdata[i];
+
+		if (u->call.done)
+			continue;
+		waiting++;
+		if (lseek(u->fd, 0, SEEK_CUR) > 0)
+			read_ahead++;
+	}
+	g_test_message("%u uploads waiting, %u of them read by the daemon", waiting, read_ahead);
+	g_assert_cmpuint(waiting, >=, 2);
+	/* at most the one that took the slot when the first finished */
+	g_assert_cmpuint(read_ahead, <=, 1);
+
+	g_assert_true(hm_wait_cond(all_uploads_done, ups, 120000));
+	for (guint i = 0; i < n; i++) {
+		WaitingUpload *u = ups->pdata[i];
+		g_autofree char *file = g_strdup_printf("up%u.bin", i);
+
+		g_assert_no_error(u->call.error);
+		g_assert_cmpint(lseek(u->fd, 0, SEEK_CUR), ==, (off_t)u->size);
+		g_assert_cmpint(hm_ufs_size(h, file), ==, (gint64)u->size);
+		g_clear_pointer(&u->call.ret, g_variant_unref);
+		close(u->fd);
+	}
+}
+
+/* Delete, Upload and Download of every spelling of fota.pack (and of a running MCU fetch's file,
+ * named or defaulted) are Busy while a job runs, before a byte reaches the tty. */
+static void
+assert_files_busy(Harness *h, const char *const *names, const char *path)
+{
+	guint mark = harness_tty_mark(h);
+
+	for (guint i = 0; names[i]; i++) {
+		const char *methods[] = { "Delete", "Upload", "Download" };
+
+		for (guint m = 0; m < G_N_ELEMENTS(methods); m++) {
+			g_autoptr(GError) error = NULL;
+			g_autoptr(GVariant) ret = NULL;
+
+			if (m == 0) {
+				ret = files_call(h, "Delete", g_variant_new("(s)", names[i]), -1,
+				                 &error);
+			} else {
+				int fd = hm_open(path, m == 1 ? O_RDONLY : O_WRONLY);
+
+				ret = files_call(h, methods[m], g_variant_new("(sh)", names[i], 0),
+				                 fd, &error);
+				close(fd);
+			}
+			harness_assert_error(error, "Busy");
+		}
+	}
+	hm_assert_tty_only(h, mark, NULL);
+}
+
+static void
+test_busy_during_job(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *path = NULL;
+	g_autoptr(GBytes) data = make_data(h, "data.bin", 3000, 13, &path);
+	g_autofree char *slow = NULL;
+	g_autofree char *stall = NULL;
+	const char *const pack_names[] = { "fota.pack",     "UFS:fota.pack", "FOTA.PACK",
+		                           "ufs:Fota.Pack", "other.bin",     NULL };
+	const char *const mcu_names[] = { "update.pack", "UFS:update.pack", "mcu.bin", NULL };
+	guint64 since;
+
+	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
+	/* A host job that trickles keeps "fetching" for minutes. */
+	slow = harness_url(h, "slow/update.pack?bps=50");
+	since = harness_mark(h);
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) ret = hm_call_fd(
+		        h, HARNESS_IFACE_FOTA, "UpgradeViaHost",
+		        g_variant_new("(s@a{sv})", slow, hm_options(NULL, NULL)), -1, &error);
+
+		g_assert_no_error(error);
+	}
+	assert_files_busy(h, pack_names, path);
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) ret =
+		        hm_call_fd(h, HARNESS_IFACE_FOTA, "Cancel", NULL, -1, &error);
+		g_autoptr(GVariant) result = NULL;
+
+		g_assert_no_error(error);
+		result = hm_wait_finished(h, since, 30000);
+		hm_assert_failed(result, "Cancelled");
+	}
+
+	/* An MCU fetch whose file name defaults to the URL's last segment, on a module download
+	 * that stalls: its name is Busy too. */
+	stall = harness_url(h, "stall/update.pack");
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) ret = hm_call_fd(h, HARNESS_IFACE_FOTA, "FetchMcuFile",
+		                                     g_variant_new("(ss)", stall, ""), -1, &error);
+
+		g_assert_no_error(error);
+	}
+	assert_files_busy(h, mcu_names, path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -489,5 +777,8 @@ main(int argc, char **argv)
 	g_test_add_func("/files/bad-fds", test_bad_fds);
 	g_test_add_func("/files/invalid-names", test_invalid_names);
 	g_test_add_func("/files/command-queued-behind-upload", test_command_queued_behind_upload);
+	g_test_add_func("/files/read-error-later", test_read_error_later);
+	g_test_add_func("/files/busy-during-job", test_busy_during_job);
+	g_test_add_func("/files/uploads-wait-unread", test_uploads_wait_unread);
 	return g_test_run();
 }

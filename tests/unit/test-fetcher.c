@@ -151,7 +151,8 @@ on_progress(guint64 done, guint64 total, gpointer user_data)
 	f->progress_calls++;
 	f->last_done = done;
 	f->last_total = total;
-	if (f->cancel_on_progress && done > 0 && !g_cancellable_is_cancelled(f->cancel_on_progress)) {
+	if (f->cancel_on_progress && done > 0 &&
+	    !g_cancellable_is_cancelled(f->cancel_on_progress)) {
 		if (f->stall_ms_on_cancel)
 			g_usleep(f->stall_ms_on_cancel * 1000); /* a busy main loop, not a wait */
 		g_cancellable_cancel(f->cancel_on_progress);
@@ -440,6 +441,75 @@ test_https(void)
 }
 
 /* Dropping the last reference while a download runs ends it with Cancelled. */
+/* A redirect may raise http:// to https://, never lower https:// to http://: the refusal names
+ * the redirect by scheme and host only (its query may be a presigned secret). */
+static void
+test_redirect_downgrade(void)
+{
+	g_autofree char *plain_target =
+	        g_strdup_printf("http://127.0.0.1:%u/pkg.bin?X-Amz-Signature=s3cr3t", plain.port);
+	g_autofree char *secure_target =
+	        g_strdup_printf("https://127.0.0.1:%u/pkg.bin", secure.port);
+	g_autofree char *escaped_plain = g_uri_escape_string(plain_target, NULL, FALSE);
+	g_autofree char *escaped_secure = g_uri_escape_string(secure_target, NULL, FALSE);
+	g_autofree char *down =
+	        g_strdup_printf("https://127.0.0.1:%u/goto?to=%s", secure.port, escaped_plain);
+	g_autofree char *down_upper =
+	        g_strdup_printf("HTTPS://127.0.0.1:%u/goto?to=%s", secure.port, escaped_plain);
+	g_autofree char *up =
+	        g_strdup_printf("http://127.0.0.1:%u/goto?to=%s", plain.port, escaped_secure);
+	const char *expected_host = "to http://127.0.0.1";
+	DfotaFetchOptions opts = { .max_size = FILE_SIZE, .ca_file = ca_file };
+	const char *const downgrades[] = { down, down_upper };
+	Fetch f = { 0 };
+
+	for (guint i = 0; i < G_N_ELEMENTS(downgrades); i++) {
+		memset(&f, 0, sizeof(f));
+		run_fetch(&f, downgrades[i], &opts, NULL);
+		g_assert_error(f.error, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED);
+		g_assert_null(f.bytes);
+		g_assert_nonnull(strstr(f.error->message, "redirect"));
+		g_assert_nonnull(strstr(f.error->message, expected_host));
+		g_assert_null(strstr(f.error->message, "s3cr3t"));
+		fetch_clear(&f);
+	}
+
+	memset(&f, 0, sizeof(f));
+	run_fetch(&f, up, &opts, NULL);
+	g_assert_no_error(f.error);
+	g_assert_true(g_bytes_equal(f.bytes, package));
+	fetch_clear(&f);
+}
+
+/* A server that keeps trickling (never under the 1 byte/s stall bound) is ended by the overall
+ * deadline, with Timeout rather than the stall's FetchFailed. */
+static void
+test_deadline(void)
+{
+	g_autofree char *url = url_for(&plain, "slow/pkg.bin?bps=400");
+	DfotaFetchOptions opts = { .max_size = FILE_SIZE, .low_speed_time_s = 1, .deadline_s = 2 };
+	Fetch f = { 0 };
+	gint64 start = g_get_monotonic_time();
+
+	run_fetch(&f, url, &opts, NULL);
+	g_assert_error(f.error, DFOTA_ERROR, DFOTA_ERROR_TIMEOUT);
+	g_assert_nonnull(strstr(f.error->message, "fetch-deadline"));
+	g_assert_null(f.bytes);
+	g_assert_cmpint(g_get_monotonic_time() - start, >=, 2 * G_USEC_PER_SEC);
+	/* bytes did flow: progress was reported before the deadline */
+	g_assert_cmpuint(f.progress_calls, >, 0);
+	fetch_clear(&f);
+
+	/* the stall bound still ends in FetchFailed when a deadline is set too */
+	memset(&f, 0, sizeof(f));
+	g_free(url);
+	url = url_for(&plain, "stall/pkg.bin");
+	opts.deadline_s = 30;
+	run_fetch(&f, url, &opts, NULL);
+	g_assert_error(f.error, DFOTA_ERROR, DFOTA_ERROR_FETCH_FAILED);
+	fetch_clear(&f);
+}
+
 static void
 test_dispose_cancels(void)
 {
@@ -486,20 +556,25 @@ run_openssl(const char *const *args)
 static void
 make_certificates(void)
 {
-	const char *ca[] = { "req", "-x509", "-newkey", "ec", "-pkeyopt",
-		             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key",
-		             "-out", "ca.pem", "-days", "2", "-subj", "/CN=dfotad test CA",
+	const char *ca[] = { "req",    "-x509",    "-newkey",
+		             "ec",     "-pkeyopt", "ec_paramgen_curve:prime256v1",
+		             "-nodes", "-keyout",  "ca.key",
+		             "-out",   "ca.pem",   "-days",
+		             "2",      "-subj",    "/CN=dfotad test CA",
 		             NULL };
-	const char *csr[] = { "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-		              "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
-		              "/CN=127.0.0.1", NULL };
-	const char *sign[] = { "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
-		               "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
-		               "-extfile", "ext.cnf", NULL };
+	const char *csr[] = {
+		"req",    "-newkey",       "ec",         "-pkeyopt", "ec_paramgen_curve:prime256v1",
+		"-nodes", "-keyout",       "server.key", "-out",     "server.csr",
+		"-subj",  "/CN=127.0.0.1", NULL
+	};
+	const char *sign[] = { "x509",       "-req",   "-in",    "server.csr",      "-CA",
+		               "ca.pem",     "-CAkey", "ca.key", "-CAcreateserial", "-out",
+		               "server.pem", "-days",  "2",      "-extfile",        "ext.cnf",
+		               NULL };
 	g_autofree char *ext = g_build_filename(tmp_root, "ext.cnf", NULL);
 
-	g_assert_true(g_file_set_contents(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n", -1,
-	                                  NULL));
+	g_assert_true(
+	        g_file_set_contents(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n", -1, NULL));
 	run_openssl(ca);
 	run_openssl(csr);
 	run_openssl(sign);
@@ -544,6 +619,8 @@ main(int argc, char **argv)
 	g_test_add_func("/fetcher/refused", test_refused);
 	g_test_add_func("/fetcher/redirects", test_redirects);
 	g_test_add_func("/fetcher/https", test_https);
+	g_test_add_func("/fetcher/redirect-downgrade", test_redirect_downgrade);
+	g_test_add_func("/fetcher/deadline", test_deadline);
 	g_test_add_func("/fetcher/dispose-cancels", test_dispose_cancels);
 	rc = g_test_run();
 
@@ -554,11 +631,11 @@ main(int argc, char **argv)
 	{
 		g_autoptr(GFile) root = g_file_new_for_path(tmp_root);
 		g_autoptr(GFileEnumerator) en = g_file_enumerate_children(
-			root, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NONE, NULL, NULL);
+		        root, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NONE, NULL, NULL);
 		GFileInfo *info;
 		while (en && (info = g_file_enumerator_next_file(en, NULL, NULL)) != NULL) {
 			g_autofree char *p =
-				g_build_filename(tmp_root, g_file_info_get_name(info), NULL);
+			        g_build_filename(tmp_root, g_file_info_get_name(info), NULL);
 			g_unlink(p);
 			g_object_unref(info);
 		}

@@ -1,4 +1,6 @@
 /* test-serial.c: DfotaSerial on a real pseudo-terminal. */
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 
@@ -170,6 +172,43 @@ test_symlink_and_exclusive(Fixture *f, gconstpointer data)
 	rmdir(dir);
 }
 
+static int
+exclusive_flag(int observer)
+{
+	int excl = -1;
+
+	g_assert_cmpint(ioctl(observer, TIOCGEXCL, &excl), ==, 0);
+	return excl;
+}
+
+/* TIOCEXCL is the tty's, not the fd's: a daemon that leaves it set makes the next unprivileged
+ * open of a tty someone still holds (a pty's master, a getty) fail with EBUSY. An fd opened
+ * before the daemon's sees the flag come and go. */
+static void
+test_exclusive_released(Fixture *f, gconstpointer data)
+{
+	int observer = open(f->pty->slave_path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	DfotaSerial *serial;
+
+	g_assert_cmpint(observer, >=, 0);
+	g_assert_cmpint(exclusive_flag(observer), ==, 0);
+
+	/* dfota_serial_close() */
+	serial = open_and_connect(f, f->pty->slave_path, 115200, FALSE);
+	g_assert_cmpint(exclusive_flag(observer), ==, 1);
+	dfota_serial_close(serial);
+	g_assert_cmpint(exclusive_flag(observer), ==, 0);
+	g_object_unref(serial);
+
+	/* the last reference (daemon shutdown, reopen after a loss) */
+	serial = open_and_connect(f, f->pty->slave_path, 115200, FALSE);
+	g_assert_cmpint(exclusive_flag(observer), ==, 1);
+	g_object_unref(serial);
+	g_assert_cmpint(exclusive_flag(observer), ==, 0);
+
+	close(observer);
+}
+
 static void
 test_open_errors(Fixture *f, gconstpointer data)
 {
@@ -252,6 +291,7 @@ main(int argc, char **argv)
 	ADD("/serial/write-read", test_write_read);
 	ADD("/serial/termios", test_termios);
 	ADD("/serial/symlink-and-exclusive", test_symlink_and_exclusive);
+	ADD("/serial/exclusive-released", test_exclusive_released);
 	ADD("/serial/open-errors", test_open_errors);
 	ADD("/serial/large-write", test_large_write);
 	ADD("/serial/lost", test_lost);
