@@ -289,8 +289,9 @@ dfota_fota_upgrade_from_fd(DfotaFota *self, int fd, GVariant *options, DfotaFota
 		return;
 	}
 	host_start(self, &opts);
-	dfota_fdio_read_all(fd, self->cfg.max_package_size, size, host_progress, self,
-	                    self->transfer_cancellable, fd_read_done, fota_call_new(self));
+	dfota_fdio_read_all(fd, self->cfg.max_package_size, size, self->cfg.fetch_timeout_s,
+	                    host_progress, self, self->transfer_cancellable, fd_read_done,
+	                    fota_call_new(self));
 }
 
 /* ---- cancel and restart --------------------------------------------------------------------- */

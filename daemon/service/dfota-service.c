@@ -646,8 +646,9 @@ upload_start(FileCall *c)
 	c->fd = -1; /* the reader takes it over */
 	/* The module's UFS is a few MiB at most: the file is held in memory up to that bound,
 	 * one file per modem at a time. */
-	dfota_fdio_read_all(fd, dfota_fota_get_config(e->fota)->max_package_size, c->size, NULL,
-	                    NULL, NULL, upload_read_done, c);
+	dfota_fdio_read_all(fd, dfota_fota_get_config(e->fota)->max_package_size, c->size,
+	                    dfota_fota_get_config(e->fota)->fetch_timeout_s, NULL, NULL, NULL,
+	                    upload_read_done, c);
 }
 
 static void
@@ -689,7 +690,8 @@ download_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	}
 	/* The slot is held until the caller has taken the bytes: a caller that never reads its
 	 * pipe delays this modem's transfers, it cannot make the daemon hold one copy per call. */
-	dfota_fdio_write_all(c->fd, data, NULL, download_written, c);
+	dfota_fdio_write_all(c->fd, data, dfota_fota_get_config(c->entry->fota)->fetch_timeout_s,
+	                     NULL, download_written, c);
 	c->fd = -1;
 }
 

@@ -766,6 +766,54 @@ test_busy_during_job(void)
 	assert_files_busy(h, mcu_names, path);
 }
 
+/* A caller's fd that stalls (a pipe held open and silent, a pipe nobody reads) is given up
+ * after fetch-timeout with InvalidArgument: it cannot hold the modem's transfers forever, and
+ * the next call works. */
+static void
+test_stalled_fds(void)
+{
+	const char *const keys[] = { "fetch-timeout=1", NULL };
+	HarnessOptions opts = { .daemon_keys = keys };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autofree char *path = NULL;
+	g_autoptr(GBytes) data = make_data(h, "big.bin", 200000, 5, &path);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	int pipefd[2];
+
+	/* Upload from a pipe whose writer sends a little, then neither writes nor closes. */
+	g_assert_cmpint(pipe2(pipefd, O_CLOEXEC), ==, 0);
+	g_assert_cmpint(write(pipefd[1], "partial", 7), ==, 7);
+	ret = files_call(h, "Upload", g_variant_new("(sh)", "stall.bin", 0), pipefd[0], &error);
+	close(pipefd[0]);
+	harness_assert_error(error, "InvalidArgument");
+	g_test_message("silent pipe, Upload: %s", error->message);
+	g_assert_nonnull(strstr(error->message, "gave no data"));
+	g_clear_error(&error);
+	close(pipefd[1]);
+	g_assert_cmpint(hm_ufs_size(h, "stall.bin"), ==, -1);
+
+	/* Download into a pipe nobody reads: more than the pipe holds. */
+	hm_upload(h, path, "big.bin", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(pipe2(pipefd, O_CLOEXEC), ==, 0);
+	ret = files_call(h, "Download", g_variant_new("(sh)", "big.bin", 0), pipefd[1], &error);
+	close(pipefd[1]);
+	harness_assert_error(error, "InvalidArgument");
+	g_test_message("unread pipe, Download: %s", error->message);
+	g_assert_nonnull(strstr(error->message, "took no data"));
+	g_clear_error(&error);
+	close(pipefd[0]);
+
+	/* The slot is free again. */
+	{
+		g_autoptr(GBytes) back = hm_download(h, "big.bin", &error);
+
+		g_assert_no_error(error);
+		assert_bytes_equal(data, back);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -780,5 +828,6 @@ main(int argc, char **argv)
 	g_test_add_func("/files/read-error-later", test_read_error_later);
 	g_test_add_func("/files/busy-during-job", test_busy_during_job);
 	g_test_add_func("/files/uploads-wait-unread", test_uploads_wait_unread);
+	g_test_add_func("/files/stalled-fds", test_stalled_fds);
 	return g_test_run();
 }
