@@ -7,6 +7,7 @@
 
 #include "dfota-config.h"
 #include "dfota-fetcher.h"
+#include "dfota-journal.h"
 #include "dfota-service.h"
 #include "dfotad-config.h"
 
@@ -91,15 +92,15 @@ on_watchdog(gpointer user_data)
 int
 main(int argc, char **argv)
 {
-	g_autofree char *config_file = NULL, *port = NULL, *state_dir = NULL;
-	gint baud = 0;
+	g_autofree char *config_file = NULL, *port = NULL, *state_dir = NULL, *baud = NULL;
+	guint64 baud_value = 0;
 	gboolean verbose = FALSE, version = FALSE;
 	GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file",
 		  "FILE" },
 		{ "port", 'p', 0, G_OPTION_ARG_FILENAME, &port, "The modem's tty (Modem/0)",
 		  "PATH" },
-		{ "baud", 'b', 0, G_OPTION_ARG_INT, &baud, "Line rate of --port (115200)", "N" },
+		{ "baud", 'b', 0, G_OPTION_ARG_STRING, &baud, "Line rate of --port (115200)", "N" },
 		{ "session", 0, 0, G_OPTION_ARG_NONE, NULL, "Use the session bus", NULL },
 		{ "state-dir", 's', 0, G_OPTION_ARG_FILENAME, &state_dir, "Job records", "DIR" },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log AT traffic and details",
@@ -125,20 +126,28 @@ main(int argc, char **argv)
 		g_print("dfotad %s\n", DFOTAD_VERSION);
 		return 0;
 	}
-	if (argc > 1 || baud < 0) {
-		g_printerr("dfotad: unexpected argument %s (see --help)\n",
-		           argc > 1 ? argv[1] : "");
+	if (argc > 1) {
+		g_printerr("dfotad: unexpected argument %s (see --help)\n", argv[1]);
+		return 1;
+	}
+	if (baud && !g_ascii_string_to_unsigned(baud, 10, 1, 4000000, &baud_value, NULL)) {
+		g_printerr("dfotad: --baud %s is invalid or out of range: expected a line rate in "
+		           "bits per second "
+		           "from 1200 to 4000000 (e.g. 9600, 115200, 921600)\n",
+		           baud);
 		return 1;
 	}
 	if (verbose)
 		g_log_set_debug_enabled(TRUE);
 	args.config_file = config_file;
 	args.port = port;
-	args.baud = (guint)baud;
+	args.baud = (guint)baud_value;
 	args.state_dir = state_dir;
 	args.session = d.session;
-	if (!dfota_config_load(&d.config, &args, &error)) {
+	if (!dfota_config_load(&d.config, &args, &error) ||
+	    !dfota_journal_prepare_dir(d.config.state_dir, &error)) {
 		g_printerr("dfotad: %s\n", error->message);
+		dfota_config_clear(&d.config);
 		return 1;
 	}
 

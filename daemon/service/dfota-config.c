@@ -10,19 +10,37 @@
 #define DEFAULT_CONFIG DFOTAD_SYSCONFDIR "/dfotad/dfotad.conf"
 #define DEFAULT_STATE_DIR DFOTAD_LOCALSTATEDIR "/lib/dfotad"
 
-/* Keys of [daemon] that a [modem NAME] group may override. */
-static const char *const overridable_keys[] = {
-	"command-timeout-ms",
-	"download-timeout",
-	"update-timeout",
-	"reboot-timeout",
-	"upload-timeout",
-	"fetch-timeout",
-	"ca-file",
-	"max-package-size",
-	"max-queue",
-	NULL,
+typedef struct {
+	guint64 command_timeout_ms, download_timeout, update_timeout, reboot_timeout;
+	guint64 upload_timeout, fetch_timeout, max_package_size, max_queue;
+	char *ca_file;
+} Tunables;
+
+/* The numeric keys of [daemon] that a [modem NAME] group may override, each with the range it
+ * can work in: the one place that says it. A key added here is read, range-checked (also in
+ * [modem NAME] groups) and documented by its message; apply_tunables() says where it goes. */
+typedef struct {
+	const char *key;
+	guint64 min, max;
+	const char *unit;
+	gsize offset; /* of its guint64 in Tunables */
+} RangeKey;
+
+static const RangeKey range_keys[] = {
+	{ "command-timeout-ms", 10, 3600000, "milliseconds",
+	  G_STRUCT_OFFSET(Tunables, command_timeout_ms) },
+	{ "download-timeout", 1, 86400, "seconds", G_STRUCT_OFFSET(Tunables, download_timeout) },
+	{ "update-timeout", 1, 86400, "seconds", G_STRUCT_OFFSET(Tunables, update_timeout) },
+	{ "reboot-timeout", 1, 86400, "seconds", G_STRUCT_OFFSET(Tunables, reboot_timeout) },
+	{ "upload-timeout", 1, 3600, "seconds", G_STRUCT_OFFSET(Tunables, upload_timeout) },
+	{ "fetch-timeout", 1, 3600, "seconds", G_STRUCT_OFFSET(Tunables, fetch_timeout) },
+	/* 64 MiB: the package is held in memory and the module's UFS is far smaller anyway */
+	{ "max-package-size", 1, 67108864, "bytes", G_STRUCT_OFFSET(Tunables, max_package_size) },
+	{ "max-queue", 1, 100000, "commands", G_STRUCT_OFFSET(Tunables, max_queue) },
 };
+
+/* The other keys of [daemon] that a [modem NAME] group may override. */
+static const char *const overridable_keys[] = { "ca-file", NULL };
 static const char *const daemon_only_keys[] = { "state-dir", NULL };
 static const char *const modem_only_keys[] = { "port", "usb-serial", "usb-vid", "usb-pid",
 	                                       "baud", "flow",       NULL };
@@ -46,10 +64,20 @@ in_list(const char *key, const char *const *list)
 	return g_strv_contains(list, key);
 }
 
-/* Reads an unsigned integer key; absent keys leave *out alone. */
+static const RangeKey *
+range_key_find(const char *key)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(range_keys); i++)
+		if (g_str_equal(range_keys[i].key, key))
+			return &range_keys[i];
+	return NULL;
+}
+
+/* Reads an unsigned integer key (digits only: no sign, no unit, nothing after them); absent
+ * keys leave *out alone. */
 static gboolean
 get_uint(GKeyFile *kf, const char *file, const char *group, const char *key, guint64 min,
-         guint64 max, guint64 *out, GError **error)
+         guint64 max, const char *unit, guint64 *out, GError **error)
 {
 	g_autofree char *s = g_key_file_get_string(kf, group, key, NULL);
 	guint64 v;
@@ -59,37 +87,28 @@ get_uint(GKeyFile *kf, const char *file, const char *group, const char *key, gui
 	g_strstrip(s);
 	if (!g_ascii_string_to_unsigned(s, 10, 0, max, &v, NULL) || v < min) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-		            "%s: [%s] %s=%s: expected a whole number from %" G_GUINT64_FORMAT
-		            " to %" G_GUINT64_FORMAT,
-		            file, group, key, s, min, max);
+		            "%s: [%s] %s=%s is invalid or out of range: expected a whole number of "
+		            "%s from "
+		            "%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
+		            file, group, key, s, unit, min, max);
 		return FALSE;
 	}
 	*out = v;
 	return TRUE;
 }
 
-typedef struct {
-	guint64 command_timeout_ms, download_timeout, update_timeout, reboot_timeout;
-	guint64 upload_timeout, fetch_timeout, max_package_size, max_queue;
-	char *ca_file;
-} Tunables;
-
 static gboolean
 read_tunables(GKeyFile *kf, const char *file, const char *group, Tunables *t, GError **error)
 {
 	g_autofree char *ca = NULL;
 
-	if (!get_uint(kf, file, group, "command-timeout-ms", 10, 3600000, &t->command_timeout_ms,
-	              error) ||
-	    !get_uint(kf, file, group, "download-timeout", 1, 86400, &t->download_timeout, error) ||
-	    !get_uint(kf, file, group, "update-timeout", 1, 86400, &t->update_timeout, error) ||
-	    !get_uint(kf, file, group, "reboot-timeout", 1, 86400, &t->reboot_timeout, error) ||
-	    !get_uint(kf, file, group, "upload-timeout", 1, 3600, &t->upload_timeout, error) ||
-	    !get_uint(kf, file, group, "fetch-timeout", 1, 3600, &t->fetch_timeout, error) ||
-	    !get_uint(kf, file, group, "max-package-size", 1, G_GUINT64_CONSTANT(1) << 32,
-	              &t->max_package_size, error) ||
-	    !get_uint(kf, file, group, "max-queue", 1, 100000, &t->max_queue, error))
-		return FALSE;
+	for (guint i = 0; i < G_N_ELEMENTS(range_keys); i++) {
+		const RangeKey *k = &range_keys[i];
+
+		if (!get_uint(kf, file, group, k->key, k->min, k->max, k->unit,
+		              G_STRUCT_MEMBER_P(t, k->offset), error))
+			return FALSE;
+	}
 	ca = g_key_file_get_string(kf, group, "ca-file", NULL);
 	if (ca) {
 		g_free(t->ca_file);
@@ -151,7 +170,7 @@ parse_modem_group(GKeyFile *kf, const char *file, const char *group, const Tunab
 		            group);
 		goto out;
 	}
-	if (!get_uint(kf, file, group, "baud", 1, 4000000, &baud, error))
+	if (!get_uint(kf, file, group, "baud", 1, 4000000, "bits per second", &baud, error))
 		goto out;
 	if (!dfota_config_baud_is_valid((guint)baud)) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
@@ -201,7 +220,7 @@ check_keys(GKeyFile *kf, const char *file, const char *group, gboolean is_modem,
 	for (guint i = 0; keys && keys[i]; i++) {
 		const char *k = keys[i];
 		gboolean known =
-		        in_list(k, overridable_keys) ||
+		        range_key_find(k) || in_list(k, overridable_keys) ||
 		        (is_modem ? in_list(k, modem_only_keys) : in_list(k, daemon_only_keys));
 		if (!known) {
 			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
@@ -260,6 +279,19 @@ dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error)
 		if (!read_tunables(kf, file, "daemon", &t, error))
 			goto out;
 		state_dir = g_key_file_get_string(kf, "daemon", "state-dir", NULL);
+		if (state_dir && !*g_strstrip(state_dir)) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			            "%s: [daemon] state-dir is empty: give the directory for job "
+			            "records (default %s)",
+			            file, DEFAULT_STATE_DIR);
+			goto out;
+		}
+	}
+	if (args->state_dir && !*args->state_dir) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "--state-dir is empty: give the directory for job records (default %s)",
+		            DEFAULT_STATE_DIR);
+		goto out;
 	}
 	if (args->state_dir) {
 		g_free(state_dir);

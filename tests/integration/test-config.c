@@ -13,6 +13,15 @@ typedef struct {
 } BadConfig;
 
 static const char *const baud_args[] = { "--port", "/nonexistent/tty", "--baud", "12345", NULL };
+static const char *const baud_zero_args[] = { "--port", "/nonexistent/tty", "--baud", "0", NULL };
+static const char *const baud_negative_args[] = { "--port", "/nonexistent/tty", "--baud", "-9600",
+	                                          NULL };
+static const char *const baud_garbage_args[] = { "--port", "/nonexistent/tty", "--baud", "115200x",
+	                                         NULL };
+/* Given after the test's own --state-dir: the last one counts. */
+static const char *const state_empty_args[] = { "--state-dir", "", NULL };
+static const char *const state_file_args[] = { "--state-dir", "/dev/null", NULL };
+static const char *const state_below_file_args[] = { "--state-dir", "/dev/null/state", NULL };
 
 static const BadConfig bad_configs[] = {
 	{ "unknown-group",
@@ -50,7 +59,114 @@ static const BadConfig bad_configs[] = {
 	  { "no-such-dir/dfotad.conf" } },
 	{ "unreadable-directory", NULL, ".", NULL, { "dfotad-sys-" } },
 	{ "bad-cli-baud", "[daemon]\n", NULL, baud_args, { "baud", "12345" } },
+	{ "cli-baud-zero", "[daemon]\n", NULL, baud_zero_args, { "--baud", "0", "range" } },
+	{ "cli-baud-negative",
+	  "[daemon]\n",
+	  NULL,
+	  baud_negative_args,
+	  { "--baud", "-9600", "range" } },
+	{ "cli-baud-garbage", "[daemon]\n", NULL, baud_garbage_args, { "--baud", "115200x" } },
+	{ "modem-baud-zero",
+	  "[modem a]\nport=/dev/null\nbaud=0\n",
+	  NULL,
+	  NULL,
+	  { "[modem a] baud=0", "1 to 4000000" } },
+	{ "modem-baud-negative",
+	  "[modem a]\nport=/dev/null\nbaud=-115200\n",
+	  NULL,
+	  NULL,
+	  { "[modem a] baud=-115200", "1 to 4000000" } },
+	{ "cli-state-dir-empty",
+	  "[modem a]\nport=/dev/null\n",
+	  NULL,
+	  state_empty_args,
+	  { "--state-dir", "empty" } },
+	{ "config-state-dir-empty",
+	  "[daemon]\nstate-dir=\n[modem a]\nport=/dev/null\n",
+	  NULL,
+	  NULL,
+	  { "state-dir", "empty" } },
+	{ "config-state-dir-blank",
+	  "[daemon]\nstate-dir=   \n[modem a]\nport=/dev/null\n",
+	  NULL,
+	  NULL,
+	  { "state-dir", "empty" } },
+	{ "state-dir-is-a-file",
+	  "[modem a]\nport=/dev/null\n",
+	  NULL,
+	  state_file_args,
+	  { "state directory", "/dev/null" } },
+	{ "state-dir-below-a-file",
+	  "[modem a]\nport=/dev/null\n",
+	  NULL,
+	  state_below_file_args,
+	  { "state directory", "/dev/null/state" } },
+	{ "max-package-size-2^32",
+	  "[daemon]\nmax-package-size=4294967296\n[modem a]\nport=/dev/null\n",
+	  NULL,
+	  NULL,
+	  { "max-package-size=4294967296", "1 to 67108864" } },
+	{ "max-package-size-64MiB+1",
+	  "[modem a]\nport=/dev/null\nmax-package-size=67108865\n",
+	  NULL,
+	  NULL,
+	  { "[modem a] max-package-size=67108865", "1 to 67108864" } },
 };
+
+/* Every numeric key, in [daemon] and as a [modem NAME] override: 0, negative, trailing
+ * garbage, a number too large for 64 bits (and so for any conversion to ms), empty. Each is a
+ * message naming the key and its range, exit status 1. */
+static const char *const range_keys[] = {
+	"command-timeout-ms", "download-timeout", "update-timeout",
+	"reboot-timeout",     "upload-timeout",   "fetch-timeout",
+	"max-package-size",   "max-queue",        NULL
+};
+static const char *const daemon_values[] = { "0", "-1", "30s", "18446744073709551616", "", NULL };
+static const char *const modem_values[] = { "0", "60 seconds", NULL };
+static GPtrArray *generated; /* BadConfig*, generated in main(), freed at exit */
+
+static void
+generated_free(gpointer data)
+{
+	BadConfig *bc = data;
+
+	g_free((char *)bc->name);
+	g_free((char *)bc->config);
+	for (guint i = 0; i < G_N_ELEMENTS(bc->needles); i++)
+		g_free((char *)bc->needles[i]);
+	g_free(bc);
+}
+
+static void
+generate_range_cases(void)
+{
+	generated = g_ptr_array_new_with_free_func(generated_free);
+	for (guint k = 0; range_keys[k] != NULL; k++) {
+		for (guint m = 0; m < 2; m++) {
+			const char *const *values = m ? modem_values : daemon_values;
+
+			for (guint v = 0; values[v] != NULL; v++) {
+				BadConfig *bc = g_new0(BadConfig, 1);
+				const char *group = m ? "modem a" : "daemon";
+
+				bc->name = g_strdup_printf("range/%s/%s/%u", range_keys[k],
+				                           m ? "modem" : "daemon", v);
+				bc->config =
+				        m ? g_strdup_printf("[modem a]\nport=/dev/null\n%s=%s\n",
+				                            range_keys[k], values[v])
+				          : g_strdup_printf("[daemon]\n%s=%s\n[modem "
+				                            "a]\nport=/dev/null\n",
+				                            range_keys[k], values[v]);
+				/* the key with its group and value, and the range allowed */
+				*(char **)&bc->needles[0] = g_strdup_printf(
+				        "[%s] %s=%s", group, range_keys[k], values[v]);
+				*(char **)&bc->needles[1] = g_strdup("out of range");
+				*(char **)&bc->needles[2] = g_strdup(" to ");
+				g_ptr_array_add(generated, bc);
+			}
+		}
+	}
+}
 
 typedef struct {
 	gboolean done;
@@ -188,12 +304,23 @@ test_missing_port(void)
 int
 main(int argc, char **argv)
 {
+	int ret;
+
 	g_test_init(&argc, &argv, NULL);
 	for (guint i = 0; i < G_N_ELEMENTS(bad_configs); i++) {
 		g_autofree char *path = g_strdup_printf("/config/fatal/%s", bad_configs[i].name);
 
 		g_test_add_data_func(path, &bad_configs[i], test_bad_config);
 	}
+	generate_range_cases();
+	for (guint i = 0; i < generated->len; i++) {
+		const BadConfig *bc = generated->pdata[i];
+		g_autofree char *path = g_strdup_printf("/config/fatal/%s", bc->name);
+
+		g_test_add_data_func(path, bc, test_bad_config);
+	}
 	g_test_add_func("/config/missing-port", test_missing_port);
-	return g_test_run();
+	ret = g_test_run();
+	g_ptr_array_unref(generated);
+	return ret;
 }
