@@ -528,36 +528,45 @@ progress_forget(DfotaJournal *self)
 		g_warning("journal: cannot remove %s: %s", self->progress_path, g_strerror(errno));
 }
 
+/* @n ASCII digits at @p, as a number. */
+static gboolean
+fixed_digits(const char *p, guint n, guint64 *out)
+{
+	guint64 v = 0;
+
+	for (guint i = 0; i < n; i++) {
+		if (!g_ascii_isdigit(p[i]) || v > (G_MAXUINT64 - 9) / 10)
+			return FALSE;
+		v = v * 10 + (guint64)(p[i] - '0');
+	}
+	*out = v;
+	return TRUE;
+}
+
 gboolean
 dfota_journal_parse_progress(const char *text, gsize len, guint64 *job_id, char **phase,
                              guint *percent)
 {
-	g_autofree char *line = NULL;
-	g_auto(GStrv) f = NULL;
-	guint n;
+	/* "%020 ID" " " "%-24s PHASE" " " "%03u PCT" "\n": by position, exactly as written */
+	const char *ph = text + 21;
 	guint64 id, pct;
+	guint n = 0;
 
 	*phase = NULL;
-	/* Exactly one line as the writer writes it: a shorter one was cut. */
-	if (len != PROGRESS_LINE_LEN || text[len - 1] != '\n' || memchr(text, '\0', len))
+	if (len != PROGRESS_LINE_LEN || text[20] != ' ' || text[21 + PROGRESS_PHASE_MAX] != ' ' ||
+	    text[len - 1] != '\n' || !fixed_digits(text, 20, &id) || id < 1 ||
+	    id >= DFOTA_JOURNAL_ID_MAX || !fixed_digits(text + 22 + PROGRESS_PHASE_MAX, 3, &pct) ||
+	    pct > 100)
 		return FALSE;
-	line = g_strndup(text, len);
-	f = g_strsplit_set(g_strstrip(line), " ", -1);
-	/* "ID PHASE<spaces> PCT": empty fields between the padding spaces */
-	n = g_strv_length(f);
-	if (n < 3 ||
-	    !g_ascii_string_to_unsigned(f[0], 10, 1, DFOTA_JOURNAL_ID_MAX - 1, &id, NULL) ||
-	    !*f[1] || strlen(f[1]) > PROGRESS_PHASE_MAX ||
-	    !g_ascii_string_to_unsigned(f[n - 1], 10, 0, 100, &pct, NULL))
+	while (n < PROGRESS_PHASE_MAX && (g_ascii_islower(ph[n]) || ph[n] == '-'))
+		n++;
+	if (n == 0)
 		return FALSE;
-	for (guint i = 2; i + 1 < n; i++)
-		if (*f[i])
-			return FALSE;
-	for (const char *p = f[1]; *p; p++)
-		if (!g_ascii_islower(*p) && *p != '-')
+	for (guint i = n; i < PROGRESS_PHASE_MAX; i++)
+		if (ph[i] != ' ')
 			return FALSE;
 	*job_id = id;
-	*phase = g_strdup(f[1]);
+	*phase = g_strndup(ph, n);
 	*percent = (guint)pct;
 	return TRUE;
 }

@@ -614,6 +614,8 @@ test_parse_progress(void)
 		LINE(7, "", 50),
 		g_strdup_printf("%020d %-24s %03u\n", -7, "updating", 50u),
 		g_strdup_printf("%021u%-24s %03u\n", 7u, "updating", 50u),
+		/* found by fuzz-journal: the same length, the percent where the padding was */
+		g_strdup("00000000000000000001 downloading 0000000000000000\n"),
 		NULL,
 	};
 	g_autofree char *good = LINE(7, "updating", 50);
