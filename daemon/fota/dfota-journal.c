@@ -238,7 +238,6 @@ dfota_journal_parse(const char *text, gsize len, guint64 *next_id, GVariant **jo
 	if (!v)
 		return invalid(error, "not a record (%s)",
 		               local ? local->message : "the text does not parse");
-	g_variant_ref_sink(v);
 
 	/* The id counter first: even a record refused below tells how far ids went. */
 	next = g_variant_lookup_value(v, "next-id", NULL);

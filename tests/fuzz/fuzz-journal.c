@@ -135,7 +135,6 @@ check_no_bad_types_accepted(const char *text, gsize len)
 	g_autoptr(GVariant) last = NULL;
 
 	FUZZ_CHECK(v != NULL, "accepted a text GLib does not parse as a{sv}");
-	g_variant_ref_sink(v);
 	next = g_variant_lookup_value(v, "next-id", NULL);
 	FUZZ_CHECK(!next || g_variant_is_of_type(next, G_VARIANT_TYPE_UINT64),
 	           "accepted next-id of type %s", g_variant_get_type_string(next));
