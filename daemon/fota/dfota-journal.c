@@ -5,14 +5,18 @@
 #include <string.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "dfota-job.h"
 
 #define JOURNAL_FORMAT "a{sv}"
 
 struct _DfotaJournal {
 	char *path;
-	char *progress_path; /* the side file of dfota_journal_set_progress() */
-	int progress_fd;     /* open once, rewritten in place; -1 until the first update */
+	char *progress_path;      /* the side file of dfota_journal_set_progress() */
+	int progress_fd;          /* open once, rewritten in place; -1 until the first update */
+	gboolean progress_failed; /* the side file cannot be written: said once, not per percent */
 	guint64 next_id;
 	guint64 id_limit;      /* ids below it are reserved on disk: taking one writes nothing */
 	GVariant *job;         /* a{sv} or NULL */
@@ -35,38 +39,384 @@ sanitize(const char *s)
 	return g_string_free(out, FALSE);
 }
 
+/* ---- what a record may hold ------------------------------------------------------------------
+ * One table per dictionary: each key the daemon writes, with its GVariant type and, where the
+ * type alone does not say enough, a check of the value. Job and LastResult are published as
+ * a{sv} properties, so a key of another type (a maybe or a handle D-Bus cannot carry, a string
+ * where clients read a number) would break GetAll or its readers: a record with such a key is
+ * not loaded. A key the job starts to record must be added here, or it is dropped on load. */
+
+typedef struct {
+	const char *key;
+	const char *type;
+	gboolean (*valid)(GVariant *value);
+} RecordKey;
+
+static gboolean
+valid_id(GVariant *v)
+{
+	guint64 id = g_variant_get_uint64(v);
+
+	return id >= 1 && id < DFOTA_JOURNAL_ID_MAX;
+}
+
+static gboolean
+valid_kind(GVariant *v)
+{
+	DfotaJobKind kind;
+
+	return dfota_job_kind_from_string(g_variant_get_string(v, NULL), &kind);
+}
+
+static const char *const phase_names[] = { "idle",     "fetching",  "uploading", "downloading",
+	                                   "updating", "rebooting", "verifying", NULL };
+
+static gboolean
+valid_phase(GVariant *v)
+{
+	return g_strv_contains(phase_names, g_variant_get_string(v, NULL));
+}
+
+static gboolean
+valid_step(GVariant *v)
+{
+	return g_variant_get_uint32(v) <= DFOTA_JOB_STEP_VERIFYING;
+}
+
+static gboolean
+valid_percent(GVariant *v)
+{
+	return g_variant_get_uint32(v) <= 100;
+}
+
+static gboolean
+valid_error_name(GVariant *v)
+{
+	const char *s = g_variant_get_string(v, NULL);
+
+	return *s == '\0' || (g_str_has_prefix(s, "org.dfotad1.Error.") &&
+	                      g_dbus_is_member_name(s + strlen("org.dfotad1.Error.")));
+}
+
+#define PUBLIC_JOB_KEYS                                                                \
+	{ "id", "t", valid_id }, { "kind", "s", valid_kind }, { "source", "s", NULL }, \
+	        { "started", "t", NULL }, { "from-revision", "s", NULL },              \
+	{                                                                              \
+		"via-host", "b", NULL                                                  \
+	}
+
+/* The Job property's keys plus the job's private state (dfota_job_to_record()). */
+static const RecordKey job_keys[] = {
+	PUBLIC_JOB_KEYS,
+	{ "step", "u", valid_step },
+	{ "phase", "s", valid_phase },
+	{ "percent", "u", valid_percent },
+	{ "from-sub-edition", "s", NULL },
+	{ "filename", "s", NULL },
+	{ "end-seen", "b", NULL },
+	{ "power-cut", "b", NULL },
+	{ NULL },
+};
+static const char *const job_required[] = { "id", "kind", "source", NULL };
+
+/* LastResult (dbus-api.md): the Job keys and the outcome. */
+static const RecordKey last_result_keys[] = {
+	PUBLIC_JOB_KEYS,           { "success", "b", NULL },
+	{ "code", "i", NULL },     { "error", "s", valid_error_name },
+	{ "message", "s", NULL },  { "to-revision", "s", NULL },
+	{ "finished", "t", NULL }, { "file", "s", NULL },
+	{ "size", "t", NULL },     { NULL },
+};
+static const char *const last_result_required[] = { "id", "kind", "success", NULL };
+
+static const RecordKey *
+record_key_find(const RecordKey *table, const char *key)
+{
+	for (; table->key; table++)
+		if (g_str_equal(table->key, key))
+			return table;
+	return NULL;
+}
+
+static gboolean invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static gboolean
+invalid(GError **error, const char *fmt, ...)
+{
+	va_list ap;
+	g_autofree char *msg = NULL;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, msg);
+	return FALSE;
+}
+
+/* A copy of @dict (a{sv}) with the known keys only, each checked; a key twice is refused
+ * (which one would win is not the writer's intent). NULL for an empty dictionary. */
+static gboolean
+record_check(GVariant *dict, const char *what, const RecordKey *table, const char *const *required,
+             GVariant **out, GError **error)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	GVariantBuilder b;
+	GVariantIter iter;
+	const char *key;
+	GVariant *value;
+	gboolean any = FALSE;
+
+	*out = NULL;
+	g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+	g_variant_iter_init(&iter, dict);
+	while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
+		g_autoptr(GVariant) v = value;
+		const RecordKey *k = record_key_find(table, key);
+
+		if (!g_hash_table_add(seen, (gpointer)key)) {
+			g_variant_builder_clear(&b);
+			return invalid(error, "key \"%s\" appears twice in %s", key, what);
+		}
+		if (!k) {
+			g_debug("journal: dropping unknown key \"%s\" of %s", key, what);
+			continue;
+		}
+		if (!g_variant_is_of_type(v, G_VARIANT_TYPE(k->type))) {
+			g_variant_builder_clear(&b);
+			return invalid(error, "%s.%s is of type %s, not %s", what, key,
+			               g_variant_get_type_string(v), k->type);
+		}
+		if (k->valid && !k->valid(v)) {
+			g_variant_builder_clear(&b);
+			return invalid(error, "%s.%s has a value it can never have", what, key);
+		}
+		g_variant_builder_add(&b, "{sv}", key, v);
+		any = TRUE;
+	}
+	if (!any) {
+		g_variant_builder_clear(&b);
+		return TRUE;
+	}
+	for (guint i = 0; required[i]; i++) {
+		if (!g_hash_table_contains(seen, required[i])) {
+			g_variant_builder_clear(&b);
+			return invalid(error, "%s has no \"%s\"", what, required[i]);
+		}
+	}
+	*out = g_variant_ref_sink(g_variant_builder_end(&b));
+	return TRUE;
+}
+
+gboolean
+dfota_journal_parse(const char *text, gsize len, guint64 *next_id, GVariant **job,
+                    GVariant **last_result, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GVariant) v = NULL;
+	g_autoptr(GVariant) next = NULL;
+	g_autoptr(GVariant) job_v = NULL;
+	g_autoptr(GVariant) last_v = NULL;
+	g_autoptr(GVariant) job_out = NULL;
+	g_autoptr(GVariant) last_out = NULL;
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	GVariantIter iter;
+	const char *key;
+	GVariant *value;
+	guint64 id = 1;
+
+	*next_id = 0;
+	*job = NULL;
+	*last_result = NULL;
+	if (len > DFOTA_JOURNAL_MAX_BYTES)
+		return invalid(error, "%" G_GSIZE_FORMAT " bytes, more than a record can be", len);
+	if (memchr(text, '\0', len))
+		return invalid(error, "a NUL byte in the text");
+	/* g_variant_parse() fails on a string that is not UTF-8 without setting its error. */
+	if (!g_utf8_validate(text, (gssize)len, NULL))
+		return invalid(error, "the text is not valid UTF-8");
+	v = g_variant_parse(G_VARIANT_TYPE(JOURNAL_FORMAT), text, text + len, NULL, &local);
+	if (!v)
+		return invalid(error, "not a record (%s)",
+		               local ? local->message : "the text does not parse");
+
+	/* The id counter first: even a record refused below tells how far ids went. */
+	next = g_variant_lookup_value(v, "next-id", NULL);
+	if (next && g_variant_is_of_type(next, G_VARIANT_TYPE_UINT64) && valid_id(next))
+		*next_id = g_variant_get_uint64(next);
+
+	g_variant_iter_init(&iter, v);
+	while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
+		g_autoptr(GVariant) owned = value;
+
+		if (!g_hash_table_add(seen, (gpointer)key))
+			return invalid(error, "key \"%s\" appears twice", key);
+		if (g_str_equal(key, "next-id")) {
+			if (!g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64) || !valid_id(value))
+				return invalid(error,
+				               "next-id is not a number from 1 to 2^62-1 (type %s)",
+				               g_variant_get_type_string(value));
+			id = g_variant_get_uint64(value);
+		} else if (g_str_equal(key, "job") || g_str_equal(key, "last-result")) {
+			if (!g_variant_is_of_type(value, G_VARIANT_TYPE_VARDICT))
+				return invalid(error, "%s is of type %s, not a dictionary a{sv}",
+				               key, g_variant_get_type_string(value));
+			if (g_str_equal(key, "job"))
+				job_v = g_steal_pointer(&owned);
+			else
+				last_v = g_steal_pointer(&owned);
+		} else {
+			g_debug("journal: dropping unknown key \"%s\"", key);
+		}
+	}
+	if (job_v && !record_check(job_v, "job", job_keys, job_required, &job_out, error))
+		return FALSE;
+	if (last_v && !record_check(last_v, "last-result", last_result_keys, last_result_required,
+	                            &last_out, error))
+		return FALSE;
+	/* Never below an id the record shows was issued. */
+	for (guint i = 0; i < 2; i++) {
+		GVariant *d = i ? last_out : job_out;
+		guint64 used;
+
+		if (d && g_variant_lookup(d, "id", "t", &used) && used + 1 > id)
+			id = used + 1;
+	}
+	if (id >= DFOTA_JOURNAL_ID_MAX)
+		return invalid(error, "ids would pass 2^62");
+	*next_id = id;
+	*job = g_steal_pointer(&job_out);
+	*last_result = g_steal_pointer(&last_out);
+	return TRUE;
+}
+
+/* ---- reading files that may be anything ----------------------------------------------------- */
+
+typedef enum {
+	READ_OK,
+	READ_ABSENT,
+	READ_BAD, /* not something to read: move it aside */
+} ReadResult;
+
+/* Reads @path when it is a regular file (not followed when a symbolic link, never opened when
+ * a FIFO or device: opening a tty can raise its modem lines, opening a FIFO can block) of at
+ * most @max bytes; @reason says why not. */
+static ReadResult
+read_bounded(const char *path, gsize max, char **text, gsize *len, char **reason)
+{
+	struct stat st;
+	g_autofree char *buf = NULL;
+	gsize got = 0;
+	int fd;
+
+	*text = NULL;
+	*len = 0;
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return READ_ABSENT;
+		*reason = g_strdup_printf("cannot be examined: %s", g_strerror(errno));
+		return errno == ENOTDIR ? READ_ABSENT : READ_BAD;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		*reason = g_strdup("is a symbolic link, not a file the daemon wrote");
+		return READ_BAD;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		*reason = g_strdup("is a directory");
+		return READ_BAD;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*reason = g_strdup("is not a regular file (a FIFO, socket or device)");
+		return READ_BAD;
+	}
+	if ((guint64)st.st_size > max) {
+		*reason = g_strdup_printf("is %" G_GUINT64_FORMAT
+		                          " bytes, more than the %" G_GSIZE_FORMAT " it can be",
+		                          (guint64)st.st_size, max);
+		return READ_BAD;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return READ_ABSENT;
+		*reason = g_strdup_printf("cannot be opened: %s", g_strerror(errno));
+		return READ_BAD;
+	}
+	/* Replaced between lstat() and open(): check what was opened. */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		*reason = g_strdup("is not a regular file");
+		return READ_BAD;
+	}
+	buf = g_malloc(max + 1);
+	for (;;) {
+		ssize_t n = read(fd, buf + got, max + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*reason = g_strdup_printf("cannot be read: %s", g_strerror(errno));
+			close(fd);
+			return READ_BAD;
+		}
+		if (n == 0)
+			break;
+		got += (gsize)n;
+		if (got > max) {
+			close(fd);
+			*reason = g_strdup_printf(
+			        "grew past the %" G_GSIZE_FORMAT " bytes it can be", max);
+			return READ_BAD;
+		}
+	}
+	close(fd);
+	buf[got] = '\0';
+	*text = g_steal_pointer(&buf);
+	*len = got;
+	return READ_OK;
+}
+
+/* Moves @path aside with ONE warning that names it and says why. */
+static void
+move_aside(const char *path, const char *what, const char *reason)
+{
+	g_autofree char *aside =
+	        g_strdup_printf("%s.corrupt-%" G_GINT64_FORMAT, path, g_get_real_time());
+
+	if (g_rename(path, aside) == 0)
+		g_warning("%s %s %s; moved aside to %s", what, path, reason, aside);
+	else
+		g_warning("%s %s %s, and cannot be moved aside: %s", what, path, reason,
+		          g_strerror(errno));
+}
+
 static void
 journal_load(DfotaJournal *self)
 {
 	g_autofree char *text = NULL;
+	g_autofree char *reason = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) v = NULL;
-	g_autoptr(GVariant) job = NULL;
-	g_autoptr(GVariant) last = NULL;
+	gsize len;
+	guint64 next_id = 0;
 
-	if (!g_file_get_contents(self->path, &text, NULL, &error)) {
-		if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-			g_warning("journal %s: %s", self->path, error->message);
+	switch (read_bounded(self->path, DFOTA_JOURNAL_MAX_BYTES, &text, &len, &reason)) {
+	case READ_ABSENT:
 		return;
+	case READ_OK:
+		if (dfota_journal_parse(text, len, &next_id, &self->job, &self->last_result,
+		                        &error)) {
+			self->next_id = next_id;
+			return;
+		}
+		reason = g_strdup_printf("cannot be used: %s", error->message);
+		break;
+	case READ_BAD:
+		break;
 	}
-	v = g_variant_parse(G_VARIANT_TYPE(JOURNAL_FORMAT), text, NULL, NULL, &error);
-	if (!v) {
-		g_autofree char *aside = g_strdup_printf("%s.corrupt-%" G_GINT64_FORMAT, self->path,
-		                                         g_get_real_time());
-		g_warning("journal %s cannot be read (%s); moved aside to %s", self->path,
-		          error->message, aside);
-		if (g_rename(self->path, aside) != 0)
-			g_warning("journal: cannot move %s aside: %s", self->path,
-			          g_strerror(errno));
-		return;
-	}
-	g_variant_lookup(v, "next-id", "t", &self->next_id);
-	job = g_variant_lookup_value(v, "job", G_VARIANT_TYPE_VARDICT);
-	last = g_variant_lookup_value(v, "last-result", G_VARIANT_TYPE_VARDICT);
-	if (job && g_variant_n_children(job) > 0)
-		self->job = g_steal_pointer(&job);
-	if (last && g_variant_n_children(last) > 0)
-		self->last_result = g_steal_pointer(&last);
+	move_aside(self->path, "journal", reason);
+	/* The counter is lost (or untrustworthy): ids issued from it were small counts, or, after
+	 * an earlier loss, times in µs. Continuing above the time now and above what could still
+	 * be read never reuses one (a clock set back past both could). */
+	self->next_id = MAX(next_id, (guint64)MAX(g_get_real_time(), 1));
 }
 
 /* Temp file, fsync, rename, fsync of the directory: after a power cut the file is the old or
@@ -112,6 +462,33 @@ journal_reserve_ids(DfotaJournal *self)
  * never passes through an empty or shorter state, and a sector-sized write is not torn in
  * practice. */
 #define PROGRESS_PHASE_MAX 24
+#define PROGRESS_LINE_LEN (20 + 1 + PROGRESS_PHASE_MAX + 1 + 3 + 1)
+
+/* Opens the side file for writing without following a symbolic link or blocking on a FIFO,
+ * and only when it is a regular file; a leftover longer than one line is cut. */
+static int
+progress_open(DfotaJournal *self, char **reason)
+{
+	struct stat st;
+	int fd = open(self->progress_path,
+	              O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		*reason = g_strdup(g_strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		*reason = g_strdup("not a regular file");
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > DFOTA_JOURNAL_PROGRESS_MAX_BYTES && ftruncate(fd, 0) != 0) {
+		*reason = g_strdup(g_strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 void
 dfota_journal_set_progress(DfotaJournal *self, guint64 job_id, const char *phase, guint percent)
@@ -121,16 +498,23 @@ dfota_journal_set_progress(DfotaJournal *self, guint64 job_id, const char *phase
 
 	g_return_if_fail(phase != NULL && strlen(phase) <= PROGRESS_PHASE_MAX);
 	if (self->progress_fd < 0) {
-		self->progress_fd = open(self->progress_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		g_autofree char *reason = NULL;
+
+		self->progress_fd = progress_open(self, &reason);
 		if (self->progress_fd < 0) {
-			g_warning("journal %s: %s", self->progress_path, g_strerror(errno));
+			if (!self->progress_failed)
+				g_warning("journal %s: cannot write: %s", self->progress_path,
+				          reason);
+			self->progress_failed = TRUE;
 			return;
 		}
 	}
 	len = g_snprintf(line, sizeof line, "%020" G_GUINT64_FORMAT " %-24s %03u\n", job_id, phase,
 	                 MIN(percent, 100));
-	if (pwrite(self->progress_fd, line, (size_t)len, 0) != len)
+	if (pwrite(self->progress_fd, line, (size_t)len, 0) != len && !self->progress_failed) {
 		g_warning("journal %s: cannot write: %s", self->progress_path, g_strerror(errno));
+		self->progress_failed = TRUE;
+	}
 }
 
 static void
@@ -143,30 +527,129 @@ progress_forget(DfotaJournal *self)
 		g_warning("journal: cannot remove %s: %s", self->progress_path, g_strerror(errno));
 }
 
+/* @n ASCII digits at @p, as a number. */
+static gboolean
+fixed_digits(const char *p, guint n, guint64 *out)
+{
+	guint64 v = 0;
+
+	for (guint i = 0; i < n; i++) {
+		if (!g_ascii_isdigit(p[i]) || v > (G_MAXUINT64 - 9) / 10)
+			return FALSE;
+		v = v * 10 + (guint64)(p[i] - '0');
+	}
+	*out = v;
+	return TRUE;
+}
+
+gboolean
+dfota_journal_parse_progress(const char *text, gsize len, guint64 *job_id, char **phase,
+                             guint *percent)
+{
+	/* "%020 ID" " " "%-24s PHASE" " " "%03u PCT" "\n": by position, exactly as written */
+	const char *ph = text + 21;
+	guint64 id, pct;
+	guint n = 0;
+
+	*phase = NULL;
+	if (len != PROGRESS_LINE_LEN || text[20] != ' ' || text[21 + PROGRESS_PHASE_MAX] != ' ' ||
+	    text[len - 1] != '\n' || !fixed_digits(text, 20, &id) || id < 1 ||
+	    id >= DFOTA_JOURNAL_ID_MAX || !fixed_digits(text + 22 + PROGRESS_PHASE_MAX, 3, &pct) ||
+	    pct > 100)
+		return FALSE;
+	while (n < PROGRESS_PHASE_MAX && (g_ascii_islower(ph[n]) || ph[n] == '-'))
+		n++;
+	if (n == 0)
+		return FALSE;
+	for (guint i = n; i < PROGRESS_PHASE_MAX; i++)
+		if (ph[i] != ' ')
+			return FALSE;
+	*job_id = id;
+	*phase = g_strndup(ph, n);
+	*percent = (guint)pct;
+	return TRUE;
+}
+
 /* The side file's percent when it names @job's id and phase, else @job's own. */
 static guint
 progress_merge(DfotaJournal *self, GVariant *job)
 {
 	g_autofree char *text = NULL;
-	g_auto(GStrv) f = NULL;
+	g_autofree char *reason = NULL;
+	g_autofree char *side_phase = NULL;
 	const char *phase = NULL;
 	guint64 id = 0, side_id;
-	guint percent = 0;
-	guint64 side_percent;
+	guint percent = 0, side_percent;
+	gsize len;
 
 	g_variant_lookup(job, "id", "t", &id);
 	g_variant_lookup(job, "phase", "&s", &phase);
 	g_variant_lookup(job, "percent", "u", &percent);
-	if (!g_file_get_contents(self->progress_path, &text, NULL, NULL))
+	switch (read_bounded(self->progress_path, DFOTA_JOURNAL_PROGRESS_MAX_BYTES, &text, &len,
+	                     &reason)) {
+	case READ_ABSENT:
 		return percent;
-	f = g_strsplit_set(g_strstrip(text), " ", -1);
-	/* "ID PHASE<spaces> PCT": empty fields between the padding spaces */
-	if (g_strv_length(f) < 3 ||
-	    !g_ascii_string_to_unsigned(f[0], 10, 1, G_MAXUINT64, &side_id, NULL) ||
-	    side_id != id || g_strcmp0(f[1], phase) != 0 ||
-	    !g_ascii_string_to_unsigned(f[g_strv_length(f) - 1], 10, 0, 100, &side_percent, NULL))
+	case READ_BAD:
+		/* Not what this code writes; a torn line is normal and merely ignored below. */
+		if (self->progress_fd >= 0)
+			close(self->progress_fd);
+		self->progress_fd = -1;
+		move_aside(self->progress_path, "journal side file", reason);
 		return percent;
-	return MAX(percent, (guint)side_percent);
+	case READ_OK:
+		break;
+	}
+	if (!dfota_journal_parse_progress(text, len, &side_id, &side_phase, &side_percent) ||
+	    side_id != id || g_strcmp0(side_phase, phase) != 0)
+		return percent;
+	return MAX(percent, side_percent);
+}
+
+gboolean
+dfota_journal_prepare_dir(const char *state_dir, GError **error)
+{
+	struct stat st;
+
+	if (!state_dir || !*state_dir) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		                    "the state directory is empty");
+		return FALSE;
+	}
+	if (g_mkdir_with_parents(state_dir, 0700) != 0) {
+		int e = errno;
+
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+		            "state directory %s: cannot create it: %s", state_dir, g_strerror(e));
+		return FALSE;
+	}
+	if (stat(state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
+		            "state directory %s: not a directory", state_dir);
+		return FALSE;
+	}
+	if (access(state_dir, W_OK | X_OK) != 0) {
+		int e = errno;
+
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+		            "state directory %s: the daemon cannot write there: %s", state_dir,
+		            g_strerror(e));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* A side file that is not one this code writes (a directory, a symbolic link, a FIFO, a
+ * huge file) is moved aside now, before an update writes to it or a step removes it. */
+static void
+progress_check(DfotaJournal *self)
+{
+	g_autofree char *text = NULL;
+	g_autofree char *reason = NULL;
+	gsize len;
+
+	if (read_bounded(self->progress_path, DFOTA_JOURNAL_PROGRESS_MAX_BYTES, &text, &len,
+	                 &reason) == READ_BAD)
+		move_aside(self->progress_path, "journal side file", reason);
 }
 
 DfotaJournal *
@@ -176,16 +659,16 @@ dfota_journal_open(const char *state_dir, const char *port, const char *imei)
 	g_autofree char *p = sanitize(port);
 	g_autofree char *i = sanitize(imei && *imei ? imei : "unknown-imei");
 	g_autofree char *name = g_strdup_printf("modem-%s-%s.journal", p, i);
+	g_autoptr(GError) error = NULL;
 
-	if (g_mkdir_with_parents(state_dir, 0700) != 0)
-		g_warning("journal: cannot create %s: %s", state_dir, g_strerror(errno));
+	if (!dfota_journal_prepare_dir(state_dir, &error))
+		g_warning("journal: %s", error->message);
 	self->path = g_build_filename(state_dir, name, NULL);
 	self->progress_path = g_strconcat(self->path, ".progress", NULL);
 	self->progress_fd = -1;
 	self->next_id = 1;
 	journal_load(self);
-	if (self->next_id == 0)
-		self->next_id = 1;
+	progress_check(self);
 	journal_reserve_ids(self);
 	return self;
 }

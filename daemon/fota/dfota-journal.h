@@ -4,21 +4,52 @@
  * module) holding the next job id, the job in progress with the step it reached, and the
  * last result. Every write replaces the whole file atomically (temp file, fsync, rename,
  * fsync of the directory): after a power cut the file is either the old or the new version,
- * never a mix. A file that cannot be parsed is moved aside with a warning and the journal
- * starts empty. The main loop writes only when a job changes step (a handful of times per
+ * never a mix. The state directory is the only thing that may write these files, but a disk
+ * can corrupt them and a hostile local user with access to it can replace them: every file
+ * that is not exactly what this code writes (not a regular file, a symbolic link, too large,
+ * not UTF-8, not the GVariant text of the record, a key of the wrong type, an unknown job
+ * kind, a phase or step that does not exist, an id that could wrap) is moved aside to
+ * <name>.corrupt-<µs since the epoch> with one warning that names it and the reason, and the
+ * journal starts empty; ids then continue above the time in µs (and above the old file's
+ * next-id when that alone was readable), so an id that may have been issued is never reused. The main loop writes only when a job changes step (a handful of times per
  * job); percent updates and job ids cost no fsync (see below).
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
 typedef struct _DfotaJournal DfotaJournal;
 
+/* The largest record and side file read back; anything larger is moved aside unread. */
+#define DFOTA_JOURNAL_MAX_BYTES (64 * 1024)
+#define DFOTA_JOURNAL_PROGRESS_MAX_BYTES 64
+/* Ids stay below this (2^62): far above any count of jobs and above the time-derived ids
+ * (µs since the epoch), far enough below 2^64 that taking ids can never wrap. */
+#define DFOTA_JOURNAL_ID_MAX (G_GUINT64_CONSTANT(1) << 62)
+
+/* Creates @state_dir (mode 0700, with its parents) if needed and checks that it is a
+ * directory the daemon can write: FALSE with a message that names it otherwise. */
+gboolean dfota_journal_prepare_dir(const char *state_dir, GError **error);
+
+/* Parses and checks the text of a record (pure: no I/O), what dfota_journal_open() does with
+ * the bytes it read. TRUE with *@next_id (>= 1, < DFOTA_JOURNAL_ID_MAX, above every id in the
+ * record), *@job and *@last_result (a{sv} with only the known keys, each of its documented
+ * type, or NULL) when the record is sound; unknown keys are dropped. FALSE with
+ * G_IO_ERROR_INVALID_DATA and the reason otherwise, with *@job and *@last_result NULL and
+ * *@next_id the record's next-id when that alone could be read and is in range, else 0. */
+gboolean dfota_journal_parse(const char *text, gsize len, guint64 *next_id, GVariant **job,
+                             GVariant **last_result, GError **error);
+
+/* Parses the side file's line (pure). TRUE with the job id, phase (of at most 24 characters,
+ * transfer full) and percent (0-100) it names; FALSE for anything else (a torn write). */
+gboolean dfota_journal_parse_progress(const char *text, gsize len, guint64 *job_id, char **phase,
+                                      guint *percent);
+
 /* Opens (creating @state_dir with mode 0700 if needed) the record of the modem on @port
- * with @imei. Never fails: an unreadable record is moved aside and an empty one used;
- * problems are logged. */
+ * with @imei. Never fails: a bad record is moved aside and an empty one used; problems are
+ * logged. */
 DfotaJournal *dfota_journal_open(const char *state_dir, const char *port, const char *imei);
 void dfota_journal_free(DfotaJournal *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DfotaJournal, dfota_journal_free)

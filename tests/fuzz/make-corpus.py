@@ -16,8 +16,8 @@ import os
 import re
 import sys
 
-TARGETS = (
-    "fuzz-line-reader", "fuzz-fota-urc", "fuzz-at-response", "fuzz-validate", "fuzz-cmdline")
+TARGETS = ("fuzz-line-reader", "fuzz-fota-urc", "fuzz-at-response", "fuzz-validate",
+           "fuzz-cmdline", "fuzz-journal")
 
 # Answers the seed names but does not print in full (header comments of at-parse.h, 3GPP).
 EXTRA_RESPONSES = [
@@ -48,6 +48,33 @@ EXTRA_VALUES = [
     "http://[::1]:8080/fota.pack", "https://example.com/signed?x=1", "http://h:0/",
     "http://h:65536/", "http://user@h/", "fota.pack", "mcu_update.bin", "a/b", "x" * 58,
 ]
+
+
+# Journal records and progress lines as the daemon writes them (g_variant_print(v, TRUE)), and
+# the classes of bad ones (dfota-journal.h): the seed says nothing about the state directory.
+JOB = ("'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'http://h/p.pack'>, "
+       "'started': <uint64 1700000000000000>, 'from-revision': <'BC65JAR01A01'>, "
+       "'step': <uint32 5>, 'phase': <'updating'>, 'percent': <uint32 40>, "
+       "'from-sub-edition': <''>, 'filename': <''>, 'end-seen': <false>, 'power-cut': <false>}>")
+LAST = ("'last-result': <{'id': <uint64 6>, 'kind': <'fetch-mcu-file'>, 'source': <'http://h/m'>, "
+        "'started': <uint64 1>, 'from-revision': <'BC65JAR01A01'>, 'success': <false>, "
+        "'code': <6504>, 'error': <'org.dfotad1.Error.PackageNotFound'>, 'message': <'gone'>, "
+        "'to-revision': <''>, 'finished': <uint64 2>, 'file': <'m.bin'>, 'size': <uint64 5>}>")
+JOURNALS = [
+    "{'next-id': <uint64 65>}",
+    "{'next-id': <uint64 65>, %s}" % JOB,
+    "{'next-id': <uint64 65>, %s}" % LAST,
+    "{'next-id': <uint64 65>, %s, %s}" % (JOB, LAST),
+    "{'next-id': <uint64 65>, %s" % JOB[:90],
+    "{'next-id': <'65'>}",
+    "{'next-id': <uint64 18446744073709551615>}",
+    "{'next-id': <uint64 65>, 'job': <'x'>}",
+    "{'next-id': <uint64 65>, %s}" % JOB.replace("'upgrade'", "'erase-all'"),
+    "{'next-id': <uint64 65>, %s}" % JOB.replace("<''>", "<@ms nothing>", 1),
+    "{'next-id': <uint64 65>, %s}" % JOB.replace("'BC65JAR01A01'", "'BC65\\xff'"),
+]
+PROGRESS = ["%020d %-24s %03d\n" % (7, "updating", 40), "%020d %-24s %03d\n" % (1, "downloading", 100),
+            "%020d %-24s" % (7, "updating")]
 
 
 def clean(line):
@@ -116,6 +143,12 @@ def main():
         write(out, "fuzz-cmdline", l.encode())
     for v in urls + files + EXTRA_VALUES:
         write(out, "fuzz-validate", v.encode())
+
+    for j in JOURNALS + PROGRESS:
+        write(out, "fuzz-journal", j.encode())
+    # A byte that is not UTF-8 inside a revision string: what crashed journal_load().
+    write(out, "fuzz-journal", ("{'next-id': <uint64 65>, %s}" % JOB).encode().replace(
+        b"JAR01A01", b"JAR01A\xe1", 1))
 
     for i, block in enumerate(transcripts(text)):
         body = "".join(

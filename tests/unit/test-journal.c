@@ -1,10 +1,13 @@
 /* Unit tests of DfotaJournal: durable records, job ids without a write per job, and the
  * progress side file that spares the record (and the flash) a write per percent. */
+#include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dfota-journal.h"
+#include "test-log.h"
 
 #define PORT "/dev/ttyUSB0"
 #define IMEI "866971030012345"
@@ -31,7 +34,8 @@ fixture_teardown(Fixture *f, gconstpointer unused)
 	while (d && (name = g_dir_read_name(d)) != NULL) {
 		g_autofree char *p = g_build_filename(f->dir, name, NULL);
 
-		g_unlink(p);
+		if (g_unlink(p) != 0)
+			g_rmdir(p);
 	}
 	g_rmdir(f->dir);
 	g_free(f->dir);
@@ -157,8 +161,12 @@ test_progress_mismatch(Fixture *f, gconstpointer unused)
 	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
 	g_autofree char *side = g_strconcat(dfota_journal_get_path(j), ".progress", NULL);
 	guint64 id = dfota_journal_take_job_id(j);
-	const char *torn[] = { "", "0000", "000000000000000000", "garbage here and there\n",
-		               "00000000000000000001 downloading      ", NULL };
+	const char *torn[] = { "",
+		               "0000",
+		               "000000000000000000",
+		               "garbage here and there\n",
+		               "00000000000000000001 downloading      ",
+		               NULL };
 
 	g_assert_true(dfota_journal_set_job(j, job_record(id, "downloading", 20), NULL));
 	dfota_journal_set_progress(j, id + 1, "downloading", 90);
@@ -196,10 +204,513 @@ test_progress_phase_again(Fixture *f, gconstpointer unused)
 	g_assert_cmpuint(job_percent(j), ==, 5);
 }
 
+/* ---- bad records: the class, not the examples ------------------------------------------------ */
+
+#define GOOD_JOB                                                                         \
+	"'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'http://h/p'>, "     \
+	"'started': <uint64 1>, 'from-revision': <'BC65JAR01A01'>, 'step': <uint32 5>, " \
+	"'phase': <'updating'>, 'percent': <uint32 40>, 'end-seen': <false>}>"
+#define GOOD_LAST                                                                            \
+	"'last-result': <{'id': <uint64 6>, 'kind': <'fetch-mcu-file'>, 'success': <true>, " \
+	"'code': <0>, 'error': <''>, 'message': <'ok'>, 'file': <'m.bin'>, 'size': <uint64 5>}>"
+
+typedef struct {
+	const char *name;
+	const char *text;
+	gssize len; /* -1: strlen */
+} BadRecord;
+
+static const BadRecord bad_records[] = {
+	{ "truncated", "{'next-id': <uint64 65>, " GOOD_JOB, -1 },
+	{ "empty", "", -1 },
+	{ "not-utf8-in-revision",
+	  "{'next-id': <uint64 65>, 'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, "
+	  "'source': <'x'>, 'from-revision': <'BC65\xff'>}>}",
+	  -1 },
+	{ "not-utf8-in-key", "{'next\xc3-id': <uint64 65>}", -1 },
+	{ "nul-byte", "{'next-id': <uint64 65>}\0garbage", 32 },
+	{ "not-gvariant", "[journal]\nnext-id=65\n", -1 },
+	{ "other-type", "[1, 2, 3]", -1 },
+	{ "next-id-string", "{'next-id': <'65'>}", -1 },
+	{ "next-id-signed", "{'next-id': <int64 65>}", -1 },
+	{ "next-id-zero", "{'next-id': <uint64 0>}", -1 },
+	{ "next-id-max", "{'next-id': <uint64 18446744073709551615>}", -1 },
+	{ "next-id-near-max", "{'next-id': <uint64 18446744073709551600>}", -1 },
+	{ "next-id-2^62", "{'next-id': <uint64 4611686018427387904>}", -1 },
+	{ "job-id-max",
+	  "{'next-id': <uint64 5>, 'job': <{'id': <uint64 18446744073709551615>, "
+	  "'kind': <'upgrade'>, 'source': <'x'>}>}",
+	  -1 },
+	{ "job-not-dict", "{'next-id': <uint64 5>, 'job': <'upgrade'>}", -1 },
+	{ "job-other-dict", "{'next-id': <uint64 5>, 'job': <@a{ss} {'kind': 'upgrade'}>}", -1 },
+	{ "last-not-dict", "{'next-id': <uint64 5>, 'last-result': <[1, 2]>}", -1 },
+	{ "kind-unknown",
+	  "{'job': <{'id': <uint64 7>, 'kind': <'reflash-everything'>, 'source': <'x'>}>}", -1 },
+	{ "kind-not-string", "{'job': <{'id': <uint64 7>, 'kind': <uint32 0>, 'source': <'x'>}>}",
+	  -1 },
+	{ "job-id-string", "{'job': <{'id': <'7'>, 'kind': <'upgrade'>, 'source': <'x'>}>}", -1 },
+	{ "job-id-zero", "{'job': <{'id': <uint64 0>, 'kind': <'upgrade'>, 'source': <'x'>}>}",
+	  -1 },
+	{ "job-source-number", "{'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <7>}>}",
+	  -1 },
+	{ "job-without-kind", "{'job': <{'id': <uint64 7>, 'source': <'x'>}>}", -1 },
+	{ "job-without-id", "{'job': <{'kind': <'upgrade'>, 'source': <'x'>}>}", -1 },
+	{ "job-started-string",
+	  "{'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'x'>, "
+	  "'started': <'yesterday'>}>}",
+	  -1 },
+	{ "job-percent-101",
+	  "{'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'x'>, "
+	  "'percent': <uint32 101>}>}",
+	  -1 },
+	{ "job-percent-signed",
+	  "{'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'x'>, "
+	  "'percent': <-1>}>}",
+	  -1 },
+	{ "job-step-unknown",
+	  "{'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'x'>, "
+	  "'step': <uint32 99>}>}",
+	  -1 },
+	{ "job-phase-unknown",
+	  "{'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'x'>, "
+	  "'phase': <'a-phase-name-longer-than-the-side-file-holds'>}>}",
+	  -1 },
+	{ "job-end-seen-string",
+	  "{'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'x'>, "
+	  "'end-seen': <'yes'>}>}",
+	  -1 },
+	{ "job-maybe",
+	  "{'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'x'>, "
+	  "'from-revision': <@ms nothing>}>}",
+	  -1 },
+	{ "job-handle",
+	  "{'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'x'>, "
+	  "'from-revision': <handle 3>}>}",
+	  -1 },
+	{ "job-key-twice",
+	  "{'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, 'source': <'x'>, "
+	  "'kind': <'upgrade-local'>}>}",
+	  -1 },
+	{ "next-id-twice", "{'next-id': <uint64 5>, 'next-id': <uint64 500>}", -1 },
+	{ "last-success-string",
+	  "{'last-result': <{'id': <uint64 6>, 'kind': <'upgrade'>, 'success': <'true'>}>}", -1 },
+	{ "last-code-unsigned",
+	  "{'last-result': <{'id': <uint64 6>, 'kind': <'upgrade'>, 'success': <false>, "
+	  "'code': <uint32 6504>}>}",
+	  -1 },
+	{ "last-error-not-a-name",
+	  "{'last-result': <{'id': <uint64 6>, 'kind': <'upgrade'>, 'success': <false>, "
+	  "'error': <'org.evil.Error.Nope'>}>}",
+	  -1 },
+	{ "last-finished-double",
+	  "{'last-result': <{'id': <uint64 6>, 'kind': <'upgrade'>, 'success': <true>, "
+	  "'finished': <1.5>}>}",
+	  -1 },
+	{ "last-size-string",
+	  "{'last-result': <{'id': <uint64 6>, 'kind': <'fetch-mcu-file'>, 'success': <true>, "
+	  "'size': <'5'>}>}",
+	  -1 },
+	{ "last-kind-unknown",
+	  "{'last-result': <{'id': <uint64 6>, 'kind': <'nope'>, 'success': <true>}>}", -1 },
+	{ "last-without-success", "{'last-result': <{'id': <uint64 6>, 'kind': <'upgrade'>}>}",
+	  -1 },
+	{ "last-nested-variant",
+	  "{'last-result': <{'id': <uint64 6>, 'kind': <'upgrade'>, 'success': <<true>>}>}", -1 },
+};
+
+/* Every value of a parsed record has the type the table says: what GetAll will publish. */
+static void
+assert_types(GVariant *dict, const char *const *spec)
+{
+	GVariantIter iter;
+	const char *key;
+	GVariant *value;
+
+	g_assert_true(g_variant_is_of_type(dict, G_VARIANT_TYPE_VARDICT));
+	g_variant_iter_init(&iter, dict);
+	while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
+		const char *type = NULL;
+
+		for (guint i = 0; spec[i]; i += 2)
+			if (g_str_equal(spec[i], key))
+				type = spec[i + 1];
+		if (type == NULL)
+			g_error("unexpected key %s kept", key);
+		g_assert_cmpstr(g_variant_get_type_string(value), ==, type);
+		g_variant_unref(value);
+	}
+}
+
+static void
+test_parse_bad(gconstpointer data)
+{
+	const BadRecord *r = data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) job = NULL;
+	g_autoptr(GVariant) last = NULL;
+	guint64 next_id = 12345;
+	gsize len = r->len < 0 ? strlen(r->text) : (gsize)r->len;
+
+	g_assert_false(dfota_journal_parse(r->text, len, &next_id, &job, &last, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+	g_test_message("%s: %s", r->name, error->message);
+	g_assert_null(job);
+	g_assert_null(last);
+	g_assert_true(next_id == 0 || (next_id >= 1 && next_id < DFOTA_JOURNAL_ID_MAX));
+}
+
+/* A sound record loads with only the known keys (unknown ones dropped), each of its type, and
+ * a next id above every id the record shows. */
+static void
+test_parse_good(void)
+{
+	static const char *const job_spec[] = {
+		"id",      "t", "kind",          "s", "source",   "s",
+		"started", "t", "from-revision", "s", "step",     "u",
+		"phase",   "s", "percent",       "u", "end-seen", "b",
+		NULL
+	};
+	static const char *const last_spec[] = { "id",   "t", "kind",  "s", "success", "b",
+		                                 "code", "i", "error", "s", "message", "s",
+		                                 "file", "s", "size",  "t", NULL };
+	const char *text =
+	        "{'next-id': <uint64 3>, 'future-key': <[1, 2]>, " GOOD_JOB ", " GOOD_LAST "}";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) job = NULL;
+	g_autoptr(GVariant) last = NULL;
+	guint64 next_id = 0;
+
+	g_assert_true(dfota_journal_parse(text, strlen(text), &next_id, &job, &last, &error));
+	g_assert_no_error(error);
+	assert_types(job, job_spec);
+	assert_types(last, last_spec);
+	g_assert_cmpuint(g_variant_n_children(job), ==, 9);
+	/* next-id 3 was written, but job 7 exists: never hand out 3..7 again */
+	g_assert_cmpuint(next_id, ==, 8);
+	g_clear_pointer(&job, g_variant_unref);
+	g_clear_pointer(&last, g_variant_unref);
+
+	/* an unknown key inside job is dropped, the rest kept */
+	text = "{'job': <{'id': <uint64 7>, 'kind': <'upgrade-local'>, 'source': "
+	       "<'UFS:fota.pack'>, "
+	       "'shiny': <@ms nothing>}>}";
+	g_assert_true(dfota_journal_parse(text, strlen(text), &next_id, &job, &last, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(g_variant_n_children(job), ==, 3);
+	g_assert_null(last);
+	g_assert_cmpuint(next_id, ==, 8);
+}
+
+/* A record refused as a whole still gives its id counter when that alone is sound. */
+static void
+test_parse_salvage(void)
+{
+	const char *text = "{'next-id': <uint64 900>, 'job': <'no'>}";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) job = NULL;
+	g_autoptr(GVariant) last = NULL;
+	guint64 next_id = 0;
+
+	g_assert_false(dfota_journal_parse(text, strlen(text), &next_id, &job, &last, &error));
+	g_assert_cmpuint(next_id, ==, 900);
+}
+
+/* The record file of @f's modem. */
+static char *
+record_path(Fixture *f)
+{
+	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
+	g_autofree char *path = g_strdup(dfota_journal_get_path(j));
+
+	g_clear_pointer(&j, dfota_journal_free);
+	g_assert_cmpint(g_unlink(path), ==, 0);
+	return g_steal_pointer(&path);
+}
+
+/* Names in @dir that start with @prefix. */
+static guint
+count_prefixed(const char *dir, const char *prefix)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	guint n = 0;
+
+	while (d && (name = g_dir_read_name(d)) != NULL)
+		if (g_str_has_prefix(name, prefix))
+			n++;
+	return n;
+}
+
+typedef enum {
+	BAD_TEXT_NOT_UTF8,
+	BAD_TEXT_WRONG_TYPE,
+	BAD_DIRECTORY,
+	BAD_SYMLINK,
+	BAD_FIFO,
+	BAD_HUGE,
+	BAD_DEVICE,
+	BAD_NEXT_ID_MAX,
+} BadFile;
+
+static void
+make_bad(const char *path, BadFile kind, const char *dir)
+{
+	g_autofree char *target = g_build_filename(dir, "elsewhere", NULL);
+	int fd;
+
+	switch (kind) {
+	case BAD_TEXT_NOT_UTF8:
+		g_assert_true(g_file_set_contents(
+		        path,
+		        "{'next-id': <uint64 65>, 'job': <{'id': <uint64 7>, 'kind': <'upgrade'>, "
+		        "'source': <'http://h/p'>, 'from-revision': <'BC65JAR01A\xe1'>}>}",
+		        -1, NULL));
+		break;
+	case BAD_TEXT_WRONG_TYPE:
+		g_assert_true(
+		        g_file_set_contents(path, "{'next-id': <'65'>, 'job': <'x'>}", -1, NULL));
+		break;
+	case BAD_NEXT_ID_MAX:
+		g_assert_true(g_file_set_contents(
+		        path, "{'next-id': <uint64 18446744073709551615>}", -1, NULL));
+		break;
+	case BAD_DIRECTORY:
+		g_assert_cmpint(g_mkdir(path, 0700), ==, 0);
+		break;
+	case BAD_SYMLINK:
+		/* to a sound record: still not followed */
+		g_assert_true(g_file_set_contents(target, "{'next-id': <uint64 65>}", -1, NULL));
+		g_assert_cmpint(symlink(target, path), ==, 0);
+		break;
+	case BAD_FIFO:
+		g_assert_cmpint(mkfifo(path, 0600), ==, 0);
+		break;
+	case BAD_HUGE:
+		/* 100 MB, sparse: a reader that does not bound its size first would take it all */
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		g_assert_cmpint(fd, >=, 0);
+		g_assert_cmpint(ftruncate(fd, 100 * 1000 * 1000), ==, 0);
+		close(fd);
+		break;
+	case BAD_DEVICE:
+		g_assert_cmpint(symlink("/dev/null", path), ==, 0);
+		break;
+	}
+}
+
+/* Each bad file in the record's place is moved aside with one warning that names it, and
+ * the journal starts fresh, writable, with ids above anything that may have been issued. */
+static void
+test_bad_record_file(Fixture *f, gconstpointer data)
+{
+	BadFile kind = GPOINTER_TO_INT(data);
+	g_autofree char *path = record_path(f);
+	g_autofree char *base = g_path_get_basename(path);
+	g_autofree char *aside_prefix = g_strconcat(base, ".corrupt-", NULL);
+	g_autoptr(DfotaJournal) j = NULL;
+	g_autoptr(GError) error = NULL;
+	gint64 before = g_get_real_time();
+	guint64 id;
+	struct stat st;
+
+	make_bad(path, kind, f->dir);
+	test_log_expect = path;
+	test_log_count = 0;
+	j = dfota_journal_open(f->dir, PORT, IMEI);
+	test_log_expect = NULL;
+	g_assert_cmpuint(test_log_count, ==, 1);
+	g_assert_cmpuint(count_prefixed(f->dir, aside_prefix), ==, 1);
+	g_assert_null(dfota_journal_get_job(j));
+	g_assert_null(dfota_journal_get_last_result(j));
+	/* the counter was lost: ids continue above the time, never from 1 again */
+	id = dfota_journal_take_job_id(j);
+	g_assert_cmpuint(id, >=, (guint64)before);
+	g_assert_cmpuint(id, <, DFOTA_JOURNAL_ID_MAX);
+	/* a fresh record in its place, a regular file that loads back */
+	g_assert_cmpint(lstat(path, &st), ==, 0);
+	g_assert_true(S_ISREG(st.st_mode));
+	g_assert_true(dfota_journal_set_job(j, job_record(id, "updating", 3), NULL));
+	dfota_journal_set_progress(j, id, "updating", 9);
+	g_clear_pointer(&j, dfota_journal_free);
+	test_log_expect = "journal";
+	test_log_count = 0;
+	j = dfota_journal_open(f->dir, PORT, IMEI);
+	test_log_expect = NULL;
+	g_assert_cmpuint(test_log_count, ==, 0);
+	g_assert_cmpuint(job_percent(j), ==, 9);
+	g_assert_cmpuint(dfota_journal_take_job_id(j), >, id);
+}
+
+/* The side file in the same classes: moved aside with one warning, progress written again. */
+static void
+test_bad_progress_file(Fixture *f, gconstpointer data)
+{
+	BadFile kind = GPOINTER_TO_INT(data);
+	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
+	g_autofree char *side = g_strconcat(dfota_journal_get_path(j), ".progress", NULL);
+	g_autofree char *base = g_path_get_basename(side);
+	g_autofree char *aside_prefix = g_strconcat(base, ".corrupt-", NULL);
+	guint64 id = dfota_journal_take_job_id(j);
+	struct stat st;
+
+	g_assert_true(dfota_journal_set_job(j, job_record(id, "downloading", 20), NULL));
+	g_clear_pointer(&j, dfota_journal_free);
+	make_bad(side, kind, f->dir);
+	test_log_expect = side;
+	test_log_count = 0;
+	j = dfota_journal_open(f->dir, PORT, IMEI);
+	g_assert_cmpuint(job_percent(j), ==, 20);
+	test_log_expect = NULL;
+	g_assert_cmpuint(test_log_count, ==, 1);
+	g_assert_cmpuint(count_prefixed(f->dir, aside_prefix), ==, 1);
+	dfota_journal_set_progress(j, id, "downloading", 55);
+	g_assert_cmpint(lstat(side, &st), ==, 0);
+	g_assert_true(S_ISREG(st.st_mode));
+	g_assert_cmpuint(job_percent(j), ==, 55);
+}
+
+/* Replaced behind the journal's back after it opened (a symlink, a FIFO): never followed, never
+ * blocked on; moved aside when read, progress kept in the record. */
+static void
+test_progress_replaced_later(Fixture *f, gconstpointer unused)
+{
+	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
+	g_autofree char *side = g_strconcat(dfota_journal_get_path(j), ".progress", NULL);
+	g_autofree char *target = g_build_filename(f->dir, "elsewhere", NULL);
+	g_autofree char *text = NULL;
+	guint64 id = dfota_journal_take_job_id(j);
+
+	g_assert_true(dfota_journal_set_job(j, job_record(id, "updating", 10), NULL));
+	g_assert_true(g_file_set_contents(target, "untouched", -1, NULL));
+	g_assert_cmpint(symlink(target, side), ==, 0);
+	test_log_expect = side;
+	test_log_count = 0;
+	dfota_journal_set_progress(j, id, "updating", 50); /* refuses to follow: one warning */
+	dfota_journal_set_progress(j, id, "updating", 51); /* and says it once */
+	g_assert_cmpuint(test_log_count, ==, 1);
+	g_assert_cmpuint(job_percent(j), ==, 10); /* the link is moved aside: a second warning */
+	test_log_expect = NULL;
+	g_assert_cmpuint(test_log_count, ==, 2);
+	g_assert_true(g_file_get_contents(target, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, "untouched");
+}
+
+/* The side file's line parser: what the writer writes, and nothing else. */
+#define LINE(id, phase, pct) \
+	g_strdup_printf("%020" G_GUINT64_FORMAT " %-24s %03u\n", (guint64)(id), phase, (guint)(pct))
+
+static void
+test_parse_progress(void)
+{
+	char *bad[] = {
+		g_strdup(""),
+		g_strdup("00000000000000000007 updating                 0"), /* cut */
+		LINE(7, "updating", 101),
+		LINE(0, "updating", 50),
+		LINE(G_MAXUINT64, "updating", 50),
+		LINE(7, "UPDATING", 50),
+		LINE(7, "up\xff\xfeing", 50),
+		LINE(7, "updating   x", 50),
+		LINE(7, "", 50),
+		g_strdup_printf("%020d %-24s %03u\n", -7, "updating", 50u),
+		g_strdup_printf("%021u%-24s %03u\n", 7u, "updating", 50u),
+		/* found by fuzz-journal: the same length, the percent where the padding was */
+		g_strdup("00000000000000000001 downloading 0000000000000000\n"),
+		NULL,
+	};
+	g_autofree char *good = LINE(7, "updating", 50);
+	guint64 id = 0;
+	guint percent = 0;
+	char *phase = NULL;
+
+	g_assert_true(dfota_journal_parse_progress(good, strlen(good), &id, &phase, &percent));
+	g_assert_cmpuint(id, ==, 7);
+	g_assert_cmpstr(phase, ==, "updating");
+	g_assert_cmpuint(percent, ==, 50);
+	g_free(phase);
+	for (guint i = 0; bad[i]; i++) {
+		g_assert_false(dfota_journal_parse_progress(bad[i], strlen(bad[i]), &id, &phase,
+		                                            &percent));
+		g_assert_null(phase);
+		g_free(bad[i]);
+	}
+}
+
+/* The state directory itself: empty, a file in its place, or not writable. */
+static void
+test_state_dir(Fixture *f, gconstpointer unused)
+{
+	g_autofree char *file = g_build_filename(f->dir, "a-file", NULL);
+	g_autofree char *below = g_build_filename(file, "state", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(DfotaJournal) j = NULL;
+
+	g_assert_false(dfota_journal_prepare_dir("", &error));
+	g_assert_nonnull(strstr(error->message, "empty"));
+	g_clear_error(&error);
+	g_assert_true(g_file_set_contents(file, "x", -1, NULL));
+	g_assert_false(dfota_journal_prepare_dir(file, &error));
+	g_assert_nonnull(strstr(error->message, file));
+	g_clear_error(&error);
+	g_assert_false(dfota_journal_prepare_dir(below, &error));
+	g_assert_nonnull(strstr(error->message, below));
+	g_clear_error(&error);
+	g_assert_true(dfota_journal_prepare_dir(f->dir, &error));
+	g_assert_no_error(error);
+	/* a journal there anyway (the daemon refuses to start first): warnings, no crash */
+	test_log_expect = file;
+	j = dfota_journal_open(file, PORT, IMEI);
+	g_assert_cmpuint(dfota_journal_take_job_id(j), >=, 1);
+	g_assert_false(dfota_journal_set_job(j, job_record(1, "updating", 0), NULL));
+	test_log_expect = NULL;
+	g_assert_cmpuint(test_log_count, >=, 1);
+}
+
 int
 main(int argc, char **argv)
 {
+	static const struct {
+		const char *name;
+		BadFile kind;
+	} bad_files[] = {
+		{ "not-utf8", BAD_TEXT_NOT_UTF8 },
+		{ "wrong-type", BAD_TEXT_WRONG_TYPE },
+		{ "next-id-max", BAD_NEXT_ID_MAX },
+		{ "directory", BAD_DIRECTORY },
+		{ "symlink", BAD_SYMLINK },
+		{ "fifo", BAD_FIFO },
+		{ "huge", BAD_HUGE },
+		{ "device", BAD_DEVICE },
+	};
+
 	g_test_init(&argc, &argv, NULL);
+	test_log_init();
+	for (guint i = 0; i < G_N_ELEMENTS(bad_records); i++) {
+		g_autofree char *path =
+		        g_strdup_printf("/journal/parse/bad/%s", bad_records[i].name);
+
+		g_test_add_data_func(path, &bad_records[i], test_parse_bad);
+	}
+	g_test_add_func("/journal/parse/good", test_parse_good);
+	g_test_add_func("/journal/parse/salvage", test_parse_salvage);
+	g_test_add_func("/journal/parse/progress", test_parse_progress);
+	for (guint i = 0; i < G_N_ELEMENTS(bad_files); i++) {
+		g_autofree char *rec = g_strdup_printf("/journal/bad-file/%s", bad_files[i].name);
+		g_autofree char *side =
+		        g_strdup_printf("/journal/bad-side-file/%s", bad_files[i].name);
+
+		g_test_add(rec, Fixture, GINT_TO_POINTER(bad_files[i].kind), fixture_setup,
+		           test_bad_record_file, fixture_teardown);
+		if (bad_files[i].kind != BAD_TEXT_NOT_UTF8 &&
+		    bad_files[i].kind != BAD_TEXT_WRONG_TYPE &&
+		    bad_files[i].kind != BAD_NEXT_ID_MAX)
+			g_test_add(side, Fixture, GINT_TO_POINTER(bad_files[i].kind), fixture_setup,
+			           test_bad_progress_file, fixture_teardown);
+	}
+	g_test_add("/journal/progress-replaced-later", Fixture, NULL, fixture_setup,
+	           test_progress_replaced_later, fixture_teardown);
+	g_test_add("/journal/state-dir", Fixture, NULL, fixture_setup, test_state_dir,
+	           fixture_teardown);
 	g_test_add("/journal/ids", Fixture, NULL, fixture_setup, test_ids, fixture_teardown);
 	g_test_add("/journal/progress-side-file", Fixture, NULL, fixture_setup,
 	           test_progress_side_file, fixture_teardown);
