@@ -12,6 +12,7 @@ packages=(
 	systemd libxml2-utils groff-base
 	clang libclang-rt-14-dev clang-format valgrind
 	python3-prometheus-client
+	cockpit-ws cockpit-bridge chromium chromium-driver python3-selenium
 )
 missing=()
 for p in "${packages[@]}"; do
