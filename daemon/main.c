@@ -8,6 +8,7 @@
 #include "dfota-config.h"
 #include "dfota-fetcher.h"
 #include "dfota-log.h"
+#include "dfota-metrics.h"
 #include "dfota-service.h"
 #include "dfotad-config.h"
 
@@ -19,6 +20,7 @@ typedef struct {
 	GPtrArray *modems; /* DfotaModem */
 	GPtrArray *fotas;  /* DfotaFota */
 	DfotaService *service;
+	DfotaMetrics *metrics; /* NULL without metrics-file */
 	gboolean name_owned;
 	int exit_status;
 } Daemon;
@@ -155,6 +157,12 @@ main(int argc, char **argv)
 		g_ptr_array_add(d.modems, modem);
 		g_ptr_array_add(d.fotas, dfota_fota_new(modem, d.fetcher, &setup->fota));
 	}
+	if (d.config.metrics_file) {
+		d.metrics = dfota_metrics_new(d.config.metrics_file);
+		for (guint i = 0; i < d.modems->len; i++)
+			dfota_metrics_add_modem(d.metrics, i, d.modems->pdata[i],
+			                        d.fotas->pdata[i]);
+	}
 	g_unix_signal_add(SIGTERM, on_terminate, &d);
 	g_unix_signal_add(SIGINT, on_terminate, &d);
 	if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0)
@@ -168,6 +176,9 @@ main(int argc, char **argv)
 	for (guint i = 0; i < d.modems->len; i++)
 		dfota_modem_stop(d.modems->pdata[i]);
 	g_clear_object(&d.service);
+	if (d.metrics)
+		dfota_metrics_write(d.metrics, NULL);
+	g_clear_object(&d.metrics);
 	g_ptr_array_unref(d.fotas);
 	g_ptr_array_unref(d.modems);
 	g_clear_object(&d.fetcher);

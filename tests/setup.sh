@@ -11,6 +11,8 @@ packages=(
 	dbus-daemon python3 curl openssl ca-certificates
 	systemd libxml2-utils groff-base
 	clang libclang-rt-14-dev clang-format valgrind
+	python3-prometheus-client
+	cockpit-ws cockpit-bridge chromium chromium-driver python3-selenium
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -108,9 +108,17 @@ struct _DfotaAtChannel {
 	guint failed_probes;
 	gboolean unresponsive;
 	guint unresponsive_quiet_ms;
+	guint64 commands_written; /* AT command lines handed to the tty, probes included */
 };
 
-enum { SIGNAL_URC, SIGNAL_LOST, SIGNAL_RESYNCED, SIGNAL_UNRESPONSIVE, N_SIGNALS };
+enum {
+	SIGNAL_URC,
+	SIGNAL_LOST,
+	SIGNAL_RESYNCED,
+	SIGNAL_UNRESPONSIVE,
+	SIGNAL_COMMAND_WRITTEN,
+	N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE(DfotaAtChannel, dfota_at_channel, G_TYPE_OBJECT)
@@ -268,7 +276,9 @@ write_command(DfotaAtChannel *self, Command *cmd)
 	g_debug("--> %s", cmd->shown);
 	if (!write_or_lose(self, wire, strlen(wire)))
 		return;
+	self->commands_written++;
 	restart_command_timer(self);
+	g_signal_emit(self, signals[SIGNAL_COMMAND_WRITTEN], 0);
 }
 
 static void
@@ -934,6 +944,12 @@ dfota_at_channel_set_unresponsive_quiet_ms(DfotaAtChannel *self, guint ms)
 	self->unresponsive_quiet_ms = MAX(ms, 100);
 }
 
+guint64
+dfota_at_channel_get_commands_written(DfotaAtChannel *self)
+{
+	return self->commands_written;
+}
+
 DfotaSerial *
 dfota_at_channel_get_serial(DfotaAtChannel *self)
 {
@@ -1061,4 +1077,7 @@ dfota_at_channel_class_init(DfotaAtChannelClass *klass)
 	signals[SIGNAL_UNRESPONSIVE] =
 	        g_signal_new("unresponsive", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
 	                     NULL, NULL, G_TYPE_NONE, 0);
+	signals[SIGNAL_COMMAND_WRITTEN] =
+	        g_signal_new("command-written", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+	                     NULL, NULL, NULL, G_TYPE_NONE, 0);
 }

@@ -103,6 +103,10 @@ guint dfota_at_channel_add_urc_handler(DfotaAtChannel *self, const char *prefix,
                                        GDestroyNotify destroy);
 void dfota_at_channel_remove_urc_handler(DfotaAtChannel *self, guint id);
 
+/* AT command lines written to the tty since the channel was made (resync probes and wake-ups
+ * included: they are bytes the module has to answer). */
+guint64 dfota_at_channel_get_commands_written(DfotaAtChannel *self);
+
 /* Number of bounded (passthrough) commands waiting, and all commands waiting. */
 guint dfota_at_channel_get_queue_length(DfotaAtChannel *self); /* bounded ones */
 guint dfota_at_channel_get_waiting(DfotaAtChannel *self);      /* all */
@@ -119,6 +123,7 @@ void dfota_at_channel_shutdown(DfotaAtChannel *self);
  *   "unresponsive" (void)       3 resync probes in a row went unanswered: waiting commands
  *                               failed with ModemLost, new ones are refused until the
  *                               channel (still probing with back-off) emits "resynced"
+ *   "command-written" (void)    one more AT command line was written to the tty
  */
 
 G_END_DECLS

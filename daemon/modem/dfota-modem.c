@@ -24,6 +24,8 @@ struct _DfotaModem {
 	gulong lost_handler;
 	gulong unresponsive_handler;
 	gulong resynced_handler;
+	gulong written_handler;
+	guint64 at_commands_total; /* over every channel this modem has had */
 
 	DfotaModemState inner_state; /* never BUSY: that is derived from job_active */
 	DfotaModemState public_state;
@@ -66,7 +68,7 @@ enum {
 };
 static GParamSpec *props[N_PROPS];
 
-enum { SIGNAL_URC, SIGNAL_REBOOTED, SIGNAL_INITIALIZED, SIGNAL_LOST, N_SIGNALS };
+enum { SIGNAL_URC, SIGNAL_REBOOTED, SIGNAL_INITIALIZED, SIGNAL_LOST, SIGNAL_AT_COMMAND, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void modem_open_port(DfotaModem *self);
@@ -436,6 +438,7 @@ close_port(DfotaModem *self)
 		g_clear_signal_handler(&self->lost_handler, self->channel);
 		g_clear_signal_handler(&self->unresponsive_handler, self->channel);
 		g_clear_signal_handler(&self->resynced_handler, self->channel);
+		g_clear_signal_handler(&self->written_handler, self->channel);
 		dfota_at_channel_shutdown(self->channel);
 		g_clear_object(&self->channel);
 	}
@@ -494,6 +497,15 @@ on_channel_unresponsive(DfotaAtChannel *channel, gpointer user_data)
 	g_clear_handle_id(&self->probe_retry_id, g_source_remove);
 	set_inner_state(self, DFOTA_MODEM_STATE_DISCONNECTED);
 	g_signal_emit(self, signals[SIGNAL_LOST], 0);
+}
+
+static void
+on_channel_command_written(DfotaAtChannel *channel, gpointer user_data)
+{
+	DfotaModem *self = user_data;
+
+	self->at_commands_total++;
+	g_signal_emit(self, signals[SIGNAL_AT_COMMAND], 0);
 }
 
 static void
@@ -564,6 +576,8 @@ modem_open_port(DfotaModem *self)
 	                                              G_CALLBACK(on_channel_unresponsive), self);
 	self->resynced_handler =
 	        g_signal_connect(self->channel, "resynced", G_CALLBACK(on_channel_resynced), self);
+	self->written_handler = g_signal_connect(self->channel, "command-written",
+	                                         G_CALLBACK(on_channel_command_written), self);
 	set_inner_state(self, DFOTA_MODEM_STATE_INITIALIZING);
 	modem_begin_init(self);
 }
@@ -852,6 +866,12 @@ dfota_modem_get_channel(DfotaModem *self)
 	return self->channel;
 }
 
+guint64
+dfota_modem_get_at_commands_total(DfotaModem *self)
+{
+	return self->at_commands_total;
+}
+
 void
 dfota_modem_set_job_active(DfotaModem *self, gboolean active)
 {
@@ -964,6 +984,9 @@ dfota_modem_class_init(DfotaModemClass *klass)
 	                     NULL, NULL, G_TYPE_NONE, 0);
 	signals[SIGNAL_LOST] = g_signal_new("lost", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
 	                                    NULL, NULL, NULL, G_TYPE_NONE, 0);
+	signals[SIGNAL_AT_COMMAND] =
+	        g_signal_new("at-command", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+	                     NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void

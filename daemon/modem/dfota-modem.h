@@ -69,6 +69,9 @@ GVariant *dfota_modem_get_device(DfotaModem *self);  /* a{sv}, never NULL */
 
 /* The channel while the port is open, else NULL. */
 DfotaAtChannel *dfota_modem_get_channel(DfotaModem *self);
+/* AT command lines written to this modem's tty since the daemon started, over every time
+ * the port was opened (dfotad_at_commands_total). */
+guint64 dfota_modem_get_at_commands_total(DfotaModem *self);
 
 /* While a job owns the modem, State reads "busy" where it would read "ready"; passthrough
  * commands are refused by the service. */
@@ -101,6 +104,7 @@ gboolean dfota_modem_ensure_network_finish(DfotaModem *self, GAsyncResult *resul
  *   "rebooted" (void)          the module announced a power-on (RDY); re-initialisation runs
  *   "initialized" (void)       initialisation finished (after start or after a reboot)
  *   "lost" (void)              the port went away; State is disconnected
+ *   "at-command" (void)        one more AT command line was written to the tty
  */
 
 G_END_DECLS

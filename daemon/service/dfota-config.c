@@ -46,7 +46,8 @@ static const TunableSpec tunable_specs[N_TUNABLES] = {
 };
 
 static const char *const overridable_string_keys[] = { "ca-file", NULL };
-static const char *const daemon_only_keys[] = { "state-dir", NULL };
+/* metrics-file is one file for the whole daemon: a [modem] group cannot override it. */
+static const char *const daemon_only_keys[] = { "state-dir", "metrics-file", NULL };
 static const char *const modem_only_keys[] = { "port", "usb-serial", "usb-vid", "usb-pid",
 	                                       "baud", "flow",       NULL };
 
@@ -228,6 +229,26 @@ out:
 	return ok;
 }
 
+/* Empty means no metrics; otherwise an absolute path whose directory is the textfile
+ * collector's (the directory may be missing now: that is a warning at write time). */
+static gboolean
+read_metrics_file(GKeyFile *kf, const char *file, DfotaConfig *cfg, GError **error)
+{
+	g_autofree char *path = g_key_file_get_string(kf, "daemon", "metrics-file", NULL);
+
+	if (!path || !*g_strstrip(path))
+		return TRUE;
+	if (!g_path_is_absolute(path) || g_str_has_suffix(path, "/")) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		            "%s: [daemon] metrics-file=%s: expected an absolute file path such as "
+		            "/var/lib/prometheus/node-exporter/dfotad.prom, or nothing",
+		            file, path);
+		return FALSE;
+	}
+	cfg->metrics_file = g_steal_pointer(&path);
+	return TRUE;
+}
+
 static gboolean
 check_keys(GKeyFile *kf, const char *file, const char *group, gboolean is_modem, GError **error)
 {
@@ -237,6 +258,14 @@ check_keys(GKeyFile *kf, const char *file, const char *group, gboolean is_modem,
 		const char *k = keys[i];
 		gboolean known = is_overridable(k) || (is_modem ? in_list(k, modem_only_keys)
 		                                                : in_list(k, daemon_only_keys));
+		if (!known && is_modem && in_list(k, daemon_only_keys)) {
+			g_set_error(
+			        error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			        "%s: \"%s\" in [%s] is daemon-wide and cannot be set per modem: "
+			        "move it to [daemon] (see dfotad.conf(5))",
+			        file, k, group);
+			return FALSE;
+		}
 		if (!known) {
 			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
 			            "%s: unknown key \"%s\" in [%s] (see dfotad.conf(5))", file, k,
@@ -294,6 +323,8 @@ dfota_config_load(DfotaConfig *cfg, const DfotaConfigArgs *args, GError **error)
 			            file, state_dir, DEFAULT_STATE_DIR);
 			goto out;
 		}
+		if (!read_metrics_file(kf, file, cfg, error))
+			goto out;
 	}
 	if (args->state_dir) {
 		g_free(state_dir);
@@ -360,5 +391,6 @@ void
 dfota_config_clear(DfotaConfig *cfg)
 {
 	g_clear_pointer(&cfg->state_dir, g_free);
+	g_clear_pointer(&cfg->metrics_file, g_free);
 	g_clear_pointer(&cfg->modems, g_ptr_array_unref);
 }

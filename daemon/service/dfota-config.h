@@ -16,7 +16,8 @@ typedef struct {
 
 typedef struct {
 	char *state_dir;
-	GPtrArray *modems; /* DfotaModemSetup*, in configuration order */
+	char *metrics_file; /* [daemon] metrics-file; NULL = none */
+	GPtrArray *modems;  /* DfotaModemSetup*, in configuration order */
 } DfotaConfig;
 
 typedef struct {
