@@ -155,7 +155,11 @@
         setText("modem-revision", m ? m.Revision : "");
         setText("modem-state", m ? m.State : "");
         $("modem-state").dataset.state = m ? m.State : "";
-        setText("modem-imei", m ? m.Imei : "");
+        /* a daemon without the Imei property has no row for it, rather than an empty one */
+        const hasImei = !!m && m.Imei !== undefined;
+        setText("modem-imei", hasImei ? m.Imei : "");
+        $("modem-imei").hidden = !hasImei;
+        $("modem-imei-label").hidden = !hasImei;
         setText("modem-port", m ? m.Port : "");
         setText("modem-network", m ? formatNetwork(m.Network) : "");
     }
@@ -279,10 +283,15 @@
                 return;
             if (!owner) {
                 showDaemonStatus(_("The firmware service dfotad is not running (no owner of org.dfotad1 on the system bus)."));
+                /* what the page shows would be stale: drop it until the daemon is back */
+                modems = null;
+                current = null;
+                renderModem();
+                renderJob();
                 return;
             }
             showDaemonStatus("");
-            if (ownerSeen) {
+            if (ownerSeen || modems === null) {
                 reconnect();
                 return;
             }

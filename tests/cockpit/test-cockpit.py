@@ -213,8 +213,12 @@ def run(args, tmp, procs):
     wait_until("dfota-sim", lambda: os.path.lexists(link), [sim_proc])
 
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
-    dfotad_proc = procs.start("dfotad", [dfotad, "--session", "--port", link, "--state-dir",
-                                         f"{tmp}/state"], env=env)
+    daemon = {}
+
+    def start_dfotad(name):
+        daemon["proc"] = procs.start(name, [dfotad, "--session", "--port", link, "--state-dir",
+                                            f"{tmp}/state"], env=env)
+    start_dfotad("dfotad")
 
     # cockpit-bridge finds packages in $XDG_DATA_DIRS/cockpit; HOME is private so that no
     # ~/.local/share/cockpit of the machine's user leaks in.
@@ -239,14 +243,14 @@ def run(args, tmp, procs):
     service = Service("/usr/bin/chromedriver", log_path=f"{tmp}/chromedriver.log")
     driver = webdriver.Chrome(service=service, options=options)
     try:
-        browse(driver, By, WebDriverWait, ws_port, http_port, tmp, dfotad_proc)
+        browse(driver, By, WebDriverWait, ws_port, http_port, tmp, daemon, start_dfotad)
     finally:
         for entry in driver.get_log("browser") if hasattr(driver, "get_log") else []:
             print(f"browser: {entry.get('level')} {entry.get('message')}", flush=True)
         driver.quit()
 
 
-def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, dfotad_proc):
+def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, daemon, start_dfotad):
     base = f"http://127.0.0.1:{ws_port}"
     shots = os.environ.get("DFOTAD_COCKPIT_SCREENSHOTS")
 
@@ -255,8 +259,9 @@ def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, dfotad_proc):
 
     def wait_for(what, cond):
         def probe(_):
-            if dfotad_proc.poll() is not None:
-                raise RuntimeError(f"dfotad exited with status {dfotad_proc.returncode}")
+            proc = daemon["proc"]
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"dfotad exited with status {proc.returncode}")
             return cond()
         try:
             WebDriverWait(driver, WAIT_S, poll_frequency=0.05).until(probe)
@@ -289,6 +294,9 @@ def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, dfotad_proc):
     wait_for("the modem ready on the page", lambda: text("modem-state") == "ready")
     check(text("modem-model") == "Quectel_BC65", f"model shown ({text('modem-model')!r})")
     check(text("modem-revision") == FROM_REV, f"revision shown ({text('modem-revision')!r})")
+    imei_row = driver.find_element(By.ID, "modem-imei-label").is_displayed()
+    check(imei_row == (text("modem-imei") != ""),
+          f"an IMEI row only with an IMEI ({text('modem-imei')!r})")
     check(text("job-phase") == "idle" and text("job-percent") == "0",
           f"no job: idle and 0 ({text('job-phase')!r}, {text('job-percent')!r})")
     check(text("last-result") == "", "no last result yet")
@@ -356,6 +364,27 @@ def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, dfotad_proc):
           f"host-side phases shown ({sorted(set(phases))})")
     check("QFUPL" in at_log() and "AT+QFOTADL=1" in at_log(),
           "the checkbox ran the upload and the local upgrade")
+
+    # The daemon goes away and comes back (a package upgrade, a crash): the page says so, then
+    # follows the new instance without a reload.
+    wait_for("the modem ready again", lambda: text("modem-state") == "ready")
+    proc = daemon["proc"]
+    daemon["proc"] = None
+    proc.terminate()
+    proc.wait(timeout=WAIT_S)
+    wait_for("the page noticing the daemon left", lambda: "not running" in text("daemon-status"))
+    ok(f"daemon gone: {text('daemon-status')!r}")
+    check(text("modem-state") == "" and text("modem-revision") == "",
+          "no stale modem shown while the daemon is gone")
+    start_dfotad("dfotad-restarted")
+    wait_for("the restarted daemon on the page",
+             lambda: text("daemon-status") == "" and text("modem-state") == "ready")
+    check(text("modem-revision") == NEXT_REV,
+          f"revision after the restart ({text('modem-revision')!r})")
+    start("ftp://again")
+    wait_for("InvalidUrl from the restarted daemon",
+             lambda: text("error").startswith("InvalidUrl"))
+    ok("calls reach the restarted daemon")
 
 
 def main():
