@@ -83,10 +83,12 @@ class Processes:
         self.tmp = tmp
         self.procs = []
 
-    def start(self, name, argv, env=None):
+    def start(self, name, argv, env=None, stdout=None):
+        """Starts argv with stderr (and stdout, unless a path is given) in NAME.log."""
         log = open(os.path.join(self.tmp, f"{name}.log"), "wb")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        out = open(stdout, "wb") if stdout else log
+        proc = subprocess.Popen(argv, stdout=out, stderr=log, env=env, start_new_session=True)
+        out.close()
         log.close()
         self.procs.append((name, proc))
         return proc
@@ -189,10 +191,14 @@ def run(args, tmp, procs):
 
     # A private bus: the daemon's "session" bus and the bridge's "system" bus at once.
     bus = procs.start("dbus", ["dbus-daemon", "--session", "--nofork",
-                               f"--address=unix:path={tmp}/bus", "--print-address=1"])
-    wait_until("dbus-daemon", lambda: os.path.exists(f"{tmp}/bus") and
-               os.path.getsize(f"{tmp}/dbus.log") > 0, [bus])
-    with open(f"{tmp}/dbus.log") as f:
+                               f"--address=unix:path={tmp}/bus", "--print-address=1"],
+                      stdout=f"{tmp}/bus.address")
+
+    def address_written():
+        with open(f"{tmp}/bus.address") as f:
+            return f.read().endswith("\n")
+    wait_until("dbus-daemon", address_written, [bus])
+    with open(f"{tmp}/bus.address") as f:
         address = f.readline().strip()
 
     www = os.path.join(tmp, "www")
@@ -240,13 +246,19 @@ def run(args, tmp, procs):
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 "--window-size=1200,1300", f"--user-data-dir={tmp}/chromium"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service("/usr/bin/chromedriver", log_path=f"{tmp}/chromedriver.log")
     driver = webdriver.Chrome(service=service, options=options)
     try:
         browse(driver, By, WebDriverWait, ws_port, http_port, tmp, daemon, start_dfotad)
+        # Script errors and content security policy violations (an inline script or style the
+        # policy blocks) show up in the console; the page must cause none.
+        severe = [e.get("message", "") for e in driver.get_log("browser")
+                  if e.get("level") == "SEVERE"]
+        for message in severe:
+            print(f"browser: {message}", flush=True)
+        check(not severe, f"no errors in the browser console ({len(severe)})")
     finally:
-        for entry in driver.get_log("browser") if hasattr(driver, "get_log") else []:
-            print(f"browser: {entry.get('level')} {entry.get('message')}", flush=True)
         driver.quit()
 
 
