@@ -210,11 +210,13 @@
                 .sort((a, b) => modemIndex(a) - modemIndex(b) || a.localeCompare(b));
     }
 
-    function selectModem(path) {
-        if (current && current.path === path)
+    function selectModem(path, chosen) {
+        if (current && current.path === path) {
+            current.chosen = current.chosen || chosen;
             return;
+        }
         const fota = client.proxy(FOTA_IFACE, path);
-        current = { path, fota };
+        current = { path, fota, chosen };
         fota.addEventListener("changed", () => {
             if (current && current.fota === fota)
                 renderJob();
@@ -257,12 +259,16 @@
             renderJob();
             return;
         }
-        if (current && paths.indexOf(current.path) >= 0) {
+        /* Modems appear one by one: until the user picks one, the page follows Modem/0 (or
+         * the lowest index), whichever object the bridge happened to report first. */
+        const preferred = paths.indexOf(DEFAULT_MODEM) >= 0 ? DEFAULT_MODEM : paths[0];
+        if (current && paths.indexOf(current.path) >= 0 &&
+            (current.chosen || current.path === preferred)) {
             select.value = current.path;
             renderModem();
             return;
         }
-        selectModem(paths.indexOf(DEFAULT_MODEM) >= 0 ? DEFAULT_MODEM : paths[0]);
+        selectModem(preferred, false);
     }
 
     function connect() {
@@ -341,7 +347,7 @@
     function init() {
         cockpit.translate();
         $("upgrade-form").addEventListener("submit", startUpgrade);
-        $("modem-select").addEventListener("change", event => selectModem(event.target.value));
+        $("modem-select").addEventListener("change", event => selectModem(event.target.value, true));
         renderModem();
         renderJob();
         connect();

@@ -221,10 +221,23 @@ def run(args, tmp, procs):
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
     daemon = {}
 
-    def start_dfotad(name):
-        daemon["proc"] = procs.start(name, [dfotad, "--session", "--port", link, "--state-dir",
+    def start_dfotad(name, config=None):
+        where = ["--config", config] if config else ["--port", link]
+        daemon["proc"] = procs.start(name, [dfotad, "--session", *where, "--state-dir",
                                             f"{tmp}/state"], env=env)
     start_dfotad("dfotad")
+
+    def start_second_modem():
+        """A BC92 next to the BC65; returns a configuration with both, the BC65 first."""
+        link2 = os.path.join(tmp, "ttyBC92")
+        sim2 = procs.start("sim-bc92", [sim, "--link", link2, "--model", "BC92", "--revision",
+                                        "BC92RBR01A01"])
+        wait_until("the second dfota-sim", lambda: os.path.lexists(link2), [sim2])
+        config = os.path.join(tmp, "two-modems.conf")
+        with open(config, "w") as f:
+            f.write(f"[modem first]\nport={link}\n\n[modem second]\nport={link2}\n")
+        return config
+    daemon["second_modem"] = start_second_modem
 
     # cockpit-bridge finds packages in $XDG_DATA_DIRS/cockpit; HOME is private so that no
     # ~/.local/share/cockpit of the machine's user leaks in.
@@ -278,10 +291,10 @@ def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, daemon, start_dfo
         try:
             WebDriverWait(driver, WAIT_S, poll_frequency=0.05).until(probe)
         except Exception as e:
-            raise RuntimeError(f"waiting for {what}: {type(e).__name__} {e}; page: "
-                               + " | ".join(f"{i}={text(i)!r}" for i in (
-                                   "modem-state", "job-phase", "job-percent", "last-result",
-                                   "error", "daemon-status")))
+            shown = " | ".join(f"{i}={text(i)!r}" for i in (
+                "modem-model", "modem-revision", "modem-state", "job-phase", "job-percent",
+                "last-result", "error", "daemon-status"))
+            raise RuntimeError(f"waiting for {what}: {type(e).__name__} {e}; page: {shown}")
 
     def start(url, via_host=False):
         field = driver.find_element(By.ID, "upgrade-url")
@@ -397,6 +410,28 @@ def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, daemon, start_dfo
     wait_for("InvalidUrl from the restarted daemon",
              lambda: text("error").startswith("InvalidUrl"))
     ok("calls reach the restarted daemon")
+    check(not driver.find_element(By.ID, "modem-select").is_displayed(),
+          "no modem chooser with one modem")
+
+    # Two modems: the page shows Modem/0 and offers the other one.
+    config = daemon["second_modem"]()
+    proc = daemon["proc"]
+    daemon["proc"] = None
+    proc.terminate()
+    proc.wait(timeout=WAIT_S)
+    wait_for("the page noticing the daemon left", lambda: "not running" in text("daemon-status"))
+    start_dfotad("dfotad-two-modems", config)
+    chooser = driver.find_element(By.ID, "modem-select")
+    wait_for("a modem chooser", lambda: chooser.is_displayed() and
+             len(chooser.find_elements(By.TAG_NAME, "option")) == 2)
+    wait_for("Modem/0 shown first", lambda: text("modem-model") == "Quectel_BC65" and
+             text("modem-state") == "ready")
+    chooser.find_elements(By.TAG_NAME, "option")[1].click()
+    wait_for("the second modem", lambda: text("modem-model") == "Quectel_BC92" and
+             text("modem-state") == "ready" and text("modem-revision") == "BC92RBR01A01")
+    ok("the chooser shows the second modem")
+    check(text("last-result") == "",
+          f"the second modem has no last result ({text('last-result')!r})")
 
 
 def main():
