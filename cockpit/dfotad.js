@@ -288,7 +288,8 @@
             if (client !== thisClient)
                 return;
             if (!owner) {
-                showDaemonStatus(_("The firmware service dfotad is not running (no owner of org.dfotad1 on the system bus)."));
+                showDaemonStatus(_("The firmware service dfotad is not running " +
+                                   "(no owner of org.dfotad1 on the system bus)."));
                 /* what the page shows would be stale: drop it until the daemon is back */
                 modems = null;
                 current = null;
@@ -347,7 +348,8 @@
     function init() {
         cockpit.translate();
         $("upgrade-form").addEventListener("submit", startUpgrade);
-        $("modem-select").addEventListener("change", event => selectModem(event.target.value, true));
+        $("modem-select").addEventListener("change",
+                                           event => selectModem(event.target.value, true));
         renderModem();
         renderJob();
         connect();
