@@ -155,7 +155,11 @@
         setText("modem-revision", m ? m.Revision : "");
         setText("modem-state", m ? m.State : "");
         $("modem-state").dataset.state = m ? m.State : "";
-        setText("modem-imei", m ? m.Imei : "");
+        /* a daemon without the Imei property has no row for it, rather than an empty one */
+        const hasImei = !!m && m.Imei !== undefined;
+        setText("modem-imei", hasImei ? m.Imei : "");
+        $("modem-imei").hidden = !hasImei;
+        $("modem-imei-label").hidden = !hasImei;
         setText("modem-port", m ? m.Port : "");
         setText("modem-network", m ? formatNetwork(m.Network) : "");
     }
@@ -206,11 +210,13 @@
                 .sort((a, b) => modemIndex(a) - modemIndex(b) || a.localeCompare(b));
     }
 
-    function selectModem(path) {
-        if (current && current.path === path)
+    function selectModem(path, chosen) {
+        if (current && current.path === path) {
+            current.chosen = current.chosen || chosen;
             return;
+        }
         const fota = client.proxy(FOTA_IFACE, path);
-        current = { path, fota };
+        current = { path, fota, chosen };
         fota.addEventListener("changed", () => {
             if (current && current.fota === fota)
                 renderJob();
@@ -253,12 +259,16 @@
             renderJob();
             return;
         }
-        if (current && paths.indexOf(current.path) >= 0) {
+        /* Modems appear one by one: until the user picks one, the page follows Modem/0 (or
+         * the lowest index), whichever object the bridge happened to report first. */
+        const preferred = paths.indexOf(DEFAULT_MODEM) >= 0 ? DEFAULT_MODEM : paths[0];
+        if (current && paths.indexOf(current.path) >= 0 &&
+            (current.chosen || current.path === preferred)) {
             select.value = current.path;
             renderModem();
             return;
         }
-        selectModem(paths.indexOf(DEFAULT_MODEM) >= 0 ? DEFAULT_MODEM : paths[0]);
+        selectModem(preferred, false);
     }
 
     function connect() {
@@ -278,11 +288,17 @@
             if (client !== thisClient)
                 return;
             if (!owner) {
-                showDaemonStatus(_("The firmware service dfotad is not running (no owner of org.dfotad1 on the system bus)."));
+                showDaemonStatus(_("The firmware service dfotad is not running " +
+                                   "(no owner of org.dfotad1 on the system bus)."));
+                /* what the page shows would be stale: drop it until the daemon is back */
+                modems = null;
+                current = null;
+                renderModem();
+                renderJob();
                 return;
             }
             showDaemonStatus("");
-            if (ownerSeen) {
+            if (ownerSeen || modems === null) {
                 reconnect();
                 return;
             }
@@ -332,7 +348,8 @@
     function init() {
         cockpit.translate();
         $("upgrade-form").addEventListener("submit", startUpgrade);
-        $("modem-select").addEventListener("change", event => selectModem(event.target.value));
+        $("modem-select").addEventListener("change",
+                                           event => selectModem(event.target.value, true));
         renderModem();
         renderJob();
         connect();

@@ -83,10 +83,12 @@ class Processes:
         self.tmp = tmp
         self.procs = []
 
-    def start(self, name, argv, env=None):
+    def start(self, name, argv, env=None, stdout=None):
+        """Starts argv with stderr (and stdout, unless a path is given) in NAME.log."""
         log = open(os.path.join(self.tmp, f"{name}.log"), "wb")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        out = open(stdout, "wb") if stdout else log
+        proc = subprocess.Popen(argv, stdout=out, stderr=log, env=env, start_new_session=True)
+        out.close()
         log.close()
         self.procs.append((name, proc))
         return proc
@@ -189,10 +191,14 @@ def run(args, tmp, procs):
 
     # A private bus: the daemon's "session" bus and the bridge's "system" bus at once.
     bus = procs.start("dbus", ["dbus-daemon", "--session", "--nofork",
-                               f"--address=unix:path={tmp}/bus", "--print-address=1"])
-    wait_until("dbus-daemon", lambda: os.path.exists(f"{tmp}/bus") and
-               os.path.getsize(f"{tmp}/dbus.log") > 0, [bus])
-    with open(f"{tmp}/dbus.log") as f:
+                               f"--address=unix:path={tmp}/bus", "--print-address=1"],
+                      stdout=f"{tmp}/bus.address")
+
+    def address_written():
+        with open(f"{tmp}/bus.address") as f:
+            return f.read().endswith("\n")
+    wait_until("dbus-daemon", address_written, [bus])
+    with open(f"{tmp}/bus.address") as f:
         address = f.readline().strip()
 
     www = os.path.join(tmp, "www")
@@ -213,8 +219,25 @@ def run(args, tmp, procs):
     wait_until("dfota-sim", lambda: os.path.lexists(link), [sim_proc])
 
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
-    dfotad_proc = procs.start("dfotad", [dfotad, "--session", "--port", link, "--state-dir",
-                                         f"{tmp}/state"], env=env)
+    daemon = {}
+
+    def start_dfotad(name, config=None):
+        where = ["--config", config] if config else ["--port", link]
+        daemon["proc"] = procs.start(name, [dfotad, "--session", *where, "--state-dir",
+                                            f"{tmp}/state"], env=env)
+    start_dfotad("dfotad")
+
+    def start_second_modem():
+        """A BC92 next to the BC65; returns a configuration with both, the BC65 first."""
+        link2 = os.path.join(tmp, "ttyBC92")
+        sim2 = procs.start("sim-bc92", [sim, "--link", link2, "--model", "BC92", "--revision",
+                                        "BC92RBR01A01"])
+        wait_until("the second dfota-sim", lambda: os.path.lexists(link2), [sim2])
+        config = os.path.join(tmp, "two-modems.conf")
+        with open(config, "w") as f:
+            f.write(f"[modem first]\nport={link}\n\n[modem second]\nport={link2}\n")
+        return config
+    daemon["second_modem"] = start_second_modem
 
     # cockpit-bridge finds packages in $XDG_DATA_DIRS/cockpit; HOME is private so that no
     # ~/.local/share/cockpit of the machine's user leaks in.
@@ -236,17 +259,23 @@ def run(args, tmp, procs):
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 "--window-size=1200,1300", f"--user-data-dir={tmp}/chromium"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service("/usr/bin/chromedriver", log_path=f"{tmp}/chromedriver.log")
     driver = webdriver.Chrome(service=service, options=options)
     try:
-        browse(driver, By, WebDriverWait, ws_port, http_port, tmp, dfotad_proc)
+        browse(driver, By, WebDriverWait, ws_port, http_port, tmp, daemon, start_dfotad)
+        # Script errors and content security policy violations (an inline script or style the
+        # policy blocks) show up in the console; the page must cause none.
+        severe = [e.get("message", "") for e in driver.get_log("browser")
+                  if e.get("level") == "SEVERE"]
+        for message in severe:
+            print(f"browser: {message}", flush=True)
+        check(not severe, f"no errors in the browser console ({len(severe)})")
     finally:
-        for entry in driver.get_log("browser") if hasattr(driver, "get_log") else []:
-            print(f"browser: {entry.get('level')} {entry.get('message')}", flush=True)
         driver.quit()
 
 
-def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, dfotad_proc):
+def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, daemon, start_dfotad):
     base = f"http://127.0.0.1:{ws_port}"
     shots = os.environ.get("DFOTAD_COCKPIT_SCREENSHOTS")
 
@@ -255,16 +284,17 @@ def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, dfotad_proc):
 
     def wait_for(what, cond):
         def probe(_):
-            if dfotad_proc.poll() is not None:
-                raise RuntimeError(f"dfotad exited with status {dfotad_proc.returncode}")
+            proc = daemon["proc"]
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"dfotad exited with status {proc.returncode}")
             return cond()
         try:
             WebDriverWait(driver, WAIT_S, poll_frequency=0.05).until(probe)
         except Exception as e:
-            raise RuntimeError(f"waiting for {what}: {type(e).__name__} {e}; page: "
-                               + " | ".join(f"{i}={text(i)!r}" for i in (
-                                   "modem-state", "job-phase", "job-percent", "last-result",
-                                   "error", "daemon-status")))
+            shown = " | ".join(f"{i}={text(i)!r}" for i in (
+                "modem-model", "modem-revision", "modem-state", "job-phase", "job-percent",
+                "last-result", "error", "daemon-status"))
+            raise RuntimeError(f"waiting for {what}: {type(e).__name__} {e}; page: {shown}")
 
     def start(url, via_host=False):
         field = driver.find_element(By.ID, "upgrade-url")
@@ -289,6 +319,9 @@ def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, dfotad_proc):
     wait_for("the modem ready on the page", lambda: text("modem-state") == "ready")
     check(text("modem-model") == "Quectel_BC65", f"model shown ({text('modem-model')!r})")
     check(text("modem-revision") == FROM_REV, f"revision shown ({text('modem-revision')!r})")
+    imei_row = driver.find_element(By.ID, "modem-imei-label").is_displayed()
+    check(imei_row == (text("modem-imei") != ""),
+          f"an IMEI row only with an IMEI ({text('modem-imei')!r})")
     check(text("job-phase") == "idle" and text("job-percent") == "0",
           f"no job: idle and 0 ({text('job-phase')!r}, {text('job-percent')!r})")
     check(text("last-result") == "", "no last result yet")
@@ -356,6 +389,49 @@ def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, dfotad_proc):
           f"host-side phases shown ({sorted(set(phases))})")
     check("QFUPL" in at_log() and "AT+QFOTADL=1" in at_log(),
           "the checkbox ran the upload and the local upgrade")
+
+    # The daemon goes away and comes back (a package upgrade, a crash): the page says so, then
+    # follows the new instance without a reload.
+    wait_for("the modem ready again", lambda: text("modem-state") == "ready")
+    proc = daemon["proc"]
+    daemon["proc"] = None
+    proc.terminate()
+    proc.wait(timeout=WAIT_S)
+    wait_for("the page noticing the daemon left", lambda: "not running" in text("daemon-status"))
+    ok(f"daemon gone: {text('daemon-status')!r}")
+    check(text("modem-state") == "" and text("modem-revision") == "",
+          "no stale modem shown while the daemon is gone")
+    start_dfotad("dfotad-restarted")
+    wait_for("the restarted daemon on the page",
+             lambda: text("daemon-status") == "" and text("modem-state") == "ready")
+    check(text("modem-revision") == NEXT_REV,
+          f"revision after the restart ({text('modem-revision')!r})")
+    start("ftp://again")
+    wait_for("InvalidUrl from the restarted daemon",
+             lambda: text("error").startswith("InvalidUrl"))
+    ok("calls reach the restarted daemon")
+    check(not driver.find_element(By.ID, "modem-select").is_displayed(),
+          "no modem chooser with one modem")
+
+    # Two modems: the page shows Modem/0 and offers the other one.
+    config = daemon["second_modem"]()
+    proc = daemon["proc"]
+    daemon["proc"] = None
+    proc.terminate()
+    proc.wait(timeout=WAIT_S)
+    wait_for("the page noticing the daemon left", lambda: "not running" in text("daemon-status"))
+    start_dfotad("dfotad-two-modems", config)
+    chooser = driver.find_element(By.ID, "modem-select")
+    wait_for("a modem chooser", lambda: chooser.is_displayed() and
+             len(chooser.find_elements(By.TAG_NAME, "option")) == 2)
+    wait_for("Modem/0 shown first", lambda: text("modem-model") == "Quectel_BC65" and
+             text("modem-state") == "ready")
+    chooser.find_elements(By.TAG_NAME, "option")[1].click()
+    wait_for("the second modem", lambda: text("modem-model") == "Quectel_BC92" and
+             text("modem-state") == "ready" and text("modem-revision") == "BC92RBR01A01")
+    ok("the chooser shows the second modem")
+    check(text("last-result") == "",
+          f"the second modem has no last result ({text('last-result')!r})")
 
 
 def main():
