@@ -52,9 +52,9 @@ upload(GDBusConnection *conn, const char *modem, gsize size, double bound, GErro
 	close(fd);
 	t0 = bench_now_us();
 	reply = g_dbus_connection_call_with_unix_fd_list_sync(
-		conn, BENCH_BUS_NAME, modem, BENCH_FILES_IFACE, "Upload",
-		g_variant_new("(sh)", "bench.bin", 0), NULL, G_DBUS_CALL_FLAGS_NONE, timeout_ms, fds,
-		NULL, NULL, error);
+	        conn, BENCH_BUS_NAME, modem, BENCH_FILES_IFACE, "Upload",
+	        g_variant_new("(sh)", "bench.bin", 0), NULL, G_DBUS_CALL_FLAGS_NONE, timeout_ms,
+	        fds, NULL, NULL, error);
 	if (!reply)
 		return -1;
 	return (bench_now_us() - t0) / 1e6;
@@ -83,7 +83,7 @@ concurrent_done(GObject *source, GAsyncResult *res, gpointer data)
 	Concurrent *c = data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) reply = g_dbus_connection_call_with_unix_fd_list_finish(
-		G_DBUS_CONNECTION(source), NULL, res, &error);
+	        G_DBUS_CONNECTION(source), NULL, res, &error);
 
 	if (!reply && !c->error)
 		c->error = g_steal_pointer(&error);
@@ -103,9 +103,9 @@ upload_concurrent(GDBusConnection *conn, const char *modem, gsize size, int n)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) pidv = g_dbus_connection_call_sync(
-		conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-		"GetConnectionUnixProcessID", g_variant_new("(s)", BENCH_BUS_NAME),
-		G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+	        conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+	        "GetConnectionUnixProcessID", g_variant_new("(s)", BENCH_BUS_NAME),
+	        G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
 	Concurrent c = { 0 };
 	g_autofree char *item = NULL, *m = NULL, *b = NULL;
 	guint32 pid;
@@ -130,9 +130,9 @@ upload_concurrent(GDBusConnection *conn, const char *modem, gsize size, int n)
 		close(fd);
 		c.pending++;
 		g_dbus_connection_call_with_unix_fd_list(
-			conn, BENCH_BUS_NAME, modem, BENCH_FILES_IFACE, "Upload",
-			g_variant_new("(sh)", name, 0), NULL, G_DBUS_CALL_FLAGS_NONE, G_MAXINT, fds,
-			NULL, concurrent_done, &c);
+		        conn, BENCH_BUS_NAME, modem, BENCH_FILES_IFACE, "Upload",
+		        g_variant_new("(sh)", name, 0), NULL, G_DBUS_CALL_FLAGS_NONE, G_MAXINT, fds,
+		        NULL, concurrent_done, &c);
 	}
 	while (!concurrent_all_done(&c))
 		g_main_context_iteration(NULL, TRUE);
@@ -143,8 +143,8 @@ upload_concurrent(GDBusConnection *conn, const char *modem, gsize size, int n)
 	}
 	peak = status_kb(pid, "VmHWM:");
 	g_print("# 4. %d concurrent uploads of %zu B in %.1f s: VmRSS before %.0f kB, VmHWM %.0f "
-		"kB\n",
-		n, size, (bench_now_us() - t0) / 1e6, before, peak);
+	        "kB\n",
+	        n, size, (bench_now_us() - t0) / 1e6, before, peak);
 	item = g_strdup_printf("4. peak RSS, %d concurrent uploads of %zu KiB", n, size / 1024);
 	m = g_strdup_printf("%.1f MB", peak / 1024);
 	b = g_strdup_printf("%.1f MB before", before / 1024);
@@ -206,18 +206,18 @@ bench_cmd_upload(int argc, char **argv)
 		g_array_append_val(rates, (double){ size / t_big });
 		g_array_append_val(marginal, (double){ (size - 1024) / (t_big - t_one) });
 		g_print("# 4. %d baud, %s: %zu B in %.3f s, 1 KiB in %.3f s\n", baud,
-			rtscts ? "rtscts" : "ack", size, t_big, t_one);
+		        rtscts ? "rtscts" : "ack", size, t_big, t_one);
 	}
 	s = bench_stats(rates);
 	sm = bench_stats(marginal);
 	if (repeat > 1)
 		g_print("# 4. end-to-end rate min/median/max %.0f/%.0f/%.0f B/s\n", s.min, s.median,
-			s.max);
+		        s.max);
 	if (rtscts)
 		item = g_strdup_printf("4. upload %d KiB, %d baud, rtscts", kib, baud);
 	else
 		item = g_strdup_printf("4. upload %d KiB, %d baud, ack %d ms", kib, baud,
-				       turnaround);
+		                       turnaround);
 	m = g_strdup_printf("%.0f B/s", s.median);
 	b = g_strdup_printf("%.0f B/s %s", bound, rtscts ? "line" : "bound");
 	bench_row(item, m, b, s.median / bound, ">= 0.95", s.median / bound >= 0.95);

@@ -72,8 +72,8 @@ int_arg(const char *tail, int min, int max, int *out)
 {
 	guint64 v;
 
-	if (tail[0] != '=' || !g_ascii_string_to_unsigned(tail + 1, 10, (guint64)min, (guint64)max,
-							  &v, NULL))
+	if (tail[0] != '=' ||
+	    !g_ascii_string_to_unsigned(tail + 1, 10, (guint64)min, (guint64)max, &v, NULL))
 		return FALSE;
 	*out = (int)v;
 	return TRUE;
@@ -313,13 +313,15 @@ typedef struct {
 } SimCommand;
 
 static const SimCommand commands[] = {
-	{ "CMEE", cmd_cmee },	  { "CGSN", cmd_cgsn },	    { "CESQ", cmd_cesq },
-	{ "COPS", cmd_cops },	  { "CEREG", cmd_creg },    { "CGREG", cmd_cgreg },
-	{ "CGPADDR", cmd_cgpaddr }, { "CGDCONT", cmd_cgdcont }, { "CGACT", cmd_cgact },
-	{ "QSCLK", cmd_qsclk },	  { "QRST", cmd_qrst },	    { "CFUN", cmd_cfun },
-	{ "CPIN", cmd_cpin },	  { "QFOTADL", sim_fota_command },
-	{ "CGMR", cmd_cgmr },	  { "QISEND", cmd_qisend },
-	{ "CMGS", cmd_cmgs },	  { "CMGW", cmd_cmgs },
+	{ "CMEE", cmd_cmee },           { "CGSN", cmd_cgsn },
+	{ "CESQ", cmd_cesq },           { "COPS", cmd_cops },
+	{ "CEREG", cmd_creg },          { "CGREG", cmd_cgreg },
+	{ "CGPADDR", cmd_cgpaddr },     { "CGDCONT", cmd_cgdcont },
+	{ "CGACT", cmd_cgact },         { "QSCLK", cmd_qsclk },
+	{ "QRST", cmd_qrst },           { "CFUN", cmd_cfun },
+	{ "CPIN", cmd_cpin },           { "QFOTADL", sim_fota_command },
+	{ "CGMR", cmd_cgmr },           { "QISEND", cmd_qisend },
+	{ "CMGS", cmd_cmgs },           { "CMGW", cmd_cmgs },
 	{ "SIMPROMPT", cmd_simprompt }, { "SIMCONNECT", cmd_simconnect },
 };
 

@@ -87,7 +87,7 @@ sim_timer_at(gint64 at_us, GSourceFunc func, gpointer data)
 	t->func = func;
 	t->data = data;
 	return g_unix_fd_add_full(G_PRIORITY_DEFAULT, fd, G_IO_IN, on_precise_timer, t,
-				  precise_timer_free);
+	                          precise_timer_free);
 }
 
 void
@@ -123,8 +123,8 @@ sim_idle_restart(Sim *sim)
 {
 	g_clear_handle_id(&sim->idle_timer, g_source_remove);
 	if (sim->sleep_after_ms && !sim->dead && !sim->asleep)
-		sim->idle_timer = g_timeout_add(
-			(guint)sim_scaled_ms(sim, sim->sleep_after_ms), on_idle, sim);
+		sim->idle_timer =
+		        g_timeout_add((guint)sim_scaled_ms(sim, sim->sleep_after_ms), on_idle, sim);
 }
 
 void
@@ -269,8 +269,8 @@ sim_reboot(Sim *sim, gboolean power_cut)
 {
 	power_down(sim, power_cut);
 	sim->power_timer = g_timeout_add(
-		(guint)sim_scaled_ms(sim, power_cut ? POWER_OFF_MS + BOOT_MS : REBOOT_MS),
-		on_power_timer, sim);
+	        (guint)sim_scaled_ms(sim, power_cut ? POWER_OFF_MS + BOOT_MS : REBOOT_MS),
+	        on_power_timer, sim);
 }
 
 /* ---- pseudo-terminal ---- */
@@ -314,7 +314,7 @@ sim_pty_open(Sim *sim, GError **error)
 	if (sim->master_fd < 0 || grantpt(sim->master_fd) < 0 || unlockpt(sim->master_fd) < 0 ||
 	    ptsname_r(sim->master_fd, name, sizeof name) != 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "posix_openpt: %s",
-			    g_strerror(errno));
+		            g_strerror(errno));
 		return FALSE;
 	}
 	fcntl(sim->master_fd, F_SETFD, FD_CLOEXEC);
@@ -323,20 +323,20 @@ sim_pty_open(Sim *sim, GError **error)
 	sim->slave_fd = open(name, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (sim->slave_fd < 0 || tcgetattr(sim->slave_fd, &tio) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "open %s: %s", name,
-			    g_strerror(errno));
+		            g_strerror(errno));
 		return FALSE;
 	}
 	cfmakeraw(&tio);
 	tcsetattr(sim->slave_fd, TCSANOW, &tio);
 	if (lstat(sim->link, &st) == 0 && !S_ISLNK(st.st_mode)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-			    "%s exists and is not a symlink; not replacing it", sim->link);
+		            "%s exists and is not a symlink; not replacing it", sim->link);
 		return FALSE;
 	}
 	unlink(tmp);
 	if (symlink(name, tmp) < 0 || rename(tmp, sim->link) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "link %s: %s",
-			    sim->link, g_strerror(errno));
+		            sim->link, g_strerror(errno));
 		unlink(tmp);
 		return FALSE;
 	}
@@ -448,15 +448,15 @@ run(Sim *sim, int argc, char **argv)
 	int baud = 0, rx_buffer = 256, ack_turnaround = 2, sleep_after = 0;
 	gboolean corrupt = FALSE, noise = FALSE;
 	GOptionEntry entries[] = {
-		{ "link", 0, 0, G_OPTION_ARG_FILENAME, &sim->link,
-		  "symlink to the pty slave", "PATH" },
+		{ "link", 0, 0, G_OPTION_ARG_FILENAME, &sim->link, "symlink to the pty slave",
+		  "PATH" },
 		{ "model", 0, 0, G_OPTION_ARG_STRING, &sim->model, "BC65 or BC92", "MODEL" },
-		{ "revision", 0, 0, G_OPTION_ARG_STRING, &sim->revision,
-		  "firmware revision", "REV" },
+		{ "revision", 0, 0, G_OPTION_ARG_STRING, &sim->revision, "firmware revision",
+		  "REV" },
 		{ "rat", 0, 0, G_OPTION_ARG_STRING, &rat, "nb-iot or gsm (BC92 only)", "RAT" },
 		{ "imei", 0, 0, G_OPTION_ARG_STRING, &sim->imei, "15 digits", "IMEI" },
-		{ "unregistered", 0, 0, G_OPTION_ARG_NONE, &sim->unregistered,
-		  "not registered", NULL },
+		{ "unregistered", 0, 0, G_OPTION_ARG_NONE, &sim->unregistered, "not registered",
+		  NULL },
 		{ "no-ip", 0, 0, G_OPTION_ARG_NONE, &sim->no_ip, "registered but no IP", NULL },
 		{ "baud", 0, 0, G_OPTION_ARG_INT, &baud, "line rate to honour (0: none)", "N" },
 		{ "flow", 0, 0, G_OPTION_ARG_STRING, &flow, "none or rtscts", "FLOW" },
@@ -465,26 +465,26 @@ run(Sim *sim, int argc, char **argv)
 		  "flash write per block", "MS" },
 		{ "time-scale", 0, 0, G_OPTION_ARG_DOUBLE, &sim->time_scale, "delay factor", "F" },
 		{ "spelling", 0, 0, G_OPTION_ARG_STRING, &spelling, "clean or seed", "S" },
-		{ "max-package", 0, 0, G_OPTION_ARG_INT64, &max_package,
-		  "largest package", "BYTES" },
+		{ "max-package", 0, 0, G_OPTION_ARG_INT64, &max_package, "largest package",
+		  "BYTES" },
 		{ "ufs-size", 0, 0, G_OPTION_ARG_INT64, &ufs_size, "UFS capacity", "BYTES" },
 		{ "log", 0, 0, G_OPTION_ARG_FILENAME, &sim->log_path, "traffic log", "FILE" },
-		{ "control", 0, 0, G_OPTION_ARG_FILENAME, &sim->control_path,
-		  "control FIFO", "PATH" },
+		{ "control", 0, 0, G_OPTION_ARG_FILENAME, &sim->control_path, "control FIFO",
+		  "PATH" },
 		{ "noise", 0, 0, G_OPTION_ARG_NONE, &noise, "noise from the start", NULL },
-		{ "sleep-after", 0, 0, G_OPTION_ARG_INT, &sleep_after,
-		  "idle time before sleep", "MS" },
+		{ "sleep-after", 0, 0, G_OPTION_ARG_INT, &sleep_after, "idle time before sleep",
+		  "MS" },
 		{ "power-cut", 0, 0, G_OPTION_ARG_STRING, &power_cut,
 		  "updating:PCT|downloading:PCT", "P" },
-		{ "inject-error", 0, 0, G_OPTION_ARG_STRING, &inject,
-		  "CODE:sync|httpend|end", "E" },
-		{ "make-package", 0, 0, G_OPTION_ARG_FILENAME, &make_package,
-		  "write a package", "OUT" },
+		{ "inject-error", 0, 0, G_OPTION_ARG_STRING, &inject, "CODE:sync|httpend|end",
+		  "E" },
+		{ "make-package", 0, 0, G_OPTION_ARG_FILENAME, &make_package, "write a package",
+		  "OUT" },
 		{ "from", 0, 0, G_OPTION_ARG_STRING, &from, "package source revision", "REV" },
 		{ "to", 0, 0, G_OPTION_ARG_STRING, &to, "package target revision", "REV" },
 		{ "payload-size", 0, 0, G_OPTION_ARG_INT64, &payload_size, "package payload", "N" },
-		{ "corrupt", 0, 0, G_OPTION_ARG_NONE, &corrupt,
-		  "break the package checksum", NULL },
+		{ "corrupt", 0, 0, G_OPTION_ARG_NONE, &corrupt, "break the package checksum",
+		  NULL },
 		{ NULL }
 	};
 	int status = 0;
@@ -504,13 +504,13 @@ run(Sim *sim, int argc, char **argv)
 		if (!from || !to || payload_size < 0)
 			return usage_error("--make-package needs --from and --to");
 		return sim_make_package(make_package, sim->model, from, to, (gsize)payload_size,
-					corrupt);
+		                        corrupt);
 	}
 	if (sim->link == NULL)
 		return usage_error("--link PATH is required");
 	if (sim->revision == NULL)
-		sim->revision = g_strdup(strcmp(sim->model, "BC92") == 0 ? "BC92JBR01A01"
-									 : "BC65JAR01A01");
+		sim->revision =
+		        g_strdup(strcmp(sim->model, "BC92") == 0 ? "BC92JBR01A01" : "BC65JAR01A01");
 	if (rat && strcmp(rat, "gsm") == 0 && strcmp(sim->model, "BC92") == 0)
 		sim->gsm = TRUE;
 	else if (rat && strcmp(rat, "nb-iot") != 0)
@@ -527,8 +527,8 @@ run(Sim *sim, int argc, char **argv)
 		sim->flow_rtscts = TRUE;
 	else if (flow && strcmp(flow, "none") != 0)
 		return usage_error("--flow must be none or rtscts");
-	if (baud < 0 || rx_buffer < 0 || ack_turnaround < 0 || sleep_after < 0 ||
-	    max_package < 0 || ufs_size < 0 || !(sim->time_scale > 0))
+	if (baud < 0 || rx_buffer < 0 || ack_turnaround < 0 || sleep_after < 0 || max_package < 0 ||
+	    ufs_size < 0 || !(sim->time_scale > 0))
 		return usage_error("numeric options must not be negative (time-scale > 0)");
 	sim->baud = (guint)baud;
 	sim->rx_buffer = (guint)rx_buffer;

@@ -98,8 +98,8 @@ typedef struct {
 
 	/* line assembly and power state */
 	GString *line;
-	gboolean dead;      /* rebooting or powered off: input discarded, nothing sent */
-	gboolean silence;   /* wedged: input ignored, nothing sent */
+	gboolean dead;    /* rebooting or powered off: input discarded, nothing sent */
+	gboolean silence; /* wedged: input ignored, nothing sent */
 	gboolean asleep;
 	gboolean noise;
 	guint noise_timer;
@@ -183,7 +183,7 @@ guint16 sim_xor16(const guint8 *data, gsize len);
 gboolean sim_package_parse(const guint8 *data, gsize len, SimPackage *out);
 void sim_package_clear(SimPackage *pkg);
 int sim_make_package(const char *out, const char *model, const char *from, const char *to,
-		     gsize payload_size, gboolean corrupt);
+                     gsize payload_size, gboolean corrupt);
 
 /* sim-fota.c */
 void sim_fota_command(Sim *sim, const char *tail);
@@ -200,8 +200,8 @@ typedef struct {
 	GBytes *body;
 } SimHttpResult;
 typedef void (*SimHttpDone)(SimHttpResult *result, gpointer user_data);
-SimHttp *sim_http_start(const char *url, gsize max_bytes, double low_speed_s,
-			SimHttpDone done, gpointer user_data);
+SimHttp *sim_http_start(const char *url, gsize max_bytes, double low_speed_s, SimHttpDone done,
+                        gpointer user_data);
 /* percent 0..100 of the transfer, -1 while the total is unknown */
 int sim_http_percent(SimHttp *http);
 /* stops the transfer; the done callback will never run */
