@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* dfota-service-private.h: what the parts of DfotaService share. The core (dfota-service.c)
+ * owns the object, the Modem interface, method dispatch and the mirroring of state; the parts
+ * answer the callers of one concern each: authorization (dfota-service-auth.c), the Fota
+ * interface (dfota-service-fota.c) and the Files interface (dfota-service-files.c). */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "dfota-dbus-generated.h"
+#include "dfota-fota.h"
+#include "dfota-inhibitor.h"
+#include "dfota-modem.h"
+#include "dfota-service.h"
+
+G_BEGIN_DECLS
+
+struct _DfotaService {
+	GObject parent_instance;
+
+	GDBusConnection *connection;
+	gboolean session_bus;
+	GDBusObjectManagerServer *manager;
+	GPtrArray *entries;  /* ModemEntry */
+	GHashTable *auth;    /* unique name → GINT_TO_POINTER(1 allowed / 2 denied) */
+	GHashTable *callers; /* unique name → GCancellable of its waiting commands */
+	guint name_owner_sub;
+	char *last_status;
+};
+
+typedef struct {
+	DfotaService *service; /* not a reference: the service owns the entry */
+	guint index;
+	DfotaModem *modem;
+	DfotaFota *fota;
+	DfotaDBusObjectSkeleton *object;
+	DfotaDBusModem *imodem;
+	DfotaDBusFota *ifota;
+	DfotaDBusFiles *ifiles;
+	DfotaInhibitor *inhibitor;
+	/* Files.Upload and Download run one at a time per modem (the tty serialises them anyway):
+	 * the others wait here with their fds unread, so memory holds at most one file per
+	 * modem however many callers pile up. */
+	GQueue waiting_transfers; /* FileCall */
+	gboolean transfer_running;
+} ModemEntry;
+
+typedef void (*AuthorizedFunc)(ModemEntry *e, GDBusMethodInvocation *invocation);
+
+/* dfota-service.c */
+void return_error(GDBusMethodInvocation *invocation, const GError *error);
+gboolean refuse_if_busy(ModemEntry *e, GDBusMethodInvocation *invocation);
+int take_fd(GDBusMethodInvocation *invocation, gint32 index);
+
+/* dfota-service-auth.c */
+void authorize(ModemEntry *e, GDBusMethodInvocation *invocation, AuthorizedFunc func);
+void on_name_owner_changed(GDBusConnection *connection, const char *sender_name,
+                           const char *object_path, const char *interface_name,
+                           const char *signal_name, GVariant *parameters, gpointer user_data);
+GCancellable *caller_cancellable(DfotaService *self, const char *sender);
+
+/* dfota-service-fota.c */
+void do_upgrade(ModemEntry *e, GDBusMethodInvocation *invocation);
+void do_upgrade_local(ModemEntry *e, GDBusMethodInvocation *invocation);
+void do_fetch_mcu_file(ModemEntry *e, GDBusMethodInvocation *invocation);
+void do_upgrade_via_host(ModemEntry *e, GDBusMethodInvocation *invocation);
+void do_upgrade_from_file(ModemEntry *e, GDBusMethodInvocation *invocation);
+void do_cancel(ModemEntry *e, GDBusMethodInvocation *invocation);
+
+/* dfota-service-files.c */
+void file_call_free(gpointer c);
+void do_list(ModemEntry *e, GDBusMethodInvocation *invocation);
+void do_delete(ModemEntry *e, GDBusMethodInvocation *invocation);
+void do_upload(ModemEntry *e, GDBusMethodInvocation *invocation);
+void do_download(ModemEntry *e, GDBusMethodInvocation *invocation);
+
+G_END_DECLS
