@@ -3,23 +3,43 @@
 
 #include "dfota-error.h"
 
+/* Each code with its name and words its own message must hold (and no other code's). */
 static const struct {
 	int code;
 	const char *name;
+	const char *says;
 } module_names[] = {
-	{ 6500, "Unknown" },          { 6501, "InvalidParameter" },
-	{ 6502, "PackageTooLarge" },  { 6503, "DownloadFailed" },
-	{ 6504, "PackageNotFound" },  { 6505, "FlashWriteFailed" },
-	{ 6506, "NoPackage" },        { 6507, "PackageVerifyFailed" },
-	{ 6508, "UpgradeFailed" },    { 6509, "OutOfMemory" },
+	{ 6500, "Unknown", "unknown error" },
+	{ 6501, "InvalidParameter", "rejected a parameter" },
+	{ 6502, "PackageTooLarge", "too large" },
+	{ 6503, "DownloadFailed", "failed to download" },
+	{ 6504, "PackageNotFound", "could not find the package" },
+	{ 6505, "FlashWriteFailed", "write the package to flash" },
+	{ 6506, "NoPackage", "no package" },
+	{ 6507, "PackageVerifyFailed", "verification" },
+	{ 6508, "UpgradeFailed", "failed to upgrade" },
+	{ 6509, "OutOfMemory", "out of memory" },
 };
 
 static const char *const daemon_names[] = {
-	"Busy",          "InvalidUrl",     "InvalidFilename",  "InvalidCommand",
-	"InvalidArgument", "NotReady",     "ModemLost",        "Timeout",
-	"CommandFailed", "CmeError",       "Cancelled",        "NotCancellable",
-	"ChecksumMismatch", "RevisionMismatch", "RevisionUnchanged", "Interrupted",
-	"FetchFailed",   "AccessDenied",
+	"Busy",
+	"InvalidUrl",
+	"InvalidFilename",
+	"InvalidCommand",
+	"InvalidArgument",
+	"NotReady",
+	"ModemLost",
+	"Timeout",
+	"CommandFailed",
+	"CmeError",
+	"Cancelled",
+	"NotCancellable",
+	"ChecksumMismatch",
+	"RevisionMismatch",
+	"RevisionUnchanged",
+	"Interrupted",
+	"FetchFailed",
+	"AccessDenied",
 };
 
 static void
@@ -30,8 +50,8 @@ test_module_names(void)
 	for (gsize i = 0; i < G_N_ELEMENTS(module_names); i++) {
 		g_autoptr(GError) error = dfota_error_from_cme(module_names[i].code);
 		g_autofree char *dbus_name = NULL;
-		g_autofree char *expected = g_strconcat("org.dfotad1.Error.", module_names[i].name,
-		                                        NULL);
+		g_autofree char *expected =
+		        g_strconcat("org.dfotad1.Error.", module_names[i].name, NULL);
 
 		g_assert_error(error, DFOTA_MODULE_ERROR, module_names[i].code);
 		g_assert_true(dfota_module_code_is_known(module_names[i].code));
@@ -42,7 +62,18 @@ test_module_names(void)
 		g_autofree char *code = g_strdup_printf("%d", module_names[i].code);
 		g_assert_nonnull(strstr(error->message, code));
 		g_assert_cmpuint(strlen(error->message), >, 30);
+		for (gsize j = 0; j < G_N_ELEMENTS(module_names); j++) {
+			if (j == i)
+				g_assert_nonnull(strstr(error->message, module_names[j].says));
+			else
+				g_assert_null(strstr(error->message, module_names[j].says));
+		}
+		{
+			g_autoptr(GError) remote = g_dbus_error_new_for_dbus_error(expected, "x");
+			g_assert_error(remote, DFOTA_MODULE_ERROR, module_names[i].code);
+		}
 	}
+	g_assert_false(dfota_module_code_is_known(6500 + (int)G_N_ELEMENTS(module_names)));
 }
 
 static void
@@ -52,8 +83,8 @@ test_daemon_names(void)
 	for (gsize i = 0; i < G_N_ELEMENTS(daemon_names); i++) {
 		g_autoptr(GError) error = g_error_new_literal(DFOTA_ERROR, (int)i, "x");
 		g_autofree char *dbus_name = g_dbus_error_encode_gerror(error);
-		g_autofree char *expected = g_strconcat("org.dfotad1.Error.", daemon_names[i],
-		                                        NULL);
+		g_autofree char *expected =
+		        g_strconcat("org.dfotad1.Error.", daemon_names[i], NULL);
 
 		g_assert_cmpstr(dbus_name, ==, expected);
 		g_assert_cmpstr(dfota_error_short_name(error), ==, daemon_names[i]);
