@@ -97,13 +97,14 @@ main(int argc, char **argv)
 	g_autofree char *config_file = NULL, *port = NULL, *state_dir = NULL;
 	gint baud = 0;
 	gboolean verbose = FALSE, version = FALSE;
+	Daemon d = { 0 };
 	GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file",
 		  "FILE" },
 		{ "port", 'p', 0, G_OPTION_ARG_FILENAME, &port, "The modem's tty (Modem/0)",
 		  "PATH" },
 		{ "baud", 'b', 0, G_OPTION_ARG_INT, &baud, "Line rate of --port (115200)", "N" },
-		{ "session", 0, 0, G_OPTION_ARG_NONE, NULL, "Use the session bus", NULL },
+		{ "session", 0, 0, G_OPTION_ARG_NONE, &d.session, "Use the session bus", NULL },
 		{ "state-dir", 's', 0, G_OPTION_ARG_FILENAME, &state_dir, "Job records", "DIR" },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log AT traffic and details",
 		  NULL },
@@ -112,14 +113,12 @@ main(int argc, char **argv)
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- Quectel BC65/BC92 DFOTA daemon");
 	g_autoptr(GError) error = NULL;
-	Daemon d = { 0 };
 	DfotaConfigArgs args = { 0 };
 	guint owner_id;
 	guint64 watchdog_usec = 0;
 
 	setlocale(LC_ALL, "");
 	g_log_set_writer_func(dfota_log_writer_redacting, NULL, NULL);
-	entries[3].arg_data = &d.session;
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		g_printerr("dfotad: %s (see --help)\n", error->message);
