@@ -80,12 +80,6 @@ dfota_inhibitor_release(DfotaInhibitor *self)
 	}
 }
 
-gboolean
-dfota_inhibitor_is_held(DfotaInhibitor *self)
-{
-	return self->fd >= 0;
-}
-
 void
 dfota_inhibitor_free(DfotaInhibitor *self)
 {

@@ -18,6 +18,5 @@ void dfota_inhibitor_free(DfotaInhibitor *self);
 void dfota_inhibitor_acquire(DfotaInhibitor *self, const char *why);
 /* Releases the lock (closes its fd), also one still being taken. */
 void dfota_inhibitor_release(DfotaInhibitor *self);
-gboolean dfota_inhibitor_is_held(DfotaInhibitor *self);
 
 G_END_DECLS
