@@ -46,13 +46,24 @@ static const char *const builtin_urc_prefixes[] = {
 
 typedef enum { STATE_RUNNING, STATE_QUIET, STATE_PROBE, STATE_CLOSED } ChannelState;
 
-/* A prompt or data mode the module entered for a command the channel did not send as a data
- * command: the channel leaves it at once and fails the command. */
+/* What a command is, which decides how its lines and its end are handled. */
 typedef enum {
-	LEFT_NONE = 0,
-	LEFT_PROMPT, /* "> ": ESC sent */
-	LEFT_DATA,   /* CONNECT: "+++" sent after the guard time */
-} LeftMode;
+	COMMAND_KIND_AT,              /* a caller's command (dfota_at_channel_send) */
+	COMMAND_KIND_DATA,            /* a caller's data phase (dfota_at_channel_send_data) */
+	COMMAND_KIND_PROBE,           /* the resync probe (ATI) */
+	COMMAND_KIND_WAKE,            /* the throw-away AT that wakes a sleeping module */
+	COMMAND_KIND_WAKE_THEN_PROBE, /* a wake-up sent before a resync probe */
+} CommandKind;
+
+/* Where the module is with the command in flight. A prompt or data mode the module entered
+ * for a command the channel did not send as a data command is left at once, and the command
+ * fails. */
+typedef enum {
+	MODE_COMMAND = 0, /* lines, then a final result */
+	MODE_DATA,        /* a data command's CONNECT came: bytes go to its raw handler */
+	MODE_LEFT_PROMPT, /* "> " to another command: ESC sent */
+	MODE_LEFT_DATA,   /* CONNECT to another command: "+++" sent after the guard time */
+} CommandMode;
 
 typedef struct {
 	char *text;               /* as written to the tty */
@@ -63,12 +74,8 @@ typedef struct {
 	GTask *task;            /* NULL for the internal resync probe */
 	GSource *cancel_source; /* while queued */
 	GPtrArray *lines;
-	gboolean is_probe;
-	gboolean is_wake;
-	gboolean then_probe; /* a wake-up sent before a resync probe */
-	gboolean is_data;
-	gboolean in_data_mode;
-	LeftMode left;
+	CommandKind kind;
+	CommandMode mode;
 	DfotaAtConnectFunc on_connect;
 	DfotaAtRawFunc on_raw;
 	gpointer data_user_data;
@@ -127,6 +134,19 @@ static void schedule_next(DfotaAtChannel *self);
 static void send_wake(DfotaAtChannel *self, gboolean then_probe);
 static void wake_done(DfotaAtChannel *self);
 static void start_quiet(DfotaAtChannel *self, guint ms);
+
+static gboolean
+is_wake(const Command *cmd)
+{
+	return cmd->kind == COMMAND_KIND_WAKE || cmd->kind == COMMAND_KIND_WAKE_THEN_PROBE;
+}
+
+/* Whether the channel is taking the module out of a prompt or data mode @cmd put it in. */
+static gboolean
+is_leaving(const Command *cmd)
+{
+	return cmd->mode == MODE_LEFT_PROMPT || cmd->mode == MODE_LEFT_DATA;
+}
 
 static void
 command_free(Command *cmd)
@@ -288,8 +308,7 @@ send_wake(DfotaAtChannel *self, gboolean then_probe)
 
 	wake->text = g_strdup("AT");
 	wake->shown = g_strdup("AT");
-	wake->is_wake = TRUE;
-	wake->then_probe = then_probe;
+	wake->kind = then_probe ? COMMAND_KIND_WAKE_THEN_PROBE : COMMAND_KIND_WAKE;
 	wake->timeout_ms = WAKE_TIMEOUT_MS;
 	wake->lines = g_ptr_array_new_with_free_func(g_free);
 	self->asleep = FALSE;
@@ -346,7 +365,7 @@ send_probe(DfotaAtChannel *self)
 
 	probe->text = g_strdup("ATI");
 	probe->shown = g_strdup("ATI");
-	probe->is_probe = TRUE;
+	probe->kind = COMMAND_KIND_PROBE;
 	probe->timeout_ms = self->probe_timeout_ms;
 	probe->lines = g_ptr_array_new_with_free_func(g_free);
 	self->state = STATE_PROBE;
@@ -374,7 +393,7 @@ on_quiet(gpointer data)
 static void
 wake_done(DfotaAtChannel *self)
 {
-	gboolean then_probe = self->current->then_probe;
+	gboolean then_probe = self->current->kind == COMMAND_KIND_WAKE_THEN_PROBE;
 
 	finish_current(self, NULL);
 	if (then_probe)
@@ -437,7 +456,7 @@ probe_done(DfotaAtChannel *self, gboolean ok)
 static GError *
 left_mode_error(const Command *cmd)
 {
-	if (cmd->left == LEFT_PROMPT)
+	if (cmd->mode == MODE_LEFT_PROMPT)
 		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED,
 		                   "The module answered %s with a '>' prompt and waited for data; "
 		                   "the daemon left the prompt (ESC) so that the channel stays "
@@ -460,11 +479,11 @@ on_command_timeout(gpointer data)
 	g_clear_pointer(&self->timeout_source, g_source_unref);
 	if (cmd == NULL)
 		return G_SOURCE_REMOVE;
-	if (cmd->is_probe) {
+	if (cmd->kind == COMMAND_KIND_PROBE) {
 		probe_done(self, FALSE);
 		return G_SOURCE_REMOVE;
 	}
-	if (cmd->is_wake) {
+	if (is_wake(cmd)) {
 		wake_done(self);
 		return G_SOURCE_REMOVE;
 	}
@@ -473,7 +492,7 @@ on_command_timeout(gpointer data)
 	/* The state changes before the caller hears of it, so a command it queues from its
 	 * callback waits for the resync. */
 	start_quiet(self, self->quiet_ms);
-	if (cmd->left != LEFT_NONE) {
+	if (is_leaving(cmd)) {
 		finish_current(self, left_mode_error(cmd));
 		return G_SOURCE_REMOVE;
 	}
@@ -507,7 +526,7 @@ dispatch_urc(DfotaAtChannel *self, const char *line)
 		self->asleep = TRUE;
 	} else if (g_str_has_prefix(line, "+QATWAKEUP") || dfota_at_is_boot_urc(line)) {
 		self->asleep = FALSE;
-		if (self->current && self->current->is_wake) {
+		if (self->current && is_wake(self->current)) {
 			g_signal_emit(self, signals[SIGNAL_URC], 0, line);
 			wake_done(self);
 			return;
@@ -571,7 +590,7 @@ on_escape_guard(gpointer data)
 	DfotaAtChannel *self = DFOTA_AT_CHANNEL(data);
 
 	g_clear_pointer(&self->guard_source, g_source_unref);
-	if (self->current == NULL || self->current->left != LEFT_DATA)
+	if (self->current == NULL || self->current->mode != MODE_LEFT_DATA)
 		return G_SOURCE_REMOVE;
 	g_debug("--> +++ (leaving data mode)");
 	if (write_or_lose(self, "+++", 3))
@@ -585,7 +604,7 @@ static void
 leave_data_mode(DfotaAtChannel *self, Command *cmd)
 {
 	g_message("the module answered %s with CONNECT: leaving data mode (+++)", cmd->shown);
-	cmd->left = LEFT_DATA;
+	cmd->mode = MODE_LEFT_DATA;
 	clear_source(&self->timeout_source);
 	clear_source(&self->guard_source);
 	self->guard_source =
@@ -603,8 +622,8 @@ check_prompt(DfotaAtChannel *self)
 	const char *partial;
 	gsize len;
 
-	if (self->state != STATE_RUNNING || cmd == NULL || cmd->is_data || cmd->is_probe ||
-	    cmd->is_wake || cmd->left != LEFT_NONE)
+	if (self->state != STATE_RUNNING || cmd == NULL || cmd->kind != COMMAND_KIND_AT ||
+	    cmd->mode != MODE_COMMAND)
 		return;
 	partial = dfota_line_reader_peek(self->reader, &len);
 	while (len > 0 && partial[len - 1] == ' ')
@@ -613,7 +632,7 @@ check_prompt(DfotaAtChannel *self)
 		return;
 	g_message("the module answered %s with a '>' prompt: leaving it (ESC)", cmd->shown);
 	dfota_line_reader_reset(self->reader);
-	cmd->left = LEFT_PROMPT;
+	cmd->mode = MODE_LEFT_PROMPT;
 	if (write_or_lose(self, &esc, 1))
 		restart_command_timer(self);
 }
@@ -648,12 +667,12 @@ handle_line(DfotaAtChannel *self, const char *line)
 		return; /* echo */
 
 	final = dfota_at_parse_final(line, &code);
-	if (final != DFOTA_AT_FINAL_NONE && cmd->is_wake) {
+	if (final != DFOTA_AT_FINAL_NONE && is_wake(cmd)) {
 		wake_done(self);
 		return;
 	}
 	if (final != DFOTA_AT_FINAL_NONE) {
-		if (cmd->is_probe) {
+		if (cmd->kind == COMMAND_KIND_PROBE) {
 			DfotaAtIdentity id;
 			gboolean ok = FALSE;
 			if (final == DFOTA_AT_FINAL_OK) {
@@ -666,7 +685,7 @@ handle_line(DfotaAtChannel *self, const char *line)
 			}
 			probe_done(self, ok);
 		} else {
-			GError *error = cmd->left != LEFT_NONE ? left_mode_error(cmd)
+			GError *error = is_leaving(cmd) ? left_mode_error(cmd)
 			                : final == DFOTA_AT_FINAL_OK
 			                        ? NULL
 			                        : error_for_final(cmd, final, code, trimmed);
@@ -685,7 +704,7 @@ handle_line(DfotaAtChannel *self, const char *line)
 		}
 		return;
 	}
-	if (cmd->left != LEFT_NONE) {
+	if (is_leaving(cmd)) {
 		/* what the module says in a mode it is being taken out of is nobody's answer */
 		if (is_urc_line(self, line))
 			dispatch_urc(self, line);
@@ -693,12 +712,13 @@ handle_line(DfotaAtChannel *self, const char *line)
 			g_debug("Discarding a line of a prompt or data mode: %s", line);
 		return;
 	}
-	if (!cmd->is_data && !cmd->is_probe && !cmd->is_wake && dfota_at_is_connect(line)) {
+	if (cmd->kind == COMMAND_KIND_AT && dfota_at_is_connect(line)) {
 		leave_data_mode(self, cmd);
 		return;
 	}
-	if (cmd->is_data && !cmd->in_data_mode && dfota_at_is_connect(line)) {
-		cmd->in_data_mode = TRUE;
+	if (cmd->kind == COMMAND_KIND_DATA && cmd->mode == MODE_COMMAND &&
+	    dfota_at_is_connect(line)) {
+		cmd->mode = MODE_DATA;
 		restart_command_timer(self);
 		if (cmd->on_connect)
 			cmd->on_connect(self, cmd->data_user_data);
@@ -738,7 +758,7 @@ on_serial_data(DfotaSerial *serial, GBytes *bytes, gpointer user_data)
 		Command *cmd = self->current;
 		g_autofree char *line = NULL;
 
-		if (cmd && cmd->in_data_mode) {
+		if (cmd && cmd->mode == MODE_DATA) {
 			restart_command_timer(self);
 			if (dfota_line_reader_is_empty(self->reader)) {
 				off += dfota_line_reader_skip_terminator(self->reader, data + off,
@@ -909,7 +929,7 @@ dfota_at_channel_send_data(DfotaAtChannel *self, const char *command, guint time
 	cmd->shown = dfota_text_redact_urls(command);
 	cmd->expected_prefixes = dfota_at_expected_prefixes(command);
 	cmd->timeout_ms = timeout_ms;
-	cmd->is_data = TRUE;
+	cmd->kind = COMMAND_KIND_DATA;
 	cmd->on_connect = on_connect;
 	cmd->on_raw = on_raw;
 	cmd->data_user_data = data_user_data;
@@ -927,7 +947,7 @@ dfota_at_channel_write_raw(DfotaAtChannel *self, const void *data, gsize len, GE
 		                    "The modem is not connected");
 		return FALSE;
 	}
-	if (self->current == NULL || !self->current->in_data_mode) {
+	if (self->current == NULL || self->current->mode != MODE_DATA) {
 		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
 		                    "The AT channel is not in data mode");
 		return FALSE;
