@@ -163,6 +163,21 @@ command_free(Command *cmd)
 	g_free(cmd);
 }
 
+/* A command of @kind for @text; the lines it collects start empty. */
+static Command *
+command_new(const char *text, guint timeout_ms, CommandKind kind)
+{
+	Command *cmd = g_new0(Command, 1);
+
+	cmd->text = g_strdup(text);
+	cmd->shown = dfota_text_redact_urls(text);
+	cmd->expected_prefixes = dfota_at_expected_prefixes(text);
+	cmd->timeout_ms = timeout_ms;
+	cmd->kind = kind;
+	cmd->lines = g_ptr_array_new_with_free_func(g_free);
+	return cmd;
+}
+
 static void
 urc_handler_free(UrcHandler *h)
 {
@@ -304,13 +319,9 @@ write_command(DfotaAtChannel *self, Command *cmd)
 static void
 send_wake(DfotaAtChannel *self, gboolean then_probe)
 {
-	Command *wake = g_new0(Command, 1);
+	Command *wake = command_new("AT", WAKE_TIMEOUT_MS,
+	                            then_probe ? COMMAND_KIND_WAKE_THEN_PROBE : COMMAND_KIND_WAKE);
 
-	wake->text = g_strdup("AT");
-	wake->shown = g_strdup("AT");
-	wake->kind = then_probe ? COMMAND_KIND_WAKE_THEN_PROBE : COMMAND_KIND_WAKE;
-	wake->timeout_ms = WAKE_TIMEOUT_MS;
-	wake->lines = g_ptr_array_new_with_free_func(g_free);
 	self->asleep = FALSE;
 	write_command(self, wake);
 }
@@ -361,13 +372,8 @@ schedule_next(DfotaAtChannel *self)
 static void
 send_probe(DfotaAtChannel *self)
 {
-	Command *probe = g_new0(Command, 1);
+	Command *probe = command_new("ATI", self->probe_timeout_ms, COMMAND_KIND_PROBE);
 
-	probe->text = g_strdup("ATI");
-	probe->shown = g_strdup("ATI");
-	probe->kind = COMMAND_KIND_PROBE;
-	probe->timeout_ms = self->probe_timeout_ms;
-	probe->lines = g_ptr_array_new_with_free_func(g_free);
 	self->state = STATE_PROBE;
 	write_command(self, probe);
 }
@@ -848,7 +854,6 @@ enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable, GAsyncRea
 	 * reach the callback from the main loop, never from inside this call. */
 	cmd->task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(cmd->task, tag);
-	cmd->lines = g_ptr_array_new_with_free_func(g_free);
 
 	if (self->state == STATE_CLOSED) {
 		g_task_return_new_error(cmd->task, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
@@ -897,11 +902,7 @@ dfota_at_channel_send(DfotaAtChannel *self, const char *command, guint timeout_m
 	g_return_if_fail(DFOTA_IS_AT_CHANNEL(self));
 	g_return_if_fail(command != NULL);
 
-	cmd = g_new0(Command, 1);
-	cmd->text = g_strdup(command);
-	cmd->shown = dfota_text_redact_urls(command);
-	cmd->expected_prefixes = dfota_at_expected_prefixes(command);
-	cmd->timeout_ms = timeout_ms;
+	cmd = command_new(command, timeout_ms, COMMAND_KIND_AT);
 	cmd->flags = flags;
 	enqueue(self, cmd, cancellable, callback, user_data, dfota_at_channel_send);
 }
@@ -924,12 +925,7 @@ dfota_at_channel_send_data(DfotaAtChannel *self, const char *command, guint time
 	g_return_if_fail(DFOTA_IS_AT_CHANNEL(self));
 	g_return_if_fail(command != NULL);
 
-	cmd = g_new0(Command, 1);
-	cmd->text = g_strdup(command);
-	cmd->shown = dfota_text_redact_urls(command);
-	cmd->expected_prefixes = dfota_at_expected_prefixes(command);
-	cmd->timeout_ms = timeout_ms;
-	cmd->kind = COMMAND_KIND_DATA;
+	cmd = command_new(command, timeout_ms, COMMAND_KIND_DATA);
 	cmd->on_connect = on_connect;
 	cmd->on_raw = on_raw;
 	cmd->data_user_data = data_user_data;
