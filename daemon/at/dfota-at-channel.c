@@ -37,12 +37,9 @@
  * "+++"). */
 #define ESCAPE_GUARD_MS 1000
 
-/* Lines that are unsolicited whatever is in flight (unless they carry its own prefix). */
-static const char *const builtin_urc_prefixes[] = {
-	"+QIND:",  "RDY",     "+CPIN:",  "+QATSLEEP",     "+QATWAKEUP",
-	"+CEREG:", "+CGREG:", "+CSCON:", "+QNBIOTEVENT:", "+IP:",
-	"+CGEV:",  "+CTZEU:", "+CTZV:",  "+QLWEVTIND:",   "+NPSMR:",
-};
+/* The URCs the channel acts on itself (the module's sleep; the boot lines, dfota_at_is_boot_urc,
+ * end it too). Every other prefix is the callers' to name (dfota_at_channel_add_urc_prefix). */
+static const char *const channel_urc_prefixes[] = { "+QATSLEEP", "+QATWAKEUP" };
 
 typedef enum { STATE_RUNNING, STATE_QUIET, STATE_PROBE, STATE_CLOSED } ChannelState;
 
@@ -109,7 +106,8 @@ struct _DfotaAtChannel {
 	guint quiet_ms;
 	guint probe_timeout_ms;
 	guint backoff_ms;
-	GPtrArray *handlers; /* UrcHandler* */
+	GPtrArray *handlers;     /* UrcHandler* */
+	GPtrArray *urc_prefixes; /* char*: lines that are unsolicited, handled or not */
 	guint next_handler_id;
 	gboolean asleep; /* +QATSLEEP seen and no sign of life since */
 	guint failed_probes;
@@ -511,8 +509,8 @@ on_command_timeout(gpointer data)
 static gboolean
 is_urc_line(DfotaAtChannel *self, const char *line)
 {
-	for (gsize i = 0; i < G_N_ELEMENTS(builtin_urc_prefixes); i++) {
-		if (g_str_has_prefix(line, builtin_urc_prefixes[i]))
+	for (guint i = 0; i < self->urc_prefixes->len; i++) {
+		if (g_str_has_prefix(line, g_ptr_array_index(self->urc_prefixes, i)))
 			return TRUE;
 	}
 	for (guint i = 0; i < self->handlers->len; i++) {
@@ -998,6 +996,19 @@ dfota_at_channel_add_urc_handler(DfotaAtChannel *self, const char *prefix, Dfota
 }
 
 void
+dfota_at_channel_add_urc_prefix(DfotaAtChannel *self, const char *prefix)
+{
+	g_return_if_fail(DFOTA_IS_AT_CHANNEL(self));
+	g_return_if_fail(prefix != NULL && *prefix != '\0');
+
+	for (guint i = 0; i < self->urc_prefixes->len; i++) {
+		if (g_str_equal(g_ptr_array_index(self->urc_prefixes, i), prefix))
+			return;
+	}
+	g_ptr_array_add(self->urc_prefixes, g_strdup(prefix));
+}
+
+void
 dfota_at_channel_remove_urc_handler(DfotaAtChannel *self, guint id)
 {
 	for (guint i = 0; i < self->handlers->len; i++) {
@@ -1056,6 +1067,7 @@ dfota_at_channel_finalize(GObject *object)
 	DfotaAtChannel *self = DFOTA_AT_CHANNEL(object);
 
 	g_ptr_array_unref(self->handlers);
+	g_ptr_array_unref(self->urc_prefixes);
 	dfota_line_reader_free(self->reader);
 	g_main_context_unref(self->context);
 	G_OBJECT_CLASS(dfota_at_channel_parent_class)->finalize(object);
@@ -1073,6 +1085,9 @@ dfota_at_channel_init(DfotaAtChannel *self)
 	self->quiet_ms = DFOTA_AT_CHANNEL_DEFAULT_QUIET_MS;
 	self->probe_timeout_ms = DEFAULT_PROBE_TIMEOUT_MS;
 	self->handlers = g_ptr_array_new_with_free_func((GDestroyNotify)urc_handler_free);
+	self->urc_prefixes = g_ptr_array_new_with_free_func(g_free);
+	for (gsize i = 0; i < G_N_ELEMENTS(channel_urc_prefixes); i++)
+		dfota_at_channel_add_urc_prefix(self, channel_urc_prefixes[i]);
 }
 
 static void

@@ -4,9 +4,10 @@
  * its bytes are written. Lines that answer the command in flight are collected: a line with
  * the command's own expected prefix (AT+CEREG? → "+CEREG:"; for a chained line such as
  * AT+CGMR;+CEREG? the prefix of any of its commands) always belongs to it; a line with
- * a known URC prefix does not; anything else while a command is in flight is an information
- * line. Echo of the command is dropped. Every line that is not part of a response is
- * emitted as "urc" and dispatched to the handlers registered for its prefix.
+ * a URC prefix the callers named (dfota_at_channel_add_urc_prefix(), _add_urc_handler()) does
+ * not; anything else while a command is in flight is an information line. Echo of the
+ * command is dropped. Every line that is not part of a response is emitted as "urc" and
+ * dispatched to the handlers registered for its prefix.
  *
  * After a timeout the channel resynchronises before the next command goes out: it waits
  * until the line has been quiet for quiet-ms (late answers are discarded), then sends ATI and
@@ -95,8 +96,14 @@ DfotaSerial *dfota_at_channel_get_serial(DfotaAtChannel *self);
 /* Bytes written but not yet taken by the kernel (for streaming with back-pressure). */
 gsize dfota_at_channel_get_pending(DfotaAtChannel *self);
 
-/* URC handlers by prefix ("+QIND:", "RDY", …). A line matching several prefixes goes to
- * each. Returns an id for dfota_at_channel_remove_urc_handler(). */
+/* Lines starting with @prefix ("+CEREG:", …) are unsolicited, handled or not, unless they carry
+ * an expected prefix of the command in flight. The channel knows only the URCs it acts on
+ * itself (+QATSLEEP, +QATWAKEUP, the boot lines such as RDY); the layers above name the
+ * module's others when they set the channel up. Adding a prefix again changes nothing. */
+void dfota_at_channel_add_urc_prefix(DfotaAtChannel *self, const char *prefix);
+
+/* URC handlers by prefix ("+QIND:", "RDY", …); a handler's prefix counts as a URC prefix
+ * while it is registered. A line matching several prefixes goes to each. Returns an id for dfota_at_channel_remove_urc_handler(). */
 typedef void (*DfotaAtUrcFunc)(DfotaAtChannel *channel, const char *line, gpointer user_data);
 guint dfota_at_channel_add_urc_handler(DfotaAtChannel *self, const char *prefix,
                                        DfotaAtUrcFunc func, gpointer user_data,

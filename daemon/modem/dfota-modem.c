@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dfota-error.h"
+#include "dfota-modem-urcs.h"
 #include "dfota-ports.h"
 
 #define OPEN_RETRY_MIN_MS 500
@@ -564,6 +565,7 @@ modem_open_port(DfotaModem *self)
 	g_message("modem %s: opened %s at %u baud%s", self->cfg.name, path, self->cfg.baud,
 	          self->cfg.rtscts ? " with RTS/CTS" : "");
 	self->channel = dfota_at_channel_new(self->serial);
+	dfota_modem_add_urc_prefixes(self->channel);
 	dfota_at_channel_set_max_queue(self->channel, self->cfg.max_queue);
 	dfota_at_channel_set_quiet_ms(self->channel, self->cfg.quiet_ms);
 	dfota_at_channel_set_unresponsive_quiet_ms(self->channel,

@@ -65,6 +65,9 @@ fixture_setup(Fixture *f, gconstpointer data)
 	f->channel = dfota_at_channel_new(f->serial);
 	dfota_at_channel_set_quiet_ms(f->channel, 50);
 	dfota_at_channel_set_probe_timeout_ms(f->channel, 300);
+	/* The URC prefixes these tests use, named as the modem layer names them. */
+	dfota_at_channel_add_urc_prefix(f->channel, "+CEREG:");
+	dfota_at_channel_add_urc_prefix(f->channel, "+QIND:");
 	f->urcs = g_ptr_array_new_with_free_func(g_free);
 	g_signal_connect(f->channel, "urc", G_CALLBACK(on_urc), f);
 	g_signal_connect(f->channel, "lost", G_CALLBACK(on_lost), f);
@@ -280,6 +283,45 @@ test_expected_prefix_rule(Fixture *f, gconstpointer data)
 	assert_lines(&r, cesq);
 	g_assert_true(has_urc(f, "+CEREG: 5"));
 	g_assert_cmpuint(f->urcs->len, ==, 1);
+	result_clear(&r);
+}
+
+/* A prefix is unsolicited only once a caller names it; the sleep lines are the channel's own. */
+static void
+test_urc_prefix_registered(Fixture *f, gconstpointer data)
+{
+	Result r = { 0 };
+	const char *const folded[] = { "+CSCON: 1", "+CESQ: 1,2", NULL };
+	const char *const cesq[] = { "+CESQ: 1,2", NULL };
+
+	send(f, "AT+CESQ", 2000, &r);
+	pty_module_expect(f->pty, "AT+CESQ", WAIT_MS);
+	pty_module_say(f->pty, "\r\n+CSCON: 1\r\n\r\n+CESQ: 1,2\r\n\r\nOK\r\n");
+	wait_result(&r);
+	assert_lines(&r, folded);
+	g_assert_cmpuint(f->urcs->len, ==, 0);
+	result_clear(&r);
+
+	dfota_at_channel_add_urc_prefix(f->channel, "+CSCON:");
+	dfota_at_channel_add_urc_prefix(f->channel, "+CSCON:"); /* again: no change */
+	send(f, "AT+CESQ", 2000, &r);
+	pty_module_expect(f->pty, "AT+CESQ", WAIT_MS);
+	pty_module_say(f->pty, "\r\n+CSCON: 0\r\n\r\n+CESQ: 1,2\r\n\r\n+QATWAKEUP\r\n\r\nOK\r\n");
+	wait_result(&r);
+	assert_lines(&r, cesq);
+	g_assert_cmpuint(f->urcs->len, ==, 2);
+	g_assert_cmpstr(f->urcs->pdata[0], ==, "+CSCON: 0");
+	g_assert_cmpstr(f->urcs->pdata[1], ==, "+QATWAKEUP");
+	result_clear(&r);
+
+	/* still its own answer when the command asks for it */
+	send(f, "AT+CSCON?", 2000, &r);
+	pty_module_expect(f->pty, "AT+CSCON?", WAIT_MS);
+	pty_module_say(f->pty, "\r\n+CSCON: 0,1\r\n\r\nOK\r\n");
+	wait_result(&r);
+	g_assert_no_error(r.error);
+	g_assert_cmpstr(r.lines[0], ==, "+CSCON: 0,1");
+	g_assert_cmpuint(f->urcs->len, ==, 2);
 	result_clear(&r);
 }
 
@@ -922,6 +964,7 @@ main(int argc, char **argv)
 	ADD("/at-channel/next-before-reply", test_next_before_reply);
 	ADD("/at-channel/expected-prefix-rule", test_expected_prefix_rule);
 	ADD("/at-channel/chain-prefixes", test_chain_prefixes);
+	ADD("/at-channel/urc-prefix-registered", test_urc_prefix_registered);
 	ADD("/at-channel/prompt-left", test_prompt_left);
 	ADD("/at-channel/connect-left", test_connect_left);
 	ADD("/at-channel/echo-and-urc-between", test_echo_and_urc_between);
