@@ -14,7 +14,7 @@
  * resynchronises as after any timeout, then sends the real command. No caller ever sees its
  * command eaten by the module's sleep.
  */
-#include "dfota-at-channel.h"
+#include "dfota-at-channel-private.h"
 
 #include <string.h>
 
@@ -23,115 +23,19 @@
 #include "dfota-line-reader.h"
 #include "dfota-redact.h"
 
-#define RESYNC_BACKOFF_MAX_MS 5000
 /* Once unresponsive, the quiet between probes. It must exceed the module's AT+QFUPL
  * inactivity bound: a module left in a data phase by a daemon restart takes our probes as data
  * and only leaves it once the line has been quiet that long. */
 #define DEFAULT_UNRESPONSIVE_QUIET_MS 12000
 #define DEFAULT_PROBE_TIMEOUT_MS 3000
-#define WAKE_TIMEOUT_MS 500
-/* Failed resync probes in a row after which the module counts as unresponsive: waiting
- * commands fail with ModemLost and new ones are refused until a probe succeeds again. */
-#define UNRESPONSIVE_PROBES 3
-/* V.250 S12's default escape guard time (Quectel: at least 1 s of silence before and after
- * "+++"). */
-#define ESCAPE_GUARD_MS 1000
 
 /* The URCs the channel acts on itself (the module's sleep; the boot lines, dfota_at_is_boot_urc,
  * end it too). Every other prefix is the callers' to name (dfota_at_channel_add_urc_prefix). */
 static const char *const channel_urc_prefixes[] = { "+QATSLEEP", "+QATWAKEUP" };
 
-typedef enum { STATE_RUNNING, STATE_QUIET, STATE_PROBE, STATE_CLOSED } ChannelState;
-
-/* What a command is, which decides how its lines and its end are handled. */
-typedef enum {
-	COMMAND_KIND_AT,              /* a caller's command (dfota_at_channel_send) */
-	COMMAND_KIND_DATA,            /* a caller's data phase (dfota_at_channel_send_data) */
-	COMMAND_KIND_PROBE,           /* the resync probe (ATI) */
-	COMMAND_KIND_WAKE,            /* the throw-away AT that wakes a sleeping module */
-	COMMAND_KIND_WAKE_THEN_PROBE, /* a wake-up sent before a resync probe */
-} CommandKind;
-
-/* Where the module is with the command in flight. A prompt or data mode the module entered
- * for a command the channel did not send as a data command is left at once, and the command
- * fails. */
-typedef enum {
-	MODE_COMMAND = 0, /* lines, then a final result */
-	MODE_DATA,        /* a data command's CONNECT came: bytes go to its raw handler */
-	MODE_LEFT_PROMPT, /* "> " to another command: ESC sent */
-	MODE_LEFT_DATA,   /* CONNECT to another command: "+++" sent after the guard time */
-} CommandMode;
-
-typedef struct {
-	char *text;               /* as written to the tty */
-	char *shown;              /* for logs and messages: a URL in it redacted (dfota-redact.h) */
-	char **expected_prefixes; /* of every extended command in the line; NULL for none */
-	guint timeout_ms;
-	DfotaAtFlags flags;
-	GTask *task;            /* NULL for the internal resync probe */
-	GSource *cancel_source; /* while queued */
-	GPtrArray *lines;
-	CommandKind kind;
-	CommandMode mode;
-	DfotaAtConnectFunc on_connect;
-	DfotaAtRawFunc on_raw;
-	gpointer data_user_data;
-} Command;
-
-typedef struct {
-	guint id;
-	char *prefix;
-	DfotaAtUrcFunc func;
-	gpointer user_data;
-	GDestroyNotify destroy;
-} UrcHandler;
-
-struct _DfotaAtChannel {
-	GObject parent_instance;
-
-	DfotaSerial *serial;
-	gulong data_id;
-	gulong lost_id;
-	GMainContext *context;
-	DfotaLineReader *reader;
-	ChannelState state;
-	GQueue queue; /* Command*, waiting */
-	Command *current;
-	GSource *timeout_source;
-	GSource *quiet_source;
-	GSource *kick_source;
-	GSource *guard_source; /* escape guard time before "+++" */
-	gboolean at_chunk_end; /* the line being handled is the last of what was read */
-	guint max_queue;
-	guint quiet_ms;
-	guint probe_timeout_ms;
-	guint backoff_ms;
-	GPtrArray *handlers;     /* UrcHandler* */
-	GPtrArray *urc_prefixes; /* char*: lines that are unsolicited, handled or not */
-	guint next_handler_id;
-	gboolean asleep; /* +QATSLEEP seen and no sign of life since */
-	guint failed_probes;
-	gboolean unresponsive;
-	guint unresponsive_quiet_ms;
-	guint64 commands_written; /* AT command lines handed to the tty, probes included */
-};
-
-enum {
-	SIGNAL_URC,
-	SIGNAL_LOST,
-	SIGNAL_RESYNCED,
-	SIGNAL_UNRESPONSIVE,
-	SIGNAL_COMMAND_WRITTEN,
-	N_SIGNALS
-};
-static guint signals[N_SIGNALS];
+guint at_channel_signals[N_SIGNALS];
 
 G_DEFINE_TYPE(DfotaAtChannel, dfota_at_channel, G_TYPE_OBJECT)
-
-static void schedule_next(DfotaAtChannel *self);
-static void send_wake(DfotaAtChannel *self, gboolean then_probe);
-static void wake_done(DfotaAtChannel *self);
-static void start_quiet(DfotaAtChannel *self, guint ms);
 
 static gboolean
 is_wake(const Command *cmd)
@@ -146,7 +50,7 @@ is_leaving(const Command *cmd)
 	return cmd->mode == MODE_LEFT_PROMPT || cmd->mode == MODE_LEFT_DATA;
 }
 
-static void
+void
 command_free(Command *cmd)
 {
 	if (cmd->cancel_source) {
@@ -162,7 +66,7 @@ command_free(Command *cmd)
 }
 
 /* A command of @kind for @text; the lines it collects start empty. */
-static Command *
+Command *
 command_new(const char *text, guint timeout_ms, CommandKind kind)
 {
 	Command *cmd = g_new0(Command, 1);
@@ -176,16 +80,7 @@ command_new(const char *text, guint timeout_ms, CommandKind kind)
 	return cmd;
 }
 
-static void
-urc_handler_free(UrcHandler *h)
-{
-	if (h->destroy)
-		h->destroy(h->user_data);
-	g_free(h->prefix);
-	g_free(h);
-}
-
-static void
+void
 clear_source(GSource **source)
 {
 	if (*source) {
@@ -194,7 +89,7 @@ clear_source(GSource **source)
 	}
 }
 
-static GSource *
+GSource *
 add_timeout(DfotaAtChannel *self, guint ms, GSourceFunc func, const char *name)
 {
 	GSource *source = g_timeout_source_new(ms);
@@ -224,7 +119,7 @@ complete_command(Command *cmd, GError *error)
 }
 
 /* Ends the command in flight with @lines (success) or @error (owned). */
-static void
+void
 finish_current(DfotaAtChannel *self, GError *error)
 {
 	Command *cmd = g_steal_pointer(&self->current);
@@ -266,7 +161,7 @@ on_serial_lost(DfotaSerial *serial, GError *error, gpointer user_data)
 	if (self->state == STATE_CLOSED)
 		return;
 	fail_all(self, lost);
-	g_signal_emit(self, signals[SIGNAL_LOST], 0, lost);
+	g_signal_emit(self, at_channel_signals[SIGNAL_LOST], 0, lost);
 }
 
 static gboolean
@@ -276,7 +171,7 @@ on_serial_lost_idle(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static gboolean
+gboolean
 write_or_lose(DfotaAtChannel *self, const void *data, gsize len)
 {
 	g_autoptr(GError) error = NULL;
@@ -291,7 +186,7 @@ write_or_lose(DfotaAtChannel *self, const void *data, gsize len)
 
 static gboolean on_command_timeout(gpointer data);
 
-static void
+void
 restart_command_timer(DfotaAtChannel *self)
 {
 	clear_source(&self->timeout_source);
@@ -300,7 +195,7 @@ restart_command_timer(DfotaAtChannel *self)
 		                                   on_command_timeout, "dfota-at-timeout");
 }
 
-static void
+void
 write_command(DfotaAtChannel *self, Command *cmd)
 {
 	g_autofree char *wire = g_strconcat(cmd->text, "\r", NULL);
@@ -311,17 +206,7 @@ write_command(DfotaAtChannel *self, Command *cmd)
 		return;
 	self->commands_written++;
 	restart_command_timer(self);
-	g_signal_emit(self, signals[SIGNAL_COMMAND_WRITTEN], 0);
-}
-
-static void
-send_wake(DfotaAtChannel *self, gboolean then_probe)
-{
-	Command *wake = command_new("AT", WAKE_TIMEOUT_MS,
-	                            then_probe ? COMMAND_KIND_WAKE_THEN_PROBE : COMMAND_KIND_WAKE);
-
-	self->asleep = FALSE;
-	write_command(self, wake);
+	g_signal_emit(self, at_channel_signals[SIGNAL_COMMAND_WRITTEN], 0);
 }
 
 static gboolean
@@ -355,7 +240,7 @@ on_kick(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static void
+void
 schedule_next(DfotaAtChannel *self)
 {
 	if (self->kick_source || self->state != STATE_RUNNING || self->current ||
@@ -365,112 +250,6 @@ schedule_next(DfotaAtChannel *self)
 	g_source_set_callback(self->kick_source, on_kick, self, NULL);
 	g_source_set_static_name(self->kick_source, "dfota-at-kick");
 	g_source_attach(self->kick_source, self->context);
-}
-
-static void
-send_probe(DfotaAtChannel *self)
-{
-	Command *probe = command_new("ATI", self->probe_timeout_ms, COMMAND_KIND_PROBE);
-
-	self->state = STATE_PROBE;
-	write_command(self, probe);
-}
-
-static gboolean
-on_quiet(gpointer data)
-{
-	DfotaAtChannel *self = DFOTA_AT_CHANNEL(data);
-
-	g_clear_pointer(&self->quiet_source, g_source_unref);
-	if (self->asleep) {
-		/* A probe to a sleeping module would be eaten like any first command. */
-		self->state = STATE_PROBE;
-		send_wake(self, TRUE);
-		return G_SOURCE_REMOVE;
-	}
-	send_probe(self);
-	return G_SOURCE_REMOVE;
-}
-
-/* The wake-up ended: answered, announced (+QATWAKEUP) or eaten (timeout). A module that
- * slept does not answer the command that woke it, so nothing late can follow it. */
-static void
-wake_done(DfotaAtChannel *self)
-{
-	gboolean then_probe = self->current->kind == COMMAND_KIND_WAKE_THEN_PROBE;
-
-	finish_current(self, NULL);
-	if (then_probe)
-		send_probe(self);
-	else
-		schedule_next(self);
-}
-
-static void
-start_quiet(DfotaAtChannel *self, guint ms)
-{
-	self->state = STATE_QUIET;
-	clear_source(&self->quiet_source);
-	self->quiet_source = add_timeout(self, ms, on_quiet, "dfota-at-quiet");
-}
-
-static void
-probe_done(DfotaAtChannel *self, gboolean ok)
-{
-	g_autoptr(GError) error = NULL;
-
-	if (ok) {
-		finish_current(self, NULL);
-		g_debug("AT channel resynchronised");
-		self->state = STATE_RUNNING;
-		self->backoff_ms = 0;
-		self->failed_probes = 0;
-		if (self->unresponsive)
-			g_message("the module answers again");
-		self->unresponsive = FALSE;
-		g_signal_emit(self, signals[SIGNAL_RESYNCED], 0);
-		schedule_next(self);
-		return;
-	}
-	finish_current(self, NULL);
-	if (++self->failed_probes == UNRESPONSIVE_PROBES) {
-		Command *cmd;
-
-		g_warning("the module has not answered %u probes in a row: it is unresponsive",
-		          self->failed_probes);
-		self->unresponsive = TRUE;
-		while ((cmd = g_queue_pop_head(&self->queue)) != NULL) {
-			clear_source(&cmd->cancel_source);
-			g_task_return_new_error(cmd->task, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
-			                        "The module does not answer: %s was not sent",
-			                        cmd->shown);
-			command_free(cmd);
-		}
-		g_signal_emit(self, signals[SIGNAL_UNRESPONSIVE], 0);
-	}
-	self->backoff_ms = self->backoff_ms == 0 ? MAX(self->quiet_ms, 100) : self->backoff_ms * 2;
-	self->backoff_ms = MIN(self->backoff_ms, RESYNC_BACKOFF_MAX_MS);
-	if (self->unresponsive)
-		self->backoff_ms = self->unresponsive_quiet_ms;
-	g_debug("AT resync probe failed, retrying after %u ms of quiet", self->backoff_ms);
-	start_quiet(self, self->backoff_ms);
-}
-
-/* What a caller hears when its command put the module in a prompt or data mode. */
-static GError *
-left_mode_error(const Command *cmd)
-{
-	if (cmd->mode == MODE_LEFT_PROMPT)
-		return g_error_new(DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED,
-		                   "The module answered %s with a '>' prompt and waited for data; "
-		                   "the daemon left the prompt (ESC) so that the channel stays "
-		                   "usable: give the data inline in the command",
-		                   cmd->shown);
-	return g_error_new(DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED,
-	                   "The module answered %s with CONNECT and entered data mode; the daemon "
-	                   "left data mode (+++) so that the channel stays usable: data mode is "
-	                   "not offered through Command",
-	                   cmd->shown);
 }
 
 static gboolean
@@ -506,21 +285,6 @@ on_command_timeout(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static gboolean
-is_urc_line(DfotaAtChannel *self, const char *line)
-{
-	for (guint i = 0; i < self->urc_prefixes->len; i++) {
-		if (g_str_has_prefix(line, g_ptr_array_index(self->urc_prefixes, i)))
-			return TRUE;
-	}
-	for (guint i = 0; i < self->handlers->len; i++) {
-		UrcHandler *h = g_ptr_array_index(self->handlers, i);
-		if (g_str_has_prefix(line, h->prefix))
-			return TRUE;
-	}
-	return dfota_at_is_boot_urc(line);
-}
-
 static void
 dispatch_urc(DfotaAtChannel *self, const char *line)
 {
@@ -531,13 +295,13 @@ dispatch_urc(DfotaAtChannel *self, const char *line)
 	} else if (g_str_has_prefix(line, "+QATWAKEUP") || dfota_at_is_boot_urc(line)) {
 		self->asleep = FALSE;
 		if (self->current && is_wake(self->current)) {
-			g_signal_emit(self, signals[SIGNAL_URC], 0, line);
+			g_signal_emit(self, at_channel_signals[SIGNAL_URC], 0, line);
 			wake_done(self);
 			return;
 		}
 	}
 
-	g_signal_emit(self, signals[SIGNAL_URC], 0, line);
+	g_signal_emit(self, at_channel_signals[SIGNAL_URC], 0, line);
 	/* Handlers may add or remove handlers: call by id from a snapshot. */
 	for (guint i = 0; i < self->handlers->len; i++) {
 		UrcHandler *h = g_ptr_array_index(self->handlers, i);
@@ -586,59 +350,6 @@ has_expected_prefix(const Command *cmd, const char *line)
 			return TRUE;
 	}
 	return FALSE;
-}
-
-static gboolean
-on_escape_guard(gpointer data)
-{
-	DfotaAtChannel *self = DFOTA_AT_CHANNEL(data);
-
-	g_clear_pointer(&self->guard_source, g_source_unref);
-	if (self->current == NULL || self->current->mode != MODE_LEFT_DATA)
-		return G_SOURCE_REMOVE;
-	g_debug("--> +++ (leaving data mode)");
-	if (write_or_lose(self, "+++", 3))
-		restart_command_timer(self);
-	return G_SOURCE_REMOVE;
-}
-
-/* CONNECT to a command that is not a data command: after the guard time of silence, "+++"
- * returns the module to command mode (it answers OK); the command then fails. */
-static void
-leave_data_mode(DfotaAtChannel *self, Command *cmd)
-{
-	g_message("the module answered %s with CONNECT: leaving data mode (+++)", cmd->shown);
-	cmd->mode = MODE_LEFT_DATA;
-	clear_source(&self->timeout_source);
-	clear_source(&self->guard_source);
-	self->guard_source =
-	        add_timeout(self, ESCAPE_GUARD_MS, on_escape_guard, "dfota-at-escape-guard");
-}
-
-/* A "> " prompt arrives without CR/LF, so it is seen as what is left buffered once the
- * bytes read so far are framed. ESC leaves it without sending anything; the module then
- * ends the command with a final result. */
-static void
-check_prompt(DfotaAtChannel *self)
-{
-	static const guint8 esc = 0x1b;
-	Command *cmd = self->current;
-	const char *partial;
-	gsize len;
-
-	if (self->state != STATE_RUNNING || cmd == NULL || cmd->kind != COMMAND_KIND_AT ||
-	    cmd->mode != MODE_COMMAND)
-		return;
-	partial = dfota_line_reader_peek(self->reader, &len);
-	while (len > 0 && partial[len - 1] == ' ')
-		len--;
-	if (len != 1 || partial[0] != '>')
-		return;
-	g_message("the module answered %s with a '>' prompt: leaving it (ESC)", cmd->shown);
-	dfota_line_reader_reset(self->reader);
-	cmd->mode = MODE_LEFT_PROMPT;
-	if (write_or_lose(self, &esc, 1))
-		restart_command_timer(self);
 }
 
 static void
@@ -844,7 +555,7 @@ count_bounded(DfotaAtChannel *self)
 	return n;
 }
 
-static void
+void
 enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable, GAsyncReadyCallback callback,
         gpointer user_data, gpointer tag)
 {
@@ -913,46 +624,6 @@ dfota_at_channel_send_finish(DfotaAtChannel *self, GAsyncResult *result, GError 
 }
 
 void
-dfota_at_channel_send_data(DfotaAtChannel *self, const char *command, guint timeout_ms,
-                           DfotaAtConnectFunc on_connect, DfotaAtRawFunc on_raw,
-                           gpointer data_user_data, GCancellable *cancellable,
-                           GAsyncReadyCallback callback, gpointer user_data)
-{
-	Command *cmd;
-
-	g_return_if_fail(DFOTA_IS_AT_CHANNEL(self));
-	g_return_if_fail(command != NULL);
-
-	cmd = command_new(command, timeout_ms, COMMAND_KIND_DATA);
-	cmd->on_connect = on_connect;
-	cmd->on_raw = on_raw;
-	cmd->data_user_data = data_user_data;
-	/* Same finish function as dfota_at_channel_send(). */
-	enqueue(self, cmd, cancellable, callback, user_data, dfota_at_channel_send);
-}
-
-gboolean
-dfota_at_channel_write_raw(DfotaAtChannel *self, const void *data, gsize len, GError **error)
-{
-	g_return_val_if_fail(DFOTA_IS_AT_CHANNEL(self), FALSE);
-
-	if (self->state == STATE_CLOSED) {
-		g_set_error_literal(error, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
-		                    "The modem is not connected");
-		return FALSE;
-	}
-	if (self->current == NULL || self->current->mode != MODE_DATA) {
-		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-		                    "The AT channel is not in data mode");
-		return FALSE;
-	}
-	if (!dfota_serial_write(self->serial, data, len, error))
-		return FALSE;
-	restart_command_timer(self);
-	return TRUE;
-}
-
-void
 dfota_at_channel_set_unresponsive_quiet_ms(DfotaAtChannel *self, guint ms)
 {
 	self->unresponsive_quiet_ms = MAX(ms, 100);
@@ -974,50 +645,6 @@ gsize
 dfota_at_channel_get_pending(DfotaAtChannel *self)
 {
 	return dfota_serial_get_pending(self->serial);
-}
-
-guint
-dfota_at_channel_add_urc_handler(DfotaAtChannel *self, const char *prefix, DfotaAtUrcFunc func,
-                                 gpointer user_data, GDestroyNotify destroy)
-{
-	UrcHandler *h;
-
-	g_return_val_if_fail(DFOTA_IS_AT_CHANNEL(self), 0);
-	g_return_val_if_fail(prefix != NULL && *prefix != '\0' && func != NULL, 0);
-
-	h = g_new0(UrcHandler, 1);
-	h->id = ++self->next_handler_id;
-	h->prefix = g_strdup(prefix);
-	h->func = func;
-	h->user_data = user_data;
-	h->destroy = destroy;
-	g_ptr_array_add(self->handlers, h);
-	return h->id;
-}
-
-void
-dfota_at_channel_add_urc_prefix(DfotaAtChannel *self, const char *prefix)
-{
-	g_return_if_fail(DFOTA_IS_AT_CHANNEL(self));
-	g_return_if_fail(prefix != NULL && *prefix != '\0');
-
-	for (guint i = 0; i < self->urc_prefixes->len; i++) {
-		if (g_str_equal(g_ptr_array_index(self->urc_prefixes, i), prefix))
-			return;
-	}
-	g_ptr_array_add(self->urc_prefixes, g_strdup(prefix));
-}
-
-void
-dfota_at_channel_remove_urc_handler(DfotaAtChannel *self, guint id)
-{
-	for (guint i = 0; i < self->handlers->len; i++) {
-		UrcHandler *h = g_ptr_array_index(self->handlers, i);
-		if (h->id == id) {
-			g_ptr_array_remove_index(self->handlers, i);
-			return;
-		}
-	}
 }
 
 guint
@@ -1098,17 +725,19 @@ dfota_at_channel_class_init(DfotaAtChannelClass *klass)
 	object_class->dispose = dfota_at_channel_dispose;
 	object_class->finalize = dfota_at_channel_finalize;
 
-	signals[SIGNAL_URC] = g_signal_new("urc", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
-	                                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-	signals[SIGNAL_LOST] = g_signal_new("lost", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
-	                                    NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
-	signals[SIGNAL_RESYNCED] =
+	at_channel_signals[SIGNAL_URC] =
+	        g_signal_new("urc", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+	at_channel_signals[SIGNAL_LOST] =
+	        g_signal_new("lost", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+	at_channel_signals[SIGNAL_RESYNCED] =
 	        g_signal_new("resynced", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
 	                     NULL, G_TYPE_NONE, 0);
-	signals[SIGNAL_UNRESPONSIVE] =
+	at_channel_signals[SIGNAL_UNRESPONSIVE] =
 	        g_signal_new("unresponsive", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
 	                     NULL, NULL, G_TYPE_NONE, 0);
-	signals[SIGNAL_COMMAND_WRITTEN] =
+	at_channel_signals[SIGNAL_COMMAND_WRITTEN] =
 	        g_signal_new("command-written", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
 	                     NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
