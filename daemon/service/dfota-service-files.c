@@ -52,10 +52,8 @@ delete_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(GDBusMethodInvocation) invocation = user_data;
 	g_autoptr(GError) error = NULL;
 
-	if (!dfota_ufs_delete_finish(res, &error))
-		return_error(invocation, error);
-	else
-		g_dbus_method_invocation_return_value(invocation, NULL);
+	dfota_ufs_delete_finish(res, &error);
+	return_error_or_empty(invocation, error);
 }
 
 void
@@ -138,10 +136,8 @@ upload_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	FileCall *c = user_data;
 	g_autoptr(GError) error = NULL;
 
-	if (!dfota_ufs_upload_finish(res, &error))
-		return_error(c->invocation, error);
-	else
-		g_dbus_method_invocation_return_value(c->invocation, NULL);
+	dfota_ufs_upload_finish(res, &error);
+	return_error_or_empty(c->invocation, error);
 	transfer_done(c);
 }
 
@@ -248,10 +244,8 @@ download_written(GObject *source, GAsyncResult *res, gpointer user_data)
 	FileCall *c = user_data;
 	g_autoptr(GError) error = NULL;
 
-	if (!dfota_fdio_write_all_finish(res, &error))
-		return_error(c->invocation, error);
-	else
-		g_dbus_method_invocation_return_value(c->invocation, NULL);
+	dfota_fdio_write_all_finish(res, &error);
+	return_error_or_empty(c->invocation, error);
 	transfer_done(c);
 }
 

@@ -11,10 +11,7 @@ job_started(GError *error, gpointer user_data)
 {
 	g_autoptr(GDBusMethodInvocation) invocation = user_data;
 
-	if (error)
-		return_error(invocation, error);
-	else
-		g_dbus_method_invocation_return_value(invocation, NULL);
+	return_error_or_empty(invocation, error);
 }
 
 void
@@ -73,8 +70,6 @@ do_cancel(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (!dfota_fota_cancel(e->fota, &error))
-		return_error(invocation, error);
-	else
-		g_dbus_method_invocation_return_value(invocation, NULL);
+	dfota_fota_cancel(e->fota, &error);
+	return_error_or_empty(invocation, error);
 }

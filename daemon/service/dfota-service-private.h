@@ -49,6 +49,8 @@ typedef void (*AuthorizedFunc)(ModemEntry *e, GDBusMethodInvocation *invocation)
 
 /* dfota-service.c */
 void return_error(GDBusMethodInvocation *invocation, const GError *error);
+/* Answers @invocation with no value, or with @error (mapped as return_error does) when set. */
+void return_error_or_empty(GDBusMethodInvocation *invocation, const GError *error);
 gboolean refuse_if_busy(ModemEntry *e, GDBusMethodInvocation *invocation);
 int take_fd(GDBusMethodInvocation *invocation, gint32 index);
 

@@ -55,6 +55,15 @@ return_error(GDBusMethodInvocation *invocation, const GError *error)
 	g_dbus_method_invocation_return_gerror(invocation, mapped);
 }
 
+void
+return_error_or_empty(GDBusMethodInvocation *invocation, const GError *error)
+{
+	if (error)
+		return_error(invocation, error);
+	else
+		g_dbus_method_invocation_return_value(invocation, NULL);
+}
+
 /* ---- org.dfotad1.Modem ------------------------------------------------------------------------ */
 
 gboolean
@@ -134,10 +143,8 @@ refresh_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(GDBusMethodInvocation) invocation = user_data;
 	g_autoptr(GError) error = NULL;
 
-	if (!dfota_modem_refresh_finish(DFOTA_MODEM(source), res, &error))
-		return_error(invocation, error);
-	else
-		g_dbus_method_invocation_return_value(invocation, NULL);
+	dfota_modem_refresh_finish(DFOTA_MODEM(source), res, &error);
+	return_error_or_empty(invocation, error);
 }
 
 static void
@@ -220,10 +227,16 @@ update_status(DfotaService *self)
 	g_signal_emit(self, signals[SIGNAL_STATUS_CHANGED], 0);
 }
 
-static gboolean
-variant_differs(GVariant *a, GVariant *b)
+/* Sets the GVariant property @name of @skeleton to @value unless it holds that already, so
+ * that no PropertiesChanged goes out for nothing. */
+static void
+set_variant_if_changed(gpointer skeleton, const char *name, GVariant *value)
 {
-	return !a || !b || !g_variant_equal(a, b);
+	g_autoptr(GVariant) old = NULL;
+
+	g_object_get(skeleton, name, &old, NULL);
+	if (!value || !old || !g_variant_equal(value, old))
+		g_object_set(skeleton, name, value, NULL);
 }
 
 static void
@@ -237,10 +250,8 @@ sync_modem(ModemEntry *e)
 	             dfota_modem_get_manufacturer(e->modem), "model",
 	             dfota_modem_get_model(e->modem), "revision",
 	             dfota_modem_get_revision(e->modem), NULL);
-	if (variant_differs(network, dfota_dbus_modem_get_network(e->imodem)))
-		dfota_dbus_modem_set_network(e->imodem, network);
-	if (variant_differs(device, dfota_dbus_modem_get_device(e->imodem)))
-		dfota_dbus_modem_set_device(e->imodem, device);
+	set_variant_if_changed(e->imodem, "network", network);
+	set_variant_if_changed(e->imodem, "device", device);
 	update_status(e->service);
 }
 
@@ -252,10 +263,8 @@ sync_fota(ModemEntry *e)
 
 	dfota_dbus_fota_set_phase(e->ifota, dfota_fota_get_phase(e->fota));
 	dfota_dbus_fota_set_percent(e->ifota, dfota_fota_get_percent(e->fota));
-	if (variant_differs(job, dfota_dbus_fota_get_job(e->ifota)))
-		dfota_dbus_fota_set_job(e->ifota, job);
-	if (variant_differs(last, dfota_dbus_fota_get_last_result(e->ifota)))
-		dfota_dbus_fota_set_last_result(e->ifota, last);
+	set_variant_if_changed(e->ifota, "job", job);
+	set_variant_if_changed(e->ifota, "last-result", last);
 	update_status(e->service);
 }
 
