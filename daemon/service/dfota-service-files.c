@@ -37,7 +37,7 @@ list_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_dbus_method_invocation_return_value(invocation, g_variant_new("(a(st))", &b));
 }
 
-void
+static void
 do_list(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	if (refuse_if_busy(e, invocation))
@@ -56,7 +56,7 @@ delete_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	return_error_or_empty(invocation, error);
 }
 
-void
+static void
 do_delete(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	const char *name;
@@ -226,7 +226,7 @@ upload_start(FileCall *c)
 	                    upload_read_done, c);
 }
 
-void
+static void
 do_upload(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	guint64 size = 0;
@@ -282,7 +282,7 @@ download_start(FileCall *c)
 	                   NULL, NULL, download_done, c);
 }
 
-void
+static void
 do_download(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	FileCall *c = file_call_begin(e, invocation, TRUE, NULL);
@@ -290,4 +290,18 @@ do_download(ModemEntry *e, GDBusMethodInvocation *invocation)
 	if (!c)
 		return;
 	transfer_enqueue(c, download_start);
+}
+
+HANDLER_0(list)
+HANDLER_1(delete, const char *)
+HANDLER_2(upload, const char *, GVariant *)
+HANDLER_2(download, const char *, GVariant *)
+
+void
+service_files_connect(ModemEntry *e)
+{
+	g_signal_connect(e->ifiles, "handle-list", G_CALLBACK(on_list), e);
+	g_signal_connect(e->ifiles, "handle-delete", G_CALLBACK(on_delete), e);
+	g_signal_connect(e->ifiles, "handle-upload", G_CALLBACK(on_upload), e);
+	g_signal_connect(e->ifiles, "handle-download", G_CALLBACK(on_download), e);
 }

@@ -14,7 +14,7 @@ job_started(GError *error, gpointer user_data)
 	return_error_or_empty(invocation, error);
 }
 
-void
+static void
 do_upgrade(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	const char *url;
@@ -23,13 +23,13 @@ do_upgrade(ModemEntry *e, GDBusMethodInvocation *invocation)
 	dfota_fota_upgrade(e->fota, url, job_started, g_object_ref(invocation));
 }
 
-void
+static void
 do_upgrade_local(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	dfota_fota_upgrade_local(e->fota, job_started, g_object_ref(invocation));
 }
 
-void
+static void
 do_fetch_mcu_file(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	const char *url, *filename;
@@ -39,7 +39,7 @@ do_fetch_mcu_file(ModemEntry *e, GDBusMethodInvocation *invocation)
 	dfota_fota_fetch_mcu_file(e->fota, url, filename, job_started, g_object_ref(invocation));
 }
 
-void
+static void
 do_upgrade_via_host(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	const char *url;
@@ -50,7 +50,7 @@ do_upgrade_via_host(ModemEntry *e, GDBusMethodInvocation *invocation)
 	dfota_fota_upgrade_via_host(e->fota, url, options, job_started, g_object_ref(invocation));
 }
 
-void
+static void
 do_upgrade_from_file(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	gint32 handle;
@@ -65,11 +65,29 @@ do_upgrade_from_file(ModemEntry *e, GDBusMethodInvocation *invocation)
 	dfota_fota_upgrade_from_fd(e->fota, fd, options, job_started, g_object_ref(invocation));
 }
 
-void
+static void
 do_cancel(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	g_autoptr(GError) error = NULL;
 
 	dfota_fota_cancel(e->fota, &error);
 	return_error_or_empty(invocation, error);
+}
+
+HANDLER_1(upgrade, const char *)
+HANDLER_0(upgrade_local)
+HANDLER_2(fetch_mcu_file, const char *, const char *)
+HANDLER_2(upgrade_via_host, const char *, GVariant *)
+HANDLER_2(upgrade_from_file, GVariant *, GVariant *)
+HANDLER_0(cancel)
+
+void
+service_fota_connect(ModemEntry *e)
+{
+	g_signal_connect(e->ifota, "handle-upgrade", G_CALLBACK(on_upgrade), e);
+	g_signal_connect(e->ifota, "handle-upgrade-local", G_CALLBACK(on_upgrade_local), e);
+	g_signal_connect(e->ifota, "handle-fetch-mcu-file", G_CALLBACK(on_fetch_mcu_file), e);
+	g_signal_connect(e->ifota, "handle-upgrade-via-host", G_CALLBACK(on_upgrade_via_host), e);
+	g_signal_connect(e->ifota, "handle-upgrade-from-file", G_CALLBACK(on_upgrade_from_file), e);
+	g_signal_connect(e->ifota, "handle-cancel", G_CALLBACK(on_cancel), e);
 }

@@ -61,19 +61,35 @@ void on_name_owner_changed(GDBusConnection *connection, const char *sender_name,
                            const char *signal_name, GVariant *parameters, gpointer user_data);
 GCancellable *caller_cancellable(DfotaService *self, const char *sender);
 
-/* dfota-service-fota.c */
-void do_upgrade(ModemEntry *e, GDBusMethodInvocation *invocation);
-void do_upgrade_local(ModemEntry *e, GDBusMethodInvocation *invocation);
-void do_fetch_mcu_file(ModemEntry *e, GDBusMethodInvocation *invocation);
-void do_upgrade_via_host(ModemEntry *e, GDBusMethodInvocation *invocation);
-void do_upgrade_from_file(ModemEntry *e, GDBusMethodInvocation *invocation);
-void do_cancel(ModemEntry *e, GDBusMethodInvocation *invocation);
+/* dfota-service-fota.c: answers the org.dfotad1.Fota methods of @e's object. */
+void service_fota_connect(ModemEntry *e);
 
-/* dfota-service-files.c */
+/* dfota-service-files.c: answers the org.dfotad1.Files methods of @e's object. */
 void file_call_free(gpointer c);
-void do_list(ModemEntry *e, GDBusMethodInvocation *invocation);
-void do_delete(ModemEntry *e, GDBusMethodInvocation *invocation);
-void do_upload(ModemEntry *e, GDBusMethodInvocation *invocation);
-void do_download(ModemEntry *e, GDBusMethodInvocation *invocation);
+void service_files_connect(ModemEntry *e);
+
+/* The generated handle-* signals carry the method's arguments; the do_* functions read them
+ * from the invocation once the caller is authorized, so only the arity differs here. */
+#define HANDLER_0(fn)                                                                 \
+	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, \
+	                        gpointer user_data)                                   \
+	{                                                                             \
+		authorize(user_data, invocation, do_##fn);                            \
+		return TRUE;                                                          \
+	}
+#define HANDLER_1(fn, T1)                                                                    \
+	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, T1 a1, \
+	                        gpointer user_data)                                          \
+	{                                                                                    \
+		authorize(user_data, invocation, do_##fn);                                   \
+		return TRUE;                                                                 \
+	}
+#define HANDLER_2(fn, T1, T2)                                                                \
+	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, T1 a1, \
+	                        T2 a2, gpointer user_data)                                   \
+	{                                                                                    \
+		authorize(user_data, invocation, do_##fn);                                   \
+		return TRUE;                                                                 \
+	}
 
 G_END_DECLS

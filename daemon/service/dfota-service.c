@@ -176,42 +176,8 @@ take_fd(GDBusMethodInvocation *invocation, gint32 index)
 
 /* ---- method dispatch ------------------------------------------------------------------------ */
 
-/* The generated handle-* signals carry the method's arguments; the do_* functions read them
- * from the invocation once the caller is authorized, so only the arity differs here. */
-#define HANDLER_0(fn)                                                                 \
-	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, \
-	                        gpointer user_data)                                   \
-	{                                                                             \
-		authorize(user_data, invocation, do_##fn);                            \
-		return TRUE;                                                          \
-	}
-#define HANDLER_1(fn, T1)                                                                    \
-	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, T1 a1, \
-	                        gpointer user_data)                                          \
-	{                                                                                    \
-		authorize(user_data, invocation, do_##fn);                                   \
-		return TRUE;                                                                 \
-	}
-#define HANDLER_2(fn, T1, T2)                                                                \
-	static gboolean on_##fn(gpointer skeleton, GDBusMethodInvocation *invocation, T1 a1, \
-	                        T2 a2, gpointer user_data)                                   \
-	{                                                                                    \
-		authorize(user_data, invocation, do_##fn);                                   \
-		return TRUE;                                                                 \
-	}
-
 HANDLER_2(command, const char *, guint)
 HANDLER_0(refresh)
-HANDLER_1(upgrade, const char *)
-HANDLER_0(upgrade_local)
-HANDLER_2(fetch_mcu_file, const char *, const char *)
-HANDLER_2(upgrade_via_host, const char *, GVariant *)
-HANDLER_2(upgrade_from_file, GVariant *, GVariant *)
-HANDLER_0(cancel)
-HANDLER_0(list)
-HANDLER_1(delete, const char *)
-HANDLER_2(upload, const char *, GVariant *)
-HANDLER_2(download, const char *, GVariant *)
 
 /* ---- mirroring state ---------------------------------------------------------------------- */
 
@@ -345,16 +311,8 @@ dfota_service_add_modem(DfotaService *self, DfotaModem *modem, DfotaFota *fota)
 
 	g_signal_connect(e->imodem, "handle-command", G_CALLBACK(on_command), e);
 	g_signal_connect(e->imodem, "handle-refresh", G_CALLBACK(on_refresh), e);
-	g_signal_connect(e->ifota, "handle-upgrade", G_CALLBACK(on_upgrade), e);
-	g_signal_connect(e->ifota, "handle-upgrade-local", G_CALLBACK(on_upgrade_local), e);
-	g_signal_connect(e->ifota, "handle-fetch-mcu-file", G_CALLBACK(on_fetch_mcu_file), e);
-	g_signal_connect(e->ifota, "handle-upgrade-via-host", G_CALLBACK(on_upgrade_via_host), e);
-	g_signal_connect(e->ifota, "handle-upgrade-from-file", G_CALLBACK(on_upgrade_from_file), e);
-	g_signal_connect(e->ifota, "handle-cancel", G_CALLBACK(on_cancel), e);
-	g_signal_connect(e->ifiles, "handle-list", G_CALLBACK(on_list), e);
-	g_signal_connect(e->ifiles, "handle-delete", G_CALLBACK(on_delete), e);
-	g_signal_connect(e->ifiles, "handle-upload", G_CALLBACK(on_upload), e);
-	g_signal_connect(e->ifiles, "handle-download", G_CALLBACK(on_download), e);
+	service_fota_connect(e);
+	service_files_connect(e);
 
 	g_signal_connect(modem, "notify", G_CALLBACK(on_modem_notify), e);
 	g_signal_connect(modem, "urc", G_CALLBACK(on_urc), e);
