@@ -1,4 +1,4 @@
-/* dfota-at-channel.c: one AT command in flight, URCs by prefix, resync after a timeout.
+/* dfota-at-channel.c: one AT command in flight, and every line routed to it or to the URCs.
  *
  * The channel is a small state machine:
  *   RUNNING  – commands go out one at a time from the FIFO queue;
