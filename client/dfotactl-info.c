@@ -201,6 +201,19 @@ monitor_json(JsonBuilder *b)
 	dfotactl_print_json(node);
 }
 
+/* An event with one string: {"event": @event, @key: @value} or "<time> @event @value". */
+static void
+monitor_event(Dfotactl *ctl, const char *event, const char *key, const char *value)
+{
+	if (ctl->json) {
+		g_autoptr(JsonBuilder) b = dfotactl_json_event(event);
+		json_add_str(b, key, value);
+		monitor_json(b);
+	} else {
+		monitor_line(ctl, "%s %s", event, value);
+	}
+}
+
 static void
 monitor_finished(Dfotactl *ctl, GVariant *result)
 {
@@ -268,13 +281,7 @@ on_monitor_signal(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, G
 	           g_variant_is_of_type(params, G_VARIANT_TYPE("(s)"))) {
 		const char *line;
 		g_variant_get(params, "(&s)", &line);
-		if (ctl->json) {
-			g_autoptr(JsonBuilder) b = dfotactl_json_event("urc");
-			json_add_str(b, "line", line);
-			monitor_json(b);
-		} else {
-			monitor_line(ctl, "urc %s", line);
-		}
+		monitor_event(ctl, "urc", "line", line);
 	}
 }
 
@@ -289,13 +296,7 @@ on_monitor_props(GDBusObjectManagerClient *manager, GDBusObjectProxy *object, GD
 	    g_strcmp0(g_dbus_proxy_get_interface_name(iface), DFOTA_MODEM_IFACE) ||
 	    !g_variant_lookup(changed, "State", "&s", &state))
 		return;
-	if (ctl->json) {
-		g_autoptr(JsonBuilder) b = dfotactl_json_event("state");
-		json_add_str(b, "state", state);
-		monitor_json(b);
-	} else {
-		monitor_line(ctl, "state %s", state);
-	}
+	monitor_event(ctl, "state", "state", state);
 }
 
 static void

@@ -245,15 +245,11 @@ current_job_id(Dfotactl *ctl)
 	return id;
 }
 
+/* The wait for dfotad (the gone_id timer) ran out: says why and stops following, failed. */
 static gboolean
-on_daemon_gone_too_long(gpointer user_data)
+follow_give_up(Follow *f, const char *why)
 {
-	Follow *f = user_data;
-	follow_close_line(f);
-	fprintf(stderr,
-	        "dfotactl: dfotad did not come back within %d s; the job's outcome is "
-	        "unknown (dfotactl status shows it once dfotad runs again)\n",
-	        DAEMON_RETURN_TIMEOUT_S);
+	fprintf(stderr, "dfotactl: %s\n", why);
 	f->gone_id = 0;
 	f->ctl->exit_status = DFOTACTL_EXIT_FAILED;
 	g_main_loop_quit(f->ctl->loop);
@@ -261,17 +257,27 @@ on_daemon_gone_too_long(gpointer user_data)
 }
 
 static gboolean
-on_job_not_resumed(gpointer user_data)
+on_daemon_gone_too_long(gpointer user_data)
 {
 	Follow *f = user_data;
-	fprintf(stderr,
-	        "dfotactl: dfotad came back but neither resumed the job nor reported its "
-	        "result within %d s; dfotactl status shows what it knows\n",
+	g_autofree char *why = g_strdup_printf(
+	        "dfotad did not come back within %d s; the job's outcome is unknown (dfotactl "
+	        "status shows it once dfotad runs again)",
+	        DAEMON_RETURN_TIMEOUT_S);
+
+	follow_close_line(f);
+	return follow_give_up(f, why);
+}
+
+static gboolean
+on_job_not_resumed(gpointer user_data)
+{
+	g_autofree char *why = g_strdup_printf(
+	        "dfotad came back but neither resumed the job nor reported its result within %d "
+	        "s; dfotactl status shows what it knows",
 	        RESUME_GRACE_S);
-	f->gone_id = 0;
-	f->ctl->exit_status = DFOTACTL_EXIT_FAILED;
-	g_main_loop_quit(f->ctl->loop);
-	return G_SOURCE_REMOVE;
+
+	return follow_give_up(user_data, why);
 }
 
 static void
