@@ -57,11 +57,12 @@ static const GDBusErrorEntry daemon_entries[] = {
 	{ DFOTA_ERROR_INTERRUPTED, DFOTA_DBUS_ERROR_PREFIX "Interrupted" },
 	{ DFOTA_ERROR_FETCH_FAILED, DFOTA_DBUS_ERROR_PREFIX "FetchFailed" },
 	{ DFOTA_ERROR_ACCESS_DENIED, DFOTA_DBUS_ERROR_PREFIX "AccessDenied" },
+	{ DFOTA_ERROR_FILE_NOT_FOUND, DFOTA_DBUS_ERROR_PREFIX "FileNotFound" },
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(module_entries) == 10);
 G_STATIC_ASSERT(G_N_ELEMENTS(module_messages) == 10);
-G_STATIC_ASSERT(G_N_ELEMENTS(daemon_entries) == DFOTA_ERROR_ACCESS_DENIED + 1);
+G_STATIC_ASSERT(G_N_ELEMENTS(daemon_entries) == DFOTA_ERROR_FILE_NOT_FOUND + 1);
 
 GQuark
 dfota_module_error_quark(void)

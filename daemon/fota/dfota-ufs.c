@@ -31,11 +31,80 @@ lines_finish(GObject *channel, GAsyncResult *result, GError **error)
 	return dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(channel), result, error);
 }
 
+/* The module refused a file command: +CME ERROR (any code) or a bare ERROR. Modules answer
+ * a missing file with any of these (405 "not found", 418 "delete failed", 410 "open failed",
+ * plain ERROR), so a refusal alone never says whether the file is there. */
 static gboolean
-is_cme_error(const GError *error)
+is_refusal(const GError *error)
 {
 	return error->domain == DFOTA_MODULE_ERROR ||
-	       g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_CME_ERROR);
+	       g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_CME_ERROR) ||
+	       g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED);
+}
+
+static GError *
+file_not_found(const char *name)
+{
+	return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FILE_NOT_FOUND,
+	                   "There is no file %s in the module's UFS; Files.List shows the files "
+	                   "that are there",
+	                   name);
+}
+
+/* ---- "is it there?" after a refusal ------------------------------------------------------ */
+
+typedef struct {
+	GTask *task; /* owned: completed here */
+	char *name;
+	GError *refusal; /* what the module answered, kept when the file is there after all */
+} Confirm;
+
+static void
+on_confirm_listed(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	Confirm *c = user_data;
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) lines =
+	        dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), result, &error);
+	gboolean listed = FALSE;
+
+	if (lines == NULL)
+		g_debug("AT+QFLST failed while checking for %s: %s", c->name, error->message);
+	for (gsize i = 0; lines && lines[i] && !listed; i++) {
+		g_autofree char *name = NULL;
+		guint64 size;
+		listed = dfota_at_parse_qflst(lines[i], &name, &size) && g_str_equal(name, c->name);
+	}
+	if (lines == NULL || listed)
+		g_task_return_error(c->task, g_steal_pointer(&c->refusal));
+	else
+		g_task_return_error(c->task, file_not_found(c->name));
+	g_object_unref(c->task);
+	g_free(c->name);
+	g_clear_error(&c->refusal);
+	g_free(c);
+}
+
+/* Completes @task (taking over the caller's reference) with FileNotFound when the module
+ * refused a command on @name and @name is not in the full AT+QFLST list; otherwise with
+ * @refusal (owned), the module's own answer. */
+static void
+fail_refused(GTask *task, DfotaAtChannel *channel, const char *name, GError *refusal,
+             guint timeout_ms)
+{
+	Confirm *c;
+
+	if (!is_refusal(refusal)) {
+		g_task_return_error(task, refusal);
+		g_object_unref(task);
+		return;
+	}
+	c = g_new0(Confirm, 1);
+	c->task = task;
+	c->name = g_strdup(name);
+	c->refusal = refusal;
+	dfota_at_channel_send(channel, "AT+QFLST", timeout_ms, DFOTA_AT_FLAG_NONE, NULL,
+	                      on_confirm_listed, c);
 }
 
 /* ---- list, space, delete ---------------------------------------------------------------- */
@@ -56,7 +125,10 @@ on_list_done(GObject *source, GAsyncResult *result, gpointer user_data)
 	for (gsize i = 0; lines[i]; i++) {
 		DfotaUfsFile *file = g_new0(DfotaUfsFile, 1);
 		if (dfota_at_parse_qflst(lines[i], &file->name, &file->size)) {
-			g_ptr_array_add(files, file);
+			if (dfota_at_qflst_is_directory(file->name))
+				dfota_ufs_file_free(file); /* "security/": not a file */
+			else
+				g_ptr_array_add(files, file);
 		} else {
 			g_debug("Ignoring an unexpected line in the AT+QFLST answer: %s", lines[i]);
 			dfota_ufs_file_free(file);
@@ -144,17 +216,32 @@ dfota_ufs_query_space_finish(GAsyncResult *result, guint64 *free_bytes, guint64 
 	return TRUE;
 }
 
+typedef struct {
+	char *name;
+	guint timeout_ms;
+} Delete;
+
+static void
+delete_free(Delete *d)
+{
+	g_free(d->name);
+	g_free(d);
+}
+
 static void
 on_delete_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	g_autoptr(GTask) task = user_data;
+	GTask *task = user_data;
+	Delete *d = g_task_get_task_data(task);
 	GError *error = NULL;
 	g_auto(GStrv) lines = lines_finish(source, result, &error);
 
-	if (lines == NULL)
-		g_task_return_error(task, error);
-	else
-		g_task_return_boolean(task, TRUE);
+	if (lines == NULL) {
+		fail_refused(task, DFOTA_AT_CHANNEL(source), d->name, error, d->timeout_ms);
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+	g_object_unref(task);
 }
 
 void
@@ -164,6 +251,7 @@ dfota_ufs_delete(DfotaAtChannel *channel, const char *name, guint timeout_ms,
 	GTask *task = g_task_new(channel, cancellable, callback, user_data);
 	g_autofree char *cmd = NULL;
 	GError *error = NULL;
+	Delete *d;
 
 	g_task_set_source_tag(task, dfota_ufs_delete);
 	if (!dfota_validate_filename(name, &error)) {
@@ -171,6 +259,10 @@ dfota_ufs_delete(DfotaAtChannel *channel, const char *name, guint timeout_ms,
 		g_object_unref(task);
 		return;
 	}
+	d = g_new0(Delete, 1);
+	d->name = g_strdup(name);
+	d->timeout_ms = timeout_ms;
+	g_task_set_task_data(task, d, (GDestroyNotify)delete_free);
 	cmd = g_strdup_printf("AT+QFDEL=\"%s\"", name);
 	dfota_at_channel_send(channel, cmd, timeout_ms, DFOTA_AT_FLAG_NONE, cancellable,
 	                      on_delete_done, task);
@@ -203,6 +295,8 @@ typedef struct {
 	gulong drained_id;
 	GError *write_error;
 	GError *final_error; /* what the task ends with after the partial file is deleted */
+	guint stall_id;      /* no data taken for module_timeout_s while bytes remain */
+	gboolean returned;   /* the task completed before the data phase ended (a stall) */
 } Upload;
 
 static void
@@ -210,6 +304,7 @@ upload_free(Upload *u)
 {
 	if (u->drained_id)
 		g_signal_handler_disconnect(u->serial, u->drained_id);
+	g_clear_handle_id(&u->stall_id, g_source_remove);
 	g_clear_object(&u->serial);
 	g_clear_error(&u->write_error);
 	g_clear_error(&u->final_error);
@@ -225,6 +320,22 @@ upload_cancelled(Upload *u)
 	return g_cancellable_is_cancelled(g_task_get_cancellable(u->task));
 }
 
+/* Completes the task once: after a stall it has already been completed with Timeout, and
+ * what follows (the module's late answer, the clean-up) only finishes the work. */
+static void
+upload_return_error(GTask *task, GError *error)
+{
+	Upload *u = g_task_get_task_data(task);
+
+	if (u->returned) {
+		g_debug("Upload of %s already ended; then: %s", u->name, error->message);
+		g_error_free(error);
+		return;
+	}
+	u->returned = TRUE;
+	g_task_return_error(task, error);
+}
+
 static void
 on_partial_deleted(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -235,7 +346,7 @@ on_partial_deleted(GObject *source, GAsyncResult *result, gpointer user_data)
 
 	if (lines == NULL)
 		g_debug("Deleting the partial file %s failed: %s", u->name, error->message);
-	g_task_return_error(task, g_steal_pointer(&u->final_error));
+	upload_return_error(task, g_steal_pointer(&u->final_error));
 }
 
 /* Ends the upload with @error (owned), first deleting the partial file when one may exist. */
@@ -252,7 +363,7 @@ upload_fail(GTask *task, GError *error)
 		                    "The upload of %s was cancelled", u->name);
 	}
 	if (!u->upl_sent) {
-		g_task_return_error(task, error);
+		upload_return_error(task, error);
 		g_object_unref(task);
 		return;
 	}
@@ -261,6 +372,48 @@ upload_fail(GTask *task, GError *error)
 	/* No cancellable: the clean-up must run even (especially) after a cancel. */
 	dfota_at_channel_send(u->channel, cmd, u->opts.command_timeout_ms, DFOTA_AT_FLAG_NONE, NULL,
 	                      on_partial_deleted, task);
+}
+
+static GError *
+stall_error(Upload *u)
+{
+	return g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
+	                   "The module stopped taking data after %" G_GSIZE_FORMAT
+	                   " of %" G_GSIZE_FORMAT
+	                   " bytes of %s (nothing taken for %u s, the upload timeout); the "
+	                   "partial file is removed, check the module and retry",
+	                   u->opts.streaming ? u->sent : MIN(u->acks * UFS_BLOCK, u->sent),
+	                   g_bytes_get_size(u->data), u->name, u->opts.module_timeout_s);
+}
+
+/* The module took no data for the upload timeout while bytes remain: the upload ends with
+ * Timeout now. The data phase itself ends when the module gives up too (it answers after
+ * its own <timeout_s> of silence) or at the channel's timeout, which resynchronises; the
+ * partial file is deleted then. */
+static gboolean
+on_upload_stalled(gpointer data)
+{
+	GTask *task = data;
+	Upload *u = g_task_get_task_data(task);
+
+	u->stall_id = 0;
+	if (upload_cancelled(u))
+		return G_SOURCE_REMOVE; /* the cancel's own end follows */
+	g_message("Upload of %s: the module took no data for %u s", u->name,
+	          u->opts.module_timeout_s);
+	upload_return_error(task, stall_error(u));
+	return G_SOURCE_REMOVE;
+}
+
+/* Restarts the stall watch whenever the module takes data; stops it once every byte went. */
+static void
+watch_stall(Upload *u)
+{
+	g_clear_handle_id(&u->stall_id, g_source_remove);
+	if (!u->connected || u->returned || upload_cancelled(u) ||
+	    u->sent >= g_bytes_get_size(u->data))
+		return;
+	u->stall_id = g_timeout_add(u->opts.module_timeout_s * 1000, on_upload_stalled, u->task);
 }
 
 static void
@@ -310,6 +463,7 @@ on_drained(DfotaSerial *serial, gpointer user_data)
 	if (u->connected) {
 		report_upload_progress(u, u->sent);
 		stream_pump(u);
+		watch_stall(u);
 	}
 }
 
@@ -332,6 +486,7 @@ on_upl_connect(DfotaAtChannel *channel, gpointer user_data)
 		stream_pump(u);
 	else
 		send_next_block(u);
+	watch_stall(u);
 }
 
 static gsize
@@ -351,6 +506,7 @@ on_upl_raw(DfotaAtChannel *channel, const guint8 *data, gsize len, gpointer user
 		u->acks++;
 		report_upload_progress(u, MIN((guint64)u->acks * UFS_BLOCK, size));
 		send_next_block(u);
+		watch_stall(u);
 	}
 	return n;
 }
@@ -369,9 +525,18 @@ on_upl_done(GObject *source, GAsyncResult *result, gpointer user_data)
 	gboolean found = FALSE;
 
 	u->connected = FALSE;
+	g_clear_handle_id(&u->stall_id, g_source_remove);
 	if (u->drained_id)
 		g_clear_signal_handler(&u->drained_id, u->serial);
+	size = g_bytes_get_size(u->data);
 	if (lines == NULL) {
+		/* Refused in the middle of the data: the module gave up waiting (+CME ERROR: 421
+		 * "time out", or another code) because it stopped taking bytes. */
+		if (is_refusal(error) && u->sent < size && !upload_cancelled(u)) {
+			g_debug("The module ended the upload of %s: %s", u->name, error->message);
+			g_clear_error(&error);
+			error = stall_error(u);
+		}
 		upload_fail(task, error);
 		return;
 	}
@@ -393,6 +558,12 @@ on_upl_done(GObject *source, GAsyncResult *result, gpointer user_data)
 		                              u->name));
 		return;
 	}
+	/* Fewer bytes stored than announced while bytes were still to go: the module stopped
+	 * taking them. With every byte sent, a short or different file is a transfer error. */
+	if (got_size < size && u->sent < size) {
+		upload_fail(task, stall_error(u));
+		return;
+	}
 	data = g_bytes_get_data(u->data, &size);
 	want_sum = dfota_xor16(data, size);
 	if (got_size != size || got_sum != want_sum) {
@@ -405,6 +576,12 @@ on_upl_done(GObject *source, GAsyncResult *result, gpointer user_data)
 		return;
 	}
 	report_upload_progress(u, size);
+	if (u->returned) {
+		/* Ended as stalled, yet the module stored it all in the end: keep nothing the
+		 * caller was told is not there. */
+		upload_fail(task, stall_error(u));
+		return;
+	}
 	g_task_return_boolean(task, TRUE);
 	g_object_unref(task);
 }
@@ -494,7 +671,7 @@ on_upload_lookup(GObject *source, GAsyncResult *result, gpointer user_data)
 	GError *error = NULL;
 	g_auto(GStrv) lines = lines_finish(source, result, &error);
 
-	if (lines == NULL && !is_cme_error(error)) {
+	if (lines == NULL && !is_refusal(error)) {
 		upload_fail(task, error);
 		return;
 	}
@@ -509,7 +686,7 @@ on_upload_lookup(GObject *source, GAsyncResult *result, gpointer user_data)
 			}
 		}
 	}
-	g_clear_error(&error); /* +CME ERROR: the file does not exist */
+	g_clear_error(&error); /* refused: the file does not exist */
 	dfota_at_channel_send(u->channel, "AT+QFLDS=\"UFS\"", u->opts.command_timeout_ms,
 	                      DFOTA_AT_FLAG_NONE, g_task_get_cancellable(task), on_upload_space,
 	                      task);
@@ -614,7 +791,7 @@ on_dwl_done(GObject *source, GAsyncResult *result, gpointer user_data)
 	gboolean found = FALSE;
 
 	if (lines == NULL) {
-		g_task_return_error(task, error);
+		fail_refused(g_steal_pointer(&task), d->channel, d->name, error, d->timeout_ms);
 		return;
 	}
 	for (gsize i = 0; lines[i] && !found; i++)
@@ -651,8 +828,8 @@ on_dwl_lookup(GObject *source, GAsyncResult *result, gpointer user_data)
 	gboolean found = FALSE;
 
 	if (lines == NULL) {
-		g_task_return_error(task, error);
-		g_object_unref(task);
+		/* AT+QFLST="<name>" of a missing file fails (405, another code, or ERROR). */
+		fail_refused(task, d->channel, d->name, error, d->timeout_ms);
 		return;
 	}
 	for (gsize i = 0; lines[i] && !found; i++) {
@@ -661,9 +838,7 @@ on_dwl_lookup(GObject *source, GAsyncResult *result, gpointer user_data)
 		        g_str_equal(name, d->name);
 	}
 	if (!found) {
-		g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED,
-		                        "The module did not list %s in its answer to AT+QFLST",
-		                        d->name);
+		g_task_return_error(task, file_not_found(d->name));
 		g_object_unref(task);
 		return;
 	}

@@ -7,19 +7,32 @@ static const struct {
 	int code;
 	const char *name;
 } module_names[] = {
-	{ 6500, "Unknown" },          { 6501, "InvalidParameter" },
-	{ 6502, "PackageTooLarge" },  { 6503, "DownloadFailed" },
-	{ 6504, "PackageNotFound" },  { 6505, "FlashWriteFailed" },
-	{ 6506, "NoPackage" },        { 6507, "PackageVerifyFailed" },
-	{ 6508, "UpgradeFailed" },    { 6509, "OutOfMemory" },
+	{ 6500, "Unknown" },        { 6501, "InvalidParameter" },    { 6502, "PackageTooLarge" },
+	{ 6503, "DownloadFailed" }, { 6504, "PackageNotFound" },     { 6505, "FlashWriteFailed" },
+	{ 6506, "NoPackage" },      { 6507, "PackageVerifyFailed" }, { 6508, "UpgradeFailed" },
+	{ 6509, "OutOfMemory" },
 };
 
 static const char *const daemon_names[] = {
-	"Busy",          "InvalidUrl",     "InvalidFilename",  "InvalidCommand",
-	"InvalidArgument", "NotReady",     "ModemLost",        "Timeout",
-	"CommandFailed", "CmeError",       "Cancelled",        "NotCancellable",
-	"ChecksumMismatch", "RevisionMismatch", "RevisionUnchanged", "Interrupted",
-	"FetchFailed",   "AccessDenied",
+	"Busy",
+	"InvalidUrl",
+	"InvalidFilename",
+	"InvalidCommand",
+	"InvalidArgument",
+	"NotReady",
+	"ModemLost",
+	"Timeout",
+	"CommandFailed",
+	"CmeError",
+	"Cancelled",
+	"NotCancellable",
+	"ChecksumMismatch",
+	"RevisionMismatch",
+	"RevisionUnchanged",
+	"Interrupted",
+	"FetchFailed",
+	"AccessDenied",
+	"FileNotFound",
 };
 
 static void
@@ -30,8 +43,8 @@ test_module_names(void)
 	for (gsize i = 0; i < G_N_ELEMENTS(module_names); i++) {
 		g_autoptr(GError) error = dfota_error_from_cme(module_names[i].code);
 		g_autofree char *dbus_name = NULL;
-		g_autofree char *expected = g_strconcat("org.dfotad1.Error.", module_names[i].name,
-		                                        NULL);
+		g_autofree char *expected =
+		        g_strconcat("org.dfotad1.Error.", module_names[i].name, NULL);
 
 		g_assert_error(error, DFOTA_MODULE_ERROR, module_names[i].code);
 		g_assert_true(dfota_module_code_is_known(module_names[i].code));
@@ -48,12 +61,12 @@ test_module_names(void)
 static void
 test_daemon_names(void)
 {
-	g_assert_cmpuint(G_N_ELEMENTS(daemon_names), ==, DFOTA_ERROR_ACCESS_DENIED + 1);
+	g_assert_cmpuint(G_N_ELEMENTS(daemon_names), ==, DFOTA_ERROR_FILE_NOT_FOUND + 1);
 	for (gsize i = 0; i < G_N_ELEMENTS(daemon_names); i++) {
 		g_autoptr(GError) error = g_error_new_literal(DFOTA_ERROR, (int)i, "x");
 		g_autofree char *dbus_name = g_dbus_error_encode_gerror(error);
-		g_autofree char *expected = g_strconcat("org.dfotad1.Error.", daemon_names[i],
-		                                        NULL);
+		g_autofree char *expected =
+		        g_strconcat("org.dfotad1.Error.", daemon_names[i], NULL);
 
 		g_assert_cmpstr(dbus_name, ==, expected);
 		g_assert_cmpstr(dfota_error_short_name(error), ==, daemon_names[i]);
