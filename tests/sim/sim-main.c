@@ -434,6 +434,7 @@ main(int argc, char **argv)
 	g_free(s.imei);
 	g_free(s.log_path);
 	g_free(s.control_path);
+	g_strfreev(s.ufs_dirs);
 	return status;
 }
 
@@ -444,6 +445,7 @@ run(Sim *sim, int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *rat = NULL, *spelling = NULL, *flow = NULL, *power_cut = NULL;
 	g_autofree char *inject = NULL, *make_package = NULL, *from = NULL, *to = NULL;
+	g_autofree char *checksum_style = NULL, *missing_file = NULL, *upload_stall = NULL;
 	gint64 max_package = 2097152, ufs_size = 4194304, payload_size = 20135;
 	int baud = 0, rx_buffer = 256, ack_turnaround = 2, sleep_after = 0;
 	gboolean corrupt = FALSE, noise = FALSE;
@@ -485,6 +487,16 @@ run(Sim *sim, int argc, char **argv)
 		{ "payload-size", 0, 0, G_OPTION_ARG_INT64, &payload_size, "package payload", "N" },
 		{ "corrupt", 0, 0, G_OPTION_ARG_NONE, &corrupt, "break the package checksum",
 		  NULL },
+		{ "ufs-prefix", 0, 0, G_OPTION_ARG_NONE, &sim->ufs_prefix,
+		  "list files as \"UFS:<name>\"", NULL },
+		{ "ufs-dir", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sim->ufs_dirs,
+		  "a directory entry AT+QFLST lists (repeatable)", "DIR/" },
+		{ "checksum-style", 0, 0, G_OPTION_ARG_STRING, &checksum_style,
+		  "lower (default), upper, padded or upper-padded", "S" },
+		{ "missing-file", 0, 0, G_OPTION_ARG_STRING, &missing_file,
+		  "answer for a missing file: a CME code (default 405) or error", "A" },
+		{ "upload-stall", 0, 0, G_OPTION_ARG_STRING, &upload_stall,
+		  "AT+QFUPL takes no bytes beyond K, then report|error|silent", "K[:END]" },
 		{ NULL }
 	};
 	int status = 0;
@@ -547,6 +559,17 @@ run(Sim *sim, int argc, char **argv)
 
 		if (!p[1] || !sim_parse_inject(sim, p[0], p[1]))
 			return usage_error("--inject-error must be CODE:sync|httpend|end");
+	}
+	sim->missing_file_error = 405;
+	if (checksum_style && !sim_parse_checksum_style(sim, checksum_style))
+		return usage_error("--checksum-style must be lower, upper, padded or upper-padded");
+	if (missing_file && !sim_parse_missing_file(sim, missing_file))
+		return usage_error("--missing-file must be a CME code or error");
+	if (upload_stall && !sim_parse_upload_stall(sim, upload_stall))
+		return usage_error("--upload-stall must be K or K:report|error|silent");
+	for (guint i = 0; sim->ufs_dirs && sim->ufs_dirs[i]; i++) {
+		if (!g_str_has_suffix(sim->ufs_dirs[i], "/"))
+			return usage_error("--ufs-dir must end in /");
 	}
 	if (sim->log_path && (sim->log = fopen(sim->log_path, "ae")) == NULL)
 		return usage_error(g_strerror(errno));

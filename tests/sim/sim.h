@@ -24,6 +24,19 @@ typedef enum {
 	SIM_INJECT_END,
 } SimInject;
 
+typedef enum {
+	SIM_CHECKSUM_LOWER,        /* "a5c": lowercase, no padding (what BC65 firmware prints) */
+	SIM_CHECKSUM_UPPER,        /* "A5C" */
+	SIM_CHECKSUM_PADDED,       /* "0a5c" */
+	SIM_CHECKSUM_UPPER_PADDED, /* "0A5C" */
+} SimChecksumStyle;
+
+typedef enum {
+	SIM_STALL_REPORT, /* after its <timeout_s> of silence: +QFUPL: <taken>,<sum> and OK */
+	SIM_STALL_ERROR,  /* after its <timeout_s>: +CME ERROR: 421 (time out) */
+	SIM_STALL_SILENT, /* after its <timeout_s>: back in command mode without a word */
+} SimStallEnd;
+
 typedef struct _SimFota SimFota;
 typedef struct _SimUpload SimUpload;
 typedef struct _SimHttp SimHttp;
@@ -65,6 +78,13 @@ typedef struct {
 	int cut_pct;
 	SimInject inject_kind;
 	int inject_code;
+	/* field behaviours of the file commands (sim-ufs.c) */
+	gboolean ufs_prefix;    /* +QFLST names carry the "UFS:" drive */
+	char **ufs_dirs;        /* directory entries +QFLST lists ("security/") */
+	int checksum_style;     /* SimChecksumStyle */
+	int missing_file_error; /* CME code for a missing file; 0: a bare ERROR */
+	gsize upload_stall;     /* AT+QFUPL takes no bytes beyond this many (0: never) */
+	int upload_stall_end;   /* SimStallEnd */
 
 	GMainLoop *loop;
 	FILE *log;
@@ -174,6 +194,11 @@ gboolean sim_ufs_store(Sim *sim, const char *name, GBytes *data);
 void sim_ufs_clear(Sim *sim);
 void sim_ufs_command(Sim *sim, const char *cmd, const char *tail);
 gboolean sim_upload_active(Sim *sim);
+/* "+QFUPL: <size>,<sum>" / "+QFDWL: …" with the checksum as --checksum-style says. */
+void sim_ufs_send_transfer_result(Sim *sim, const char *prefix, gsize size, guint16 sum);
+gboolean sim_parse_upload_stall(Sim *sim, const char *spec);
+gboolean sim_parse_checksum_style(Sim *sim, const char *style);
+gboolean sim_parse_missing_file(Sim *sim, const char *answer);
 void sim_upload_read(Sim *sim);
 void sim_upload_feed(Sim *sim, const guint8 *buf, gsize len, gint64 now_us);
 void sim_upload_abort(Sim *sim);
