@@ -61,6 +61,7 @@ enum {
 	PROP_MANUFACTURER,
 	PROP_MODEL,
 	PROP_REVISION,
+	PROP_IMEI,
 	PROP_NETWORK,
 	PROP_DEVICE,
 	PROP_PORT,
@@ -247,7 +248,7 @@ seq_apply(DfotaModem *self, const char *command, char **lines)
 		for (guint i = 0; lines[i]; i++) {
 			g_autofree char *imei = dfota_at_parse_imei(lines[i]);
 			if (imei)
-				set_string(self, &self->imei, imei, 0);
+				set_string(self, &self->imei, imei, PROP_IMEI);
 		}
 	} else if (g_str_equal(command, "AT+CESQ") || g_str_equal(command, "AT+COPS?") ||
 	           g_str_equal(command, "AT+CGPADDR"))
@@ -905,6 +906,9 @@ dfota_modem_get_property(GObject *object, guint prop_id, GValue *value, GParamSp
 	case PROP_REVISION:
 		g_value_set_string(value, self->revision);
 		break;
+	case PROP_IMEI:
+		g_value_set_string(value, self->imei);
+		break;
 	case PROP_NETWORK:
 		g_value_take_variant(value, dfota_modem_get_network(self));
 		break;
@@ -966,6 +970,8 @@ dfota_modem_class_init(DfotaModemClass *klass)
 	                                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_REVISION] = g_param_spec_string("revision", NULL, NULL, "",
 	                                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	props[PROP_IMEI] = g_param_spec_string("imei", NULL, NULL, "",
+	                                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_NETWORK] = g_param_spec_variant("network", NULL, NULL, G_VARIANT_TYPE_VARDICT,
 	                                           NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_DEVICE] = g_param_spec_variant("device", NULL, NULL, G_VARIANT_TYPE_VARDICT,

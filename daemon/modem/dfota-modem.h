@@ -98,7 +98,7 @@ gboolean dfota_modem_ensure_network_finish(DfotaModem *self, GAsyncResult *resul
 
 /*
  * Properties (all notify): "state" (enum as uint), "manufacturer", "model", "revision",
- * "network" (GVariant a{sv}), "device" (GVariant a{sv}), "port".
+ * "imei", "network" (GVariant a{sv}), "device" (GVariant a{sv}), "port".
  * Signals:
  *   "urc" (const char *line)   every URC line from the channel
  *   "rebooted" (void)          the module announced a power-on (RDY); re-initialisation runs

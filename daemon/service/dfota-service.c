@@ -788,7 +788,8 @@ sync_modem(ModemEntry *e)
 	             dfota_modem_state_to_string(dfota_modem_get_state(e->modem)), "manufacturer",
 	             dfota_modem_get_manufacturer(e->modem), "model",
 	             dfota_modem_get_model(e->modem), "revision",
-	             dfota_modem_get_revision(e->modem), NULL);
+	             dfota_modem_get_revision(e->modem), "imei", dfota_modem_get_imei(e->modem),
+	             NULL);
 	if (variant_differs(network, dfota_dbus_modem_get_network(e->imodem)))
 		dfota_dbus_modem_set_network(e->imodem, network);
 	if (variant_differs(device, dfota_dbus_modem_get_device(e->imodem)))

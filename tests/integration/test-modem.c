@@ -32,6 +32,8 @@ test_identity(void)
 	assert_prop_str(h, "Manufacturer", "Quectel_Ltd");
 	assert_prop_str(h, "Model", "Quectel_BC65");
 	assert_prop_str(h, "Revision", HARNESS_REV_FROM);
+	/* the harness's simulator runs with --imei 866971030012345 */
+	assert_prop_str(h, "Imei", "866971030012345");
 	assert_prop_str(h, "Port", harness_link_path(h));
 
 	device = harness_get_property(h, HARNESS_IFACE_MODEM, "Device");
