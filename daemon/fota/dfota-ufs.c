@@ -8,13 +8,12 @@
 #include "dfota-ufs.h"
 
 #include "at-parse.h"
+#include "dfota-defaults.h"
 #include "dfota-error.h"
 #include "dfota-validate.h"
 
 #define UFS_BLOCK 1024
 #define STREAM_MAX_PENDING 4096
-#define DEFAULT_MODULE_TIMEOUT_S 5
-#define DEFAULT_COMMAND_TIMEOUT_MS 5000
 
 void
 dfota_ufs_file_free(DfotaUfsFile *file)
@@ -716,9 +715,9 @@ dfota_ufs_upload(DfotaAtChannel *channel, const char *name, GBytes *data,
 	u->data = g_bytes_ref(data);
 	u->opts = *options;
 	if (u->opts.module_timeout_s == 0)
-		u->opts.module_timeout_s = DEFAULT_MODULE_TIMEOUT_S;
+		u->opts.module_timeout_s = DFOTA_DEFAULT_UPLOAD_TIMEOUT_S;
 	if (u->opts.command_timeout_ms == 0)
-		u->opts.command_timeout_ms = DEFAULT_COMMAND_TIMEOUT_MS;
+		u->opts.command_timeout_ms = DFOTA_DEFAULT_COMMAND_TIMEOUT_MS;
 	u->progress = progress;
 	u->progress_data = progress_data;
 	u->task = task; /* not a reference: the task owns u */
@@ -883,7 +882,7 @@ dfota_ufs_download(DfotaAtChannel *channel, const char *name, guint64 max_size, 
 	d->channel = g_object_ref(channel);
 	d->name = g_strdup(name);
 	d->max_size = max_size > 0 && max_size < G_MAXUINT32 ? max_size : G_MAXUINT32;
-	d->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
+	d->timeout_ms = timeout_ms ? timeout_ms : DFOTA_DEFAULT_COMMAND_TIMEOUT_MS;
 	d->progress = progress;
 	d->progress_data = progress_data;
 	g_task_set_task_data(task, d, (GDestroyNotify)download_free);

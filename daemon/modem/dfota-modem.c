@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "dfota-defaults.h"
 #include "dfota-error.h"
 #include "dfota-ports.h"
 
@@ -12,6 +13,9 @@
 #define PROBE_RETRY_MIN_MS 250
 #define PROBE_RETRY_MAX_MS 4000
 #define PDP_TIMEOUT_MS 30000
+/* A module that refuses or half answers the identity queries just after boot is asked again
+ * this often, until identity-timeout after the boot. */
+#define IDENTITY_RETRY_MS 1000
 
 struct _DfotaModem {
 	GObject parent_instance;
@@ -51,6 +55,15 @@ struct _DfotaModem {
 	guint probe_retry_id;
 	guint probe_retry_ms;
 	GCancellable *init_cancellable;
+
+	/* identity after boot */
+	gint64 boot_us;             /* when the current initialisation began */
+	guint identity_tries;       /* rounds asked since then */
+	guint identity_retry_id;    /* the next round */
+	gboolean identity_current;  /* ATI answered completely since then */
+	gboolean imei_current;      /* AT+CGSN=1 answered with an IMEI since then */
+	guint app_ready_handler;    /* "APP RDY" on the channel */
+	guint powered_down_handler; /* "POWERED DOWN" on the channel */
 };
 
 G_DEFINE_TYPE(DfotaModem, dfota_modem, G_TYPE_OBJECT)
@@ -201,20 +214,40 @@ apply_network_lines(DfotaModem *self, const char *command, char **lines)
 	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_NETWORK]);
 }
 
-static void
+/* Sets Manufacturer, Model and Revision from a complete ATI answer only: a partial one
+ * (no Revision line, only the manufacturer) changes nothing. */
+static gboolean
 apply_identity_lines(DfotaModem *self, char **lines)
 {
 	DfotaAtIdentity id = { 0 };
 
-	if (dfota_at_parse_ati((const char *const *)lines, &id)) {
-		set_string(self, &self->manufacturer, id.manufacturer, PROP_MANUFACTURER);
-		set_string(self, &self->model, id.model, PROP_MODEL);
-		set_string(self, &self->revision, id.revision, PROP_REVISION);
-		set_string(self, &self->sub_edition, id.sub_edition, 0);
-	} else {
-		g_warning("modem %s: could not parse the ATI answer", self->cfg.name);
+	if (!dfota_at_parse_ati((const char *const *)lines, &id)) {
+		g_autofree char *joined = lines ? g_strjoinv(" | ", lines) : g_strdup("");
+		g_message("modem %s: incomplete ATI answer \"%s\"", self->cfg.name, joined);
+		return FALSE;
 	}
+	set_string(self, &self->manufacturer, id.manufacturer, PROP_MANUFACTURER);
+	set_string(self, &self->model, id.model, PROP_MODEL);
+	set_string(self, &self->revision, id.revision, PROP_REVISION);
+	set_string(self, &self->sub_edition, id.sub_edition ? id.sub_edition : "", 0);
+	self->identity_current = TRUE;
 	dfota_at_identity_clear(&id);
+	return TRUE;
+}
+
+static gboolean
+apply_imei_lines(DfotaModem *self, char **lines)
+{
+	for (guint i = 0; lines && lines[i]; i++) {
+		g_autofree char *imei = dfota_at_parse_imei(lines[i]);
+		if (imei) {
+			set_string(self, &self->imei, imei, PROP_IMEI);
+			self->imei_current = TRUE;
+			return TRUE;
+		}
+	}
+	g_message("modem %s: no IMEI in the AT+CGSN=1 answer", self->cfg.name);
+	return FALSE;
 }
 
 /* ---- a sequence of commands, each answer applied to the modem ---------------------------- */
@@ -244,14 +277,10 @@ seq_apply(DfotaModem *self, const char *command, char **lines)
 {
 	if (g_str_equal(command, "ATI"))
 		apply_identity_lines(self, lines);
-	else if (g_str_equal(command, "AT+CGSN=1")) {
-		for (guint i = 0; lines[i]; i++) {
-			g_autofree char *imei = dfota_at_parse_imei(lines[i]);
-			if (imei)
-				set_string(self, &self->imei, imei, PROP_IMEI);
-		}
-	} else if (g_str_equal(command, "AT+CESQ") || g_str_equal(command, "AT+COPS?") ||
-	           g_str_equal(command, "AT+CGPADDR"))
+	else if (g_str_equal(command, "AT+CGSN=1"))
+		apply_imei_lines(self, lines);
+	else if (g_str_equal(command, "AT+CESQ") || g_str_equal(command, "AT+COPS?") ||
+	         g_str_equal(command, "AT+CGPADDR"))
 		apply_network_lines(self, command, lines);
 }
 
@@ -352,6 +381,158 @@ init_done(GObject *source, GAsyncResult *res, gpointer user_data)
 
 static void init_probe(DfotaModem *self);
 
+/* ---- identity after boot ----------------------------------------------------------------- */
+
+static void identity_round(DfotaModem *self);
+
+static void
+identity_done(DfotaModem *self)
+{
+	static const char *const network_commands[] = { "AT+CESQ", "AT+COPS?", "AT+CGPADDR", NULL };
+
+	seq_run(self, network_commands, SEQ_IGNORE_ERRORS, self->init_cancellable, init_done, NULL);
+}
+
+static gboolean
+identity_retry_cb(gpointer user_data)
+{
+	DfotaModem *self = user_data;
+
+	self->identity_retry_id = 0;
+	identity_round(self);
+	return G_SOURCE_REMOVE;
+}
+
+/* After each round: on with the initialisation once both answers were complete, or once the
+ * bound is reached (the properties then keep what they had); otherwise another round. */
+static void
+identity_after_round(DfotaModem *self)
+{
+	gint64 deadline = self->boot_us + (gint64)self->cfg.identity_timeout_s * G_USEC_PER_SEC;
+
+	if (self->identity_current && self->imei_current) {
+		identity_done(self);
+		return;
+	}
+	if (g_get_monotonic_time() + IDENTITY_RETRY_MS * 1000 > deadline) {
+		g_warning("modem %s: no complete %s%s%s within %u s of boot (%u tries); "
+		          "Manufacturer, Model, Revision and Imei keep what they were (\"%s\", "
+		          "\"%s\", \"%s\", \"%s\"), Refresh() asks again; commands are served",
+		          self->cfg.name, self->identity_current ? "" : "ATI answer",
+		          !self->identity_current && !self->imei_current ? " and " : "",
+		          self->imei_current ? "" : "AT+CGSN=1 answer",
+		          self->cfg.identity_timeout_s, self->identity_tries, self->manufacturer,
+		          self->model, self->revision, self->imei);
+		identity_done(self);
+		return;
+	}
+	self->identity_retry_id = g_timeout_add(IDENTITY_RETRY_MS, identity_retry_cb, self);
+}
+
+static gboolean
+init_gone(const GError *error)
+{
+	return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+	       g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST);
+}
+
+static void
+identity_imei_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DfotaModem) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, &error);
+
+	if (init_gone(error))
+		return;
+	if (!lines)
+		g_message("modem %s: AT+CGSN=1 failed: %s", self->cfg.name, error->message);
+	else
+		apply_imei_lines(self, lines);
+	identity_after_round(self);
+}
+
+static void
+identity_ask_imei(DfotaModem *self)
+{
+	if (self->imei_current || !self->channel) {
+		identity_after_round(self);
+		return;
+	}
+	dfota_at_channel_send(self->channel, "AT+CGSN=1", self->cfg.command_timeout_ms,
+	                      DFOTA_AT_FLAG_NONE, self->init_cancellable, identity_imei_done,
+	                      g_object_ref(self));
+}
+
+static void
+identity_ati_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(DfotaModem) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, &error);
+
+	if (init_gone(error))
+		return;
+	if (!lines)
+		g_message("modem %s: ATI failed: %s", self->cfg.name, error->message);
+	else
+		apply_identity_lines(self, lines);
+	identity_ask_imei(self);
+}
+
+/* One round: ATI and AT+CGSN=1, each only while its answer is still missing. */
+static void
+identity_round(DfotaModem *self)
+{
+	if (!self->channel)
+		return;
+	self->identity_tries++;
+	if (self->identity_current) {
+		identity_ask_imei(self);
+		return;
+	}
+	dfota_at_channel_send(self->channel, "ATI", self->cfg.command_timeout_ms,
+	                      DFOTA_AT_FLAG_NONE, self->init_cancellable, identity_ati_done,
+	                      g_object_ref(self));
+}
+
+static void
+init_setup_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	DfotaModem *self = DFOTA_MODEM(source);
+	g_autoptr(GError) error = NULL;
+
+	if (!seq_finish(self, res, &error)) {
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && self->channel)
+			modem_begin_init(self);
+		return;
+	}
+	identity_round(self);
+}
+
+/* "APP RDY" follows "RDY" once the module's application side is up: identity queries that
+ * failed until then are asked again at once. */
+static void
+on_app_ready(DfotaAtChannel *channel, const char *line, gpointer user_data)
+{
+	DfotaModem *self = user_data;
+
+	g_message("modem %s: %s", self->cfg.name, line);
+	if (self->identity_retry_id) {
+		g_clear_handle_id(&self->identity_retry_id, g_source_remove);
+		identity_round(self);
+	}
+}
+
+/* "POWERED DOWN" is announced before a reboot: a URC, never part of an answer. */
+static void
+on_powered_down(DfotaAtChannel *channel, const char *line, gpointer user_data)
+{
+	DfotaModem *self = user_data;
+
+	g_message("modem %s: %s", self->cfg.name, line);
+}
+
 static gboolean
 init_probe_retry(gpointer user_data)
 {
@@ -368,9 +549,7 @@ init_probe_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	DfotaModem *self = user_data;
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, &error);
-	static const char *const init_commands[] = { "ATE0",       "AT+CMEE=1", "ATI",
-		                                     "AT+CGSN=1",  "AT+CESQ",   "AT+COPS?",
-		                                     "AT+CGPADDR", NULL };
+	static const char *const setup_commands[] = { "ATE0", "AT+CMEE=1", NULL };
 
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
 	    g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST)) {
@@ -386,7 +565,8 @@ init_probe_done(GObject *source, GAsyncResult *res, gpointer user_data)
 		return;
 	}
 	self->probe_retry_ms = 0;
-	seq_run(self, init_commands, SEQ_IGNORE_ERRORS, self->init_cancellable, init_done, NULL);
+	seq_run(self, setup_commands, SEQ_IGNORE_ERRORS, self->init_cancellable, init_setup_done,
+	        NULL);
 	g_object_unref(self);
 }
 
@@ -406,8 +586,13 @@ modem_begin_init(DfotaModem *self)
 		g_cancellable_cancel(self->init_cancellable);
 	g_clear_object(&self->init_cancellable);
 	g_clear_handle_id(&self->probe_retry_id, g_source_remove);
+	g_clear_handle_id(&self->identity_retry_id, g_source_remove);
 	self->init_cancellable = g_cancellable_new();
 	self->probe_retry_ms = 0;
+	self->boot_us = g_get_monotonic_time();
+	self->identity_tries = 0;
+	self->identity_current = FALSE;
+	self->imei_current = FALSE;
 	init_probe(self);
 }
 
@@ -434,7 +619,15 @@ close_port(DfotaModem *self)
 		g_cancellable_cancel(self->init_cancellable);
 	g_clear_object(&self->init_cancellable);
 	g_clear_handle_id(&self->probe_retry_id, g_source_remove);
+	g_clear_handle_id(&self->identity_retry_id, g_source_remove);
 	if (self->channel) {
+		if (self->app_ready_handler)
+			dfota_at_channel_remove_urc_handler(self->channel, self->app_ready_handler);
+		if (self->powered_down_handler)
+			dfota_at_channel_remove_urc_handler(self->channel,
+			                                    self->powered_down_handler);
+		self->app_ready_handler = 0;
+		self->powered_down_handler = 0;
 		g_clear_signal_handler(&self->urc_handler, self->channel);
 		g_clear_signal_handler(&self->lost_handler, self->channel);
 		g_clear_signal_handler(&self->unresponsive_handler, self->channel);
@@ -496,6 +689,7 @@ on_channel_unresponsive(DfotaAtChannel *channel, gpointer user_data)
 		g_cancellable_cancel(self->init_cancellable);
 	g_clear_object(&self->init_cancellable);
 	g_clear_handle_id(&self->probe_retry_id, g_source_remove);
+	g_clear_handle_id(&self->identity_retry_id, g_source_remove);
 	set_inner_state(self, DFOTA_MODEM_STATE_DISCONNECTED);
 	g_signal_emit(self, signals[SIGNAL_LOST], 0);
 }
@@ -579,6 +773,10 @@ modem_open_port(DfotaModem *self)
 	        g_signal_connect(self->channel, "resynced", G_CALLBACK(on_channel_resynced), self);
 	self->written_handler = g_signal_connect(self->channel, "command-written",
 	                                         G_CALLBACK(on_channel_command_written), self);
+	self->app_ready_handler = dfota_at_channel_add_urc_handler(self->channel, "APP RDY",
+	                                                           on_app_ready, self, NULL);
+	self->powered_down_handler = dfota_at_channel_add_urc_handler(self->channel, "POWERED DOWN",
+	                                                              on_powered_down, self, NULL);
 	set_inner_state(self, DFOTA_MODEM_STATE_INITIALIZING);
 	modem_begin_init(self);
 }
@@ -850,6 +1048,12 @@ dfota_modem_get_rat(DfotaModem *self)
 }
 
 gboolean
+dfota_modem_identity_is_current(DfotaModem *self)
+{
+	return self->identity_current;
+}
+
+gboolean
 dfota_modem_is_bc92(DfotaModem *self)
 {
 	return self->model && strstr(self->model, "BC92") != NULL;
@@ -1019,13 +1223,15 @@ dfota_modem_new(const DfotaModemConfig *cfg)
 	self->cfg.port = g_strdup(cfg->port);
 	self->cfg.usb_serial = g_strdup(cfg->usb_serial);
 	if (!self->cfg.command_timeout_ms)
-		self->cfg.command_timeout_ms = 5000;
+		self->cfg.command_timeout_ms = DFOTA_DEFAULT_COMMAND_TIMEOUT_MS;
 	if (!self->cfg.max_queue)
 		self->cfg.max_queue = DFOTA_AT_CHANNEL_DEFAULT_MAX_QUEUE;
 	if (!self->cfg.quiet_ms)
 		self->cfg.quiet_ms = DFOTA_AT_CHANNEL_DEFAULT_QUIET_MS;
 	if (!self->cfg.data_phase_timeout_s)
-		self->cfg.data_phase_timeout_s = 10;
+		self->cfg.data_phase_timeout_s = DFOTA_DEFAULT_UPLOAD_TIMEOUT_S;
+	if (!self->cfg.identity_timeout_s)
+		self->cfg.identity_timeout_s = DFOTA_DEFAULT_IDENTITY_TIMEOUT_S;
 	if (self->cfg.port)
 		set_string(self, &self->port_path, self->cfg.port, 0);
 	return self;

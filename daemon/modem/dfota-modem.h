@@ -3,8 +3,11 @@
  * Owns the DfotaSerial and the DfotaAtChannel on top of it. Opens the port (retrying with a
  * capped back-off while it is missing), waits for the module to answer, initialises it
  * (ATE0, AT+CMEE=1, ATI, AT+CGSN=1, network state) and re-initialises it after every module
- * reboot (RDY). Publishes what it knows as GObject properties; the service layer mirrors
- * them onto D-Bus.
+ * reboot (RDY). A module that refuses the identity queries or answers them incompletely in
+ * its first seconds (+CME ERROR: 14, ERROR, no answer, ATI without its Revision line) is
+ * asked again once a second, and at once on "APP RDY", until identity-timeout after the boot;
+ * only complete answers set Manufacturer, Model, Revision and Imei. Publishes what it knows as
+ * GObject properties; the service layer mirrors them onto D-Bus.
  */
 #pragma once
 
@@ -39,6 +42,8 @@ typedef struct {
 	guint max_queue;
 	guint quiet_ms;             /* resynchronisation quiet time after a timeout */
 	guint data_phase_timeout_s; /* the module's AT+QFUPL inactivity bound (upload-timeout) */
+	guint identity_timeout_s;   /* identity-timeout: identity asked again until this long
+	                             * after boot */
 } DfotaModemConfig;
 
 void dfota_modem_config_clear(DfotaModemConfig *cfg);
@@ -64,6 +69,11 @@ const char *dfota_modem_get_sub_edition(DfotaModem *self); /* "" when none */
 const char *dfota_modem_get_imei(DfotaModem *self);        /* "" until known */
 DfotaAtRat dfota_modem_get_rat(DfotaModem *self);
 gboolean dfota_modem_is_bc92(DfotaModem *self);
+/* TRUE once ATI answered completely since the module's last boot (or the port's opening):
+ * Revision is the running firmware's. FALSE while the identity is still being asked for,
+ * and when identity-timeout ran out: Revision then still holds what was known before the
+ * boot, and must not be taken as the firmware the module came back with. */
+gboolean dfota_modem_identity_is_current(DfotaModem *self);
 GVariant *dfota_modem_get_network(DfotaModem *self); /* a{sv}, never NULL */
 GVariant *dfota_modem_get_device(DfotaModem *self);  /* a{sv}, never NULL */
 

@@ -37,6 +37,15 @@ typedef enum {
 	SIM_STALL_SILENT, /* after its <timeout_s>: back in command mode without a word */
 } SimStallEnd;
 
+typedef enum {
+	SIM_IDENTITY_OK,
+	SIM_IDENTITY_CME14,        /* +CME ERROR: 14 (SIM busy), as modules answer while booting */
+	SIM_IDENTITY_ERROR,        /* a bare ERROR */
+	SIM_IDENTITY_PARTIAL,      /* ATI without its Revision line; AT+CGSN, AT+CGMR: OK alone */
+	SIM_IDENTITY_MANUFACTURER, /* ATI with only "Quectel_Ltd"; the others as partial */
+	SIM_IDENTITY_SILENT,       /* no answer at all */
+} SimIdentityFail;
+
 typedef struct _SimFota SimFota;
 typedef struct _SimUpload SimUpload;
 typedef struct _SimHttp SimHttp;
@@ -85,6 +94,16 @@ typedef struct {
 	int missing_file_error; /* CME code for a missing file; 0: a bare ERROR */
 	gsize upload_stall;     /* AT+QFUPL takes no bytes beyond this many (0: never) */
 	int upload_stall_end;   /* SimStallEnd */
+	/* identity just after boot (sim-at.c): the first queries fail or answer in part */
+	int identity_fail_kind;     /* SimIdentityFail */
+	guint identity_fail_count;  /* this many queries after each boot */
+	guint identity_fail_secs;   /* or for this many wall-clock seconds after boot */
+	gboolean identity_fail_app; /* or until APP RDY */
+	guint identity_failed;      /* queries failed since the boot */
+	gint64 boot_us;
+	guint app_rdy_ms; /* "APP RDY" this long after "RDY" (0: never) */
+	gboolean app_ready;
+	guint app_rdy_timer;
 
 	GMainLoop *loop;
 	FILE *log;
@@ -185,6 +204,10 @@ void sim_at_execute(Sim *sim, const char *line);
 gboolean sim_ip_up(Sim *sim);
 gboolean sim_registered(Sim *sim);
 char **sim_at_split_args(const char *s, gboolean *ok);
+/* --identity-fail KIND:N, KIND:Ns or KIND:app (also the control command "identity-fail"). */
+gboolean sim_parse_identity_fail(Sim *sim, const char *spec);
+/* A boot (or the simulator's start): identity failures count from now, APP RDY follows. */
+void sim_identity_boot(Sim *sim);
 
 /* sim-ufs.c: in-memory file system and the file commands */
 gsize sim_ufs_used(Sim *sim);
