@@ -67,7 +67,6 @@ const char *dfota_modem_get_model(DfotaModem *self);
 const char *dfota_modem_get_revision(DfotaModem *self);
 const char *dfota_modem_get_sub_edition(DfotaModem *self); /* "" when none */
 const char *dfota_modem_get_imei(DfotaModem *self);        /* "" until known */
-DfotaAtRat dfota_modem_get_rat(DfotaModem *self);
 gboolean dfota_modem_is_bc92(DfotaModem *self);
 /* TRUE once ATI answered completely since the module's last boot (or the port's opening):
  * Revision is the running firmware's. FALSE while the identity is still being asked for,
@@ -86,7 +85,6 @@ guint64 dfota_modem_get_at_commands_total(DfotaModem *self);
 /* While a job owns the modem, State reads "busy" where it would read "ready"; passthrough
  * commands are refused by the service. */
 void dfota_modem_set_job_active(DfotaModem *self, gboolean active);
-gboolean dfota_modem_get_job_active(DfotaModem *self);
 
 /* Sends @command through the channel (DFOTA_ERROR_NOT_READY when the port is not open). */
 void dfota_modem_command(DfotaModem *self, const char *command, guint timeout_ms,
