@@ -276,6 +276,38 @@ test_upload_stall_silent(void)
 	check_upload_stall("silent");
 }
 
+/* The upload step of a host job meets the same stalled module: the job ends with one Finished
+ * (Timeout), no partial fota.pack is left, and the channel serves commands afterwards. */
+static void
+test_upload_stall_host_job(void)
+{
+	const char *const sim_args[] = { "--upload-stall", "3000:silent", NULL };
+	const char *const daemon_keys[] = { "upload-timeout=3", NULL };
+	HarnessOptions opts = { .sim_args = sim_args, .daemon_keys = daemon_keys };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) result = NULL;
+	g_autofree char *url = NULL;
+	g_autofree char *out = NULL;
+	guint64 since;
+
+	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
+	url = harness_url(h, "update.pack");
+	since = harness_mark(h);
+	reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "UpgradeViaHost",
+	                     g_variant_new("(s@a{sv})", url, hm_options(NULL, NULL)), NULL, &error);
+	g_assert_no_error(error);
+	result = hm_wait_finished(h, since, 60000);
+	hm_assert_failed(result, "Timeout");
+	g_test_message("%s", harness_dict_str(result, "message"));
+	g_assert_cmpuint(harness_count_signals(h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 1);
+	out = harness_command(h, NULL, "AT", 0, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(hm_ufs_size(h, "fota.pack"), ==, -1);
+	hm_assert_revision(h, HARNESS_REV_FROM);
+}
+
 static void
 test_no_space(void)
 {
@@ -973,6 +1005,7 @@ main(int argc, char **argv)
 	g_test_add_func("/files/upload-stall/report", test_upload_stall_report);
 	g_test_add_func("/files/upload-stall/error", test_upload_stall_error);
 	g_test_add_func("/files/upload-stall/silent", test_upload_stall_silent);
+	g_test_add_func("/files/upload-stall/host-job", test_upload_stall_host_job);
 	g_test_add_func("/files/rtscts-without-flow-control", test_rtscts_without_flow_control);
 	g_test_add_func("/files/rtscts-with-flow-control", test_rtscts_with_flow_control);
 	g_test_add_func("/files/bad-fds", test_bad_fds);
