@@ -243,6 +243,25 @@ test_ati(void)
 	g_assert_null(id.manufacturer);
 	g_assert_false(dfota_at_parse_ati(lone, &id));
 	g_assert_false(dfota_at_parse_ati(NULL, &id));
+
+	/* Field answers: a revision with a suffix is taken whole; anything short of
+	 * manufacturer, model and a non-empty revision is incomplete. */
+	{
+		const char *const suffix[] = { "Quectel_Ltd", "Quectel_BC65",
+			                       "Revision: BC65JAR01A02_BETA0203", NULL };
+		const char *const only_maker[] = { "Quectel_Ltd", NULL };
+		const char *const empty_rev[] = { "Quectel_Ltd", "Quectel_BC65",
+			                          "Revision: ", NULL };
+		const char *const no_model[] = { "Quectel_Ltd", "Revision: BC65JAR01A01", NULL };
+
+		g_assert_true(dfota_at_parse_ati(suffix, &id));
+		g_assert_cmpstr(id.revision, ==, "BC65JAR01A02_BETA0203");
+		dfota_at_identity_clear(&id);
+		g_assert_false(dfota_at_parse_ati(only_maker, &id));
+		g_assert_false(dfota_at_parse_ati(empty_rev, &id));
+		g_assert_false(dfota_at_parse_ati(no_model, &id));
+		g_assert_null(id.manufacturer);
+	}
 }
 
 static void
