@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* dfota-modem-private.h: what dfota-modem.c and dfota-modem-network.c share, and nobody else.
+/* dfota-modem-private.h: what the modem's three files share, and nobody else.
  *
- * The modem object keeps one DfotaModemNetwork; the network side reads and updates it through
- * these functions, so the identity and state code never touches registration or PDP details.
+ * dfota-modem.c: port lifecycle, initialisation, state, the GObject. dfota-modem-identity.c:
+ * the identity after boot (ATI, AT+CGSN=1, asked again while the module is not ready).
+ * dfota-modem-network.c: registration, PDP context, signal figures and the preflight. The
+ * network side only reaches the modem through the functions below; the identity side, which
+ * is part of initialisation, reads the modem's fields.
  */
 #pragma once
 
@@ -21,6 +24,73 @@ typedef struct {
 } DfotaModemNetwork;
 
 void dfota_modem_network_clear(DfotaModemNetwork *net);
+
+struct _DfotaModem {
+	GObject parent_instance;
+
+	DfotaModemConfig cfg;
+	char *port_path;
+	DfotaSerial *serial;
+	DfotaAtChannel *channel;
+	gulong urc_handler;
+	gulong lost_handler;
+	gulong unresponsive_handler;
+	gulong resynced_handler;
+	gulong written_handler;
+	guint64 at_commands_total; /* over every channel this modem has had */
+
+	DfotaModemState inner_state; /* never BUSY: that is derived from job_active */
+	DfotaModemState public_state;
+	gboolean job_active;
+	gboolean stopped;
+
+	char *manufacturer;
+	char *model;
+	char *revision;
+	char *sub_edition;
+	char *imei;
+	DfotaModemNetwork network;
+	GVariant *device;
+
+	guint open_retry_id;
+	guint open_retry_ms;
+	char *last_open_error;
+	guint probe_retry_id;
+	guint probe_retry_ms;
+	GCancellable *init_cancellable;
+
+	/* identity after boot */
+	gint64 boot_us;             /* when the current initialisation began */
+	guint identity_tries;       /* rounds asked since then */
+	guint identity_retry_id;    /* the next round */
+	gboolean identity_current;  /* ATI answered completely since then */
+	gboolean imei_current;      /* AT+CGSN=1 answered with an IMEI since then */
+	guint app_ready_handler;    /* "APP RDY" on the channel */
+	guint powered_down_handler; /* "POWERED DOWN" on the channel */
+};
+
+/* ---- dfota-modem.c, for the identity side ---- */
+
+/* Sets Manufacturer, Model, Revision (announcing changes) and the sub-edition from @id. */
+void dfota_modem_set_identity(DfotaModem *self, const DfotaAtIdentity *id);
+/* Sets Imei (announcing a change). */
+void dfota_modem_set_imei(DfotaModem *self, const char *imei);
+/* The identity rounds are over (complete, or the bound reached): initialisation goes on. */
+void dfota_modem_identity_done(DfotaModem *self);
+
+/* ---- dfota-modem-identity.c ---- */
+
+/* Applies a complete ATI answer (and sets identity_current); a partial one changes nothing.
+ * FALSE when incomplete. */
+gboolean dfota_modem_apply_identity_lines(DfotaModem *self, char **lines);
+/* Applies the IMEI of an AT+CGSN=1 answer (and sets imei_current). FALSE when there is none. */
+gboolean dfota_modem_apply_imei_lines(DfotaModem *self, char **lines);
+/* One round of identity queries; further rounds follow until both answers are complete or
+ * identity-timeout after boot_us, then dfota_modem_identity_done(). */
+void dfota_modem_identity_round(DfotaModem *self);
+/* URC handlers for the channel: "APP RDY" (asks again at once) and "POWERED DOWN". */
+void dfota_modem_on_app_ready(DfotaAtChannel *channel, const char *line, gpointer user_data);
+void dfota_modem_on_powered_down(DfotaAtChannel *channel, const char *line, gpointer user_data);
 
 /* The modem's network record (owned by the modem). */
 DfotaModemNetwork *dfota_modem_peek_network(DfotaModem *self);

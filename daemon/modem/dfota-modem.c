@@ -1,5 +1,6 @@
-/* dfota-modem.c: port lifecycle, module initialisation, identity and state. The network side
- * (registration, PDP context, signal figures) is in dfota-modem-network.c. */
+/* dfota-modem.c: port lifecycle, module initialisation and state. The identity after boot is
+ * in dfota-modem-identity.c, the network side (registration, PDP context, signal figures, the
+ * preflight) in dfota-modem-network.c. */
 #include "dfota-modem.h"
 
 #include <string.h>
@@ -15,53 +16,6 @@
 #define PROBE_TIMEOUT_MS 1000
 #define PROBE_RETRY_MIN_MS 250
 #define PROBE_RETRY_MAX_MS 4000
-/* A module that refuses or half answers the identity queries just after boot is asked again
- * this often, until identity-timeout after the boot. */
-#define IDENTITY_RETRY_MS 1000
-
-struct _DfotaModem {
-	GObject parent_instance;
-
-	DfotaModemConfig cfg;
-	char *port_path;
-	DfotaSerial *serial;
-	DfotaAtChannel *channel;
-	gulong urc_handler;
-	gulong lost_handler;
-	gulong unresponsive_handler;
-	gulong resynced_handler;
-	gulong written_handler;
-	guint64 at_commands_total; /* over every channel this modem has had */
-
-	DfotaModemState inner_state; /* never BUSY: that is derived from job_active */
-	DfotaModemState public_state;
-	gboolean job_active;
-	gboolean stopped;
-
-	char *manufacturer;
-	char *model;
-	char *revision;
-	char *sub_edition;
-	char *imei;
-	DfotaModemNetwork network;
-	GVariant *device;
-
-	guint open_retry_id;
-	guint open_retry_ms;
-	char *last_open_error;
-	guint probe_retry_id;
-	guint probe_retry_ms;
-	GCancellable *init_cancellable;
-
-	/* identity after boot */
-	gint64 boot_us;             /* when the current initialisation began */
-	guint identity_tries;       /* rounds asked since then */
-	guint identity_retry_id;    /* the next round */
-	gboolean identity_current;  /* ATI answered completely since then */
-	gboolean imei_current;      /* AT+CGSN=1 answered with an IMEI since then */
-	guint app_ready_handler;    /* "APP RDY" on the channel */
-	guint powered_down_handler; /* "POWERED DOWN" on the channel */
-};
 
 G_DEFINE_TYPE(DfotaModem, dfota_modem, G_TYPE_OBJECT)
 
@@ -144,42 +98,6 @@ set_inner_state(DfotaModem *self, DfotaModemState state)
 	update_state(self);
 }
 
-/* Sets Manufacturer, Model and Revision from a complete ATI answer only: a partial one
- * (no Revision line, only the manufacturer) changes nothing. */
-static gboolean
-apply_identity_lines(DfotaModem *self, char **lines)
-{
-	DfotaAtIdentity id = { 0 };
-
-	if (!dfota_at_parse_ati((const char *const *)lines, &id)) {
-		g_autofree char *joined = lines ? g_strjoinv(" | ", lines) : g_strdup("");
-		g_message("modem %s: incomplete ATI answer \"%s\"", self->cfg.name, joined);
-		return FALSE;
-	}
-	set_string(self, &self->manufacturer, id.manufacturer, PROP_MANUFACTURER);
-	set_string(self, &self->model, id.model, PROP_MODEL);
-	set_string(self, &self->revision, id.revision, PROP_REVISION);
-	set_string(self, &self->sub_edition, id.sub_edition ? id.sub_edition : "", 0);
-	self->identity_current = TRUE;
-	dfota_at_identity_clear(&id);
-	return TRUE;
-}
-
-static gboolean
-apply_imei_lines(DfotaModem *self, char **lines)
-{
-	for (guint i = 0; lines && lines[i]; i++) {
-		g_autofree char *imei = dfota_at_parse_imei(lines[i]);
-		if (imei) {
-			set_string(self, &self->imei, imei, PROP_IMEI);
-			self->imei_current = TRUE;
-			return TRUE;
-		}
-	}
-	g_message("modem %s: no IMEI in the AT+CGSN=1 answer", self->cfg.name);
-	return FALSE;
-}
-
 /* ---- a sequence of commands, each answer applied to the modem ---------------------------- */
 
 typedef enum {
@@ -206,9 +124,9 @@ static void
 seq_apply(DfotaModem *self, const char *command, char **lines)
 {
 	if (g_str_equal(command, "ATI"))
-		apply_identity_lines(self, lines);
+		dfota_modem_apply_identity_lines(self, lines);
 	else if (g_str_equal(command, "AT+CGSN=1"))
-		apply_imei_lines(self, lines);
+		dfota_modem_apply_imei_lines(self, lines);
 	else if (g_str_equal(command, "AT+CESQ") || g_str_equal(command, "AT+COPS?") ||
 	         g_str_equal(command, "AT+CGPADDR"))
 		dfota_modem_apply_network_lines(self, command, lines);
@@ -311,119 +229,12 @@ init_done(GObject *source, GAsyncResult *res, gpointer user_data)
 
 static void init_probe(DfotaModem *self);
 
-/* ---- identity after boot ----------------------------------------------------------------- */
-
-static void identity_round(DfotaModem *self);
-
-static void
-identity_done(DfotaModem *self)
+void
+dfota_modem_identity_done(DfotaModem *self)
 {
 	static const char *const network_commands[] = { "AT+CESQ", "AT+COPS?", "AT+CGPADDR", NULL };
 
 	seq_run(self, network_commands, SEQ_IGNORE_ERRORS, self->init_cancellable, init_done, NULL);
-}
-
-static gboolean
-identity_retry_cb(gpointer user_data)
-{
-	DfotaModem *self = user_data;
-
-	self->identity_retry_id = 0;
-	identity_round(self);
-	return G_SOURCE_REMOVE;
-}
-
-/* After each round: on with the initialisation once both answers were complete, or once the
- * bound is reached (the properties then keep what they had); otherwise another round. */
-static void
-identity_after_round(DfotaModem *self)
-{
-	gint64 deadline = self->boot_us + (gint64)self->cfg.identity_timeout_s * G_USEC_PER_SEC;
-
-	if (self->identity_current && self->imei_current) {
-		identity_done(self);
-		return;
-	}
-	if (g_get_monotonic_time() + IDENTITY_RETRY_MS * 1000 > deadline) {
-		g_warning("modem %s: no complete %s%s%s within %u s of boot (%u tries); "
-		          "Manufacturer, Model, Revision and Imei keep what they were (\"%s\", "
-		          "\"%s\", \"%s\", \"%s\"), Refresh() asks again; commands are served",
-		          self->cfg.name, self->identity_current ? "" : "ATI answer",
-		          !self->identity_current && !self->imei_current ? " and " : "",
-		          self->imei_current ? "" : "AT+CGSN=1 answer",
-		          self->cfg.identity_timeout_s, self->identity_tries, self->manufacturer,
-		          self->model, self->revision, self->imei);
-		identity_done(self);
-		return;
-	}
-	self->identity_retry_id = g_timeout_add(IDENTITY_RETRY_MS, identity_retry_cb, self);
-}
-
-static gboolean
-init_gone(const GError *error)
-{
-	return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-	       g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST);
-}
-
-static void
-identity_imei_done(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(DfotaModem) self = user_data;
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, &error);
-
-	if (init_gone(error))
-		return;
-	if (!lines)
-		g_message("modem %s: AT+CGSN=1 failed: %s", self->cfg.name, error->message);
-	else
-		apply_imei_lines(self, lines);
-	identity_after_round(self);
-}
-
-static void
-identity_ask_imei(DfotaModem *self)
-{
-	if (self->imei_current || !self->channel) {
-		identity_after_round(self);
-		return;
-	}
-	dfota_at_channel_send(self->channel, "AT+CGSN=1", self->cfg.command_timeout_ms,
-	                      DFOTA_AT_FLAG_NONE, self->init_cancellable, identity_imei_done,
-	                      g_object_ref(self));
-}
-
-static void
-identity_ati_done(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(DfotaModem) self = user_data;
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, &error);
-
-	if (init_gone(error))
-		return;
-	if (!lines)
-		g_message("modem %s: ATI failed: %s", self->cfg.name, error->message);
-	else
-		apply_identity_lines(self, lines);
-	identity_ask_imei(self);
-}
-
-/* One round: ATI and AT+CGSN=1, each only while its answer is still missing. */
-static void
-identity_round(DfotaModem *self)
-{
-	if (!self->channel)
-		return;
-	self->identity_tries++;
-	if (self->identity_current) {
-		identity_ask_imei(self);
-		return;
-	}
-	dfota_at_channel_send(self->channel, "ATI", self->cfg.command_timeout_ms,
-	                      DFOTA_AT_FLAG_NONE, self->init_cancellable, identity_ati_done,
-	                      g_object_ref(self));
 }
 
 static void
@@ -437,30 +248,7 @@ init_setup_done(GObject *source, GAsyncResult *res, gpointer user_data)
 			modem_begin_init(self);
 		return;
 	}
-	identity_round(self);
-}
-
-/* "APP RDY" follows "RDY" once the module's application side is up: identity queries that
- * failed until then are asked again at once. */
-static void
-on_app_ready(DfotaAtChannel *channel, const char *line, gpointer user_data)
-{
-	DfotaModem *self = user_data;
-
-	g_message("modem %s: %s", self->cfg.name, line);
-	if (self->identity_retry_id) {
-		g_clear_handle_id(&self->identity_retry_id, g_source_remove);
-		identity_round(self);
-	}
-}
-
-/* "POWERED DOWN" is announced before a reboot: a URC, never part of an answer. */
-static void
-on_powered_down(DfotaAtChannel *channel, const char *line, gpointer user_data)
-{
-	DfotaModem *self = user_data;
-
-	g_message("modem %s: %s", self->cfg.name, line);
+	dfota_modem_identity_round(self);
 }
 
 static gboolean
@@ -703,10 +491,10 @@ modem_open_port(DfotaModem *self)
 	        g_signal_connect(self->channel, "resynced", G_CALLBACK(on_channel_resynced), self);
 	self->written_handler = g_signal_connect(self->channel, "command-written",
 	                                         G_CALLBACK(on_channel_command_written), self);
-	self->app_ready_handler = dfota_at_channel_add_urc_handler(self->channel, "APP RDY",
-	                                                           on_app_ready, self, NULL);
-	self->powered_down_handler = dfota_at_channel_add_urc_handler(self->channel, "POWERED DOWN",
-	                                                              on_powered_down, self, NULL);
+	self->app_ready_handler = dfota_at_channel_add_urc_handler(
+	        self->channel, "APP RDY", dfota_modem_on_app_ready, self, NULL);
+	self->powered_down_handler = dfota_at_channel_add_urc_handler(
+	        self->channel, "POWERED DOWN", dfota_modem_on_powered_down, self, NULL);
 	set_inner_state(self, DFOTA_MODEM_STATE_INITIALIZING);
 	modem_begin_init(self);
 }
@@ -799,6 +587,21 @@ dfota_modem_notify_network(DfotaModem *self)
 	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_NETWORK]);
 }
 
+void
+dfota_modem_set_identity(DfotaModem *self, const DfotaAtIdentity *id)
+{
+	set_string(self, &self->manufacturer, id->manufacturer, PROP_MANUFACTURER);
+	set_string(self, &self->model, id->model, PROP_MODEL);
+	set_string(self, &self->revision, id->revision, PROP_REVISION);
+	set_string(self, &self->sub_edition, id->sub_edition ? id->sub_edition : "", 0);
+}
+
+void
+dfota_modem_set_imei(DfotaModem *self, const char *imei)
+{
+	set_string(self, &self->imei, imei, PROP_IMEI);
+}
+
 /* ---- accessors ----------------------------------------------------------------------------- */
 
 DfotaModemState
@@ -847,12 +650,6 @@ const char *
 dfota_modem_get_imei(DfotaModem *self)
 {
 	return self->imei;
-}
-
-gboolean
-dfota_modem_identity_is_current(DfotaModem *self)
-{
-	return self->identity_current;
 }
 
 gboolean
