@@ -295,6 +295,7 @@ typedef struct {
 	GError *write_error;
 	GError *final_error; /* what the task ends with after the partial file is deleted */
 	guint stall_id;      /* no data taken for module_timeout_s while bytes remain */
+	gsize stall_pending; /* streaming: bytes queued when the watch was armed */
 	gboolean returned;   /* the task completed before the data phase ended (a stall) */
 } Upload;
 
@@ -373,6 +374,8 @@ upload_fail(GTask *task, GError *error)
 	                      on_partial_deleted, task);
 }
 
+static void watch_stall(Upload *u);
+
 static GError *
 stall_error(Upload *u)
 {
@@ -398,21 +401,35 @@ on_upload_stalled(gpointer data)
 	u->stall_id = 0;
 	if (upload_cancelled(u))
 		return G_SOURCE_REMOVE; /* the cancel's own end follows */
+	if (u->opts.streaming && dfota_at_channel_get_pending(u->channel) != u->stall_pending) {
+		/* The line moved bytes, just not a whole queue's worth yet: not a stall. */
+		watch_stall(u);
+		return G_SOURCE_REMOVE;
+	}
 	g_message("Upload of %s: the module took no data for %u s", u->name,
 	          u->opts.module_timeout_s);
 	upload_return_error(task, stall_error(u));
 	return G_SOURCE_REMOVE;
 }
 
-/* Restarts the stall watch whenever the module takes data; stops it once every byte went. */
+/* Restarts the stall watch whenever the module takes data; stops it once every byte went.
+ * The bound is the upload timeout plus the line time of what may still be on its way (a
+ * block, or when streaming the queue too), so that a slow line is not taken for a stall. */
 static void
 watch_stall(Upload *u)
 {
+	guint baud = dfota_serial_get_baud(dfota_at_channel_get_serial(u->channel));
+	guint64 in_flight = u->opts.streaming ? STREAM_MAX_PENDING + UFS_BLOCK : UFS_BLOCK;
+	guint64 line_ms = baud ? in_flight * 10 * 1000 / baud : 0;
+
 	g_clear_handle_id(&u->stall_id, g_source_remove);
 	if (!u->connected || u->returned || upload_cancelled(u) ||
 	    u->sent >= g_bytes_get_size(u->data))
 		return;
-	u->stall_id = g_timeout_add(u->opts.module_timeout_s * 1000, on_upload_stalled, u->task);
+	u->stall_pending = dfota_at_channel_get_pending(u->channel);
+	u->stall_id =
+	        g_timeout_add((guint)MIN(u->opts.module_timeout_s * 1000ULL + line_ms, G_MAXUINT),
+	                      on_upload_stalled, u->task);
 }
 
 static void
@@ -443,7 +460,7 @@ stream_pump(Upload *u)
 	gsize size = g_bytes_get_size(u->data);
 	gsize pending;
 
-	while (u->sent < size && u->write_error == NULL && !upload_cancelled(u)) {
+	while (u->sent < size && u->write_error == NULL && !upload_cancelled(u) && !u->returned) {
 		pending = dfota_at_channel_get_pending(u->channel);
 		if (pending >= STREAM_MAX_PENDING)
 			return; /* "drained" brings us back */
@@ -471,7 +488,8 @@ send_next_block(Upload *u)
 {
 	gsize size = g_bytes_get_size(u->data);
 
-	if (u->sent < size && u->write_error == NULL && !upload_cancelled(u))
+	/* After a stall was reported, nothing more is sent: the module ends the data phase. */
+	if (u->sent < size && u->write_error == NULL && !upload_cancelled(u) && !u->returned)
 		write_bytes(u, MIN(UFS_BLOCK, size - u->sent));
 }
 
