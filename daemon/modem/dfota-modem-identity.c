@@ -153,8 +153,8 @@ dfota_modem_identity_round(DfotaModem *self)
 
 /* "APP RDY" follows "RDY" once the module's application side is up: identity queries that
  * failed until then are asked again at once. */
-void
-dfota_modem_on_app_ready(DfotaAtChannel *channel, const char *line, gpointer user_data)
+static void
+on_app_ready(DfotaAtChannel *channel, const char *line, gpointer user_data)
 {
 	DfotaModem *self = user_data;
 
@@ -165,13 +165,45 @@ dfota_modem_on_app_ready(DfotaAtChannel *channel, const char *line, gpointer use
 	}
 }
 
-/* "POWERED DOWN" is announced before a reboot: a URC, never part of an answer. */
-void
-dfota_modem_on_powered_down(DfotaAtChannel *channel, const char *line, gpointer user_data)
+/* Lines around a reboot that only need to stay out of answers (the job reads them from the
+ * modem's "urc" signal). */
+static void
+on_boot_line(DfotaAtChannel *channel, const char *line, gpointer user_data)
 {
 	DfotaModem *self = user_data;
 
 	g_message("modem %s: %s", self->cfg.name, line);
+}
+
+static const struct {
+	const char *prefix;
+	DfotaAtUrcFunc func;
+} boot_lines[] = {
+	{ "APP RDY", on_app_ready },
+	{ "POWERED DOWN", on_boot_line },
+	{ "Last upgrade", on_boot_line },
+};
+
+G_STATIC_ASSERT(G_N_ELEMENTS(boot_lines) ==
+                G_SIZEOF_MEMBER(DfotaModem, boot_line_handlers) / sizeof(guint));
+
+void
+dfota_modem_add_boot_line_handlers(DfotaModem *self)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(boot_lines); i++)
+		self->boot_line_handlers[i] = dfota_at_channel_add_urc_handler(
+		        self->channel, boot_lines[i].prefix, boot_lines[i].func, self, NULL);
+}
+
+void
+dfota_modem_remove_boot_line_handlers(DfotaModem *self)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(boot_lines); i++) {
+		if (self->boot_line_handlers[i])
+			dfota_at_channel_remove_urc_handler(self->channel,
+			                                    self->boot_line_handlers[i]);
+		self->boot_line_handlers[i] = 0;
+	}
 }
 
 gboolean

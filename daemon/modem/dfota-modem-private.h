@@ -60,13 +60,12 @@ struct _DfotaModem {
 	GCancellable *init_cancellable;
 
 	/* identity after boot */
-	gint64 boot_us;             /* when the current initialisation began */
-	guint identity_tries;       /* rounds asked since then */
-	guint identity_retry_id;    /* the next round */
-	gboolean identity_current;  /* ATI answered completely since then */
-	gboolean imei_current;      /* AT+CGSN=1 answered with an IMEI since then */
-	guint app_ready_handler;    /* "APP RDY" on the channel */
-	guint powered_down_handler; /* "POWERED DOWN" on the channel */
+	gint64 boot_us;              /* when the current initialisation began */
+	guint identity_tries;        /* rounds asked since then */
+	guint identity_retry_id;     /* the next round */
+	gboolean identity_current;   /* ATI answered completely since then */
+	gboolean imei_current;       /* AT+CGSN=1 answered with an IMEI since then */
+	guint boot_line_handlers[3]; /* URC handlers of the boot lines on the channel */
 };
 
 /* ---- dfota-modem.c, for the identity side ---- */
@@ -88,9 +87,12 @@ gboolean dfota_modem_apply_imei_lines(DfotaModem *self, char **lines);
 /* One round of identity queries; further rounds follow until both answers are complete or
  * identity-timeout after boot_us, then dfota_modem_identity_done(). */
 void dfota_modem_identity_round(DfotaModem *self);
-/* URC handlers for the channel: "APP RDY" (asks again at once) and "POWERED DOWN". */
-void dfota_modem_on_app_ready(DfotaAtChannel *channel, const char *line, gpointer user_data);
-void dfota_modem_on_powered_down(DfotaAtChannel *channel, const char *line, gpointer user_data);
+/* Registers the lines modules print around a boot ("APP RDY", which asks again at once,
+ * "POWERED DOWN", "Last upgrade was not finished,continue upgrade") as URCs on the channel,
+ * so that they are never taken for part of an answer (an ATI answer with "APP RDY" inside
+ * would otherwise name the wrong manufacturer); and removes them again. */
+void dfota_modem_add_boot_line_handlers(DfotaModem *self);
+void dfota_modem_remove_boot_line_handlers(DfotaModem *self);
 
 /* The modem's network record (owned by the modem). */
 DfotaModemNetwork *dfota_modem_peek_network(DfotaModem *self);

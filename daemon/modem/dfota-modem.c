@@ -339,13 +339,7 @@ close_port(DfotaModem *self)
 	g_clear_handle_id(&self->probe_retry_id, g_source_remove);
 	g_clear_handle_id(&self->identity_retry_id, g_source_remove);
 	if (self->channel) {
-		if (self->app_ready_handler)
-			dfota_at_channel_remove_urc_handler(self->channel, self->app_ready_handler);
-		if (self->powered_down_handler)
-			dfota_at_channel_remove_urc_handler(self->channel,
-			                                    self->powered_down_handler);
-		self->app_ready_handler = 0;
-		self->powered_down_handler = 0;
+		dfota_modem_remove_boot_line_handlers(self);
 		g_clear_signal_handler(&self->urc_handler, self->channel);
 		g_clear_signal_handler(&self->lost_handler, self->channel);
 		g_clear_signal_handler(&self->unresponsive_handler, self->channel);
@@ -491,10 +485,7 @@ modem_open_port(DfotaModem *self)
 	        g_signal_connect(self->channel, "resynced", G_CALLBACK(on_channel_resynced), self);
 	self->written_handler = g_signal_connect(self->channel, "command-written",
 	                                         G_CALLBACK(on_channel_command_written), self);
-	self->app_ready_handler = dfota_at_channel_add_urc_handler(
-	        self->channel, "APP RDY", dfota_modem_on_app_ready, self, NULL);
-	self->powered_down_handler = dfota_at_channel_add_urc_handler(
-	        self->channel, "POWERED DOWN", dfota_modem_on_powered_down, self, NULL);
+	dfota_modem_add_boot_line_handlers(self);
 	set_inner_state(self, DFOTA_MODEM_STATE_INITIALIZING);
 	modem_begin_init(self);
 }

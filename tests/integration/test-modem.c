@@ -178,6 +178,57 @@ test_identity_app_rdy_suffix(void)
 	g_assert_no_error(error);
 }
 
+/* A boot line arriving inside the ATI answer is a URC, never a line of the answer: the
+ * identity stays right and the line is announced as Urc. */
+static void
+check_boot_line_inside_ati(const char *line)
+{
+	const char *const sim_args[] = { "--ati-urc", line, NULL };
+	HarnessOptions opts = { .sim_args = sim_args };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *ati = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	guint64 since = harness_mark(h);
+	guint urcs = 0;
+
+	assert_identity(h, HARNESS_REV_FROM);
+	ati = harness_command(h, NULL, "ATI", 0, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(ati, ==, "Quectel_Ltd\nQuectel_BC65\nRevision: " HARNESS_REV_FROM);
+	g_assert_true(harness_wait_signals(h, since, HARNESS_IFACE_MODEM, "Urc", 1, 10000));
+	events = harness_events(h, since);
+	for (guint i = 0; i < events->len; i++) {
+		HarnessEvent *ev = events->pdata[i];
+		const char *got = NULL;
+
+		if (ev->type != HARNESS_EVENT_SIGNAL || g_strcmp0(ev->member, "Urc") != 0)
+			continue;
+		g_variant_get(ev->body, "(&s)", &got);
+		g_assert_cmpstr(got, ==, line);
+		urcs++;
+	}
+	g_assert_cmpuint(urcs, >=, 1);
+}
+
+static void
+test_identity_app_rdy_inside_ati(void)
+{
+	check_boot_line_inside_ati("APP RDY");
+}
+
+static void
+test_identity_last_upgrade_inside_ati(void)
+{
+	check_boot_line_inside_ati("Last upgrade was not finished,continue upgrade");
+}
+
+static void
+test_identity_powered_down_inside_ati(void)
+{
+	check_boot_line_inside_ati("POWERED DOWN");
+}
+
 /* The module never gives its identity within identity-timeout: a log line, the properties
  * keep what they had (empty at the first start), and the modem serves commands. */
 static void
@@ -698,6 +749,12 @@ main(int argc, char **argv)
 	g_test_add_func("/modem/identity-after-boot/silent", test_identity_silent);
 	g_test_add_func("/modem/identity-after-boot/app-rdy-suffix", test_identity_app_rdy_suffix);
 	g_test_add_func("/modem/identity-after-boot/bound-at-start", test_identity_bound_at_start);
+	g_test_add_func("/modem/identity-after-boot/app-rdy-inside-ati",
+	                test_identity_app_rdy_inside_ati);
+	g_test_add_func("/modem/identity-after-boot/last-upgrade-inside-ati",
+	                test_identity_last_upgrade_inside_ati);
+	g_test_add_func("/modem/identity-after-boot/powered-down-inside-ati",
+	                test_identity_powered_down_inside_ati);
 	g_test_add_func("/modem/identity-after-boot/bound-after-reboot",
 	                test_identity_bound_after_reboot);
 	g_test_add_func("/modem/commands", test_commands);

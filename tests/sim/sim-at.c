@@ -463,6 +463,9 @@ execute_one(Sim *sim, const char *line)
 		return;
 	}
 	if (g_ascii_strcasecmp(rest, "I") == 0) {
+		/* URCs come at any time, also between a command and its answer */
+		if (sim->ati_urc)
+			sim_send_line(sim, "%s", sim->ati_urc);
 		sim_send_line(sim, "Quectel_Ltd");
 		sim_send_line(sim, "Quectel_%s", sim->model);
 		sim_send_line(sim, "Revision: %s", sim->revision);

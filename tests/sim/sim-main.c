@@ -437,6 +437,7 @@ main(int argc, char **argv)
 	g_free(s.log_path);
 	g_free(s.control_path);
 	g_strfreev(s.ufs_dirs);
+	g_free(s.ati_urc);
 	return status;
 }
 
@@ -503,6 +504,8 @@ run(Sim *sim, int argc, char **argv)
 		  "the first ATI/AT+CGMR/AT+CGSN after boot fail: cme14|error|partial|"
 		  "manufacturer|silent, for N queries, N wall-clock seconds or until APP RDY",
 		  "KIND:N|Ns|app" },
+		{ "ati-urc", 0, 0, G_OPTION_ARG_STRING, &sim->ati_urc,
+		  "an unsolicited line sent inside every ATI answer", "LINE" },
 		{ "app-rdy", 0, 0, G_OPTION_ARG_INT, &app_rdy,
 		  "send APP RDY this long (wall clock) after RDY and after the start", "MS" },
 		{ "upload-stall", 0, 0, G_OPTION_ARG_STRING, &upload_stall,

@@ -104,6 +104,7 @@ typedef struct {
 	guint app_rdy_ms; /* "APP RDY" this long after "RDY" (0: never) */
 	gboolean app_ready;
 	guint app_rdy_timer;
+	char *ati_urc; /* an unsolicited line sent inside every ATI answer (NULL: none) */
 
 	GMainLoop *loop;
 	FILE *log;
