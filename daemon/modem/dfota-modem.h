@@ -110,7 +110,9 @@ gboolean dfota_modem_ensure_network_finish(DfotaModem *self, GAsyncResult *resul
  * Signals:
  *   "urc" (const char *line)   every URC line from the channel
  *   "rebooted" (void)          the module announced a power-on (RDY); re-initialisation runs
- *   "initialized" (void)       initialisation finished (after start or after a reboot)
+ *   "initialized" (void)       initialisation finished (after start or after a reboot); the
+ *                              identity may be stale when identity-timeout ran out: see
+ *                              dfota_modem_identity_is_current()
  *   "lost" (void)              the port went away; State is disconnected
  *   "at-command" (void)        one more AT command line was written to the tty
  */
