@@ -448,7 +448,9 @@ dfota_at_parse_qflst(const char *line, char **name, guint64 *size)
 		return FALSE;
 	/* Some firmware names every file with its drive ("UFS:fota.pack"); the drive is not
 	 * part of the name the other file commands take. */
-	n = g_ascii_strncasecmp(v[0], "UFS:", 4) == 0 ? v[0] + 4 : v[0];
+	n = v[0];
+	while (g_ascii_strncasecmp(n, "UFS:", 4) == 0)
+		n += 4; /* every one of them, so that a name read back reads the same */
 	if (*n == '\0')
 		return FALSE;
 	*name = g_strdup(n);

@@ -420,6 +420,8 @@ test_files(void)
 		{ "+QFLST: \"security/\",0", TRUE, "security/", 0 },
 		{ "+QFLST: \"UFS:security/\", 0", TRUE, "security/", 0 },
 		{ "+QFLST: \"UFS:\",5", FALSE, NULL, 0 },
+		{ "+QFLST: \"UFS:UFS:b.bin\",5", TRUE, "b.bin", 5 },
+		{ "+QFLST: \"UFS:UFS:\",5", FALSE, NULL, 0 },
 	};
 	guint64 a = 0, b = 0;
 	guint16 sum = 0;
