@@ -442,11 +442,26 @@ dfota_at_parse_qflst(const char *line, char **name, guint64 *size)
 	g_auto(GStrv) v = split_params(line, "+QFLST:");
 	guint64 s;
 
-	if (v == NULL || g_strv_length(v) != 2 || *v[0] == '\0' || !parse_u64(v[1], &s))
+	const char *n;
+
+	if (v == NULL || g_strv_length(v) != 2 || !parse_u64(v[1], &s))
 		return FALSE;
-	*name = g_strdup(v[0]);
+	/* Some firmware names every file with its drive ("UFS:fota.pack"); the drive is not
+	 * part of the name the other file commands take. */
+	n = v[0];
+	while (g_ascii_strncasecmp(n, "UFS:", 4) == 0)
+		n += 4; /* every one of them, so that a name read back reads the same */
+	if (*n == '\0')
+		return FALSE;
+	*name = g_strdup(n);
 	*size = s;
 	return TRUE;
+}
+
+gboolean
+dfota_at_qflst_is_directory(const char *name)
+{
+	return name != NULL && *name != '\0' && g_str_has_suffix(name, "/");
 }
 
 gboolean
@@ -472,8 +487,10 @@ dfota_at_parse_transfer_result(const char *line, const char *prefix, guint64 *si
 
 	if (v == NULL || g_strv_length(v) != 2 || !parse_u64(v[0], &s))
 		return FALSE;
+	/* Hexadecimal in either case, with or without zero padding ("3a5c", "3A5C", "00ff",
+	 * "ff", "000000ff"). */
 	len = strlen(v[1]);
-	if (len == 0 || len > 4 || !g_ascii_isxdigit(v[1][0]))
+	if (len == 0 || len > 16 || strspn(v[1], "0123456789abcdefABCDEF") != len)
 		return FALSE;
 	if (!g_ascii_string_to_unsigned(v[1], 16, 0, 0xffff, &c, NULL))
 		return FALSE;

@@ -105,8 +105,11 @@ typedef struct {
 gboolean dfota_fota_urc_parse(const char *line, DfotaFotaUrc *out);
 void dfota_fota_urc_clear(DfotaFotaUrc *urc);
 
-/* +QFLST: "<name>",<size> */
+/* +QFLST: "<name>",<size>, with or without a space after the comma. A "UFS:" drive prefix
+ * is removed from the name. Directory entries ("security/",0) parse too: see below. */
 gboolean dfota_at_parse_qflst(const char *line, char **name, guint64 *size);
+/* TRUE when a +QFLST name is a directory entry (it ends in '/'): not a file. */
+gboolean dfota_at_qflst_is_directory(const char *name);
 /* +QFLDS: <free>,<total> */
 gboolean dfota_at_parse_qflds(const char *line, guint64 *free_bytes, guint64 *total_bytes);
 /* +QFUPL: <size>,<hex checksum> and +QFDWL: <size>,<hex checksum> (prefix given by caller). */

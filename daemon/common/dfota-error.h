@@ -49,6 +49,7 @@ typedef enum {
 	DFOTA_ERROR_INTERRUPTED,
 	DFOTA_ERROR_FETCH_FAILED,
 	DFOTA_ERROR_ACCESS_DENIED,
+	DFOTA_ERROR_FILE_NOT_FOUND,
 } DfotaError;
 
 /* Registers both domains with GDBus so that returning a GError of either domain from a

@@ -1,20 +1,15 @@
-/* dfota-ufs.c: UFS list/space/delete/upload/download over Quectel's FILE AT commands.
- *
- * Upload is a small chain of commands on the channel: AT+QFLST="<name>" (is a file being
- * replaced?), AT+QFLDS="UFS" (does it fit?), AT+QFDEL (the old one), then the AT+QFUPL data
- * phase. Every failure after AT+QFUPL was sent ends with a best-effort AT+QFDEL of the
- * partial file, so no half-written package can ever be taken for a whole one.
+/* dfota-ufs.c: UFS list/space/delete/download over Quectel's FILE AT commands, and what the
+ * upload (dfota-ufs-upload.c) shares with them: refusals, and FileNotFound decided by the full
+ * file list.
  */
 #include "dfota-ufs.h"
 
+#include "dfota-ufs-private.h"
+
 #include "at-parse.h"
+#include "dfota-defaults.h"
 #include "dfota-error.h"
 #include "dfota-validate.h"
-
-#define UFS_BLOCK 1024
-#define STREAM_MAX_PENDING 4096
-#define DEFAULT_MODULE_TIMEOUT_S 5
-#define DEFAULT_COMMAND_TIMEOUT_MS 5000
 
 void
 dfota_ufs_file_free(DfotaUfsFile *file)
@@ -25,17 +20,86 @@ dfota_ufs_file_free(DfotaUfsFile *file)
 	g_free(file);
 }
 
-static char **
-lines_finish(GObject *channel, GAsyncResult *result, GError **error)
+char **
+dfota_ufs_lines_finish(GObject *channel, GAsyncResult *result, GError **error)
 {
 	return dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(channel), result, error);
 }
 
-static gboolean
-is_cme_error(const GError *error)
+/* The module refused a file command: +CME ERROR (any code) or a bare ERROR. Modules answer
+ * a missing file with any of these (405 "not found", 418 "delete failed", 410 "open failed",
+ * plain ERROR), so a refusal alone never says whether the file is there. */
+gboolean
+dfota_ufs_is_refusal(const GError *error)
 {
 	return error->domain == DFOTA_MODULE_ERROR ||
-	       g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_CME_ERROR);
+	       g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_CME_ERROR) ||
+	       g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED);
+}
+
+static GError *
+file_not_found(const char *name)
+{
+	return g_error_new(DFOTA_ERROR, DFOTA_ERROR_FILE_NOT_FOUND,
+	                   "There is no file %s in the module's UFS; Files.List shows the files "
+	                   "that are there",
+	                   name);
+}
+
+/* ---- "is it there?" after a refusal ------------------------------------------------------ */
+
+typedef struct {
+	GTask *task; /* owned: completed here */
+	char *name;
+	GError *refusal; /* what the module answered, kept when the file is there after all */
+} Confirm;
+
+static void
+on_confirm_listed(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	Confirm *c = user_data;
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) lines =
+	        dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), result, &error);
+	gboolean listed = FALSE;
+
+	if (lines == NULL)
+		g_debug("AT+QFLST failed while checking for %s: %s", c->name, error->message);
+	for (gsize i = 0; lines && lines[i] && !listed; i++) {
+		g_autofree char *name = NULL;
+		guint64 size;
+		listed = dfota_at_parse_qflst(lines[i], &name, &size) && g_str_equal(name, c->name);
+	}
+	if (lines == NULL || listed)
+		g_task_return_error(c->task, g_steal_pointer(&c->refusal));
+	else
+		g_task_return_error(c->task, file_not_found(c->name));
+	g_object_unref(c->task);
+	g_free(c->name);
+	g_clear_error(&c->refusal);
+	g_free(c);
+}
+
+/* Completes @task (taking over the caller's reference) with FileNotFound when the module
+ * refused a command on @name and @name is not in the full AT+QFLST list; otherwise with
+ * @refusal (owned), the module's own answer. */
+static void
+fail_refused(GTask *task, DfotaAtChannel *channel, const char *name, GError *refusal,
+             guint timeout_ms)
+{
+	Confirm *c;
+
+	if (!dfota_ufs_is_refusal(refusal)) {
+		g_task_return_error(task, refusal);
+		g_object_unref(task);
+		return;
+	}
+	c = g_new0(Confirm, 1);
+	c->task = task;
+	c->name = g_strdup(name);
+	c->refusal = refusal;
+	dfota_at_channel_send(channel, "AT+QFLST", timeout_ms, DFOTA_AT_FLAG_NONE, NULL,
+	                      on_confirm_listed, c);
 }
 
 /* ---- list, space, delete ---------------------------------------------------------------- */
@@ -45,7 +109,7 @@ on_list_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
 	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) lines = lines_finish(source, result, &error);
+	g_auto(GStrv) lines = dfota_ufs_lines_finish(source, result, &error);
 	GPtrArray *files;
 
 	if (lines == NULL) {
@@ -56,7 +120,10 @@ on_list_done(GObject *source, GAsyncResult *result, gpointer user_data)
 	for (gsize i = 0; lines[i]; i++) {
 		DfotaUfsFile *file = g_new0(DfotaUfsFile, 1);
 		if (dfota_at_parse_qflst(lines[i], &file->name, &file->size)) {
-			g_ptr_array_add(files, file);
+			if (dfota_at_qflst_is_directory(file->name))
+				dfota_ufs_file_free(file); /* "security/": not a file */
+			else
+				g_ptr_array_add(files, file);
 		} else {
 			g_debug("Ignoring an unexpected line in the AT+QFLST answer: %s", lines[i]);
 			dfota_ufs_file_free(file);
@@ -83,13 +150,8 @@ dfota_ufs_list_finish(GAsyncResult *result, GError **error)
 	return g_task_propagate_pointer(G_TASK(result), error);
 }
 
-typedef struct {
-	guint64 free_bytes;
-	guint64 total_bytes;
-} Space;
-
-static gboolean
-parse_space(char **lines, Space *space, GError **error)
+gboolean
+dfota_ufs_parse_space(char **lines, DfotaUfsSpace *space, GError **error)
 {
 	for (gsize i = 0; lines[i]; i++) {
 		if (dfota_at_parse_qflds(lines[i], &space->free_bytes, &space->total_bytes))
@@ -105,10 +167,10 @@ on_space_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
 	GError *error = NULL;
-	g_auto(GStrv) lines = lines_finish(source, result, &error);
-	Space *space = g_new0(Space, 1);
+	g_auto(GStrv) lines = dfota_ufs_lines_finish(source, result, &error);
+	DfotaUfsSpace *space = g_new0(DfotaUfsSpace, 1);
 
-	if (lines == NULL || !parse_space(lines, space, &error)) {
+	if (lines == NULL || !dfota_ufs_parse_space(lines, space, &error)) {
 		g_free(space);
 		g_task_return_error(task, error);
 		return;
@@ -131,7 +193,7 @@ gboolean
 dfota_ufs_query_space_finish(GAsyncResult *result, guint64 *free_bytes, guint64 *total_bytes,
                              GError **error)
 {
-	g_autofree Space *space = NULL;
+	g_autofree DfotaUfsSpace *space = NULL;
 
 	g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == dfota_ufs_query_space, FALSE);
 	space = g_task_propagate_pointer(G_TASK(result), error);
@@ -144,17 +206,32 @@ dfota_ufs_query_space_finish(GAsyncResult *result, guint64 *free_bytes, guint64 
 	return TRUE;
 }
 
+typedef struct {
+	char *name;
+	guint timeout_ms;
+} Delete;
+
+static void
+delete_free(Delete *d)
+{
+	g_free(d->name);
+	g_free(d);
+}
+
 static void
 on_delete_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	g_autoptr(GTask) task = user_data;
+	GTask *task = user_data;
+	Delete *d = g_task_get_task_data(task);
 	GError *error = NULL;
-	g_auto(GStrv) lines = lines_finish(source, result, &error);
+	g_auto(GStrv) lines = dfota_ufs_lines_finish(source, result, &error);
 
-	if (lines == NULL)
-		g_task_return_error(task, error);
-	else
-		g_task_return_boolean(task, TRUE);
+	if (lines == NULL) {
+		fail_refused(task, DFOTA_AT_CHANNEL(source), d->name, error, d->timeout_ms);
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+	g_object_unref(task);
 }
 
 void
@@ -164,6 +241,7 @@ dfota_ufs_delete(DfotaAtChannel *channel, const char *name, guint timeout_ms,
 	GTask *task = g_task_new(channel, cancellable, callback, user_data);
 	g_autofree char *cmd = NULL;
 	GError *error = NULL;
+	Delete *d;
 
 	g_task_set_source_tag(task, dfota_ufs_delete);
 	if (!dfota_validate_filename(name, &error)) {
@@ -171,6 +249,10 @@ dfota_ufs_delete(DfotaAtChannel *channel, const char *name, guint timeout_ms,
 		g_object_unref(task);
 		return;
 	}
+	d = g_new0(Delete, 1);
+	d->name = g_strdup(name);
+	d->timeout_ms = timeout_ms;
+	g_task_set_task_data(task, d, (GDestroyNotify)delete_free);
 	cmd = g_strdup_printf("AT+QFDEL=\"%s\"", name);
 	dfota_at_channel_send(channel, cmd, timeout_ms, DFOTA_AT_FLAG_NONE, cancellable,
 	                      on_delete_done, task);
@@ -180,385 +262,6 @@ gboolean
 dfota_ufs_delete_finish(GAsyncResult *result, GError **error)
 {
 	g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == dfota_ufs_delete, FALSE);
-	return g_task_propagate_boolean(G_TASK(result), error);
-}
-
-/* ---- upload ------------------------------------------------------------------------------ */
-
-typedef struct {
-	GTask *task;
-	DfotaAtChannel *channel;
-	char *name;
-	GBytes *data;
-	DfotaUfsUploadOptions opts;
-	DfotaUfsProgressFunc progress;
-	gpointer progress_data;
-	gboolean exists;  /* a file of that name is being replaced */
-	guint64 existing; /* its size */
-	gsize sent;
-	gsize acks;
-	gboolean connected;
-	gboolean upl_sent;   /* AT+QFUPL went out: a partial file may exist */
-	DfotaSerial *serial; /* streaming only: its "drained" resumes writing */
-	gulong drained_id;
-	GError *write_error;
-	GError *final_error; /* what the task ends with after the partial file is deleted */
-} Upload;
-
-static void
-upload_free(Upload *u)
-{
-	if (u->drained_id)
-		g_signal_handler_disconnect(u->serial, u->drained_id);
-	g_clear_object(&u->serial);
-	g_clear_error(&u->write_error);
-	g_clear_error(&u->final_error);
-	g_clear_object(&u->channel);
-	g_bytes_unref(u->data);
-	g_free(u->name);
-	g_free(u);
-}
-
-static gboolean
-upload_cancelled(Upload *u)
-{
-	return g_cancellable_is_cancelled(g_task_get_cancellable(u->task));
-}
-
-static void
-on_partial_deleted(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	g_autoptr(GTask) task = user_data;
-	Upload *u = g_task_get_task_data(task);
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) lines = lines_finish(source, result, &error);
-
-	if (lines == NULL)
-		g_debug("Deleting the partial file %s failed: %s", u->name, error->message);
-	g_task_return_error(task, g_steal_pointer(&u->final_error));
-}
-
-/* Ends the upload with @error (owned), first deleting the partial file when one may exist. */
-static void
-upload_fail(GTask *task, GError *error)
-{
-	Upload *u = g_task_get_task_data(task);
-	g_autofree char *cmd = NULL;
-
-	if (upload_cancelled(u) && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-		g_debug("Upload of %s cancelled (%s)", u->name, error->message);
-		g_error_free(error);
-		error = g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
-		                    "The upload of %s was cancelled", u->name);
-	}
-	if (!u->upl_sent) {
-		g_task_return_error(task, error);
-		g_object_unref(task);
-		return;
-	}
-	u->final_error = error;
-	cmd = g_strdup_printf("AT+QFDEL=\"%s\"", u->name);
-	/* No cancellable: the clean-up must run even (especially) after a cancel. */
-	dfota_at_channel_send(u->channel, cmd, u->opts.command_timeout_ms, DFOTA_AT_FLAG_NONE, NULL,
-	                      on_partial_deleted, task);
-}
-
-static void
-report_upload_progress(Upload *u, guint64 done)
-{
-	if (u->progress)
-		u->progress(done, g_bytes_get_size(u->data), u->progress_data);
-}
-
-static gboolean
-write_bytes(Upload *u, gsize len)
-{
-	const guint8 *data = g_bytes_get_data(u->data, NULL);
-
-	if (!dfota_at_channel_write_raw(u->channel, data + u->sent, len, &u->write_error)) {
-		g_debug("Writing the data of %s failed: %s", u->name, u->write_error->message);
-		return FALSE;
-	}
-	u->sent += len;
-	return TRUE;
-}
-
-/* Streaming (flow=rtscts): keep at most STREAM_MAX_PENDING bytes in the serial's queue, so
- * that progress means bytes on the wire and a cancel stops the transfer promptly. */
-static void
-stream_pump(Upload *u)
-{
-	gsize size = g_bytes_get_size(u->data);
-	gsize pending;
-
-	while (u->sent < size && u->write_error == NULL && !upload_cancelled(u)) {
-		pending = dfota_at_channel_get_pending(u->channel);
-		if (pending >= STREAM_MAX_PENDING)
-			return; /* "drained" brings us back */
-		if (!write_bytes(u, MIN(UFS_BLOCK, size - u->sent)))
-			return;
-		pending = dfota_at_channel_get_pending(u->channel);
-		report_upload_progress(u, u->sent - MIN(u->sent, pending));
-	}
-}
-
-static void
-on_drained(DfotaSerial *serial, gpointer user_data)
-{
-	Upload *u = user_data;
-
-	if (u->connected) {
-		report_upload_progress(u, u->sent);
-		stream_pump(u);
-	}
-}
-
-static void
-send_next_block(Upload *u)
-{
-	gsize size = g_bytes_get_size(u->data);
-
-	if (u->sent < size && u->write_error == NULL && !upload_cancelled(u))
-		write_bytes(u, MIN(UFS_BLOCK, size - u->sent));
-}
-
-static void
-on_upl_connect(DfotaAtChannel *channel, gpointer user_data)
-{
-	Upload *u = user_data;
-
-	u->connected = TRUE;
-	if (u->opts.streaming)
-		stream_pump(u);
-	else
-		send_next_block(u);
-}
-
-static gsize
-on_upl_raw(DfotaAtChannel *channel, const guint8 *data, gsize len, gpointer user_data)
-{
-	Upload *u = user_data;
-	gsize size = g_bytes_get_size(u->data);
-	gsize blocks = (size + UFS_BLOCK - 1) / UFS_BLOCK;
-	gsize n = 0;
-
-	if (u->opts.streaming)
-		return 0;
-	/* Only the acks we can still expect: one per block sent (the last, partial block may or
-	 * may not get one). Anything else is the start of the final result lines. */
-	while (n < len && data[n] == 'A' && u->acks < blocks && u->acks * UFS_BLOCK < u->sent) {
-		n++;
-		u->acks++;
-		report_upload_progress(u, MIN((guint64)u->acks * UFS_BLOCK, size));
-		send_next_block(u);
-	}
-	return n;
-}
-
-static void
-on_upl_done(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	GTask *task = user_data;
-	Upload *u = g_task_get_task_data(task);
-	GError *error = NULL;
-	g_auto(GStrv) lines = lines_finish(source, result, &error);
-	const guint8 *data;
-	gsize size;
-	guint64 got_size = 0;
-	guint16 got_sum = 0, want_sum;
-	gboolean found = FALSE;
-
-	u->connected = FALSE;
-	if (u->drained_id)
-		g_clear_signal_handler(&u->drained_id, u->serial);
-	if (lines == NULL) {
-		upload_fail(task, error);
-		return;
-	}
-	if (upload_cancelled(u)) {
-		upload_fail(task, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
-		                              "The upload of %s was cancelled", u->name));
-		return;
-	}
-	if (u->write_error) {
-		upload_fail(task, g_steal_pointer(&u->write_error));
-		return;
-	}
-	for (gsize i = 0; lines[i] && !found; i++)
-		found = dfota_at_parse_transfer_result(lines[i], "+QFUPL:", &got_size, &got_sum);
-	if (!found) {
-		upload_fail(task, g_error_new(DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED,
-		                              "The module ended the upload of %s without a +QFUPL "
-		                              "result",
-		                              u->name));
-		return;
-	}
-	data = g_bytes_get_data(u->data, &size);
-	want_sum = dfota_xor16(data, size);
-	if (got_size != size || got_sum != want_sum) {
-		upload_fail(task, g_error_new(DFOTA_ERROR, DFOTA_ERROR_CHECKSUM_MISMATCH,
-		                              "The module stored %" G_GUINT64_FORMAT " bytes with "
-		                              "checksum %04x as %s, but %" G_GSIZE_FORMAT " bytes "
-		                              "with checksum %04x were sent; the partial file is "
-		                              "removed, retry the upload",
-		                              got_size, got_sum, u->name, size, want_sum));
-		return;
-	}
-	report_upload_progress(u, size);
-	g_task_return_boolean(task, TRUE);
-	g_object_unref(task);
-}
-
-static void
-upload_send_qfupl(GTask *task)
-{
-	Upload *u = g_task_get_task_data(task);
-	g_autofree char *cmd = NULL;
-	guint timeout_ms = u->opts.module_timeout_s * 1000 + u->opts.command_timeout_ms;
-
-	if (upload_cancelled(u)) {
-		upload_fail(task, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
-		                              "The upload of %s was cancelled", u->name));
-		return;
-	}
-	cmd = g_strdup_printf("AT+QFUPL=\"%s\",%" G_GSIZE_FORMAT ",%u,%d", u->name,
-	                      g_bytes_get_size(u->data), u->opts.module_timeout_s,
-	                      u->opts.streaming ? 0 : 1);
-	if (u->opts.streaming) {
-		u->serial = g_object_ref(dfota_at_channel_get_serial(u->channel));
-		u->drained_id = g_signal_connect(u->serial, "drained", G_CALLBACK(on_drained), u);
-	}
-	u->upl_sent = TRUE;
-	/* The module's own inactivity bound fires first, so its final result is what ends the
-	 * data phase. The cancellable only stops a command still queued: once written, the
-	 * channel reports the end of the data phase (we stop writing when cancelled). */
-	dfota_at_channel_send_data(u->channel, cmd, timeout_ms, on_upl_connect, on_upl_raw, u,
-	                           g_task_get_cancellable(task), on_upl_done, task);
-}
-
-static void
-on_old_deleted(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	GTask *task = user_data;
-	GError *error = NULL;
-	g_auto(GStrv) lines = lines_finish(source, result, &error);
-
-	if (lines == NULL) {
-		upload_fail(task, error);
-		return;
-	}
-	upload_send_qfupl(task);
-}
-
-static void
-on_upload_space(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	GTask *task = user_data;
-	Upload *u = g_task_get_task_data(task);
-	GError *error = NULL;
-	g_auto(GStrv) lines = lines_finish(source, result, &error);
-	guint64 size = g_bytes_get_size(u->data);
-	Space space;
-
-	if (lines == NULL || !parse_space(lines, &space, &error)) {
-		upload_fail(task, error);
-		return;
-	}
-	if (size > space.free_bytes + u->existing) {
-		guint64 room = space.free_bytes + u->existing;
-		error = g_error_new(DFOTA_MODULE_ERROR, DFOTA_MODULE_ERROR_PACKAGE_TOO_LARGE,
-		                    "%s needs %" G_GUINT64_FORMAT " bytes but the module's UFS "
-		                    "has only %" G_GUINT64_FORMAT
-		                    " bytes free (of %" G_GUINT64_FORMAT
-		                    "); delete files to make room",
-		                    u->name, size, room, space.total_bytes);
-		upload_fail(task, error);
-		return;
-	}
-	/* An existing file (even an empty one) is replaced: deleted first. */
-	if (u->exists) {
-		g_autofree char *cmd = g_strdup_printf("AT+QFDEL=\"%s\"", u->name);
-		dfota_at_channel_send(u->channel, cmd, u->opts.command_timeout_ms,
-		                      DFOTA_AT_FLAG_NONE, g_task_get_cancellable(task),
-		                      on_old_deleted, task);
-		return;
-	}
-	upload_send_qfupl(task);
-}
-
-static void
-on_upload_lookup(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	GTask *task = user_data;
-	Upload *u = g_task_get_task_data(task);
-	GError *error = NULL;
-	g_auto(GStrv) lines = lines_finish(source, result, &error);
-
-	if (lines == NULL && !is_cme_error(error)) {
-		upload_fail(task, error);
-		return;
-	}
-	if (lines) {
-		for (gsize i = 0; lines[i]; i++) {
-			g_autofree char *name = NULL;
-			guint64 size;
-			if (dfota_at_parse_qflst(lines[i], &name, &size) &&
-			    g_str_equal(name, u->name)) {
-				u->existing = size;
-				u->exists = TRUE;
-			}
-		}
-	}
-	g_clear_error(&error); /* +CME ERROR: the file does not exist */
-	dfota_at_channel_send(u->channel, "AT+QFLDS=\"UFS\"", u->opts.command_timeout_ms,
-	                      DFOTA_AT_FLAG_NONE, g_task_get_cancellable(task), on_upload_space,
-	                      task);
-}
-
-void
-dfota_ufs_upload(DfotaAtChannel *channel, const char *name, GBytes *data,
-                 const DfotaUfsUploadOptions *options, DfotaUfsProgressFunc progress,
-                 gpointer progress_data, GCancellable *cancellable, GAsyncReadyCallback callback,
-                 gpointer user_data)
-{
-	g_autoptr(GCancellable) own = cancellable ? NULL : g_cancellable_new();
-	GTask *task;
-	Upload *u;
-	g_autofree char *cmd = NULL;
-	GError *error = NULL;
-
-	g_return_if_fail(DFOTA_IS_AT_CHANNEL(channel));
-	g_return_if_fail(data != NULL && options != NULL);
-
-	/* Always a cancellable, so that "cancelled?" needs no NULL checks below. */
-	task = g_task_new(channel, cancellable ? cancellable : own, callback, user_data);
-	g_task_set_source_tag(task, dfota_ufs_upload);
-	u = g_new0(Upload, 1);
-	u->channel = g_object_ref(channel);
-	u->name = g_strdup(name);
-	u->data = g_bytes_ref(data);
-	u->opts = *options;
-	if (u->opts.module_timeout_s == 0)
-		u->opts.module_timeout_s = DEFAULT_MODULE_TIMEOUT_S;
-	if (u->opts.command_timeout_ms == 0)
-		u->opts.command_timeout_ms = DEFAULT_COMMAND_TIMEOUT_MS;
-	u->progress = progress;
-	u->progress_data = progress_data;
-	u->task = task; /* not a reference: the task owns u */
-	g_task_set_task_data(task, u, (GDestroyNotify)upload_free);
-	if (!dfota_validate_filename(name, &error)) {
-		upload_fail(task, error);
-		return;
-	}
-	cmd = g_strdup_printf("AT+QFLST=\"%s\"", name);
-	dfota_at_channel_send(channel, cmd, u->opts.command_timeout_ms, DFOTA_AT_FLAG_NONE,
-	                      g_task_get_cancellable(task), on_upload_lookup, task);
-}
-
-gboolean
-dfota_ufs_upload_finish(GAsyncResult *result, GError **error)
-{
-	g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == dfota_ufs_upload, FALSE);
 	return g_task_propagate_boolean(G_TASK(result), error);
 }
 
@@ -608,13 +311,13 @@ on_dwl_done(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GTask) task = user_data;
 	Download *d = g_task_get_task_data(task);
 	GError *error = NULL;
-	g_auto(GStrv) lines = lines_finish(source, result, &error);
+	g_auto(GStrv) lines = dfota_ufs_lines_finish(source, result, &error);
 	guint64 got_size = 0;
 	guint16 got_sum = 0, own_sum;
 	gboolean found = FALSE;
 
 	if (lines == NULL) {
-		g_task_return_error(task, error);
+		fail_refused(g_steal_pointer(&task), d->channel, d->name, error, d->timeout_ms);
 		return;
 	}
 	for (gsize i = 0; lines[i] && !found; i++)
@@ -646,13 +349,13 @@ on_dwl_lookup(GObject *source, GAsyncResult *result, gpointer user_data)
 	GTask *task = user_data;
 	Download *d = g_task_get_task_data(task);
 	GError *error = NULL;
-	g_auto(GStrv) lines = lines_finish(source, result, &error);
+	g_auto(GStrv) lines = dfota_ufs_lines_finish(source, result, &error);
 	g_autofree char *cmd = NULL;
 	gboolean found = FALSE;
 
 	if (lines == NULL) {
-		g_task_return_error(task, error);
-		g_object_unref(task);
+		/* AT+QFLST="<name>" of a missing file fails (405, another code, or ERROR). */
+		fail_refused(task, d->channel, d->name, error, d->timeout_ms);
 		return;
 	}
 	for (gsize i = 0; lines[i] && !found; i++) {
@@ -661,9 +364,7 @@ on_dwl_lookup(GObject *source, GAsyncResult *result, gpointer user_data)
 		        g_str_equal(name, d->name);
 	}
 	if (!found) {
-		g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_COMMAND_FAILED,
-		                        "The module did not list %s in its answer to AT+QFLST",
-		                        d->name);
+		g_task_return_error(task, file_not_found(d->name));
 		g_object_unref(task);
 		return;
 	}
@@ -708,7 +409,7 @@ dfota_ufs_download(DfotaAtChannel *channel, const char *name, guint64 max_size, 
 	d->channel = g_object_ref(channel);
 	d->name = g_strdup(name);
 	d->max_size = max_size > 0 && max_size < G_MAXUINT32 ? max_size : G_MAXUINT32;
-	d->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
+	d->timeout_ms = timeout_ms ? timeout_ms : DFOTA_DEFAULT_COMMAND_TIMEOUT_MS;
 	d->progress = progress;
 	d->progress_data = progress_data;
 	g_task_set_task_data(task, d, (GDestroyNotify)download_free);

@@ -2,9 +2,13 @@
  *
  * AT+QFLDS="UFS", AT+QFLST, AT+QFDEL, AT+QFUPL (data phase, acknowledged 1 KiB blocks or
  * streamed with RTS/CTS), AT+QFDWL (data phase). Responses are accepted with or without a
- * space after commas. Sizes and the module's 16-bit XOR checksum are checked against the
- * daemon's own. All operations run on a DfotaAtChannel, whose queue keeps them from
- * interleaving with anything else.
+ * space after commas, names with or without the "UFS:" drive prefix (shown without it), and
+ * checksums in either case with or without zero padding. Sizes and the module's 16-bit XOR
+ * checksum are checked against the daemon's own. A command on a file that the module refuses
+ * (+CME ERROR of any code, or a bare ERROR) fails with DFOTA_ERROR_FILE_NOT_FOUND when the
+ * full AT+QFLST list does not show the file, else with the module's own answer. All
+ * operations run on a DfotaAtChannel, whose queue keeps them from interleaving with anything
+ * else.
  */
 #pragma once
 
@@ -21,7 +25,8 @@ typedef struct {
 void dfota_ufs_file_free(DfotaUfsFile *file);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DfotaUfsFile, dfota_ufs_file_free)
 
-/* AT+QFLST: a GPtrArray of DfotaUfsFile (owned). */
+/* AT+QFLST: a GPtrArray of DfotaUfsFile (owned); directory entries ("security/") are left
+ * out. */
 void dfota_ufs_list(DfotaAtChannel *channel, guint timeout_ms, GCancellable *cancellable,
                     GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray *dfota_ufs_list_finish(GAsyncResult *result, GError **error);
@@ -32,7 +37,7 @@ void dfota_ufs_query_space(DfotaAtChannel *channel, guint timeout_ms, GCancellab
 gboolean dfota_ufs_query_space_finish(GAsyncResult *result, guint64 *free_bytes,
                                       guint64 *total_bytes, GError **error);
 
-/* AT+QFDEL="<name>". */
+/* AT+QFDEL="<name>"; DFOTA_ERROR_FILE_NOT_FOUND when there is no such file. */
 void dfota_ufs_delete(DfotaAtChannel *channel, const char *name, guint timeout_ms,
                       GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean dfota_ufs_delete_finish(GAsyncResult *result, GError **error);
@@ -52,7 +57,13 @@ typedef struct {
  * (DFOTA_ERROR_CHECKSUM_MISMATCH otherwise) and deletes the partial file on every failure.
  * @cancellable: stops sending; the daemon then waits for the module to leave data mode (it
  * does after module_timeout_s without bytes), deletes the partial file and completes with
- * G_IO_ERROR_CANCELLED. @progress is called as bytes are acknowledged/written. */
+ * G_IO_ERROR_CANCELLED. @progress is called as bytes are acknowledged/written.
+ * A module that stops taking bytes (no acknowledgement, or no drain while streaming, for
+ * module_timeout_s while bytes remain; or a data phase it ends short or refuses before every
+ * byte went) completes the upload with DFOTA_ERROR_TIMEOUT within module_timeout_s of the
+ * stall. The data phase then still ends on the channel (the module's late answer, or the
+ * channel's timeout and resynchronisation), and the partial file is deleted after it, so a
+ * command queued next comes after both. */
 void dfota_ufs_upload(DfotaAtChannel *channel, const char *name, GBytes *data,
                       const DfotaUfsUploadOptions *options, DfotaUfsProgressFunc progress,
                       gpointer progress_data, GCancellable *cancellable,
@@ -60,8 +71,8 @@ void dfota_ufs_upload(DfotaAtChannel *channel, const char *name, GBytes *data,
 gboolean dfota_ufs_upload_finish(GAsyncResult *result, GError **error);
 
 /* Reads the UFS file @name with AT+QFDWL and returns its bytes, checked against the size and
- * checksum the module reports (DFOTA_ERROR_CHECKSUM_MISMATCH). A missing file fails with the
- * module's +CME ERROR (DFOTA_ERROR_CME_ERROR). @max_size bounds memory use. */
+ * checksum the module reports (DFOTA_ERROR_CHECKSUM_MISMATCH). A missing file fails with
+ * DFOTA_ERROR_FILE_NOT_FOUND, whatever the module answers. @max_size bounds memory use. */
 void dfota_ufs_download(DfotaAtChannel *channel, const char *name, guint64 max_size,
                         guint timeout_ms, DfotaUfsProgressFunc progress, gpointer progress_data,
                         GCancellable *cancellable, GAsyncReadyCallback callback,

@@ -1,8 +1,13 @@
-/* dfota-modem.c: port lifecycle, module initialisation and the module's identity/network. */
+/* dfota-modem.c: port lifecycle, module initialisation and state. The identity after boot is
+ * in dfota-modem-identity.c, the network side (registration, PDP context, signal figures, the
+ * preflight) in dfota-modem-network.c. */
 #include "dfota-modem.h"
 
 #include <string.h>
 
+#include "dfota-modem-private.h"
+
+#include "dfota-defaults.h"
 #include "dfota-error.h"
 #include "dfota-modem-urcs.h"
 #include "dfota-ports.h"
@@ -12,47 +17,6 @@
 #define PROBE_TIMEOUT_MS 1000
 #define PROBE_RETRY_MIN_MS 250
 #define PROBE_RETRY_MAX_MS 4000
-#define PDP_TIMEOUT_MS 30000
-
-struct _DfotaModem {
-	GObject parent_instance;
-
-	DfotaModemConfig cfg;
-	char *port_path;
-	DfotaSerial *serial;
-	DfotaAtChannel *channel;
-	gulong urc_handler;
-	gulong lost_handler;
-	gulong unresponsive_handler;
-	gulong resynced_handler;
-	gulong written_handler;
-	guint64 at_commands_total; /* over every channel this modem has had */
-
-	DfotaModemState inner_state; /* never BUSY: that is derived from job_active */
-	DfotaModemState public_state;
-	gboolean job_active;
-	gboolean stopped;
-
-	char *manufacturer;
-	char *model;
-	char *revision;
-	char *sub_edition;
-	char *imei;
-	gboolean registered;
-	DfotaAtRat rat;
-	char *oper;
-	char *ip_address;
-	DfotaAtCesq cesq;
-	gboolean have_cesq;
-	GVariant *device;
-
-	guint open_retry_id;
-	guint open_retry_ms;
-	char *last_open_error;
-	guint probe_retry_id;
-	guint probe_retry_ms;
-	GCancellable *init_cancellable;
-};
 
 G_DEFINE_TYPE(DfotaModem, dfota_modem, G_TYPE_OBJECT)
 
@@ -62,6 +26,7 @@ enum {
 	PROP_MANUFACTURER,
 	PROP_MODEL,
 	PROP_REVISION,
+	PROP_IMEI,
 	PROP_NETWORK,
 	PROP_DEVICE,
 	PROP_PORT,
@@ -134,89 +99,6 @@ set_inner_state(DfotaModem *self, DfotaModemState state)
 	update_state(self);
 }
 
-/* ---- network ---------------------------------------------------------------------------- */
-
-GVariant *
-dfota_modem_get_network(DfotaModem *self)
-{
-	GVariantBuilder b;
-
-	g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-	g_variant_builder_add(&b, "{sv}", "registered", g_variant_new_boolean(self->registered));
-	g_variant_builder_add(&b, "{sv}", "access-technology",
-	                      g_variant_new_string(dfota_at_rat_to_string(self->rat)));
-	g_variant_builder_add(&b, "{sv}", "operator",
-	                      g_variant_new_string(self->oper ? self->oper : ""));
-	g_variant_builder_add(&b, "{sv}", "ip-address",
-	                      g_variant_new_string(self->ip_address ? self->ip_address : ""));
-	if (self->have_cesq) {
-		if (self->cesq.rsrq >= 0)
-			g_variant_builder_add(&b, "{sv}", "rsrq",
-			                      g_variant_new_int32(self->cesq.rsrq));
-		if (self->cesq.rsrp >= 0)
-			g_variant_builder_add(&b, "{sv}", "rsrp",
-			                      g_variant_new_int32(self->cesq.rsrp));
-		if (self->cesq.rxlev >= 0)
-			g_variant_builder_add(&b, "{sv}", "rxlev",
-			                      g_variant_new_int32(self->cesq.rxlev));
-		if (self->cesq.ber >= 0)
-			g_variant_builder_add(&b, "{sv}", "ber",
-			                      g_variant_new_int32(self->cesq.ber));
-	}
-	return g_variant_ref_sink(g_variant_builder_end(&b));
-}
-
-static void
-apply_network_lines(DfotaModem *self, const char *command, char **lines)
-{
-	for (guint i = 0; lines && lines[i]; i++) {
-		const char *l = lines[i];
-
-		if (g_str_equal(command, "AT+CESQ")) {
-			DfotaAtCesq c;
-			if (dfota_at_parse_cesq(l, &c)) {
-				self->cesq = c;
-				self->have_cesq = TRUE;
-			}
-		} else if (g_str_equal(command, "AT+COPS?")) {
-			DfotaAtCops c = { 0 };
-			if (dfota_at_parse_cops(l, &c)) {
-				self->registered = c.registered;
-				self->rat = c.rat;
-				g_free(self->oper);
-				self->oper = g_strdup(c.oper ? c.oper : "");
-			}
-			dfota_at_cops_clear(&c);
-		} else if (g_str_equal(command, "AT+CGPADDR")) {
-			int cid = 0;
-			g_autofree char *addr = NULL;
-			if (dfota_at_parse_cgpaddr(l, &cid, &addr)) {
-				g_free(self->ip_address);
-				self->ip_address = g_strdup(addr ? addr : "");
-				if (addr && *addr)
-					break;
-			}
-		}
-	}
-	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_NETWORK]);
-}
-
-static void
-apply_identity_lines(DfotaModem *self, char **lines)
-{
-	DfotaAtIdentity id = { 0 };
-
-	if (dfota_at_parse_ati((const char *const *)lines, &id)) {
-		set_string(self, &self->manufacturer, id.manufacturer, PROP_MANUFACTURER);
-		set_string(self, &self->model, id.model, PROP_MODEL);
-		set_string(self, &self->revision, id.revision, PROP_REVISION);
-		set_string(self, &self->sub_edition, id.sub_edition, 0);
-	} else {
-		g_warning("modem %s: could not parse the ATI answer", self->cfg.name);
-	}
-	dfota_at_identity_clear(&id);
-}
-
 /* ---- a sequence of commands, each answer applied to the modem ---------------------------- */
 
 typedef enum {
@@ -243,16 +125,12 @@ static void
 seq_apply(DfotaModem *self, const char *command, char **lines)
 {
 	if (g_str_equal(command, "ATI"))
-		apply_identity_lines(self, lines);
-	else if (g_str_equal(command, "AT+CGSN=1")) {
-		for (guint i = 0; lines[i]; i++) {
-			g_autofree char *imei = dfota_at_parse_imei(lines[i]);
-			if (imei)
-				set_string(self, &self->imei, imei, 0);
-		}
-	} else if (g_str_equal(command, "AT+CESQ") || g_str_equal(command, "AT+COPS?") ||
-	           g_str_equal(command, "AT+CGPADDR"))
-		apply_network_lines(self, command, lines);
+		dfota_modem_apply_identity_lines(self, lines);
+	else if (g_str_equal(command, "AT+CGSN=1"))
+		dfota_modem_apply_imei_lines(self, lines);
+	else if (g_str_equal(command, "AT+CESQ") || g_str_equal(command, "AT+COPS?") ||
+	         g_str_equal(command, "AT+CGPADDR"))
+		dfota_modem_apply_network_lines(self, command, lines);
 }
 
 static void
@@ -352,6 +230,28 @@ init_done(GObject *source, GAsyncResult *res, gpointer user_data)
 
 static void init_probe(DfotaModem *self);
 
+void
+dfota_modem_identity_done(DfotaModem *self)
+{
+	static const char *const network_commands[] = { "AT+CESQ", "AT+COPS?", "AT+CGPADDR", NULL };
+
+	seq_run(self, network_commands, SEQ_IGNORE_ERRORS, self->init_cancellable, init_done, NULL);
+}
+
+static void
+init_setup_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	DfotaModem *self = DFOTA_MODEM(source);
+	g_autoptr(GError) error = NULL;
+
+	if (!seq_finish(self, res, &error)) {
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && self->channel)
+			modem_begin_init(self);
+		return;
+	}
+	dfota_modem_identity_round(self);
+}
+
 static gboolean
 init_probe_retry(gpointer user_data)
 {
@@ -368,9 +268,7 @@ init_probe_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	DfotaModem *self = user_data;
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, &error);
-	static const char *const init_commands[] = { "ATE0",       "AT+CMEE=1", "ATI",
-		                                     "AT+CGSN=1",  "AT+CESQ",   "AT+COPS?",
-		                                     "AT+CGPADDR", NULL };
+	static const char *const setup_commands[] = { "ATE0", "AT+CMEE=1", NULL };
 
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
 	    g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST)) {
@@ -386,7 +284,8 @@ init_probe_done(GObject *source, GAsyncResult *res, gpointer user_data)
 		return;
 	}
 	self->probe_retry_ms = 0;
-	seq_run(self, init_commands, SEQ_IGNORE_ERRORS, self->init_cancellable, init_done, NULL);
+	seq_run(self, setup_commands, SEQ_IGNORE_ERRORS, self->init_cancellable, init_setup_done,
+	        NULL);
 	g_object_unref(self);
 }
 
@@ -406,8 +305,13 @@ modem_begin_init(DfotaModem *self)
 		g_cancellable_cancel(self->init_cancellable);
 	g_clear_object(&self->init_cancellable);
 	g_clear_handle_id(&self->probe_retry_id, g_source_remove);
+	g_clear_handle_id(&self->identity_retry_id, g_source_remove);
 	self->init_cancellable = g_cancellable_new();
 	self->probe_retry_ms = 0;
+	self->boot_us = g_get_monotonic_time();
+	self->identity_tries = 0;
+	self->identity_current = FALSE;
+	self->imei_current = FALSE;
 	init_probe(self);
 }
 
@@ -434,7 +338,9 @@ close_port(DfotaModem *self)
 		g_cancellable_cancel(self->init_cancellable);
 	g_clear_object(&self->init_cancellable);
 	g_clear_handle_id(&self->probe_retry_id, g_source_remove);
+	g_clear_handle_id(&self->identity_retry_id, g_source_remove);
 	if (self->channel) {
+		dfota_modem_remove_boot_line_handlers(self);
 		g_clear_signal_handler(&self->urc_handler, self->channel);
 		g_clear_signal_handler(&self->lost_handler, self->channel);
 		g_clear_signal_handler(&self->unresponsive_handler, self->channel);
@@ -496,6 +402,7 @@ on_channel_unresponsive(DfotaAtChannel *channel, gpointer user_data)
 		g_cancellable_cancel(self->init_cancellable);
 	g_clear_object(&self->init_cancellable);
 	g_clear_handle_id(&self->probe_retry_id, g_source_remove);
+	g_clear_handle_id(&self->identity_retry_id, g_source_remove);
 	set_inner_state(self, DFOTA_MODEM_STATE_DISCONNECTED);
 	g_signal_emit(self, signals[SIGNAL_LOST], 0);
 }
@@ -580,6 +487,7 @@ modem_open_port(DfotaModem *self)
 	        g_signal_connect(self->channel, "resynced", G_CALLBACK(on_channel_resynced), self);
 	self->written_handler = g_signal_connect(self->channel, "command-written",
 	                                         G_CALLBACK(on_channel_command_written), self);
+	dfota_modem_add_boot_line_handlers(self);
 	set_inner_state(self, DFOTA_MODEM_STATE_INITIALIZING);
 	modem_begin_init(self);
 }
@@ -660,138 +568,31 @@ dfota_modem_refresh_finish(DfotaModem *self, GAsyncResult *result, GError **erro
 	return g_task_propagate_boolean(G_TASK(result), error);
 }
 
-/* ---- network preflight ------------------------------------------------------------------- */
-
-typedef enum {
-	NET_COPS,
-	NET_CGACT_QUERY,
-	NET_CGDCONT,
-	NET_CGACT,
-	NET_CGPADDR,
-	NET_DONE,
-} NetStep;
-
-typedef struct {
-	NetStep step;
-} NetData;
-
-static void net_next(GTask *task);
-
-static void
-net_step_done(GObject *source, GAsyncResult *res, gpointer user_data)
+DfotaModemNetwork *
+dfota_modem_peek_network(DfotaModem *self)
 {
-	g_autoptr(GTask) task = user_data;
-	DfotaModem *self = g_task_get_source_object(task);
-	NetData *nd = g_task_get_task_data(task);
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, &error);
-
-	if (!lines) {
-		g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_NOT_READY,
-		                        "The network check failed: %s", error->message);
-		return;
-	}
-	switch (nd->step) {
-	case NET_COPS:
-		apply_network_lines(self, "AT+COPS?", lines);
-		if (!self->registered) {
-			g_task_return_new_error(
-			        task, DFOTA_ERROR, DFOTA_ERROR_NOT_READY,
-			        "The module is not registered on a network (AT+COPS?); "
-			        "wait for registration and try again");
-			return;
-		}
-		/* Seed 4.2: a BC92 on GSM needs its PDP context set up by hand. */
-		nd->step = (dfota_modem_is_bc92(self) && self->rat == DFOTA_AT_RAT_GSM)
-		                   ? NET_CGACT_QUERY
-		                   : NET_CGPADDR;
-		break;
-	case NET_CGACT_QUERY: {
-		gboolean active = FALSE;
-		for (guint i = 0; lines[i]; i++) {
-			int cid, state;
-			if (dfota_at_parse_cgact(lines[i], &cid, &state) && cid == 1 && state == 1)
-				active = TRUE;
-		}
-		nd->step = active ? NET_CGPADDR : NET_CGDCONT;
-		break;
-	}
-	case NET_CGDCONT:
-		nd->step = NET_CGACT;
-		break;
-	case NET_CGACT:
-		nd->step = NET_CGPADDR;
-		break;
-	case NET_CGPADDR:
-		apply_network_lines(self, "AT+CGPADDR", lines);
-		if (!self->ip_address || !*self->ip_address) {
-			g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_NOT_READY,
-			                        "The module has no IP address (AT+CGPADDR); the "
-			                        "module cannot download yet");
-			return;
-		}
-		nd->step = NET_DONE;
-		break;
-	case NET_DONE:
-		break;
-	}
-	net_next(g_steal_pointer(&task));
-}
-
-static void
-net_next(GTask *task)
-{
-	DfotaModem *self = g_task_get_source_object(task);
-	NetData *nd = g_task_get_task_data(task);
-	const char *command = NULL;
-	guint timeout = self->cfg.command_timeout_ms;
-
-	switch (nd->step) {
-	case NET_COPS:
-		command = "AT+COPS?";
-		break;
-	case NET_CGACT_QUERY:
-		command = "AT+CGACT?";
-		break;
-	case NET_CGDCONT:
-		command = "AT+CGDCONT=1,\"IP\"";
-		break;
-	case NET_CGACT:
-		command = "AT+CGACT=1,1";
-		timeout = MAX(timeout, PDP_TIMEOUT_MS);
-		break;
-	case NET_CGPADDR:
-		command = "AT+CGPADDR";
-		break;
-	case NET_DONE:
-		g_task_return_boolean(task, TRUE);
-		g_object_unref(task);
-		return;
-	}
-	if (!self->channel) {
-		g_task_return_new_error(task, DFOTA_ERROR, DFOTA_ERROR_NOT_READY,
-		                        "The modem is disconnected");
-		g_object_unref(task);
-		return;
-	}
-	dfota_at_channel_send(self->channel, command, timeout, DFOTA_AT_FLAG_NONE,
-	                      g_task_get_cancellable(task), net_step_done, task);
+	return &self->network;
 }
 
 void
-dfota_modem_ensure_network(DfotaModem *self, GCancellable *cancellable,
-                           GAsyncReadyCallback callback, gpointer user_data)
+dfota_modem_notify_network(DfotaModem *self)
 {
-	GTask *task = g_task_new(self, cancellable, callback, user_data);
-
-	g_task_set_task_data(task, g_new0(NetData, 1), g_free);
-	net_next(task);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_NETWORK]);
 }
 
-gboolean
-dfota_modem_ensure_network_finish(DfotaModem *self, GAsyncResult *result, GError **error)
+void
+dfota_modem_set_identity(DfotaModem *self, const DfotaAtIdentity *id)
 {
-	return g_task_propagate_boolean(G_TASK(result), error);
+	set_string(self, &self->manufacturer, id->manufacturer, PROP_MANUFACTURER);
+	set_string(self, &self->model, id->model, PROP_MODEL);
+	set_string(self, &self->revision, id->revision, PROP_REVISION);
+	set_string(self, &self->sub_edition, id->sub_edition ? id->sub_edition : "", 0);
+}
+
+void
+dfota_modem_set_imei(DfotaModem *self, const char *imei)
+{
+	set_string(self, &self->imei, imei, PROP_IMEI);
 }
 
 /* ---- accessors ----------------------------------------------------------------------------- */
@@ -844,12 +645,6 @@ dfota_modem_get_imei(DfotaModem *self)
 	return self->imei;
 }
 
-DfotaAtRat
-dfota_modem_get_rat(DfotaModem *self)
-{
-	return self->rat;
-}
-
 gboolean
 dfota_modem_is_bc92(DfotaModem *self)
 {
@@ -881,12 +676,6 @@ dfota_modem_set_job_active(DfotaModem *self, gboolean active)
 	update_state(self);
 }
 
-gboolean
-dfota_modem_get_job_active(DfotaModem *self)
-{
-	return self->job_active;
-}
-
 /* ---- GObject ------------------------------------------------------------------------------- */
 
 static void
@@ -906,6 +695,9 @@ dfota_modem_get_property(GObject *object, guint prop_id, GValue *value, GParamSp
 		break;
 	case PROP_REVISION:
 		g_value_set_string(value, self->revision);
+		break;
+	case PROP_IMEI:
+		g_value_set_string(value, self->imei);
 		break;
 	case PROP_NETWORK:
 		g_value_take_variant(value, dfota_modem_get_network(self));
@@ -944,8 +736,7 @@ dfota_modem_finalize(GObject *object)
 	g_free(self->revision);
 	g_free(self->sub_edition);
 	g_free(self->imei);
-	g_free(self->oper);
-	g_free(self->ip_address);
+	dfota_modem_network_clear(&self->network);
 	g_free(self->last_open_error);
 	g_clear_pointer(&self->device, g_variant_unref);
 	G_OBJECT_CLASS(dfota_modem_parent_class)->finalize(object);
@@ -968,6 +759,8 @@ dfota_modem_class_init(DfotaModemClass *klass)
 	                                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_REVISION] = g_param_spec_string("revision", NULL, NULL, "",
 	                                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	props[PROP_IMEI] = g_param_spec_string("imei", NULL, NULL, "",
+	                                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_NETWORK] = g_param_spec_variant("network", NULL, NULL, G_VARIANT_TYPE_VARDICT,
 	                                           NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 	props[PROP_DEVICE] = g_param_spec_variant("device", NULL, NULL, G_VARIANT_TYPE_VARDICT,
@@ -1015,13 +808,15 @@ dfota_modem_new(const DfotaModemConfig *cfg)
 	self->cfg.port = g_strdup(cfg->port);
 	self->cfg.usb_serial = g_strdup(cfg->usb_serial);
 	if (!self->cfg.command_timeout_ms)
-		self->cfg.command_timeout_ms = 5000;
+		self->cfg.command_timeout_ms = DFOTA_DEFAULT_COMMAND_TIMEOUT_MS;
 	if (!self->cfg.max_queue)
 		self->cfg.max_queue = DFOTA_AT_CHANNEL_DEFAULT_MAX_QUEUE;
 	if (!self->cfg.quiet_ms)
 		self->cfg.quiet_ms = DFOTA_AT_CHANNEL_DEFAULT_QUIET_MS;
 	if (!self->cfg.data_phase_timeout_s)
-		self->cfg.data_phase_timeout_s = 10;
+		self->cfg.data_phase_timeout_s = DFOTA_DEFAULT_UPLOAD_TIMEOUT_S;
+	if (!self->cfg.identity_timeout_s)
+		self->cfg.identity_timeout_s = DFOTA_DEFAULT_IDENTITY_TIMEOUT_S;
 	if (self->cfg.port)
 		set_string(self, &self->port_path, self->cfg.port, 0);
 	return self;

@@ -3,8 +3,11 @@
  * Owns the DfotaSerial and the DfotaAtChannel on top of it. Opens the port (retrying with a
  * capped back-off while it is missing), waits for the module to answer, initialises it
  * (ATE0, AT+CMEE=1, ATI, AT+CGSN=1, network state) and re-initialises it after every module
- * reboot (RDY). Publishes what it knows as GObject properties; the service layer mirrors
- * them onto D-Bus.
+ * reboot (RDY). A module that refuses the identity queries or answers them incompletely in
+ * its first seconds (+CME ERROR: 14, ERROR, no answer, ATI without its Revision line) is
+ * asked again once a second, and at once on "APP RDY", until identity-timeout after the boot;
+ * only complete answers set Manufacturer, Model, Revision and Imei. Publishes what it knows as
+ * GObject properties; the service layer mirrors them onto D-Bus.
  */
 #pragma once
 
@@ -39,6 +42,8 @@ typedef struct {
 	guint max_queue;
 	guint quiet_ms;             /* resynchronisation quiet time after a timeout */
 	guint data_phase_timeout_s; /* the module's AT+QFUPL inactivity bound (upload-timeout) */
+	guint identity_timeout_s;   /* identity-timeout: identity asked again until this long
+	                             * after boot */
 } DfotaModemConfig;
 
 void dfota_modem_config_clear(DfotaModemConfig *cfg);
@@ -62,8 +67,12 @@ const char *dfota_modem_get_model(DfotaModem *self);
 const char *dfota_modem_get_revision(DfotaModem *self);
 const char *dfota_modem_get_sub_edition(DfotaModem *self); /* "" when none */
 const char *dfota_modem_get_imei(DfotaModem *self);        /* "" until known */
-DfotaAtRat dfota_modem_get_rat(DfotaModem *self);
 gboolean dfota_modem_is_bc92(DfotaModem *self);
+/* TRUE once ATI answered completely since the module's last boot (or the port's opening):
+ * Revision is the running firmware's. FALSE while the identity is still being asked for,
+ * and when identity-timeout ran out: Revision then still holds what was known before the
+ * boot, and must not be taken as the firmware the module came back with. */
+gboolean dfota_modem_identity_is_current(DfotaModem *self);
 GVariant *dfota_modem_get_network(DfotaModem *self); /* a{sv}, never NULL */
 GVariant *dfota_modem_get_device(DfotaModem *self);  /* a{sv}, never NULL */
 
@@ -76,7 +85,6 @@ guint64 dfota_modem_get_at_commands_total(DfotaModem *self);
 /* While a job owns the modem, State reads "busy" where it would read "ready"; passthrough
  * commands are refused by the service. */
 void dfota_modem_set_job_active(DfotaModem *self, gboolean active);
-gboolean dfota_modem_get_job_active(DfotaModem *self);
 
 /* Sends @command through the channel (DFOTA_ERROR_NOT_READY when the port is not open). */
 void dfota_modem_command(DfotaModem *self, const char *command, guint timeout_ms,
@@ -98,11 +106,13 @@ gboolean dfota_modem_ensure_network_finish(DfotaModem *self, GAsyncResult *resul
 
 /*
  * Properties (all notify): "state" (enum as uint), "manufacturer", "model", "revision",
- * "network" (GVariant a{sv}), "device" (GVariant a{sv}), "port".
+ * "imei", "network" (GVariant a{sv}), "device" (GVariant a{sv}), "port".
  * Signals:
  *   "urc" (const char *line)   every URC line from the channel
  *   "rebooted" (void)          the module announced a power-on (RDY); re-initialisation runs
- *   "initialized" (void)       initialisation finished (after start or after a reboot)
+ *   "initialized" (void)       initialisation finished (after start or after a reboot); the
+ *                              identity may be stale when identity-timeout ran out: see
+ *                              dfota_modem_identity_is_current()
  *   "lost" (void)              the port went away; State is disconnected
  *   "at-command" (void)        one more AT command line was written to the tty
  */

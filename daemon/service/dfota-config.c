@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dfota-defaults.h"
 #include "dfotad-config.h"
 
 #define DEFAULT_CONFIG DFOTAD_SYSCONFDIR "/dfotad/dfotad.conf"
@@ -24,6 +25,7 @@ typedef enum {
 	TUNABLE_FETCH_DEADLINE,
 	TUNABLE_MAX_PACKAGE_SIZE,
 	TUNABLE_MAX_QUEUE,
+	TUNABLE_IDENTITY_TIMEOUT,
 	N_TUNABLES,
 } TunableId;
 
@@ -33,16 +35,19 @@ typedef struct {
 } TunableSpec;
 
 static const TunableSpec tunable_specs[N_TUNABLES] = {
-	[TUNABLE_COMMAND_TIMEOUT_MS] = { "command-timeout-ms", 10, 600000, 5000 },
+	[TUNABLE_COMMAND_TIMEOUT_MS] = { "command-timeout-ms", 10, 600000,
+	                                 DFOTA_DEFAULT_COMMAND_TIMEOUT_MS },
 	[TUNABLE_DOWNLOAD_TIMEOUT] = { "download-timeout", 1, 86400, 600 },
 	[TUNABLE_UPDATE_TIMEOUT] = { "update-timeout", 1, 86400, 600 },
 	[TUNABLE_REBOOT_TIMEOUT] = { "reboot-timeout", 1, 86400, 180 },
-	[TUNABLE_UPLOAD_TIMEOUT] = { "upload-timeout", 1, 3600, 10 },
+	[TUNABLE_UPLOAD_TIMEOUT] = { "upload-timeout", 1, 3600, DFOTA_DEFAULT_UPLOAD_TIMEOUT_S },
 	[TUNABLE_FETCH_TIMEOUT] = { "fetch-timeout", 1, 3600, 60 },
 	[TUNABLE_FETCH_DEADLINE] = { "fetch-deadline", 1, 86400, 1800 },
 	[TUNABLE_MAX_PACKAGE_SIZE] = { "max-package-size", 1, DFOTA_CONFIG_MAX_PACKAGE_SIZE,
 	                               4194304 },
 	[TUNABLE_MAX_QUEUE] = { "max-queue", 1, 100000, 32 },
+	[TUNABLE_IDENTITY_TIMEOUT] = { "identity-timeout", 1, 600,
+	                               DFOTA_DEFAULT_IDENTITY_TIMEOUT_S },
 };
 
 static const char *const overridable_string_keys[] = { "ca-file", NULL };
@@ -139,6 +144,7 @@ apply_tunables(DfotaModemSetup *m, const Tunables *t, const char *state_dir)
 	m->modem.command_timeout_ms = (guint)t->v[TUNABLE_COMMAND_TIMEOUT_MS];
 	m->modem.max_queue = (guint)t->v[TUNABLE_MAX_QUEUE];
 	m->modem.data_phase_timeout_s = (guint)t->v[TUNABLE_UPLOAD_TIMEOUT];
+	m->modem.identity_timeout_s = (guint)t->v[TUNABLE_IDENTITY_TIMEOUT];
 	m->fota.state_dir = g_strdup(state_dir);
 	m->fota.download_timeout_s = (guint)t->v[TUNABLE_DOWNLOAD_TIMEOUT];
 	m->fota.update_timeout_s = (guint)t->v[TUNABLE_UPDATE_TIMEOUT];

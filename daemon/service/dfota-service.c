@@ -215,7 +215,8 @@ sync_modem(ModemEntry *e)
 	             dfota_modem_state_to_string(dfota_modem_get_state(e->modem)), "manufacturer",
 	             dfota_modem_get_manufacturer(e->modem), "model",
 	             dfota_modem_get_model(e->modem), "revision",
-	             dfota_modem_get_revision(e->modem), NULL);
+	             dfota_modem_get_revision(e->modem), "imei", dfota_modem_get_imei(e->modem),
+	             NULL);
 	set_variant_if_changed(e->imodem, "network", network);
 	set_variant_if_changed(e->imodem, "device", device);
 	update_status(e->service);

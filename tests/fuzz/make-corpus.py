@@ -31,6 +31,10 @@ EXTRA_RESPONSES = [
     "+CGACT: 1,1", "+CGSN: 866971030000000", "866971030000000",
     "+QFLDS: 93368,262144", "+QFUPL: 20135,3f2a", "+QFDWL: 93368,a1b2",
     "+COPS: 0", "+COPS: 1,2,\"46011\"",
+    # what field firmware answers beyond the seed
+    "+QFLST: \"UFS:fota.pack\",20135", "+QFLST: \"security/\",0", "+QFUPL: 20135,0A5C",
+    "+QFDWL: 3001,b", "Quectel_Ltd\nQuectel_BC65\nRevision: BC65JAR01A02_BETA0203",
+    "Quectel_Ltd", "APP RDY", "POWERED DOWN",
 ]
 EXTRA_COMMANDS = [
     "AT", "ATI", "ATE0", "AT+CMEE=1", "AT+CESQ", "AT+CGPADDR", "AT+CGSN=1", "AT+QFLDS",

@@ -99,11 +99,11 @@ test_round_trip(void)
 	g_assert_no_error(error);
 	assert_bytes_equal(data2, back2);
 
-	/* A file that is not there: the module's error, named. */
+	/* A file that is not there: FileNotFound. */
 	g_clear_pointer(&back, g_bytes_unref);
 	back = hm_download(h, "nosuch.bin", &error);
 	g_assert_null(back);
-	harness_assert_error(error, "CmeError");
+	harness_assert_error(error, "FileNotFound");
 	g_clear_error(&error);
 
 	ret = files_call(h, "Delete", g_variant_new("(s)", "data.bin"), -1, &error);
@@ -129,6 +129,183 @@ test_round_trip(void)
 	}
 	hm_assert_tty_only(h, mark, allowed);
 	hm_assert_no_finished(h, since);
+}
+
+/* Field firmware: every name listed as "UFS:<name>", a "security/" directory among them, and
+ * checksums in an upper-case, zero-padded spelling. Names are shown and taken without the
+ * drive, the directory is not a file, and uploads and downloads check out. */
+static void
+test_field_listing(void)
+{
+	const char *const sim_args[] = { "--ufs-prefix", "--ufs-dir", "security/",
+		                         "--ufs-dir",    "certs/",    "--checksum-style",
+		                         "upper-padded", NULL };
+	HarnessOptions opts = { .sim_args = sim_args };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = NULL;
+	g_autoptr(GBytes) data = make_data(h, "data.bin", 3001, 7, &path);
+	g_autoptr(GBytes) back = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autoptr(GVariantIter) iter = NULL;
+	const char *fname;
+	guint64 size;
+	guint n = 0;
+
+	hm_upload(h, path, "data.bin", &error);
+	g_assert_no_error(error);
+	/* replacing it recognises the listed "UFS:data.bin" as the same file */
+	hm_upload(h, path, "data.bin", &error);
+	g_assert_no_error(error);
+	ret = files_call(h, "List", NULL, -1, &error);
+	g_assert_no_error(error);
+	g_variant_get(ret, "(a(st))", &iter);
+	while (g_variant_iter_next(iter, "(&st)", &fname, &size)) {
+		g_test_message("listed %s %" G_GUINT64_FORMAT, fname, size);
+		g_assert_cmpstr(fname, ==, "data.bin");
+		g_assert_cmpuint(size, ==, 3001);
+		n++;
+	}
+	g_assert_cmpuint(n, ==, 1);
+	back = hm_download(h, "data.bin", &error);
+	g_assert_no_error(error);
+	assert_bytes_equal(data, back);
+	g_clear_pointer(&ret, g_variant_unref);
+	ret = files_call(h, "Delete", g_variant_new("(s)", "data.bin"), -1, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(hm_ufs_size(h, "data.bin"), ==, -1);
+}
+
+/* Whatever a module answers for a file that is not there (a bare ERROR, +CME ERROR: 405 or
+ * 418, another code), Delete and Download fail with FileNotFound, and the channel goes on. */
+static void
+check_missing(const char *answer)
+{
+	const char *const sim_args[] = { "--missing-file", answer, "--ufs-prefix", NULL };
+	HarnessOptions opts = { .sim_args = sim_args };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) ret = NULL;
+	g_autoptr(GBytes) back = NULL;
+	g_autofree char *out = NULL;
+
+	g_test_message("the module answers %s for a missing file", answer);
+	ret = files_call(h, "Delete", g_variant_new("(s)", "gone.bin"), -1, &error);
+	harness_assert_error(error, "FileNotFound");
+	g_test_message("%s", error->message);
+	g_clear_error(&error);
+	back = hm_download(h, "gone.bin", &error);
+	g_assert_null(back);
+	harness_assert_error(error, "FileNotFound");
+	g_clear_error(&error);
+	out = harness_command(h, NULL, "AT", 0, &error);
+	g_assert_no_error(error);
+}
+
+static void
+test_missing_cme_405(void)
+{
+	check_missing("405");
+}
+
+static void
+test_missing_cme_418(void)
+{
+	check_missing("418");
+}
+
+static void
+test_missing_error(void)
+{
+	check_missing("error");
+}
+
+static void
+test_missing_other_code(void)
+{
+	check_missing("410");
+}
+
+/* A module that stops taking bytes in the middle of AT+QFUPL: Timeout within the upload
+ * timeout, no partial file, and a following Command("AT") works. @end: how the module leaves
+ * the data phase when its own timeout runs out (report the short file, +CME ERROR: 421, or
+ * nothing at all). */
+static void
+check_upload_stall(const char *end)
+{
+	g_autofree char *stall = g_strdup_printf("3000:%s", end);
+	const char *const sim_args[] = { "--upload-stall", stall, NULL };
+	const char *const daemon_keys[] = { "upload-timeout=3", NULL };
+	HarnessOptions opts = { .sim_args = sim_args, .daemon_keys = daemon_keys };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = NULL;
+	g_autoptr(GBytes) data = make_data(h, "big.bin", 20000, 9, &path);
+	g_autofree char *out = NULL;
+	gint64 start = g_get_monotonic_time();
+	gint64 took_ms;
+
+	hm_upload(h, path, "big.bin", &error);
+	took_ms = (g_get_monotonic_time() - start) / 1000;
+	harness_assert_error(error, "Timeout");
+	g_test_message("after %" G_GINT64_FORMAT " ms: %s", took_ms, error->message);
+	/* the stall comes within the first few blocks; 3 s upload timeout, slack for load */
+	g_assert_cmpint(took_ms, <, 3000 + 4000);
+	g_clear_error(&error);
+	/* The channel is usable again: queued behind the end of the data phase. */
+	out = harness_command(h, NULL, "AT", 0, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(hm_ufs_size(h, "big.bin"), ==, -1);
+}
+
+static void
+test_upload_stall_report(void)
+{
+	check_upload_stall("report");
+}
+
+static void
+test_upload_stall_error(void)
+{
+	check_upload_stall("error");
+}
+
+static void
+test_upload_stall_silent(void)
+{
+	check_upload_stall("silent");
+}
+
+/* The upload step of a host job meets the same stalled module: the job ends with one Finished
+ * (Timeout), no partial fota.pack is left, and the channel serves commands afterwards. */
+static void
+test_upload_stall_host_job(void)
+{
+	const char *const sim_args[] = { "--upload-stall", "3000:silent", NULL };
+	const char *const daemon_keys[] = { "upload-timeout=3", NULL };
+	HarnessOptions opts = { .sim_args = sim_args, .daemon_keys = daemon_keys };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) result = NULL;
+	g_autofree char *url = NULL;
+	g_autofree char *out = NULL;
+	guint64 since;
+
+	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
+	url = harness_url(h, "update.pack");
+	since = harness_mark(h);
+	reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "UpgradeViaHost",
+	                     g_variant_new("(s@a{sv})", url, hm_options(NULL, NULL)), NULL, &error);
+	g_assert_no_error(error);
+	result = hm_wait_finished(h, since, 60000);
+	hm_assert_failed(result, "Timeout");
+	g_test_message("%s", harness_dict_str(result, "message"));
+	g_assert_cmpuint(harness_count_signals(h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 1);
+	out = harness_command(h, NULL, "AT", 0, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(hm_ufs_size(h, "fota.pack"), ==, -1);
+	hm_assert_revision(h, HARNESS_REV_FROM);
 }
 
 static void
@@ -820,6 +997,15 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/files/round-trip", test_round_trip);
 	g_test_add_func("/files/no-space", test_no_space);
+	g_test_add_func("/files/field-listing", test_field_listing);
+	g_test_add_func("/files/missing/cme-405", test_missing_cme_405);
+	g_test_add_func("/files/missing/cme-418", test_missing_cme_418);
+	g_test_add_func("/files/missing/error", test_missing_error);
+	g_test_add_func("/files/missing/other-code", test_missing_other_code);
+	g_test_add_func("/files/upload-stall/report", test_upload_stall_report);
+	g_test_add_func("/files/upload-stall/error", test_upload_stall_error);
+	g_test_add_func("/files/upload-stall/silent", test_upload_stall_silent);
+	g_test_add_func("/files/upload-stall/host-job", test_upload_stall_host_job);
 	g_test_add_func("/files/rtscts-without-flow-control", test_rtscts_without_flow_control);
 	g_test_add_func("/files/rtscts-with-flow-control", test_rtscts_with_flow_control);
 	g_test_add_func("/files/bad-fds", test_bad_fds);

@@ -32,6 +32,8 @@ test_identity(void)
 	assert_prop_str(h, "Manufacturer", "Quectel_Ltd");
 	assert_prop_str(h, "Model", "Quectel_BC65");
 	assert_prop_str(h, "Revision", HARNESS_REV_FROM);
+	/* the harness's simulator runs with --imei 866971030012345 */
+	assert_prop_str(h, "Imei", "866971030012345");
 	assert_prop_str(h, "Port", harness_link_path(h));
 
 	device = harness_get_property(h, HARNESS_IFACE_MODEM, "Device");
@@ -56,6 +58,241 @@ test_identity(void)
 		g_assert_cmpstr(g_variant_get_string(phase, NULL), ==, "idle");
 		g_assert_cmpuint(g_variant_n_children(job), ==, 0);
 	}
+}
+
+static guint
+count_tty(Harness *h, guint from, const char *line)
+{
+	g_autoptr(GPtrArray) lines = harness_tty_lines(h);
+	guint n = 0;
+
+	for (guint i = from; i < lines->len; i++)
+		n += g_str_equal(lines->pdata[i], line);
+	return n;
+}
+
+static void
+assert_identity(Harness *h, const char *revision)
+{
+	assert_prop_str(h, "Manufacturer", "Quectel_Ltd");
+	assert_prop_str(h, "Model", "Quectel_BC65");
+	assert_prop_str(h, "Revision", revision);
+	assert_prop_str(h, "Imei", "866971030012345");
+}
+
+/* A module whose identity queries fail or answer in part for a while after boot (here: the
+ * daemon starts while it boots). The daemon asks again and sets the properties only from
+ * complete answers; State turns ready once they are known. */
+static void
+check_identity_after_boot(const char *spec)
+{
+	const char *const sim_args[] = { "--identity-fail", spec, NULL };
+	HarnessOptions opts = { .sim_args = sim_args };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *out = NULL;
+
+	g_test_message("identity queries after boot: %s", spec);
+	assert_prop_str(h, "State", "ready");
+	assert_identity(h, HARNESS_REV_FROM);
+	g_assert_cmpuint(count_tty(h, 0, "ATI"), >=, 2);
+	out = harness_command(h, NULL, "AT+CGMR", 0, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(out, ==, HARNESS_REV_FROM);
+}
+
+static void
+test_identity_cme14(void)
+{
+	check_identity_after_boot("cme14:3");
+}
+
+static void
+test_identity_error(void)
+{
+	check_identity_after_boot("error:3");
+}
+
+static void
+test_identity_partial(void)
+{
+	check_identity_after_boot("partial:3");
+}
+
+static void
+test_identity_manufacturer_only(void)
+{
+	check_identity_after_boot("manufacturer:3");
+}
+
+/* Failing for the first seconds after RDY: measured from a reboot, so that the window does not
+ * depend on how long the daemon takes to start. */
+static void
+test_identity_seconds(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	guint mark;
+
+	harness_control(h, "identity-fail cme14:3s");
+	mark = harness_tty_mark(h);
+	harness_control(h, "reboot");
+	g_assert_true(harness_wait_property(h, HARNESS_IFACE_MODEM, "State",
+	                                    g_variant_new_string("rebooting"), 10000));
+	g_assert_true(harness_wait_property(h, HARNESS_IFACE_MODEM, "State",
+	                                    g_variant_new_string("ready"), 20000));
+	assert_identity(h, HARNESS_REV_FROM);
+	g_assert_cmpuint(count_tty(h, mark, "ATI"), >=, 2);
+}
+
+static void
+test_identity_silent(void)
+{
+	check_identity_after_boot("silent:1");
+}
+
+/* "RDY" first, "APP RDY" 3 s later, identity refused until then; a revision with a suffix
+ * is reported whole, before and after the reboot. */
+static void
+test_identity_app_rdy_suffix(void)
+{
+	const char *const sim_args[] = { "--revision", "BC65JAR01A02_BETA0203", "--app-rdy", "3000",
+		                         NULL };
+	HarnessOptions opts = { .sim_args = sim_args };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *out = NULL;
+	guint mark;
+
+	assert_identity(h, "BC65JAR01A02_BETA0203");
+	harness_control(h, "identity-fail cme14:app");
+	mark = harness_tty_mark(h);
+	harness_control(h, "reboot");
+	g_assert_true(harness_wait_property(h, HARNESS_IFACE_MODEM, "State",
+	                                    g_variant_new_string("rebooting"), 10000));
+	g_assert_true(harness_wait_property(h, HARNESS_IFACE_MODEM, "State",
+	                                    g_variant_new_string("ready"), 20000));
+	assert_identity(h, "BC65JAR01A02_BETA0203");
+	/* refused at least once before APP RDY, then answered */
+	g_assert_cmpuint(count_tty(h, mark, "ATI"), >=, 2);
+	out = harness_command(h, NULL, "AT", 0, &error);
+	g_assert_no_error(error);
+}
+
+/* A boot line arriving inside the ATI answer is a URC, never a line of the answer: the
+ * identity stays right and the line is announced as Urc. */
+static void
+check_boot_line_inside_ati(const char *line)
+{
+	const char *const sim_args[] = { "--ati-urc", line, NULL };
+	HarnessOptions opts = { .sim_args = sim_args };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *ati = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	guint64 since = harness_mark(h);
+	guint urcs = 0;
+
+	assert_identity(h, HARNESS_REV_FROM);
+	ati = harness_command(h, NULL, "ATI", 0, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(ati, ==, "Quectel_Ltd\nQuectel_BC65\nRevision: " HARNESS_REV_FROM);
+	g_assert_true(harness_wait_signals(h, since, HARNESS_IFACE_MODEM, "Urc", 1, 10000));
+	events = harness_events(h, since);
+	for (guint i = 0; i < events->len; i++) {
+		HarnessEvent *ev = events->pdata[i];
+		const char *got = NULL;
+
+		if (ev->type != HARNESS_EVENT_SIGNAL || g_strcmp0(ev->member, "Urc") != 0)
+			continue;
+		g_variant_get(ev->body, "(&s)", &got);
+		g_assert_cmpstr(got, ==, line);
+		urcs++;
+	}
+	g_assert_cmpuint(urcs, >=, 1);
+}
+
+static void
+test_identity_app_rdy_inside_ati(void)
+{
+	check_boot_line_inside_ati("APP RDY");
+}
+
+static void
+test_identity_last_upgrade_inside_ati(void)
+{
+	check_boot_line_inside_ati("Last upgrade was not finished,continue upgrade");
+}
+
+static void
+test_identity_powered_down_inside_ati(void)
+{
+	check_boot_line_inside_ati("POWERED DOWN");
+}
+
+/* The module never gives its identity within identity-timeout: a log line, the properties
+ * keep what they had (empty at the first start), and the modem serves commands. */
+static void
+test_identity_bound_at_start(void)
+{
+	const char *const sim_args[] = { "--identity-fail", "cme14:100000", NULL };
+	const char *const daemon_keys[] = { "identity-timeout=2", NULL };
+	HarnessOptions opts = { .sim_args = sim_args, .daemon_keys = daemon_keys };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *out = NULL;
+	guint tries = count_tty(h, 0, "ATI");
+
+	assert_prop_str(h, "State", "ready");
+	assert_prop_str(h, "Manufacturer", "");
+	assert_prop_str(h, "Model", "");
+	assert_prop_str(h, "Revision", "");
+	assert_prop_str(h, "Imei", "");
+	g_test_message("ATI asked %u times", tries);
+	g_assert_cmpuint(tries, >=, 2);
+	g_assert_cmpuint(tries, <=, 4);
+	out = harness_command(h, NULL, "AT+CESQ", 0, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(out, "+CESQ: "));
+}
+
+static void
+test_identity_bound_after_reboot(void)
+{
+	const char *const daemon_keys[] = { "identity-timeout=2", NULL };
+	HarnessOptions opts = { .daemon_keys = daemon_keys };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *out = NULL;
+	guint64 since;
+
+	assert_identity(h, HARNESS_REV_FROM);
+	harness_control(h, "identity-fail partial:100000");
+	since = harness_mark(h);
+	harness_control(h, "reboot");
+	g_assert_true(harness_wait_property(h, HARNESS_IFACE_MODEM, "State",
+	                                    g_variant_new_string("rebooting"), 10000));
+	g_assert_true(harness_wait_property(h, HARNESS_IFACE_MODEM, "State",
+	                                    g_variant_new_string("ready"), 20000));
+	/* Never a partial identity: what was known stays, and no change was announced. */
+	assert_identity(h, HARNESS_REV_FROM);
+	{
+		g_autoptr(GPtrArray) events = harness_events(h, since);
+
+		for (guint i = 0; i < events->len; i++) {
+			HarnessEvent *ev = events->pdata[i];
+			g_autoptr(GVariant) changed = NULL;
+
+			if (ev->type != HARNESS_EVENT_SIGNAL ||
+			    g_strcmp0(ev->member, "PropertiesChanged") != 0)
+				continue;
+			g_variant_get_child(ev->body, 1, "@a{sv}", &changed);
+			g_assert_false(g_variant_lookup(changed, "Revision", "&s", NULL));
+			g_assert_false(g_variant_lookup(changed, "Manufacturer", "&s", NULL));
+			g_assert_false(g_variant_lookup(changed, "Model", "&s", NULL));
+		}
+	}
+	out = harness_command(h, NULL, "AT", 0, &error);
+	g_assert_no_error(error);
 }
 
 static void
@@ -503,6 +740,23 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/modem/identity", test_identity);
+	g_test_add_func("/modem/identity-after-boot/cme14", test_identity_cme14);
+	g_test_add_func("/modem/identity-after-boot/error", test_identity_error);
+	g_test_add_func("/modem/identity-after-boot/partial", test_identity_partial);
+	g_test_add_func("/modem/identity-after-boot/manufacturer-only",
+	                test_identity_manufacturer_only);
+	g_test_add_func("/modem/identity-after-boot/seconds", test_identity_seconds);
+	g_test_add_func("/modem/identity-after-boot/silent", test_identity_silent);
+	g_test_add_func("/modem/identity-after-boot/app-rdy-suffix", test_identity_app_rdy_suffix);
+	g_test_add_func("/modem/identity-after-boot/bound-at-start", test_identity_bound_at_start);
+	g_test_add_func("/modem/identity-after-boot/app-rdy-inside-ati",
+	                test_identity_app_rdy_inside_ati);
+	g_test_add_func("/modem/identity-after-boot/last-upgrade-inside-ati",
+	                test_identity_last_upgrade_inside_ati);
+	g_test_add_func("/modem/identity-after-boot/powered-down-inside-ati",
+	                test_identity_powered_down_inside_ati);
+	g_test_add_func("/modem/identity-after-boot/bound-after-reboot",
+	                test_identity_bound_after_reboot);
 	g_test_add_func("/modem/commands", test_commands);
 	g_test_add_func("/modem/refused", test_refused);
 	g_test_add_func("/modem/chains", test_chains);

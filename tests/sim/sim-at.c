@@ -67,6 +67,115 @@ ok(Sim *sim)
 	sim_send_line(sim, "OK");
 }
 
+/* ---- identity just after boot ---- */
+
+static gboolean
+on_app_rdy(gpointer data)
+{
+	Sim *sim = data;
+
+	sim->app_rdy_timer = 0;
+	sim->app_ready = TRUE;
+	sim_send_line(sim, "APP RDY");
+	return G_SOURCE_REMOVE;
+}
+
+void
+sim_identity_boot(Sim *sim)
+{
+	sim->identity_failed = 0;
+	sim->boot_us = g_get_monotonic_time();
+	sim->app_ready = FALSE;
+	g_clear_handle_id(&sim->app_rdy_timer, g_source_remove);
+	if (sim->app_rdy_ms)
+		sim->app_rdy_timer = g_timeout_add(sim->app_rdy_ms, on_app_rdy, sim);
+}
+
+gboolean
+sim_parse_identity_fail(Sim *sim, const char *spec)
+{
+	static const char *const kinds[] = { "ok",      "cme14",        "error",
+		                             "partial", "manufacturer", "silent" };
+	g_auto(GStrv) p = g_strsplit(spec, ":", 2);
+	guint64 n = 0;
+	int kind = -1;
+
+	for (guint i = 0; i < G_N_ELEMENTS(kinds); i++) {
+		if (strcmp(p[0], kinds[i]) == 0)
+			kind = (int)i;
+	}
+	if (kind < 0 || p[1] == NULL)
+		return FALSE;
+	sim->identity_fail_count = 0;
+	sim->identity_fail_secs = 0;
+	sim->identity_fail_app = FALSE;
+	if (strcmp(p[1], "app") == 0) {
+		sim->identity_fail_app = TRUE;
+	} else if (g_str_has_suffix(p[1], "s")) {
+		g_autofree char *num = g_strndup(p[1], strlen(p[1]) - 1);
+
+		if (!g_ascii_string_to_unsigned(num, 10, 0, 3600, &n, NULL))
+			return FALSE;
+		sim->identity_fail_secs = (guint)n;
+	} else if (g_ascii_string_to_unsigned(p[1], 10, 0, G_MAXUINT32, &n, NULL)) {
+		sim->identity_fail_count = (guint)n;
+	} else {
+		return FALSE;
+	}
+	sim->identity_fail_kind = kind;
+	sim->identity_failed = 0;
+	return TRUE;
+}
+
+/* Whether this identity query (ATI, AT+CGMR, AT+CGSN) still falls in the failing window after
+ * boot; counts it when it does. */
+static gboolean
+identity_fails(Sim *sim)
+{
+	gboolean fails;
+
+	if (sim->identity_fail_kind == SIM_IDENTITY_OK)
+		return FALSE;
+	fails = sim->identity_failed < sim->identity_fail_count ||
+	        (sim->identity_fail_secs &&
+	         g_get_monotonic_time() - sim->boot_us <
+	                 (gint64)sim->identity_fail_secs * G_USEC_PER_SEC) ||
+	        (sim->identity_fail_app && !sim->app_ready);
+	if (fails) {
+		sim->identity_failed++;
+		sim_log(sim, "(identity query %u after boot fails)", sim->identity_failed);
+	}
+	return fails;
+}
+
+/* Answers a failing identity query (@is_ati: the one whose partial answer has lines). */
+static void
+identity_fail_answer(Sim *sim, gboolean is_ati)
+{
+	switch (sim->identity_fail_kind) {
+	case SIM_IDENTITY_CME14:
+		sim_send_error(sim, 14);
+		break;
+	case SIM_IDENTITY_ERROR:
+		sim_send_line(sim, "ERROR");
+		break;
+	case SIM_IDENTITY_PARTIAL:
+		if (is_ati) {
+			sim_send_line(sim, "Quectel_Ltd");
+			sim_send_line(sim, "Quectel_%s", sim->model);
+		}
+		ok(sim);
+		break;
+	case SIM_IDENTITY_MANUFACTURER:
+		if (is_ati)
+			sim_send_line(sim, "Quectel_Ltd");
+		ok(sim);
+		break;
+	default: /* silent */
+		break;
+	}
+}
+
 static gboolean
 int_arg(const char *tail, int min, int max, int *out)
 {
@@ -95,6 +204,10 @@ cmd_cmee(Sim *sim, const char *tail)
 static void
 cmd_cgsn(Sim *sim, const char *tail)
 {
+	if (strcmp(tail, "=?") != 0 && identity_fails(sim)) {
+		identity_fail_answer(sim, FALSE);
+		return;
+	}
 	if (strcmp(tail, "=1") == 0)
 		sim_send_line(sim, "+CGSN: %s", sim->imei);
 	else if (*tail == '\0' || strcmp(tail, "=0") == 0)
@@ -254,6 +367,10 @@ cmd_cgmr(Sim *sim, const char *tail)
 		sim_send_error(sim, 50);
 		return;
 	}
+	if (*tail == '\0' && identity_fails(sim)) {
+		identity_fail_answer(sim, FALSE);
+		return;
+	}
 	if (*tail == '\0')
 		sim_send_line(sim, "%s", sim->revision);
 	ok(sim);
@@ -341,7 +458,14 @@ execute_one(Sim *sim, const char *line)
 		ok(sim);
 		return;
 	}
+	if (g_ascii_strcasecmp(rest, "I") == 0 && identity_fails(sim)) {
+		identity_fail_answer(sim, TRUE);
+		return;
+	}
 	if (g_ascii_strcasecmp(rest, "I") == 0) {
+		/* URCs come at any time, also between a command and its answer */
+		if (sim->ati_urc)
+			sim_send_line(sim, "%s", sim->ati_urc);
 		sim_send_line(sim, "Quectel_Ltd");
 		sim_send_line(sim, "Quectel_%s", sim->model);
 		sim_send_line(sim, "Revision: %s", sim->revision);

@@ -12,8 +12,13 @@
 #include <unistd.h>
 
 static const char *const noise_urcs[] = {
-	"+CEREG: 1", "+CSCON: 0", "+CSCON: 1", "+QNBIOTEVENT: \"ENTER PSM\"",
-	"+QNBIOTEVENT: \"EXIT PSM\"", "+CTZEV: \"+32\",0", "+QIND: \"SIM\",\"READY\"",
+	"+CEREG: 1",
+	"+CSCON: 0",
+	"+CSCON: 1",
+	"+QNBIOTEVENT: \"ENTER PSM\"",
+	"+QNBIOTEVENT: \"EXIT PSM\"",
+	"+CTZEV: \"+32\",0",
+	"+QIND: \"SIM\",\"READY\"",
 };
 
 gboolean
@@ -67,8 +72,8 @@ sim_noise_emit(Sim *sim)
 		len = g_rand_int_range(sim->rand, 6, 40);
 		g_string_append(s, "\r\n");
 		for (i = 0; i < len; i++)
-			g_string_append_c(s, garbage[g_rand_int_range(sim->rand, 0,
-								     sizeof garbage - 1)]);
+			g_string_append_c(
+			        s, garbage[g_rand_int_range(sim->rand, 0, sizeof garbage - 1)]);
 		g_string_append(s, "\r\n");
 		break;
 	case 1:
@@ -85,8 +90,8 @@ sim_noise_emit(Sim *sim)
 		break;
 	default:
 		g_string_append_printf(
-			s, "\r\n%s\r\n",
-			noise_urcs[g_rand_int_range(sim->rand, 0, G_N_ELEMENTS(noise_urcs))]);
+		        s, "\r\n%s\r\n",
+		        noise_urcs[g_rand_int_range(sim->rand, 0, G_N_ELEMENTS(noise_urcs))]);
 		break;
 	}
 	sim_write(sim, s->str, s->len);
@@ -104,7 +109,7 @@ on_noise(gpointer data)
 	if (sim->upload == NULL)
 		sim_noise_emit(sim);
 	sim->noise_timer =
-		g_timeout_add((guint)g_rand_int_range(sim->rand, 20, 150), on_noise, sim);
+	        g_timeout_add((guint)g_rand_int_range(sim->rand, 20, 150), on_noise, sim);
 	return G_SOURCE_REMOVE;
 }
 
@@ -160,8 +165,10 @@ control_execute(Sim *sim, const char *line)
 	} else if (strcmp(w[0], "noise") == 0 && n == 2 && on_off(w[1], &flag)) {
 		sim_noise_set(sim, flag);
 	} else if (strcmp(w[0], "delay") == 0 && n == 2 &&
-		   g_ascii_string_to_unsigned(w[1], 10, 0, 3600000, &v, NULL)) {
+	           g_ascii_string_to_unsigned(w[1], 10, 0, 3600000, &v, NULL)) {
 		sim->delay_next_ms = (int)v;
+	} else if (strcmp(w[0], "identity-fail") == 0 && n == 2) {
+		return sim_parse_identity_fail(sim, w[1]);
 	} else if (strcmp(w[0], "sleep") == 0 && n == 1) {
 		if (sim->qsclk == 0)
 			return FALSE; /* the module is held awake: say so instead of pretending */
@@ -181,7 +188,7 @@ control_reopen(Sim *sim, GError **error)
 	sim->control_fd = open(sim->control_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (sim->control_fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "open %s: %s",
-			    sim->control_path, g_strerror(errno));
+		            sim->control_path, g_strerror(errno));
 		return FALSE;
 	}
 	/* our own writer keeps the FIFO from reporting EOF (and spinning) between clients */
@@ -211,7 +218,7 @@ on_control(gint fd, GIOCondition cond, gpointer data)
 	g_string_append_len(sim->control_line, buf, n);
 	while ((nl = memchr(sim->control_line->str, '\n', sim->control_line->len)) != NULL) {
 		g_autofree char *line = g_strstrip(
-			g_strndup(sim->control_line->str, (gsize)(nl - sim->control_line->str)));
+		        g_strndup(sim->control_line->str, (gsize)(nl - sim->control_line->str)));
 
 		g_string_erase(sim->control_line, 0, nl - sim->control_line->str + 1);
 		if (*line == '\0')
@@ -234,12 +241,12 @@ sim_control_open(Sim *sim, GError **error)
 	sim->control_line = g_string_new(NULL);
 	if (lstat(sim->control_path, &st) == 0 && !S_ISFIFO(st.st_mode)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s exists and is not a FIFO",
-			    sim->control_path);
+		            sim->control_path);
 		return FALSE;
 	}
 	if (lstat(sim->control_path, &st) < 0 && mkfifo(sim->control_path, 0600) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkfifo %s: %s",
-			    sim->control_path, g_strerror(errno));
+		            sim->control_path, g_strerror(errno));
 		return FALSE;
 	}
 	return control_reopen(sim, error);

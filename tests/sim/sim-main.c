@@ -227,6 +227,7 @@ boot(Sim *sim)
 	sim->pdp_active = FALSE;
 	g_string_truncate(sim->line, 0);
 	sim_send_line(sim, "RDY");
+	sim_identity_boot(sim);
 	if (sim->forced_upgrade_pending)
 		sim_fota_forced_upgrade(sim);
 	else
@@ -255,6 +256,7 @@ power_down(Sim *sim, gboolean power_cut)
 	sim->asleep = FALSE;
 	g_string_truncate(sim->line, 0);
 	g_clear_handle_id(&sim->idle_timer, g_source_remove);
+	g_clear_handle_id(&sim->app_rdy_timer, g_source_remove);
 	g_clear_handle_id(&sim->power_timer, g_source_remove);
 	if (power_cut) {
 		/* what sat in the UART FIFO dies with the power */
@@ -434,6 +436,8 @@ main(int argc, char **argv)
 	g_free(s.imei);
 	g_free(s.log_path);
 	g_free(s.control_path);
+	g_strfreev(s.ufs_dirs);
+	g_free(s.ati_urc);
 	return status;
 }
 
@@ -444,6 +448,9 @@ run(Sim *sim, int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *rat = NULL, *spelling = NULL, *flow = NULL, *power_cut = NULL;
 	g_autofree char *inject = NULL, *make_package = NULL, *from = NULL, *to = NULL;
+	g_autofree char *checksum_style = NULL, *missing_file = NULL, *upload_stall = NULL;
+	g_autofree char *identity_fail = NULL;
+	int app_rdy = 0;
 	gint64 max_package = 2097152, ufs_size = 4194304, payload_size = 20135;
 	int baud = 0, rx_buffer = 256, ack_turnaround = 2, sleep_after = 0;
 	gboolean corrupt = FALSE, noise = FALSE;
@@ -485,6 +492,24 @@ run(Sim *sim, int argc, char **argv)
 		{ "payload-size", 0, 0, G_OPTION_ARG_INT64, &payload_size, "package payload", "N" },
 		{ "corrupt", 0, 0, G_OPTION_ARG_NONE, &corrupt, "break the package checksum",
 		  NULL },
+		{ "ufs-prefix", 0, 0, G_OPTION_ARG_NONE, &sim->ufs_prefix,
+		  "list files as \"UFS:<name>\"", NULL },
+		{ "ufs-dir", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sim->ufs_dirs,
+		  "a directory entry AT+QFLST lists (repeatable)", "DIR/" },
+		{ "checksum-style", 0, 0, G_OPTION_ARG_STRING, &checksum_style,
+		  "lower (default), upper, padded or upper-padded", "S" },
+		{ "missing-file", 0, 0, G_OPTION_ARG_STRING, &missing_file,
+		  "answer for a missing file: a CME code (default 405) or error", "A" },
+		{ "identity-fail", 0, 0, G_OPTION_ARG_STRING, &identity_fail,
+		  "the first ATI/AT+CGMR/AT+CGSN after boot fail: cme14|error|partial|"
+		  "manufacturer|silent, for N queries, N wall-clock seconds or until APP RDY",
+		  "KIND:N|Ns|app" },
+		{ "ati-urc", 0, 0, G_OPTION_ARG_STRING, &sim->ati_urc,
+		  "an unsolicited line sent inside every ATI answer", "LINE" },
+		{ "app-rdy", 0, 0, G_OPTION_ARG_INT, &app_rdy,
+		  "send APP RDY this long (wall clock) after RDY and after the start", "MS" },
+		{ "upload-stall", 0, 0, G_OPTION_ARG_STRING, &upload_stall,
+		  "AT+QFUPL takes no bytes beyond K, then report|error|silent", "K[:END]" },
 		{ NULL }
 	};
 	int status = 0;
@@ -548,6 +573,22 @@ run(Sim *sim, int argc, char **argv)
 		if (!p[1] || !sim_parse_inject(sim, p[0], p[1]))
 			return usage_error("--inject-error must be CODE:sync|httpend|end");
 	}
+	sim->missing_file_error = 405;
+	if (checksum_style && !sim_parse_checksum_style(sim, checksum_style))
+		return usage_error("--checksum-style must be lower, upper, padded or upper-padded");
+	if (missing_file && !sim_parse_missing_file(sim, missing_file))
+		return usage_error("--missing-file must be a CME code or error");
+	if (identity_fail && !sim_parse_identity_fail(sim, identity_fail))
+		return usage_error("--identity-fail must be KIND:N, KIND:Ns or KIND:app");
+	if (app_rdy < 0)
+		return usage_error("--app-rdy must not be negative");
+	sim->app_rdy_ms = (guint)app_rdy;
+	if (upload_stall && !sim_parse_upload_stall(sim, upload_stall))
+		return usage_error("--upload-stall must be K or K:report|error|silent");
+	for (guint i = 0; sim->ufs_dirs && sim->ufs_dirs[i]; i++) {
+		if (!g_str_has_suffix(sim->ufs_dirs[i], "/"))
+			return usage_error("--ufs-dir must end in /");
+	}
 	if (sim->log_path && (sim->log = fopen(sim->log_path, "ae")) == NULL)
 		return usage_error(g_strerror(errno));
 
@@ -569,6 +610,7 @@ run(Sim *sim, int argc, char **argv)
 		goto out;
 	}
 	sim_noise_set(sim, noise);
+	sim_identity_boot(sim); /* the start counts as a boot for the identity options */
 	sim_idle_restart(sim);
 	g_unix_signal_add(SIGTERM, on_signal, sim);
 	g_unix_signal_add(SIGINT, on_signal, sim);
@@ -586,6 +628,7 @@ out:
 	sim_noise_set(sim, FALSE);
 	g_clear_handle_id(&sim->idle_timer, g_source_remove);
 	g_clear_handle_id(&sim->power_timer, g_source_remove);
+	g_clear_handle_id(&sim->app_rdy_timer, g_source_remove);
 	g_ptr_array_unref(sim->files);
 	g_byte_array_unref(sim->out);
 	g_string_free(sim->line, TRUE);

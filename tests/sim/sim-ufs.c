@@ -10,6 +10,13 @@
  * (and never reads past a block or faster than the line), so the pty's buffer pushes back on
  * the writer like CTS and nothing is lost. The 'A' of a block and the final +QFUPL go out at
  * their virtual times.
+ *
+ * Field behaviours, as options: "UFS:" in front of listed names (--ufs-prefix), directory
+ * entries in the list (--ufs-dir), checksum spellings (--checksum-style), the answer to a
+ * command on a missing file (--missing-file: a CME code or a bare ERROR), and an upload that
+ * stops taking bytes after K of them (--upload-stall K[:report|error|silent]: no more acks, the
+ * rest swallowed; when the module's own <timeout_s> of silence runs out it reports the short
+ * file, answers +CME ERROR: 421, or goes back to command mode without a word).
  */
 #include "sim.h"
 
@@ -154,6 +161,43 @@ sim_upload_abort(Sim *sim)
 	sim_input_pause_until(sim, 0);
 }
 
+void
+sim_ufs_send_transfer_result(Sim *sim, const char *prefix, gsize size, guint16 sum)
+{
+	g_autofree char *hex = NULL;
+
+	switch (sim->checksum_style) {
+	case SIM_CHECKSUM_UPPER:
+		hex = g_strdup_printf("%X", sum);
+		break;
+	case SIM_CHECKSUM_PADDED:
+		hex = g_strdup_printf("%04x", sum);
+		break;
+	case SIM_CHECKSUM_UPPER_PADDED:
+		hex = g_strdup_printf("%04X", sum);
+		break;
+	default:
+		hex = g_strdup_printf("%x", sum);
+		break;
+	}
+	sim_send_line(sim, "%s %zu,%s", prefix, size, hex);
+}
+
+static void
+send_missing(Sim *sim)
+{
+	if (sim->missing_file_error == 0)
+		sim_send_line(sim, "ERROR");
+	else
+		sim_send_error(sim, sim->missing_file_error);
+}
+
+static gboolean
+stalled(Sim *sim, SimUpload *u)
+{
+	return sim->upload_stall > 0 && u->data->len < u->size;
+}
+
 static void
 upload_finish(Sim *sim)
 {
@@ -163,12 +207,68 @@ upload_finish(Sim *sim)
 	sim_log(sim, "> [data %zu bytes]", u->wire_bytes);
 	if (u->lost)
 		g_message("QFUPL %s: %zu bytes lost (host did not wait for the acks)", u->name,
-			  u->lost);
-	sim_ufs_store(sim, u->name, bytes);
-	sim_send_line(sim, "+QFUPL: %u,%x", u->data->len, sim_xor16(u->data->data, u->data->len));
-	sim_send_line(sim, "OK");
+		          u->lost);
+	if (stalled(sim, u) && sim->upload_stall_end == SIM_STALL_ERROR) {
+		sim_send_error(sim, 421);
+	} else if (stalled(sim, u) && sim->upload_stall_end == SIM_STALL_SILENT) {
+		sim_log(sim, "(QFUPL stalled: back in command mode without a word)");
+	} else {
+		sim_ufs_store(sim, u->name, bytes);
+		sim_ufs_send_transfer_result(sim, "+QFUPL:", u->data->len,
+		                             sim_xor16(u->data->data, u->data->len));
+		sim_send_line(sim, "OK");
+	}
 	upload_free(u);
 	sim_input_pause_until(sim, 0);
+}
+
+gboolean
+sim_parse_upload_stall(Sim *sim, const char *spec)
+{
+	g_auto(GStrv) p = g_strsplit(spec, ":", 2);
+	guint64 k;
+
+	if (!g_ascii_string_to_unsigned(p[0], 10, 1, G_MAXUINT32, &k, NULL))
+		return FALSE;
+	if (p[1] == NULL || strcmp(p[1], "report") == 0)
+		sim->upload_stall_end = SIM_STALL_REPORT;
+	else if (strcmp(p[1], "error") == 0)
+		sim->upload_stall_end = SIM_STALL_ERROR;
+	else if (strcmp(p[1], "silent") == 0)
+		sim->upload_stall_end = SIM_STALL_SILENT;
+	else
+		return FALSE;
+	sim->upload_stall = (gsize)k;
+	return TRUE;
+}
+
+gboolean
+sim_parse_checksum_style(Sim *sim, const char *style)
+{
+	static const char *const names[] = { "lower", "upper", "padded", "upper-padded" };
+
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		if (strcmp(style, names[i]) == 0) {
+			sim->checksum_style = (int)i;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+gboolean
+sim_parse_missing_file(Sim *sim, const char *answer)
+{
+	guint64 code;
+
+	if (strcmp(answer, "error") == 0) {
+		sim->missing_file_error = 0;
+		return TRUE;
+	}
+	if (!g_ascii_string_to_unsigned(answer, 10, 1, 65535, &code, NULL))
+		return FALSE;
+	sim->missing_file_error = (int)code;
+	return TRUE;
 }
 
 static gboolean run_events(gpointer data);
@@ -244,7 +344,7 @@ upload_timeout(gpointer data)
 
 	sim->upload->timeout_timer = 0;
 	g_message("QFUPL: no byte for %u s, storing %u of %zu bytes", sim->upload->timeout_s,
-		  sim->upload->data->len, sim->upload->size);
+	          sim->upload->data->len, sim->upload->size);
 	upload_finish(sim);
 	return G_SOURCE_REMOVE;
 }
@@ -265,6 +365,11 @@ sim_upload_feed(Sim *sim, const guint8 *buf, gsize len, gint64 now)
 	}
 	for (i = 0; i < len && !u->complete; i++) {
 		gint64 arrival = now;
+
+		if (sim->upload_stall && u->data->len >= sim->upload_stall) {
+			u->lost++; /* stuck: swallowed, never acknowledged */
+			continue;
+		}
 
 		if (byte_us) {
 			u->wire_free = MAX(u->wire_free, (double)now) + byte_us;
@@ -397,21 +502,25 @@ sim_ufs_command(Sim *sim, const char *cmd, const char *tail)
 		sim_send_line(sim, "+QFLDS: %zu,%zu", sim_ufs_free(sim), sim->ufs_size);
 		sim_send_line(sim, "OK");
 	} else if (strcmp(cmd, "QFLST") == 0) {
+		const char *drive = sim->ufs_prefix ? "UFS:" : "";
+
 		if (*tail == '\0') {
+			for (i = 0; sim->ufs_dirs && sim->ufs_dirs[i]; i++)
+				sim_send_line(sim, "+QFLST: \"%s%s\",0", drive, sim->ufs_dirs[i]);
 			for (i = 0; i < sim->files->len; i++) {
 				f = sim->files->pdata[i];
-				sim_send_line(sim, "+QFLST: \"%s\",%zu", f->name,
-					      g_bytes_get_size(f->data));
+				sim_send_line(sim, "+QFLST: \"%s%s\",%zu", drive, f->name,
+				              g_bytes_get_size(f->data));
 			}
 		} else if (!parse_name_arg(sim, tail, &args, 1, 1)) {
 			sim_send_error(sim, 421);
 			return;
 		} else if ((f = sim_ufs_find(sim, args[0])) == NULL) {
-			sim_send_error(sim, 405);
+			send_missing(sim);
 			return;
 		} else {
-			sim_send_line(sim, "+QFLST: \"%s\",%zu", f->name,
-				      g_bytes_get_size(f->data));
+			sim_send_line(sim, "+QFLST: \"%s%s\",%zu", drive, f->name,
+			              g_bytes_get_size(f->data));
 		}
 		sim_send_line(sim, "OK");
 	} else if (strcmp(cmd, "QFDEL") == 0) {
@@ -421,7 +530,7 @@ sim_ufs_command(Sim *sim, const char *cmd, const char *tail)
 			sim_ufs_clear(sim);
 			sim_send_line(sim, "OK");
 		} else if (sim_ufs_find(sim, args[0]) == NULL) {
-			sim_send_error(sim, 405);
+			send_missing(sim);
 		} else {
 			ufs_delete(sim, args[0]);
 			sim_send_line(sim, "OK");
@@ -437,14 +546,14 @@ sim_ufs_command(Sim *sim, const char *cmd, const char *tail)
 			return;
 		}
 		if ((f = sim_ufs_find(sim, args[0])) == NULL) {
-			sim_send_error(sim, 405);
+			send_missing(sim);
 			return;
 		}
 		data = g_bytes_get_data(f->data, &len);
 		sim_send_line(sim, "CONNECT");
 		sim_write(sim, data, len);
 		sim_log(sim, "< [data %zu bytes]", len);
-		sim_send_line(sim, "+QFDWL: %zu,%x", len, sim_xor16(data, len));
+		sim_ufs_send_transfer_result(sim, "+QFDWL:", len, sim_xor16(data, len));
 		sim_send_line(sim, "OK");
 	}
 }

@@ -24,6 +24,28 @@ typedef enum {
 	SIM_INJECT_END,
 } SimInject;
 
+typedef enum {
+	SIM_CHECKSUM_LOWER,        /* "a5c": lowercase, no padding (what BC65 firmware prints) */
+	SIM_CHECKSUM_UPPER,        /* "A5C" */
+	SIM_CHECKSUM_PADDED,       /* "0a5c" */
+	SIM_CHECKSUM_UPPER_PADDED, /* "0A5C" */
+} SimChecksumStyle;
+
+typedef enum {
+	SIM_STALL_REPORT, /* after its <timeout_s> of silence: +QFUPL: <taken>,<sum> and OK */
+	SIM_STALL_ERROR,  /* after its <timeout_s>: +CME ERROR: 421 (time out) */
+	SIM_STALL_SILENT, /* after its <timeout_s>: back in command mode without a word */
+} SimStallEnd;
+
+typedef enum {
+	SIM_IDENTITY_OK,
+	SIM_IDENTITY_CME14,        /* +CME ERROR: 14 (SIM busy), as modules answer while booting */
+	SIM_IDENTITY_ERROR,        /* a bare ERROR */
+	SIM_IDENTITY_PARTIAL,      /* ATI without its Revision line; AT+CGSN, AT+CGMR: OK alone */
+	SIM_IDENTITY_MANUFACTURER, /* ATI with only "Quectel_Ltd"; the others as partial */
+	SIM_IDENTITY_SILENT,       /* no answer at all */
+} SimIdentityFail;
+
 typedef struct _SimFota SimFota;
 typedef struct _SimUpload SimUpload;
 typedef struct _SimHttp SimHttp;
@@ -65,6 +87,24 @@ typedef struct {
 	int cut_pct;
 	SimInject inject_kind;
 	int inject_code;
+	/* field behaviours of the file commands (sim-ufs.c) */
+	gboolean ufs_prefix;    /* +QFLST names carry the "UFS:" drive */
+	char **ufs_dirs;        /* directory entries +QFLST lists ("security/") */
+	int checksum_style;     /* SimChecksumStyle */
+	int missing_file_error; /* CME code for a missing file; 0: a bare ERROR */
+	gsize upload_stall;     /* AT+QFUPL takes no bytes beyond this many (0: never) */
+	int upload_stall_end;   /* SimStallEnd */
+	/* identity just after boot (sim-at.c): the first queries fail or answer in part */
+	int identity_fail_kind;     /* SimIdentityFail */
+	guint identity_fail_count;  /* this many queries after each boot */
+	guint identity_fail_secs;   /* or for this many wall-clock seconds after boot */
+	gboolean identity_fail_app; /* or until APP RDY */
+	guint identity_failed;      /* queries failed since the boot */
+	gint64 boot_us;
+	guint app_rdy_ms; /* "APP RDY" this long after "RDY" (0: never) */
+	gboolean app_ready;
+	guint app_rdy_timer;
+	char *ati_urc; /* an unsolicited line sent inside every ATI answer (NULL: none) */
 
 	GMainLoop *loop;
 	FILE *log;
@@ -165,6 +205,10 @@ void sim_at_execute(Sim *sim, const char *line);
 gboolean sim_ip_up(Sim *sim);
 gboolean sim_registered(Sim *sim);
 char **sim_at_split_args(const char *s, gboolean *ok);
+/* --identity-fail KIND:N, KIND:Ns or KIND:app (also the control command "identity-fail"). */
+gboolean sim_parse_identity_fail(Sim *sim, const char *spec);
+/* A boot (or the simulator's start): identity failures count from now, APP RDY follows. */
+void sim_identity_boot(Sim *sim);
 
 /* sim-ufs.c: in-memory file system and the file commands */
 gsize sim_ufs_used(Sim *sim);
@@ -174,6 +218,11 @@ gboolean sim_ufs_store(Sim *sim, const char *name, GBytes *data);
 void sim_ufs_clear(Sim *sim);
 void sim_ufs_command(Sim *sim, const char *cmd, const char *tail);
 gboolean sim_upload_active(Sim *sim);
+/* "+QFUPL: <size>,<sum>" / "+QFDWL: …" with the checksum as --checksum-style says. */
+void sim_ufs_send_transfer_result(Sim *sim, const char *prefix, gsize size, guint16 sum);
+gboolean sim_parse_upload_stall(Sim *sim, const char *spec);
+gboolean sim_parse_checksum_style(Sim *sim, const char *style);
+gboolean sim_parse_missing_file(Sim *sim, const char *answer);
 void sim_upload_read(Sim *sim);
 void sim_upload_feed(Sim *sim, const guint8 *buf, gsize len, gint64 now_us);
 void sim_upload_abort(Sim *sim);

@@ -533,6 +533,87 @@ class TestUfs(SimTest):
         res, _ = self.upload("blob.bin", data, 0, False)
         self.assertEqual(res, "+QFUPL: %d,%x" % (len(data), xor16(data)))
 
+    def test_field_listing_and_checksums(self):
+        self.start("--ufs-prefix", "--ufs-dir", "security/", "--checksum-style", "upper-padded")
+        self.expect_ok("ATE0")
+        data = bytes([0x00, 0x0A, 0x00, 0x01])  # checksum 0x000b: padding shows
+        res, _ = self.upload("a.bin", data, 1, False)
+        self.assertEqual(res, "+QFUPL: 4,000B")
+        self.expect_ok("AT+QFLST", ['+QFLST: "UFS:security/",0', '+QFLST: "UFS:a.bin",4'])
+        self.expect_ok('AT+QFLST="a.bin"', ['+QFLST: "UFS:a.bin",4'])
+        self.m.write('AT+QFDWL="a.bin"\r')
+        self.m.until("CONNECT")
+        self.assertEqual(self.m.read_bytes(4), data)
+        self.assertEqual(self.m.line(), "+QFDWL: 4,000B")
+
+    def test_missing_file_answers(self):
+        for answer, final in (("error", "ERROR"), ("418", "+CME ERROR: 418"),
+                              ("405", "+CME ERROR: 405")):
+            self.start("--missing-file", answer)
+            self.expect_ok("AT+CMEE=1")
+            for command in ('AT+QFDEL="x"', 'AT+QFDWL="x"', 'AT+QFLST="x"'):
+                self.expect_error(command, final)
+            self.sim.stop()
+            self.sim = None
+
+    def test_upload_stall(self):
+        for end, final in (("report", "+QFUPL: 3000,*"), ("error", "+CME ERROR: 421"),
+                           ("silent", None)):
+            m = self.start("--upload-stall", "3000:" + end)
+            self.expect_ok("ATE0")
+            self.expect_ok("AT+CMEE=1")
+            data = os.urandom(5000)
+            m.write('AT+QFUPL="s.bin",%d,1,1\r' % len(data))
+            m.until("CONNECT")
+            acks = 0
+            for off in range(0, len(data), 1024):
+                m.write(data[off : off + 1024])
+                if off + 1024 > 3000:
+                    break
+                self.assertEqual(m.read_bytes(1), b"A")
+                acks += 1
+            self.assertEqual(acks, 2)
+            self.assertTrue(m.quiet(0.3))  # no third ack: stuck
+            if final:
+                self.assertTrue(m.until(final, 5))
+            else:
+                self.assertTrue(m.quiet(2.5))  # its 1 s timeout (whole seconds) ran out
+            self.expect_ok("AT")  # back in command mode
+            self.sim.stop()
+            self.sim = None
+
+    def test_identity_after_boot(self):
+        m = self.start("--identity-fail", "cme14:2")
+        self.expect_ok("ATE0")
+        self.expect_ok("AT+CMEE=1")
+        self.expect_error("ATI", "+CME ERROR: 14")
+        self.expect_error("AT+CGSN=1", "+CME ERROR: 14")
+        self.expect_ok("ATI", ["Quectel_Ltd", "Quectel_BC65", "Revision: BC65JAR01A01"])
+        self.sim.control_cmd("identity-fail partial:2")
+        self.expect_ok("ATI", ["Quectel_Ltd", "Quectel_BC65"])
+        self.expect_ok("AT+CGSN=1", [])
+        self.expect_ok("AT+CGSN=1", ["+CGSN: 866425030000001"])
+        self.sim.control_cmd("identity-fail manufacturer:1")
+        self.expect_ok("ATI", ["Quectel_Ltd"])
+        self.sim.control_cmd("identity-fail error:1")
+        self.expect_error("AT+CGMR", "ERROR")
+        self.expect_ok("AT+CGMR", ["BC65JAR01A01"])
+        self.sim.control_cmd("identity-fail silent:1")
+        m.write("ATI\r")
+        self.assertTrue(m.quiet(0.5))
+        self.expect_ok("ATI", ["Quectel_Ltd", "Quectel_BC65", "Revision: BC65JAR01A01"])
+
+    def test_app_rdy_after_rdy(self):
+        m = self.start("--app-rdy", "1000", "--revision", "BC65JAR01A02_BETA0203")
+        self.expect_ok("AT+CMEE=1")
+        self.sim.control_cmd("identity-fail cme14:app")
+        self.sim.control_cmd("reboot")
+        m.until("RDY")
+        self.expect_ok("AT+CMEE=1")
+        self.expect_error("ATI", "+CME ERROR: 14")
+        m.until("APP RDY", 5)
+        self.expect_ok("ATI", ["Quectel_Ltd", "Quectel_BC65", "Revision: BC65JAR01A02_BETA0203"])
+
     def test_local_upgrade(self):
         pack = self.package("fota.pack", "BC65JAR01A01", "BC65JAR01A03")
         self.start()

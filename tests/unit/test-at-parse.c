@@ -243,6 +243,25 @@ test_ati(void)
 	g_assert_null(id.manufacturer);
 	g_assert_false(dfota_at_parse_ati(lone, &id));
 	g_assert_false(dfota_at_parse_ati(NULL, &id));
+
+	/* Field answers: a revision with a suffix is taken whole; anything short of
+	 * manufacturer, model and a non-empty revision is incomplete. */
+	{
+		const char *const suffix[] = { "Quectel_Ltd", "Quectel_BC65",
+			                       "Revision: BC65JAR01A02_BETA0203", NULL };
+		const char *const only_maker[] = { "Quectel_Ltd", NULL };
+		const char *const empty_rev[] = { "Quectel_Ltd", "Quectel_BC65",
+			                          "Revision: ", NULL };
+		const char *const no_model[] = { "Quectel_Ltd", "Revision: BC65JAR01A01", NULL };
+
+		g_assert_true(dfota_at_parse_ati(suffix, &id));
+		g_assert_cmpstr(id.revision, ==, "BC65JAR01A02_BETA0203");
+		dfota_at_identity_clear(&id);
+		g_assert_false(dfota_at_parse_ati(only_maker, &id));
+		g_assert_false(dfota_at_parse_ati(empty_rev, &id));
+		g_assert_false(dfota_at_parse_ati(no_model, &id));
+		g_assert_null(id.manufacturer);
+	}
 }
 
 static void
@@ -394,6 +413,15 @@ test_files(void)
 		{ "+QFLST: \"x\",5k", FALSE, NULL, 0 },
 		{ "+QFLST: \"x,5", FALSE, NULL, 0 },
 		{ "+QFLDS: 1,2", FALSE, NULL, 0 },
+		/* Field firmware: the drive prefix, directory entries, no space or a space. */
+		{ "+QFLST: \"UFS:fota.pack\",20135", TRUE, "fota.pack", 20135 },
+		{ "+QFLST: \"ufs:mcu.bin\", 7", TRUE, "mcu.bin", 7 },
+		{ "+QFLST:\"UFS:a.bin\",0", TRUE, "a.bin", 0 },
+		{ "+QFLST: \"security/\",0", TRUE, "security/", 0 },
+		{ "+QFLST: \"UFS:security/\", 0", TRUE, "security/", 0 },
+		{ "+QFLST: \"UFS:\",5", FALSE, NULL, 0 },
+		{ "+QFLST: \"UFS:UFS:b.bin\",5", TRUE, "b.bin", 5 },
+		{ "+QFLST: \"UFS:UFS:\",5", FALSE, NULL, 0 },
 	};
 	guint64 a = 0, b = 0;
 	guint16 sum = 0;
@@ -409,6 +437,11 @@ test_files(void)
 		g_assert_cmpuint(size, ==, qflst[i].size);
 		g_free(name);
 	}
+	g_assert_true(dfota_at_qflst_is_directory("security/"));
+	g_assert_true(dfota_at_qflst_is_directory("a/b/"));
+	g_assert_false(dfota_at_qflst_is_directory("fota.pack"));
+	g_assert_false(dfota_at_qflst_is_directory(""));
+	g_assert_false(dfota_at_qflst_is_directory(NULL));
 	g_assert_true(dfota_at_parse_qflds("+QFLDS: 250000,524288", &a, &b));
 	g_assert_cmpuint(a, ==, 250000);
 	g_assert_cmpuint(b, ==, 524288);
@@ -423,6 +456,28 @@ test_files(void)
 	g_assert_cmpuint(sum, ==, 0xffff);
 	g_assert_true(dfota_at_parse_transfer_result("+QFDWL: 1,0", "+QFDWL:", &a, &sum));
 	g_assert_cmpuint(sum, ==, 0);
+	/* Checksums in either case, with or without zero padding. */
+	{
+		static const struct {
+			const char *line;
+			guint16 sum;
+		} sums[] = {
+			{ "+QFUPL: 5000,3a5c", 0x3a5c }, { "+QFUPL: 5000,3A5C", 0x3a5c },
+			{ "+QFUPL: 5000,a5c", 0x0a5c },  { "+QFUPL: 5000,0a5c", 0x0a5c },
+			{ "+QFUPL: 5000,0A5C", 0x0a5c }, { "+QFUPL: 5000,f", 0x000f },
+			{ "+QFUPL: 5000,000f", 0x000f }, { "+QFUPL: 5000,0000000f", 0x000f },
+			{ "+QFUPL:5000, 00Ab", 0x00ab },
+		};
+		for (gsize i = 0; i < G_N_ELEMENTS(sums); i++) {
+			sum = 0;
+			g_assert_true(
+			        dfota_at_parse_transfer_result(sums[i].line, "+QFUPL:", &a, &sum));
+			g_assert_cmpuint(a, ==, 5000);
+			g_assert_cmphex(sum, ==, sums[i].sum);
+		}
+	}
+	g_assert_false(dfota_at_parse_transfer_result("+QFUPL: 1,0x12", "+QFUPL:", &a, &sum));
+	g_assert_false(dfota_at_parse_transfer_result("+QFUPL: 1,1 2", "+QFUPL:", &a, &sum));
 	g_assert_false(dfota_at_parse_transfer_result("+QFUPL: 1024,3a5c", "+QFDWL:", &a, &sum));
 	g_assert_false(dfota_at_parse_transfer_result("+QFUPL: 1024,13a5c", "+QFUPL:", &a, &sum));
 	g_assert_false(dfota_at_parse_transfer_result("+QFUPL: 1024,xyz", "+QFUPL:", &a, &sum));

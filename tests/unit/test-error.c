@@ -40,6 +40,7 @@ static const char *const daemon_names[] = {
 	"Interrupted",
 	"FetchFailed",
 	"AccessDenied",
+	"FileNotFound",
 };
 
 static void
@@ -79,7 +80,7 @@ test_module_names(void)
 static void
 test_daemon_names(void)
 {
-	g_assert_cmpuint(G_N_ELEMENTS(daemon_names), ==, DFOTA_ERROR_ACCESS_DENIED + 1);
+	g_assert_cmpuint(G_N_ELEMENTS(daemon_names), ==, DFOTA_ERROR_FILE_NOT_FOUND + 1);
 	for (gsize i = 0; i < G_N_ELEMENTS(daemon_names); i++) {
 		g_autoptr(GError) error = g_error_new_literal(DFOTA_ERROR, (int)i, "x");
 		g_autofree char *dbus_name = g_dbus_error_encode_gerror(error);

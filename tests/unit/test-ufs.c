@@ -22,26 +22,33 @@ typedef struct {
 	int fd;
 	GSource *source;
 	GString *line;
-	GByteArray *out;     /* bytes to the host not yet taken by the pty */
+	GByteArray *out; /* bytes to the host not yet taken by the pty */
 	guint out_watch;
-	GPtrArray *log;      /* every command line received */
-	GHashTable *files;   /* name → GByteArray */
+	GPtrArray *log;    /* every command line received */
+	GHashTable *files; /* name → GByteArray */
 	gsize total;
-	gboolean spaces;     /* a space after commas in answers */
+	gboolean spaces; /* a space after commas in answers */
 	/* AT+QFUPL in progress */
 	char *upl_name;
 	gsize upl_size;
 	gboolean upl_ack;
 	guint upl_timeout_s;
 	GByteArray *upl_data;
-	gsize upl_wire;      /* bytes that arrived, dropped ones included */
+	gsize upl_wire; /* bytes that arrived, dropped ones included */
 	guint upl_timer;
 	/* faults */
-	gssize drop_at;      /* lose the byte at this offset (-1: none) */
-	gssize corrupt_at;   /* flip the byte at this offset (-1: none) */
+	gssize drop_at;    /* lose the byte at this offset (-1: none) */
+	gssize corrupt_at; /* flip the byte at this offset (-1: none) */
 	gboolean wrong_dwl_sum;
-	gsize pause_after;   /* stop reading the pty for a while after this many data bytes */
+	gsize pause_after; /* stop reading the pty for a while after this many data bytes */
 	gboolean paused_once;
+	gsize stall_after;   /* take no data bytes beyond this many (0: never stall) */
+	gboolean stall_cme;  /* a stalled upload ends with +CME ERROR: 421, not +QFUPL */
+	const char *missing; /* the answer to a command on a missing file ("+CME ERROR: 405") */
+	gboolean ufs_prefix; /* AT+QFLST names carry "UFS:" */
+	gboolean with_dir;   /* AT+QFLST lists a "security/" directory */
+	gboolean upper_sum;  /* +QFUPL/+QFDWL checksums in upper case, zero-padded */
+	const char *refuse;  /* AT+QFDEL / AT+QFDWL of an existing file answer this */
 } Module;
 
 static guint16
@@ -134,8 +141,14 @@ upload_finish(Module *m)
 
 	g_clear_handle_id(&m->upl_timer, g_source_remove);
 	put_file(m, m->upl_name, d->data, d->len);
-	module_line(m, "+QFUPL: %u%s%x", d->len, sep(m), xor16(d->data, d->len));
-	module_line(m, "OK");
+	if (m->stall_after && d->len < m->upl_size && m->stall_cme)
+		module_line(m, "+CME ERROR: 421");
+	else if (m->upper_sum)
+		module_line(m, "+QFUPL: %u%s%04X", d->len, sep(m), xor16(d->data, d->len));
+	else
+		module_line(m, "+QFUPL: %u%s%x", d->len, sep(m), xor16(d->data, d->len));
+	if (!(m->stall_after && d->len < m->upl_size && m->stall_cme))
+		module_line(m, "OK");
 	g_clear_pointer(&m->upl_name, g_free);
 	g_clear_pointer(&m->upl_data, g_byte_array_unref);
 }
@@ -175,6 +188,8 @@ upload_byte(Module *m, guint8 b)
 
 	if (off == m->drop_at)
 		return TRUE;
+	if (m->stall_after && m->upl_data->len >= m->stall_after)
+		return TRUE; /* stuck: the byte is swallowed, nothing is acknowledged */
 	if (off == m->corrupt_at)
 		b ^= 0x5a;
 	g_byte_array_append(m->upl_data, &b, 1);
@@ -205,6 +220,18 @@ quoted_arg(const char *cmd, const char *prefix)
 	return g_strndup(p + 1, (gsize)(end - p - 1));
 }
 
+static const char *
+missing_answer(Module *m)
+{
+	return m->missing ? m->missing : "+CME ERROR: 405";
+}
+
+static void
+list_line(Module *m, const char *name, guint len)
+{
+	module_line(m, "+QFLST: \"%s%s\"%s%u", m->ufs_prefix ? "UFS:" : "", name, sep(m), len);
+}
+
 static void
 module_command(Module *m, const char *cmd)
 {
@@ -219,25 +246,30 @@ module_command(Module *m, const char *cmd)
 		GHashTableIter it;
 		gpointer k, v;
 		g_hash_table_iter_init(&it, m->files);
+		if (m->with_dir)
+			list_line(m, "security/", 0);
 		while (g_hash_table_iter_next(&it, &k, &v))
-			module_line(m, "+QFLST: \"%s\"%s%u", (char *)k, sep(m),
-			            ((GByteArray *)v)->len);
+			list_line(m, k, ((GByteArray *)v)->len);
 		module_line(m, "OK");
 	} else if ((name = quoted_arg(cmd, "AT+QFLST="))) {
 		if ((f = g_hash_table_lookup(m->files, name)) == NULL) {
-			module_line(m, "+CME ERROR: 405");
+			module_line(m, "%s", missing_answer(m));
 			return;
 		}
-		module_line(m, "+QFLST: \"%s\"%s%u", name, sep(m), f->len);
+		list_line(m, name, f->len);
 		module_line(m, "OK");
 	} else if ((name = quoted_arg(cmd, "AT+QFDEL="))) {
+		if (m->refuse && g_hash_table_contains(m->files, name)) {
+			module_line(m, "%s", m->refuse);
+			return;
+		}
 		if (!g_hash_table_remove(m->files, name)) {
-			module_line(m, "+CME ERROR: 405");
+			module_line(m, "%s", missing_answer(m));
 			return;
 		}
 		module_line(m, "OK");
 	} else if ((name = quoted_arg(cmd, "AT+QFUPL="))) {
-		const char *p = strchr(cmd + strlen("AT+QFUPL=\"") , '"') + 1;
+		const char *p = strchr(cmd + strlen("AT+QFUPL=\""), '"') + 1;
 		g_auto(GStrv) v = g_strsplit(p + 1, ",", -1);
 		g_assert_cmpint(*p, ==, ',');
 		g_assert_cmpuint(g_strv_length(v), ==, 3);
@@ -255,12 +287,16 @@ module_command(Module *m, const char *cmd)
 		m->upl_timer = g_timeout_add_seconds(m->upl_timeout_s, on_upload_timeout, m);
 	} else if ((name = quoted_arg(cmd, "AT+QFDWL="))) {
 		if ((f = g_hash_table_lookup(m->files, name)) == NULL) {
-			module_line(m, "+CME ERROR: 405");
+			module_line(m, "%s", missing_answer(m));
+			return;
+		}
+		if (m->refuse) {
+			module_line(m, "%s", m->refuse);
 			return;
 		}
 		module_line(m, "CONNECT");
 		module_write(m, f->data, f->len);
-		module_line(m, "+QFDWL: %u%s%x", f->len, sep(m),
+		module_line(m, m->upper_sum ? "+QFDWL: %u%s%04X" : "+QFDWL: %u%s%x", f->len, sep(m),
 		            xor16(f->data, f->len) ^ (m->wrong_dwl_sum ? 0x0100 : 0));
 		module_line(m, "OK");
 	} else {
@@ -282,8 +318,8 @@ on_module_readable(gint fd, GIOCondition cond, gpointer data)
 			if (!m->upl_timer)
 				continue;
 			g_source_remove(m->upl_timer);
-			m->upl_timer = g_timeout_add_seconds(m->upl_timeout_s, on_upload_timeout,
-			                                     m);
+			m->upl_timer =
+			        g_timeout_add_seconds(m->upl_timeout_s, on_upload_timeout, m);
 			if (!upload_byte(m, buf[i])) {
 				/* Paused: the rest of this read has arrived all the same. */
 				for (ssize_t j = i + 1; j < n && m->upl_data; j++)
@@ -445,10 +481,12 @@ random_bytes(gsize len)
 static void
 upload(Fixture *fx, const char *name, GBytes *data, gboolean streaming)
 {
-	DfotaUfsUploadOptions opts = { .streaming = streaming, .module_timeout_s = 1,
+	DfotaUfsUploadOptions opts = { .streaming = streaming,
+		                       .module_timeout_s = 1,
 		                       .command_timeout_ms = 2000 };
 
 	fx->done = FALSE;
+	fx->last_done = 0;
 	g_clear_error(&fx->error);
 	dfota_ufs_upload(fx->channel, name, data, &opts, on_progress, fx, fx->cancellable,
 	                 on_uploaded, fx);
@@ -483,8 +521,8 @@ static void
 check_upload_ok(Fixture *fx, gsize size, gboolean spaces, gboolean streaming)
 {
 	g_autoptr(GBytes) data = random_bytes(size);
-	g_autofree char *want = g_strdup_printf("AT+QFUPL=\"fota.pack\",%zu,1,%d", size,
-	                                        streaming ? 0 : 1);
+	g_autofree char *want =
+	        g_strdup_printf("AT+QFUPL=\"fota.pack\",%zu,1,%d", size, streaming ? 0 : 1);
 
 	fx->m.spaces = spaces;
 	upload(fx, "fota.pack", data, streaming);
@@ -570,14 +608,14 @@ check_mismatch(Fixture *fx, gboolean drop, gboolean spaces)
 
 	fx->m.spaces = spaces;
 	if (drop)
-		fx->m.drop_at = 1500; /* the module then waits in vain and times out */
+		fx->m.drop_at = 2500; /* in the last block: the module waits in vain, times out */
 	else
 		fx->m.corrupt_at = 2100;
 	upload(fx, "fota.pack", data, FALSE);
 	g_assert_error(fx->error, DFOTA_ERROR, DFOTA_ERROR_CHECKSUM_MISMATCH);
 	/* Both sizes and checksums are in the message: what was sent and what was stored. */
 	g_assert_nonnull(strstr(fx->error->message, "3000 bytes"));
-	g_assert_nonnull(strstr(fx->error->message, drop ? "2047 bytes" : "3000 bytes"));
+	g_assert_nonnull(strstr(fx->error->message, drop ? "2999 bytes" : "3000 bytes"));
 	upl = log_index(fx, "AT+QFUPL=\"fota.pack\"", 0);
 	del = log_index(fx, "AT+QFDEL=\"fota.pack\"", 0);
 	g_assert_cmpint(upl, >=, 0);
@@ -595,6 +633,71 @@ static void
 test_upload_corrupted_byte(Fixture *fx, gconstpointer unused)
 {
 	check_mismatch(fx, FALSE, TRUE);
+}
+
+/* The module stops taking bytes (no more acks, or it just swallows them): Timeout within
+ * the upload timeout (1 s here), the partial file deleted, the channel usable afterwards.
+ * @how: 0 the module reports the short file after its own timeout, 1 it answers
+ * +CME ERROR: 421, 2 a byte lost early (the module then never acknowledges the block). */
+static void
+check_stall(Fixture *fx, int how, gboolean streaming)
+{
+	g_autoptr(GBytes) data = random_bytes(10 * 1024);
+	g_autoptr(GBytes) after = random_bytes(100);
+	gint64 start = g_get_monotonic_time();
+	gint64 took_ms;
+	gssize upl, del;
+
+	if (how == 2)
+		fx->m.drop_at = 1500;
+	else
+		fx->m.stall_after = 3000;
+	fx->m.stall_cme = how == 1;
+	upload(fx, "fota.pack", data, streaming);
+	took_ms = (g_get_monotonic_time() - start) / 1000;
+	g_test_message("ended after %" G_GINT64_FORMAT " ms: %s", took_ms,
+	               fx->error ? fx->error->message : "no error");
+	g_assert_error(fx->error, DFOTA_ERROR, DFOTA_ERROR_TIMEOUT);
+	g_assert_nonnull(strstr(fx->error->message, "10240 bytes"));
+	/* upload timeout 1 s from the stall, and the stall comes within the first second */
+	g_assert_cmpint(took_ms, <, 2500);
+	g_assert_cmpuint(fx->last_done, <, 10 * 1024);
+	/* The channel recovers: the next upload works, and it comes after the clean-up. */
+	fx->m.stall_after = 0;
+	fx->m.drop_at = -1;
+	upload(fx, "after.bin", after, streaming);
+	g_assert_no_error(fx->error);
+	g_assert_true(stored_equals(fx, "after.bin", after));
+	upl = log_index(fx, "AT+QFUPL=\"fota.pack\"", 0);
+	del = log_index(fx, "AT+QFDEL=\"fota.pack\"", 0);
+	g_assert_cmpint(upl, >=, 0);
+	g_assert_cmpint(del, >, upl);
+	g_assert_null(g_hash_table_lookup(fx->m.files, "fota.pack"));
+}
+
+static void
+test_upload_stall_report(Fixture *fx, gconstpointer unused)
+{
+	check_stall(fx, 0, FALSE);
+}
+
+static void
+test_upload_stall_cme(Fixture *fx, gconstpointer unused)
+{
+	check_stall(fx, 1, FALSE);
+}
+
+static void
+test_upload_stall_lost_byte(Fixture *fx, gconstpointer unused)
+{
+	check_stall(fx, 2, FALSE);
+}
+
+static void
+test_upload_checksum_styles(Fixture *fx, gconstpointer unused)
+{
+	fx->m.upper_sum = TRUE;
+	check_upload_ok(fx, 3001, FALSE, FALSE);
 }
 
 static void
@@ -646,8 +749,8 @@ download(Fixture *fx, const char *name, guint64 max_size)
 	fx->done = FALSE;
 	g_clear_error(&fx->error);
 	g_clear_pointer(&fx->bytes, g_bytes_unref);
-	dfota_ufs_download(fx->channel, name, max_size, 2000, on_progress, fx, NULL,
-	                   on_downloaded, fx);
+	dfota_ufs_download(fx->channel, name, max_size, 2000, on_progress, fx, NULL, on_downloaded,
+	                   fx);
 	wait_done(fx);
 }
 
@@ -703,12 +806,39 @@ test_download_wrong_checksum(Fixture *fx, gconstpointer unused)
 	g_assert_null(fx->bytes);
 }
 
+/* Whatever the module answers for a missing file, the caller hears FileNotFound. */
+static const char *const missing_answers[] = { "+CME ERROR: 405", "+CME ERROR: 418",
+	                                       "+CME ERROR: 410", "ERROR" };
+
 static void
 test_download_missing(Fixture *fx, gconstpointer unused)
 {
-	download(fx, "nope.bin", 1024);
+	guint8 buf[10] = { 0 };
+
+	put_file(&fx->m, "other.bin", buf, sizeof(buf));
+	for (gsize i = 0; i < G_N_ELEMENTS(missing_answers); i++) {
+		fx->m.missing = missing_answers[i];
+		fx->m.ufs_prefix = i % 2 == 1;
+		download(fx, "nope.bin", 1024);
+		g_assert_error(fx->error, DFOTA_ERROR, DFOTA_ERROR_FILE_NOT_FOUND);
+		g_assert_nonnull(strstr(fx->error->message, "nope.bin"));
+		g_assert_cmpint(log_index(fx, "AT+QFDWL", 0), ==, -1);
+	}
+}
+
+/* A refusal for a file that is there stays the module's own error. */
+static void
+test_download_refused_present(Fixture *fx, gconstpointer unused)
+{
+	guint8 buf[10] = { 0 };
+
+	fx->m.ufs_prefix = TRUE;
+	fx->m.refuse = "+CME ERROR: 409";
+	put_file(&fx->m, "mcu.bin", buf, sizeof(buf));
+	download(fx, "mcu.bin", 1024);
 	g_assert_error(fx->error, DFOTA_ERROR, DFOTA_ERROR_CME_ERROR);
-	g_assert_cmpint(log_index(fx, "AT+QFDWL", 0), ==, -1);
+	g_assert_nonnull(strstr(fx->error->message, "409"));
+	g_assert_cmpint(log_index(fx, "AT+QFDWL", 0), >=, 0);
 }
 
 static void
@@ -806,11 +936,51 @@ test_delete(Fixture *fx, gconstpointer unused)
 	g_assert_no_error(fx->error);
 	g_assert_null(g_hash_table_lookup(fx->m.files, "a.bin"));
 
+	for (gsize i = 0; i < G_N_ELEMENTS(missing_answers); i++) {
+		fx->m.missing = missing_answers[i];
+		fx->m.with_dir = TRUE;
+		fx->done = FALSE;
+		g_clear_error(&fx->error);
+		dfota_ufs_delete(fx->channel, "a.bin", 2000, NULL, on_deleted, fx);
+		wait_done(fx);
+		g_assert_error(fx->error, DFOTA_ERROR, DFOTA_ERROR_FILE_NOT_FOUND);
+	}
+
+	/* Refused although it is there: the module's own answer, named. */
+	put_file(&fx->m, "a.bin", buf, sizeof(buf));
+	fx->m.ufs_prefix = TRUE;
+	fx->m.refuse = "+CME ERROR: 414";
 	fx->done = FALSE;
+	g_clear_error(&fx->error);
 	dfota_ufs_delete(fx->channel, "a.bin", 2000, NULL, on_deleted, fx);
 	wait_done(fx);
 	g_assert_error(fx->error, DFOTA_ERROR, DFOTA_ERROR_CME_ERROR);
-	g_assert_nonnull(strstr(fx->error->message, "405"));
+	g_assert_nonnull(strstr(fx->error->message, "414"));
+	g_assert_nonnull(g_hash_table_lookup(fx->m.files, "a.bin"));
+}
+
+/* Field firmware: "UFS:" in front of every name and a directory entry in the list. */
+static void
+test_list_field(Fixture *fx, gconstpointer unused)
+{
+	guint8 buf[5] = { 0 };
+	g_autoptr(GBytes) data = random_bytes(2100);
+
+	fx->m.ufs_prefix = TRUE;
+	fx->m.with_dir = TRUE;
+	put_file(&fx->m, "a.bin", buf, sizeof(buf));
+	dfota_ufs_list(fx->channel, 2000, NULL, on_listed, fx);
+	wait_done(fx);
+	g_assert_no_error(fx->error);
+	g_assert_cmpuint(fx->list->len, ==, 1);
+	g_assert_cmpstr(((DfotaUfsFile *)fx->list->pdata[0])->name, ==, "a.bin");
+	g_assert_cmpuint(((DfotaUfsFile *)fx->list->pdata[0])->size, ==, 5);
+
+	/* A file listed as "UFS:a.bin" is recognised when it is replaced. */
+	upload(fx, "a.bin", data, FALSE);
+	g_assert_no_error(fx->error);
+	g_assert_true(stored_equals(fx, "a.bin", data));
+	g_assert_cmpint(log_index(fx, "AT+QFDEL=\"a.bin\"", 0), >=, 0);
 }
 
 int
@@ -825,6 +995,10 @@ main(int argc, char **argv)
 	ADD("/ufs/upload/no-space", test_upload_no_space);
 	ADD("/ufs/upload/dropped-byte", test_upload_dropped_byte);
 	ADD("/ufs/upload/corrupted-byte", test_upload_corrupted_byte);
+	ADD("/ufs/upload/stall-report", test_upload_stall_report);
+	ADD("/ufs/upload/stall-cme", test_upload_stall_cme);
+	ADD("/ufs/upload/stall-lost-byte", test_upload_stall_lost_byte);
+	ADD("/ufs/upload/checksum-upper-padded", test_upload_checksum_styles);
 	ADD("/ufs/upload/cancel", test_upload_cancel);
 	ADD("/ufs/upload/cancel-before", test_upload_cancel_before);
 	ADD("/ufs/upload/bad-name", test_upload_bad_name);
@@ -833,9 +1007,11 @@ main(int argc, char **argv)
 	ADD("/ufs/download/empty", test_download_empty);
 	ADD("/ufs/download/wrong-checksum", test_download_wrong_checksum);
 	ADD("/ufs/download/missing", test_download_missing);
+	ADD("/ufs/download/refused-present", test_download_refused_present);
 	ADD("/ufs/download/too-large", test_download_too_large);
 	ADD("/ufs/list-space", test_list_space);
 	ADD("/ufs/list-space-spaces", test_list_space_spaces);
 	ADD("/ufs/delete", test_delete);
+	ADD("/ufs/list-field", test_list_field);
 	return g_test_run();
 }
