@@ -39,6 +39,11 @@ typedef void (*DfotaFotaStartedFunc)(GError *error, gpointer user_data);
 /* Seed 3.1: AT+QFOTADL="<url>". */
 void dfota_fota_upgrade(DfotaFota *self, const char *url, DfotaFotaStartedFunc started,
                         gpointer user_data);
+/* As dfota_fota_upgrade() with @options a{sv}: "from-revision" s (RevisionMismatch before a byte
+ * is sent), "fallback-via-host" b (the gateway fetches @url itself when the module's download
+ * fails, same job), "sha256" s (the fallback's check; only with fallback-via-host). */
+void dfota_fota_upgrade_with_options(DfotaFota *self, const char *url, GVariant *options,
+                                     DfotaFotaStartedFunc started, gpointer user_data);
 /* Seed 3.2: AT+QFOTADL=1 after checking fota.pack with AT+QFLST. */
 void dfota_fota_upgrade_local(DfotaFota *self, DfotaFotaStartedFunc started, gpointer user_data);
 /* Seed 3.3: AT+QFOTADL=2,"<url>"[,"<filename>"] (empty @filename omits it). */
