@@ -12,8 +12,13 @@
 #include <unistd.h>
 
 static const char *const noise_urcs[] = {
-	"+CEREG: 1", "+CSCON: 0", "+CSCON: 1", "+QNBIOTEVENT: \"ENTER PSM\"",
-	"+QNBIOTEVENT: \"EXIT PSM\"", "+CTZEV: \"+32\",0", "+QIND: \"SIM\",\"READY\"",
+	"+CEREG: 1",
+	"+CSCON: 0",
+	"+CSCON: 1",
+	"+QNBIOTEVENT: \"ENTER PSM\"",
+	"+QNBIOTEVENT: \"EXIT PSM\"",
+	"+CTZEV: \"+32\",0",
+	"+QIND: \"SIM\",\"READY\"",
 };
 
 gboolean
@@ -36,6 +41,38 @@ sim_parse_inject(Sim *sim, const char *code, const char *kind)
 }
 
 gboolean
+sim_parse_field(Sim *sim, const char *list)
+{
+	static const struct {
+		const char *name;
+		SimField bit;
+	} names[] = {
+		{ "no-downloading", SIM_FIELD_NO_DOWNLOADING },
+		{ "no-start", SIM_FIELD_NO_START },
+		{ "no-end", SIM_FIELD_NO_END },
+		{ "unknown-states", SIM_FIELD_UNKNOWN_STATES },
+		{ "app-rdy", SIM_FIELD_APP_RDY },
+	};
+	g_auto(GStrv) words = g_strsplit(list, ",", -1);
+	guint field = 0;
+
+	for (guint i = 0; words[i]; i++) {
+		guint j;
+
+		if (strcmp(words[i], "none") == 0)
+			continue;
+		for (j = 0; j < G_N_ELEMENTS(names); j++)
+			if (strcmp(words[i], names[j].name) == 0)
+				break;
+		if (j == G_N_ELEMENTS(names))
+			return FALSE;
+		field |= names[j].bit;
+	}
+	sim->field = field;
+	return TRUE;
+}
+
+gboolean
 sim_parse_cut(Sim *sim, const char *phase, const char *pct)
 {
 	guint64 v;
@@ -46,6 +83,10 @@ sim_parse_cut(Sim *sim, const char *phase, const char *pct)
 		sim->cut_phase = SIM_PHASE_UPDATING;
 	else if (strcmp(phase, "downloading") == 0)
 		sim->cut_phase = SIM_PHASE_DOWNLOADING;
+	else if (strcmp(phase, "start") == 0)
+		sim->cut_phase = SIM_PHASE_AT_START;
+	else if (strcmp(phase, "end") == 0)
+		sim->cut_phase = SIM_PHASE_AT_END;
 	else
 		return FALSE;
 	sim->cut_pct = (int)v;
@@ -67,8 +108,8 @@ sim_noise_emit(Sim *sim)
 		len = g_rand_int_range(sim->rand, 6, 40);
 		g_string_append(s, "\r\n");
 		for (i = 0; i < len; i++)
-			g_string_append_c(s, garbage[g_rand_int_range(sim->rand, 0,
-								     sizeof garbage - 1)]);
+			g_string_append_c(
+			        s, garbage[g_rand_int_range(sim->rand, 0, sizeof garbage - 1)]);
 		g_string_append(s, "\r\n");
 		break;
 	case 1:
@@ -85,8 +126,8 @@ sim_noise_emit(Sim *sim)
 		break;
 	default:
 		g_string_append_printf(
-			s, "\r\n%s\r\n",
-			noise_urcs[g_rand_int_range(sim->rand, 0, G_N_ELEMENTS(noise_urcs))]);
+		        s, "\r\n%s\r\n",
+		        noise_urcs[g_rand_int_range(sim->rand, 0, G_N_ELEMENTS(noise_urcs))]);
 		break;
 	}
 	sim_write(sim, s->str, s->len);
@@ -104,7 +145,7 @@ on_noise(gpointer data)
 	if (sim->upload == NULL)
 		sim_noise_emit(sim);
 	sim->noise_timer =
-		g_timeout_add((guint)g_rand_int_range(sim->rand, 20, 150), on_noise, sim);
+	        g_timeout_add((guint)g_rand_int_range(sim->rand, 20, 150), on_noise, sim);
 	return G_SOURCE_REMOVE;
 }
 
@@ -149,6 +190,12 @@ control_execute(Sim *sim, const char *line)
 		sim_reboot(sim, TRUE);
 	} else if (strcmp(w[0], "powercut") == 0 && n == 3) {
 		return sim_parse_cut(sim, w[1], w[2]);
+	} else if (strcmp(w[0], "field") == 0 && n == 2) {
+		return sim_parse_field(sim, w[1]);
+	} else if (strcmp(w[0], "cfun") == 0 && n == 2 &&
+	           (strcmp(w[1], "0") == 0 || strcmp(w[1], "1") == 0)) {
+		/* as AT+CFUN=<n> typed on the module's other port */
+		sim->radio_off = strcmp(w[1], "0") == 0;
 	} else if (strcmp(w[0], "reboot") == 0 && n == 1) {
 		sim_reboot(sim, FALSE);
 	} else if (strcmp(w[0], "unplug") == 0 && n == 1) {
@@ -160,7 +207,7 @@ control_execute(Sim *sim, const char *line)
 	} else if (strcmp(w[0], "noise") == 0 && n == 2 && on_off(w[1], &flag)) {
 		sim_noise_set(sim, flag);
 	} else if (strcmp(w[0], "delay") == 0 && n == 2 &&
-		   g_ascii_string_to_unsigned(w[1], 10, 0, 3600000, &v, NULL)) {
+	           g_ascii_string_to_unsigned(w[1], 10, 0, 3600000, &v, NULL)) {
 		sim->delay_next_ms = (int)v;
 	} else if (strcmp(w[0], "sleep") == 0 && n == 1) {
 		if (sim->qsclk == 0)
@@ -181,7 +228,7 @@ control_reopen(Sim *sim, GError **error)
 	sim->control_fd = open(sim->control_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (sim->control_fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "open %s: %s",
-			    sim->control_path, g_strerror(errno));
+		            sim->control_path, g_strerror(errno));
 		return FALSE;
 	}
 	/* our own writer keeps the FIFO from reporting EOF (and spinning) between clients */
@@ -211,7 +258,7 @@ on_control(gint fd, GIOCondition cond, gpointer data)
 	g_string_append_len(sim->control_line, buf, n);
 	while ((nl = memchr(sim->control_line->str, '\n', sim->control_line->len)) != NULL) {
 		g_autofree char *line = g_strstrip(
-			g_strndup(sim->control_line->str, (gsize)(nl - sim->control_line->str)));
+		        g_strndup(sim->control_line->str, (gsize)(nl - sim->control_line->str)));
 
 		g_string_erase(sim->control_line, 0, nl - sim->control_line->str + 1);
 		if (*line == '\0')
@@ -234,12 +281,12 @@ sim_control_open(Sim *sim, GError **error)
 	sim->control_line = g_string_new(NULL);
 	if (lstat(sim->control_path, &st) == 0 && !S_ISFIFO(st.st_mode)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s exists and is not a FIFO",
-			    sim->control_path);
+		            sim->control_path);
 		return FALSE;
 	}
 	if (lstat(sim->control_path, &st) < 0 && mkfifo(sim->control_path, 0600) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mkfifo %s: %s",
-			    sim->control_path, g_strerror(errno));
+		            sim->control_path, g_strerror(errno));
 		return FALSE;
 	}
 	return control_reopen(sim, error);

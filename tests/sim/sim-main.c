@@ -226,10 +226,15 @@ boot(Sim *sim)
 	sim->pdp_defined = FALSE;
 	sim->pdp_active = FALSE;
 	g_string_truncate(sim->line, 0);
+	sim->radio_off = FALSE;
 	sim_send_line(sim, "RDY");
-	if (sim->forced_upgrade_pending)
+	if (sim->field & SIM_FIELD_APP_RDY)
+		sim_send_line(sim, "APP RDY");
+	if (sim->forced_upgrade_pending) {
+		if (sim->field & SIM_FIELD_APP_RDY)
+			sim_send_line(sim, "Last upgrade was not finished,continue upgrade");
 		sim_fota_forced_upgrade(sim);
-	else
+	} else
 		sim_send_line(sim, "+CPIN: READY");
 	sim_idle_restart(sim);
 }
@@ -267,6 +272,8 @@ power_down(Sim *sim, gboolean power_cut)
 void
 sim_reboot(Sim *sim, gboolean power_cut)
 {
+	if (!power_cut && !sim->dead && (sim->field & SIM_FIELD_APP_RDY))
+		sim_send_line(sim, "POWERED DOWN");
 	power_down(sim, power_cut);
 	sim->power_timer = g_timeout_add(
 	        (guint)sim_scaled_ms(sim, power_cut ? POWER_OFF_MS + BOOT_MS : REBOOT_MS),
@@ -443,6 +450,7 @@ run(Sim *sim, int argc, char **argv)
 	g_autoptr(GOptionContext) octx = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *rat = NULL, *spelling = NULL, *flow = NULL, *power_cut = NULL;
+	g_autofree char *field = NULL;
 	g_autofree char *inject = NULL, *make_package = NULL, *from = NULL, *to = NULL;
 	gint64 max_package = 2097152, ufs_size = 4194304, payload_size = 20135;
 	int baud = 0, rx_buffer = 256, ack_turnaround = 2, sleep_after = 0;
@@ -476,6 +484,9 @@ run(Sim *sim, int argc, char **argv)
 		  "MS" },
 		{ "power-cut", 0, 0, G_OPTION_ARG_STRING, &power_cut,
 		  "updating:PCT|downloading:PCT", "P" },
+		{ "field", 0, 0, G_OPTION_ARG_STRING, &field,
+		  "field behaviours: no-downloading,no-start,no-end,unknown-states,app-rdy",
+		  "LIST" },
 		{ "inject-error", 0, 0, G_OPTION_ARG_STRING, &inject, "CODE:sync|httpend|end",
 		  "E" },
 		{ "make-package", 0, 0, G_OPTION_ARG_FILENAME, &make_package, "write a package",
@@ -540,8 +551,12 @@ run(Sim *sim, int argc, char **argv)
 		g_auto(GStrv) p = g_strsplit(power_cut, ":", 2);
 
 		if (!p[1] || !sim_parse_cut(sim, p[0], p[1]))
-			return usage_error("--power-cut must be updating:PCT or downloading:PCT");
+			return usage_error("--power-cut must be updating:PCT, downloading:PCT, "
+			                   "start:0 or end:0");
 	}
+	if (field && !sim_parse_field(sim, field))
+		return usage_error("--field takes no-downloading, no-start, no-end, "
+		                   "unknown-states and app-rdy, separated by commas");
 	if (inject) {
 		g_auto(GStrv) p = g_strsplit(inject, ":", 2);
 
