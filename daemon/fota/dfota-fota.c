@@ -387,8 +387,8 @@ fota_start(DfotaFota *self, DfotaJmEvent *ev, DfotaFotaStartedFunc started, gpoi
 	self->started_data = user_data;
 	if (!busy) {
 		self->job_cancellable = g_cancellable_new();
-		if (self->journal && ev->module_answers &&
-		    !(ev->expect_revision && g_strcmp0(ev->expect_revision, ev->revision) != 0))
+		/* Ids may skip (a refused call, a power cut), never repeat. */
+		if (self->journal && ev->module_answers)
 			ev->id = dfota_journal_take_job_id(self->journal);
 	}
 	fota_feed(self, ev);
@@ -630,7 +630,7 @@ fota_ensure_journal(DfotaFota *self)
 {
 	g_autoptr(GVariant) record = NULL;
 	g_autoptr(GVariant) last = NULL;
-	DfotaJob *recorded, *job = self->machine.job;
+	DfotaJmEvent ev = { .type = DFOTA_JM_EV_RESUME };
 
 	if (self->journal || !*dfota_modem_get_imei(self->modem))
 		return;
@@ -642,34 +642,11 @@ fota_ensure_journal(DfotaFota *self)
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_LAST_RESULT]);
 	}
 	record = dfota_journal_get_job(self->journal);
-	recorded = dfota_job_from_record(record);
-	if (job) {
-		/* A forced update began before we knew the module: it is the recorded job. */
-		if (recorded) {
-			job->id = recorded->id;
-			job->kind = recorded->kind;
-			g_free(job->source);
-			job->source = g_strdup(recorded->source);
-			job->started = recorded->started;
-			g_free(job->from_revision);
-			job->from_revision = g_strdup(recorded->from_revision);
-			dfota_job_free(recorded);
-		} else {
-			job->id = dfota_journal_take_job_id(self->journal);
-		}
-		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_JOB]);
-		if (self->machine.accepted)
-			dfota_journal_set_job(self->journal, dfota_job_to_record(job), NULL);
-		fota_replay_pre_journal(self);
-		return;
-	}
-	if (recorded) {
-		DfotaJmEvent ev = { .type = DFOTA_JM_EV_RESUME, .job = recorded };
-
-		g_message("resuming job %" G_GUINT64_FORMAT " (%s) recorded in %s", recorded->id,
-		          dfota_job_kind_to_string(recorded->kind),
-		          dfota_journal_get_path(self->journal));
-		self->job_cancellable = g_cancellable_new();
+	ev.job = dfota_job_from_record(record);
+	if (ev.job || self->machine.job) {
+		ev.id = ev.job ? 0 : dfota_journal_take_job_id(self->journal);
+		if (!self->job_cancellable)
+			self->job_cancellable = g_cancellable_new();
 		fota_feed(self, &ev);
 	}
 	fota_replay_pre_journal(self);

@@ -1022,9 +1022,26 @@ on_resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	DfotaJob *job = ev->job;
 
 	if (m->job) {
-		dfota_job_free(job);
+		/* A forced update began before the module was identified: it is the recorded
+		 * job when there is one, else a job of its own with a fresh id. */
+		if (job) {
+			m->job->id = job->id;
+			m->job->kind = job->kind;
+			m->job->started = job->started;
+			g_free(m->job->source);
+			m->job->source = g_strdup(job->source);
+			g_free(m->job->from_revision);
+			m->job->from_revision = g_strdup(job->from_revision);
+			dfota_job_free(job);
+		} else {
+			m->job->id = ev->id;
+		}
+		push(fx, DFOTA_JM_FX_JOB_CHANGED);
+		journal_job(m, fx);
 		return;
 	}
+	if (!job)
+		return;
 	m->job = job;
 	m->accepted = TRUE;
 	fx_log(fx, G_LOG_LEVEL_MESSAGE,

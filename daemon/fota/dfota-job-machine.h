@@ -46,7 +46,10 @@ typedef enum {
 	/* fetch-mcu-file: the downloaded file found in UFS (ok, size) or not (error may be
 	 * NULL). */
 	DFOTA_JM_EV_MCU_STAT,
-	DFOTA_JM_EV_RESUME,      /* daemon start with a journalled job (job) */
+	/* The journal opened (daemon start or the module identified): the job it records (job,
+	 * NULL for none; a fresh id in id), resumed, or adopted by a forced update that began
+	 * before the record could be read. */
+	DFOTA_JM_EV_RESUME,
 	DFOTA_JM_EV_DELETE_DONE, /* the partial fota.pack of an interrupted job: ok = deleted */
 } DfotaJmEventType;
 

@@ -607,6 +607,18 @@ static const Line forced_resume[] = {
 	{ NULL, NULL },
 };
 
+/* A forced update followed before the module was identified, then its record found: the
+ * running job becomes the recorded one. */
+static const Line forced_then_record[] = {
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",20%", "accept updating:0 updating:20" },
+	{ "resume updating updating 60", "job journal:updating" },
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",30%", "updating:30" },
+	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
+	{ "init", "query" },
+	{ "rev " REV_TO, "finish:ok" },
+	{ NULL, NULL },
+};
+
 /* ---- invariants on random paths ---------------------------------------------------------------- */
 
 static const char *const random_events[] = {
@@ -848,6 +860,7 @@ main(int argc, char **argv)
 		{ "resume/uploading", resume_uploading },
 		{ "resume/starting", resume_starting },
 		{ "forced-resume", forced_resume },
+		{ "forced-then-record", forced_then_record },
 	};
 
 	g_test_init(&argc, &argv, NULL);
