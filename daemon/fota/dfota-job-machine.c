@@ -5,7 +5,7 @@
  * comes after the JOURNAL effect that records it. Once accepted, a job ends with exactly one
  * FINISH on every path; a job that was never accepted ends with one REFUSE.
  */
-#include "dfota-job-machine.h"
+#include "dfota-job-machine-private.h"
 
 #include <string.h>
 
@@ -13,162 +13,21 @@
 #include "dfota-redact.h"
 #include "dfota-validate.h"
 
-/* ---- the steps of each kind ---------------------------------------------------------------- */
-
-#define END DFOTA_JOB_STEP_NONE
-
-static const DfotaJobStep steps_upgrade[] = {
-	DFOTA_JOB_STEP_PREFLIGHT,
-	DFOTA_JOB_STEP_STARTING,
-	DFOTA_JOB_STEP_DOWNLOADING,
-	DFOTA_JOB_STEP_UPDATING,
-	DFOTA_JOB_STEP_REBOOTING,
-	DFOTA_JOB_STEP_VERIFYING,
-	END,
-};
-static const DfotaJobStep steps_upgrade_fallback[] = {
-	DFOTA_JOB_STEP_PREFLIGHT,   DFOTA_JOB_STEP_STARTING,
-	DFOTA_JOB_STEP_DOWNLOADING, DFOTA_JOB_STEP_FETCHING,
-	DFOTA_JOB_STEP_UPLOADING,   DFOTA_JOB_STEP_STARTING,
-	DFOTA_JOB_STEP_UPDATING,    DFOTA_JOB_STEP_REBOOTING,
-	DFOTA_JOB_STEP_VERIFYING,   END,
-};
-static const DfotaJobStep steps_upgrade_local[] = {
-	DFOTA_JOB_STEP_PREFLIGHT, DFOTA_JOB_STEP_STARTING,  DFOTA_JOB_STEP_UPDATING,
-	DFOTA_JOB_STEP_REBOOTING, DFOTA_JOB_STEP_VERIFYING, END,
-};
-static const DfotaJobStep steps_host[] = {
-	DFOTA_JOB_STEP_FETCHING,
-	DFOTA_JOB_STEP_UPLOADING,
-	DFOTA_JOB_STEP_STARTING,
-	DFOTA_JOB_STEP_UPDATING,
-	DFOTA_JOB_STEP_REBOOTING,
-	DFOTA_JOB_STEP_VERIFYING,
-	END,
-};
-static const DfotaJobStep steps_fetch_mcu_file[] = {
-	DFOTA_JOB_STEP_PREFLIGHT,
-	DFOTA_JOB_STEP_STARTING,
-	DFOTA_JOB_STEP_DOWNLOADING,
-	END,
-};
-static const DfotaJobStep steps_forced_resume[] = {
-	DFOTA_JOB_STEP_UPDATING,
-	DFOTA_JOB_STEP_REBOOTING,
-	DFOTA_JOB_STEP_VERIFYING,
-	END,
-};
-
-const DfotaJobStep *
-dfota_job_machine_steps(DfotaJobKind kind, gboolean fallback)
-{
-	switch (kind) {
-	case DFOTA_JOB_KIND_UPGRADE:
-		return fallback ? steps_upgrade_fallback : steps_upgrade;
-	case DFOTA_JOB_KIND_UPGRADE_LOCAL:
-		return steps_upgrade_local;
-	case DFOTA_JOB_KIND_UPGRADE_VIA_HOST:
-	case DFOTA_JOB_KIND_UPGRADE_FROM_FILE:
-		return steps_host;
-	case DFOTA_JOB_KIND_FETCH_MCU_FILE:
-		return steps_fetch_mcu_file;
-	case DFOTA_JOB_KIND_FORCED_RESUME:
-		return steps_forced_resume;
-	}
-	return steps_upgrade;
-}
-
-static const struct {
-	const char *name;
-	const char *phase; /* published on entering the step; NULL keeps the previous one */
-	const char *what;
-} step_info[] = {
-	[DFOTA_JOB_STEP_PREFLIGHT] = { "preflight", NULL,
-	                               "checks before a byte is sent: network and IP address "
-	                               "(module downloads) or fota.pack in UFS (local)" },
-	[DFOTA_JOB_STEP_FETCHING] = { "fetching", "fetching",
-	                              "the gateway downloads the package (libcurl) or reads the "
-	                              "caller's fd; optional SHA-256 check" },
-	[DFOTA_JOB_STEP_UPLOADING] = { "uploading", "uploading",
-	                               "AT+QFUPL writes the package into UFS as fota.pack" },
-	[DFOTA_JOB_STEP_STARTING] = { "starting", NULL, "AT+QFOTADL sent, its OK awaited" },
-	[DFOTA_JOB_STEP_DOWNLOADING] = { "downloading", "downloading",
-	                                 "the module downloads: HTTPSTART, DOWNLOADING, HTTPEND "
-	                                 "(fetch-mcu-file then finds its file in UFS)" },
-	[DFOTA_JOB_STEP_UPDATING] = { "updating", "updating",
-	                              "the module flashes: START, UPDATING, END (START may be "
-	                              "skipped)" },
-	[DFOTA_JOB_STEP_REBOOTING] = { "rebooting", "rebooting",
-	                               "END,0, UPDATING 100 or a power cut: waiting for the "
-	                               "module to come back (or to resume in forced mode)" },
-	[DFOTA_JOB_STEP_VERIFYING] = { "verifying", "verifying",
-	                               "the revision is read again: success only if it changed" },
-};
-
-const char *
-dfota_job_step_to_string(DfotaJobStep step)
-{
-	if ((guint)step < G_N_ELEMENTS(step_info))
-		return step_info[step].name;
-	return "none";
-}
-
-const char *
-dfota_job_step_describe(DfotaJobStep step)
-{
-	if ((guint)step < G_N_ELEMENTS(step_info))
-		return step_info[step].what;
-	return "";
-}
-
-char *
-dfota_job_machine_steps_markdown(void)
-{
-	static const struct {
-		DfotaJobKind kind;
-		gboolean fallback;
-		const char *label;
-	} rows[] = {
-		{ DFOTA_JOB_KIND_UPGRADE, FALSE, "`upgrade`" },
-		{ DFOTA_JOB_KIND_UPGRADE, TRUE, "`upgrade` with `fallback-via-host`" },
-		{ DFOTA_JOB_KIND_UPGRADE_LOCAL, FALSE, "`upgrade-local`" },
-		{ DFOTA_JOB_KIND_UPGRADE_VIA_HOST, FALSE, "`upgrade-via-host`" },
-		{ DFOTA_JOB_KIND_UPGRADE_FROM_FILE, FALSE, "`upgrade-from-file`" },
-		{ DFOTA_JOB_KIND_FETCH_MCU_FILE, FALSE, "`fetch-mcu-file`" },
-		{ DFOTA_JOB_KIND_FORCED_RESUME, FALSE, "`forced-resume`" },
-	};
-	GString *s = g_string_new("| kind | steps |\n|---|---|\n");
-
-	for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
-		const DfotaJobStep *st = dfota_job_machine_steps(rows[i].kind, rows[i].fallback);
-
-		g_string_append_printf(s, "| %s | ", rows[i].label);
-		for (guint j = 0; st[j] != END; j++)
-			g_string_append_printf(s, "%s%s", j ? " → " : "",
-			                       dfota_job_step_to_string(st[j]));
-		g_string_append(s, " |\n");
-	}
-	g_string_append(s, "\n| step | what happens |\n|---|---|\n");
-	for (guint i = 0; i < G_N_ELEMENTS(step_info); i++)
-		g_string_append_printf(s, "| %s | %s |\n", step_info[i].name, step_info[i].what);
-	return g_string_free(s, FALSE);
-}
-
 /* The step after @step in @job's list (the fallback branch once it runs). */
-static DfotaJobStep
-next_step(const DfotaJob *job, DfotaJobStep step)
+DfotaJobStep
+jm_next_step(const DfotaJob *job, DfotaJobStep step)
 {
 	const DfotaJobStep *st = dfota_job_machine_steps(job->kind, job->via_host);
 	guint i = 0;
 
 	/* In the fallback branch STARTING comes twice: the second follows UPLOADING. */
 	if (job->via_host && step == DFOTA_JOB_STEP_STARTING)
-		while (st[i] != END && st[i] != DFOTA_JOB_STEP_UPLOADING)
+		while (st[i] != DFOTA_JOB_STEP_NONE && st[i] != DFOTA_JOB_STEP_UPLOADING)
 			i++;
-	for (; st[i] != END; i++)
+	for (; st[i] != DFOTA_JOB_STEP_NONE; i++)
 		if (st[i] == step)
 			return st[i + 1];
-	return END;
+	return DFOTA_JOB_STEP_NONE;
 }
 
 /* ---- effects ----------------------------------------------------------------------------- */
@@ -193,8 +52,8 @@ dfota_job_machine_effects_new(void)
 	return a;
 }
 
-static DfotaJmEffect *
-push(GArray *fx, DfotaJmEffectType type)
+DfotaJmEffect *
+jm_push(GArray *fx, DfotaJmEffectType type)
 {
 	DfotaJmEffect e = { .type = type };
 
@@ -203,10 +62,10 @@ push(GArray *fx, DfotaJmEffectType type)
 }
 
 G_GNUC_PRINTF(3, 4)
-static void
-fx_log(GArray *fx, GLogLevelFlags level, const char *format, ...)
+void
+jm_fx_log(GArray *fx, GLogLevelFlags level, const char *format, ...)
 {
-	DfotaJmEffect *e = push(fx, DFOTA_JM_FX_LOG);
+	DfotaJmEffect *e = jm_push(fx, DFOTA_JM_FX_LOG);
 	va_list ap;
 
 	e->level = level;
@@ -215,25 +74,25 @@ fx_log(GArray *fx, GLogLevelFlags level, const char *format, ...)
 	va_end(ap);
 }
 
-static void
-arm(DfotaJobMachine *m, GArray *fx, guint seconds)
+void
+jm_arm(DfotaJobMachine *m, GArray *fx, guint seconds)
 {
 	m->timer_s = seconds;
-	push(fx, DFOTA_JM_FX_ARM_TIMER)->seconds = seconds;
+	jm_push(fx, DFOTA_JM_FX_ARM_TIMER)->seconds = seconds;
 }
 
-static void
-journal_job(DfotaJobMachine *m, GArray *fx)
+void
+jm_journal_job(DfotaJobMachine *m, GArray *fx)
 {
 	if (m->accepted)
-		push(fx, DFOTA_JM_FX_JOURNAL_JOB)->result =
+		jm_push(fx, DFOTA_JM_FX_JOURNAL_JOB)->result =
 		        g_variant_ref_sink(dfota_job_to_record(m->job));
 }
 
-static void
-progress(GArray *fx, const char *phase, guint percent)
+void
+jm_progress(GArray *fx, const char *phase, guint percent)
 {
-	DfotaJmEffect *e = push(fx, DFOTA_JM_FX_PROGRESS);
+	DfotaJmEffect *e = jm_push(fx, DFOTA_JM_FX_PROGRESS);
 
 	e->phase = g_strdup(phase);
 	e->percent = percent;
@@ -241,8 +100,8 @@ progress(GArray *fx, const char *phase, guint percent)
 
 /* Within one stay in a phase the percent never decreases (a module repeating 10% after 20%
  * is ignored); a restarted daemon goes on from the journalled figure. */
-static void
-publish(DfotaJobMachine *m, GArray *fx, const char *phase, guint percent)
+void
+jm_publish(DfotaJobMachine *m, GArray *fx, const char *phase, guint percent)
 {
 	DfotaJob *job = m->job;
 
@@ -255,35 +114,35 @@ publish(DfotaJobMachine *m, GArray *fx, const char *phase, guint percent)
 	job->phase = g_strdup(phase);
 	job->percent = percent;
 	if (m->accepted) {
-		DfotaJmEffect *e = push(fx, DFOTA_JM_FX_JOURNAL_PROGRESS);
+		DfotaJmEffect *e = jm_push(fx, DFOTA_JM_FX_JOURNAL_PROGRESS);
 		e->id = job->id;
 		e->phase = g_strdup(phase);
 		e->percent = percent;
 	}
-	progress(fx, phase, percent);
+	jm_progress(fx, phase, percent);
 }
 
 /* Enters @step: journalled first, then published. Entering another phase starts a new stay
  * in it at @percent; staying in the same phase keeps its percent (never decreases). */
-static void
-set_step(DfotaJobMachine *m, GArray *fx, DfotaJobStep step, guint percent)
+void
+jm_set_step(DfotaJobMachine *m, GArray *fx, DfotaJobStep step, guint percent)
 {
 	DfotaJob *job = m->job;
-	const char *phase = step_info[step].phase;
+	const char *phase = dfota_job_step_phase(step);
 
 	job->step = step;
 	if (phase && m->accepted && g_strcmp0(job->phase, phase) != 0) {
 		g_free(job->phase);
 		job->phase = g_strdup(phase);
 		job->percent = MIN(percent, 100);
-		journal_job(m, fx);
-		fx_log(fx, G_LOG_LEVEL_MESSAGE, "job %" G_GUINT64_FORMAT ": %s", job->id, phase);
-		progress(fx, job->phase, job->percent);
+		jm_journal_job(m, fx);
+		jm_fx_log(fx, G_LOG_LEVEL_MESSAGE, "job %" G_GUINT64_FORMAT ": %s", job->id, phase);
+		jm_progress(fx, job->phase, job->percent);
 		return;
 	}
-	journal_job(m, fx);
+	jm_journal_job(m, fx);
 	if (phase)
-		publish(m, fx, phase, percent);
+		jm_publish(m, fx, phase, percent);
 }
 
 static void
@@ -298,14 +157,14 @@ release(DfotaJobMachine *m)
 static void
 refuse(DfotaJobMachine *m, GArray *fx, const GError *error)
 {
-	push(fx, DFOTA_JM_FX_REFUSE)->error = g_error_copy(error);
+	jm_push(fx, DFOTA_JM_FX_REFUSE)->error = g_error_copy(error);
 	release(m);
 }
 
 /* Ends the job. @error NULL means success. @extra (a{sv}, floating, may be NULL) adds keys. */
-static void
-finish(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error, int code,
-       const char *to_revision, GVariant *extra)
+void
+jm_finish(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error, int code,
+          const char *to_revision, GVariant *extra)
 {
 	DfotaJob *job = m->job;
 	GVariantBuilder b;
@@ -361,17 +220,17 @@ finish(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error, int code
 		}
 	}
 	if (error)
-		fx_log(fx, G_LOG_LEVEL_WARNING,
-		       "job %" G_GUINT64_FORMAT " (%s) failed: %s: %s (code %d)", job->id,
-		       dfota_job_kind_to_string(job->kind), dfota_error_short_name(error), message,
-		       code);
+		jm_fx_log(fx, G_LOG_LEVEL_WARNING,
+		          "job %" G_GUINT64_FORMAT " (%s) failed: %s: %s (code %d)", job->id,
+		          dfota_job_kind_to_string(job->kind), dfota_error_short_name(error),
+		          message, code);
 	else
-		fx_log(fx, G_LOG_LEVEL_MESSAGE,
-		       "job %" G_GUINT64_FORMAT " (%s) succeeded: %s -> %s", job->id,
-		       dfota_job_kind_to_string(job->kind), job->from_revision,
-		       to_revision ? to_revision : "");
-	push(fx, DFOTA_JM_FX_CANCEL_TIMER);
-	e = push(fx, DFOTA_JM_FX_FINISH);
+		jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+		          "job %" G_GUINT64_FORMAT " (%s) succeeded: %s -> %s", job->id,
+		          dfota_job_kind_to_string(job->kind), job->from_revision,
+		          to_revision ? to_revision : "");
+	jm_push(fx, DFOTA_JM_FX_CANCEL_TIMER);
+	e = jm_push(fx, DFOTA_JM_FX_FINISH);
 	e->result = g_variant_ref_sink(g_variant_builder_end(&b));
 	e->code = code;
 	if (error)
@@ -380,8 +239,8 @@ finish(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error, int code
 }
 
 G_GNUC_PRINTF(5, 6)
-static void
-fail(DfotaJobMachine *m, GArray *fx, gint64 now, int code, const char *format, ...)
+void
+jm_fail(DfotaJobMachine *m, GArray *fx, gint64 now, int code, const char *format, ...)
 {
 	g_autoptr(GError) error = NULL;
 	va_list ap;
@@ -389,7 +248,7 @@ fail(DfotaJobMachine *m, GArray *fx, gint64 now, int code, const char *format, .
 	va_start(ap, format);
 	error = g_error_new_valist(DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST, format, ap);
 	va_end(ap);
-	finish(m, fx, now, error, code, NULL, NULL);
+	jm_finish(m, fx, now, error, code, NULL, NULL);
 }
 
 /* ---- the steps ------------------------------------------------------------------------------ */
@@ -402,27 +261,27 @@ static void
 accept(DfotaJobMachine *m, GArray *fx, gint64 now, DfotaJobStep step)
 {
 	m->accepted = TRUE;
-	fx_log(fx, G_LOG_LEVEL_MESSAGE,
-	       "job %" G_GUINT64_FORMAT " (%s) accepted: %s, from revision %s", m->job->id,
-	       dfota_job_kind_to_string(m->job->kind), m->job->source, m->job->from_revision);
-	push(fx, DFOTA_JM_FX_ACCEPT);
-	set_step(m, fx, step, 0);
+	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+	          "job %" G_GUINT64_FORMAT " (%s) accepted: %s, from revision %s", m->job->id,
+	          dfota_job_kind_to_string(m->job->kind), m->job->source, m->job->from_revision);
+	jm_push(fx, DFOTA_JM_FX_ACCEPT);
+	jm_set_step(m, fx, step, 0);
 	replay_early(m, fx, now);
 }
 
-static void
-verify(DfotaJobMachine *m, GArray *fx)
+void
+jm_verify(DfotaJobMachine *m, GArray *fx)
 {
-	push(fx, DFOTA_JM_FX_CANCEL_TIMER);
-	set_step(m, fx, DFOTA_JOB_STEP_VERIFYING, 0);
-	push(fx, DFOTA_JM_FX_QUERY_REVISION);
+	jm_push(fx, DFOTA_JM_FX_CANCEL_TIMER);
+	jm_set_step(m, fx, DFOTA_JOB_STEP_VERIFYING, 0);
+	jm_push(fx, DFOTA_JM_FX_QUERY_REVISION);
 }
 
-static void
-start_host_fetch(DfotaJobMachine *m, GArray *fx)
+void
+jm_start_host_fetch(DfotaJobMachine *m, GArray *fx)
 {
-	set_step(m, fx, DFOTA_JOB_STEP_FETCHING, 0);
-	push(fx, DFOTA_JM_FX_HOST_FETCH)->text = g_strdup(m->url);
+	jm_set_step(m, fx, DFOTA_JOB_STEP_FETCHING, 0);
+	jm_push(fx, DFOTA_JM_FX_HOST_FETCH)->text = g_strdup(m->url);
 }
 
 /* The module's own download failed (an HTTPEND error, or silence past the download
@@ -433,19 +292,19 @@ download_failed(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error,
 	DfotaJob *job = m->job;
 
 	if (!job->fallback_via_host || job->via_host || job->kind != DFOTA_JOB_KIND_UPGRADE) {
-		finish(m, fx, now, error, code, NULL, NULL);
+		jm_finish(m, fx, now, error, code, NULL, NULL);
 		return;
 	}
 	job->via_host = TRUE;
 	job->first_failure =
 	        g_strdup_printf("%s: %s", dfota_error_short_name(error), error->message);
-	fx_log(fx, G_LOG_LEVEL_MESSAGE,
-	       "job %" G_GUINT64_FORMAT ": the module's download failed (%s); the gateway "
-	       "fetches the package itself",
-	       job->id, error->message);
-	push(fx, DFOTA_JM_FX_CANCEL_TIMER);
-	push(fx, DFOTA_JM_FX_JOB_CHANGED);
-	start_host_fetch(m, fx);
+	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+	          "job %" G_GUINT64_FORMAT ": the module's download failed (%s); the gateway "
+	          "fetches the package itself",
+	          job->id, error->message);
+	jm_push(fx, DFOTA_JM_FX_CANCEL_TIMER);
+	jm_push(fx, DFOTA_JM_FX_JOB_CHANGED);
+	jm_start_host_fetch(m, fx);
 }
 
 /* An HTTPEND or END code: 6500–6509 keep their own name; anything else a field module says
@@ -475,13 +334,13 @@ handle_urc(DfotaJobMachine *m, GArray *fx, gint64 now, const DfotaFotaUrc *u)
 	switch (u->event) {
 	case DFOTA_FOTA_EVENT_HTTPSTART:
 		if (job->step == DFOTA_JOB_STEP_DOWNLOADING)
-			arm(m, fx, cfg->download_timeout_s);
+			jm_arm(m, fx, cfg->download_timeout_s);
 		break;
 	case DFOTA_FOTA_EVENT_DOWNLOADING:
 		if (job->step != DFOTA_JOB_STEP_DOWNLOADING)
 			break;
-		publish(m, fx, "downloading", (guint)MAX(u->value, 0));
-		arm(m, fx, cfg->download_timeout_s);
+		jm_publish(m, fx, "downloading", (guint)MAX(u->value, 0));
+		jm_arm(m, fx, cfg->download_timeout_s);
 		break;
 	case DFOTA_FOTA_EVENT_HTTPEND:
 		if (job->step != DFOTA_JOB_STEP_DOWNLOADING)
@@ -491,13 +350,13 @@ handle_urc(DfotaJobMachine *m, GArray *fx, gint64 now, const DfotaFotaUrc *u)
 			download_failed(m, fx, now, error, u->value);
 			break;
 		}
-		publish(m, fx, "downloading", 100);
+		jm_publish(m, fx, "downloading", 100);
 		if (job->kind == DFOTA_JOB_KIND_FETCH_MCU_FILE) {
-			push(fx, DFOTA_JM_FX_CANCEL_TIMER);
-			push(fx, DFOTA_JM_FX_STAT_MCU_FILE)->text =
+			jm_push(fx, DFOTA_JM_FX_CANCEL_TIMER);
+			jm_push(fx, DFOTA_JM_FX_STAT_MCU_FILE)->text =
 			        g_strdup(*job->filename ? job->filename : "mcu_update.bin");
 		} else {
-			arm(m, fx, cfg->update_timeout_s);
+			jm_arm(m, fx, cfg->update_timeout_s);
 		}
 		break;
 	case DFOTA_FOTA_EVENT_START:
@@ -507,42 +366,42 @@ handle_urc(DfotaJobMachine *m, GArray *fx, gint64 now, const DfotaFotaUrc *u)
 			/* The update starts over: the module restarted (a power cut, seen by a
 			 * daemon that was down at that moment) and resumes in forced mode. */
 			job->power_cut = TRUE;
-			set_step(m, fx, DFOTA_JOB_STEP_REBOOTING, 0);
+			jm_set_step(m, fx, DFOTA_JOB_STEP_REBOOTING, 0);
 		}
 		job->updating_done = FALSE;
-		set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
-		arm(m, fx, cfg->update_timeout_s);
+		jm_set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
+		jm_arm(m, fx, cfg->update_timeout_s);
 		break;
 	case DFOTA_FOTA_EVENT_UPDATING:
 		if (!dfota_job_kind_upgrades(job->kind) || job->step < DFOTA_JOB_STEP_STARTING)
 			break;
 		/* START may be skipped: the first UPDATING enters the step. */
 		if (job->step != DFOTA_JOB_STEP_UPDATING)
-			set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
+			jm_set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
 		if (u->value >= 100 && !job->updating_done) {
 			job->updating_done = TRUE;
-			journal_job(m, fx);
+			jm_journal_job(m, fx);
 		}
-		publish(m, fx, "updating", (guint)MAX(u->value, 0));
-		arm(m, fx, cfg->update_timeout_s);
+		jm_publish(m, fx, "updating", (guint)MAX(u->value, 0));
+		jm_arm(m, fx, cfg->update_timeout_s);
 		break;
 	case DFOTA_FOTA_EVENT_END:
 		if (!dfota_job_kind_upgrades(job->kind) || job->step < DFOTA_JOB_STEP_STARTING)
 			break;
 		if (u->value != 0) {
 			g_autoptr(GError) error = module_code_error(u->value, FALSE);
-			finish(m, fx, now, error, u->value, NULL, NULL);
+			jm_finish(m, fx, now, error, u->value, NULL, NULL);
 			break;
 		}
 		job->end_seen = TRUE;
-		publish(m, fx, "updating", 100);
-		set_step(m, fx, DFOTA_JOB_STEP_REBOOTING, 0);
-		arm(m, fx, cfg->reboot_timeout_s);
+		jm_publish(m, fx, "updating", 100);
+		jm_set_step(m, fx, DFOTA_JOB_STEP_REBOOTING, 0);
+		jm_arm(m, fx, cfg->reboot_timeout_s);
 		break;
 	case DFOTA_FOTA_EVENT_UNKNOWN:
-		fx_log(fx, G_LOG_LEVEL_MESSAGE,
-		       "job %" G_GUINT64_FORMAT ": FOTA state \"%s\" not known; ignored", job->id,
-		       u->name ? u->name : "");
+		jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+		          "job %" G_GUINT64_FORMAT ": FOTA state \"%s\" not known; ignored",
+		          job->id, u->name ? u->name : "");
 		break;
 	}
 }
@@ -574,8 +433,8 @@ on_urc(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 
 	if (!m->job) {
 		if (u->event != DFOTA_FOTA_EVENT_START && u->event != DFOTA_FOTA_EVENT_UPDATING) {
-			fx_log(fx, G_LOG_LEVEL_MESSAGE, "FOTA URC with no job: %s",
-			       u->name ? u->name : "");
+			jm_fx_log(fx, G_LOG_LEVEL_MESSAGE, "FOTA URC with no job: %s",
+			          u->name ? u->name : "");
 			return;
 		}
 		/* Forced upgrade mode (seed 3.1 note): the module resumed an update on its own. */
@@ -584,10 +443,10 @@ on_urc(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		m->job->started = ev->now;
 		g_free(m->job->from_revision);
 		m->job->from_revision = g_strdup(ev->revision ? ev->revision : "");
-		fx_log(fx, G_LOG_LEVEL_MESSAGE,
-		       "the module resumed a firmware update on its own (forced upgrade mode)");
+		jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+		          "the module resumed a firmware update on its own (forced upgrade mode)");
 		accept(m, fx, ev->now, DFOTA_JOB_STEP_UPDATING);
-		arm(m, fx, m->cfg.update_timeout_s);
+		jm_arm(m, fx, m->cfg.update_timeout_s);
 	} else if (!m->accepted) {
 		g_ptr_array_add(m->early, urc_copy(u));
 		return;
@@ -632,18 +491,18 @@ on_start(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		                    "A job is already running on this modem (job %" G_GUINT64_FORMAT
 		                    ", %s); wait for its Finished signal",
 		                    m->job->id, dfota_job_kind_to_string(m->job->kind));
-		push(fx, DFOTA_JM_FX_REFUSE)->error = g_steal_pointer(&error);
+		jm_push(fx, DFOTA_JM_FX_REFUSE)->error = g_steal_pointer(&error);
 		return;
 	}
 	if (!ev->module_answers) {
-		push(fx, DFOTA_JM_FX_REFUSE)->error =
+		jm_push(fx, DFOTA_JM_FX_REFUSE)->error =
 		        g_error_new(DFOTA_ERROR, DFOTA_ERROR_NOT_READY,
 		                    "The modem is %s, not ready; see the State property",
 		                    ev->line ? ev->line : "not ready");
 		return;
 	}
 	if (ev->expect_revision && g_strcmp0(ev->expect_revision, ev->revision) != 0) {
-		push(fx, DFOTA_JM_FX_REFUSE)->error =
+		jm_push(fx, DFOTA_JM_FX_REFUSE)->error =
 		        g_error_new(DFOTA_ERROR, DFOTA_ERROR_REVISION_MISMATCH,
 		                    "The package is for revision %s but the module runs %s; "
 		                    "nothing was sent",
@@ -664,10 +523,10 @@ on_start(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	job->fallback_via_host = ev->fallback_via_host;
 	if (dfota_job_kind_is_host(job->kind)) {
 		accept(m, fx, ev->now, DFOTA_JOB_STEP_FETCHING);
-		push(fx, DFOTA_JM_FX_HOST_FETCH)->text = g_strdup(m->url);
+		jm_push(fx, DFOTA_JM_FX_HOST_FETCH)->text = g_strdup(m->url);
 		return;
 	}
-	push(fx, DFOTA_JM_FX_PREFLIGHT);
+	jm_push(fx, DFOTA_JM_FX_PREFLIGHT);
 }
 
 /* The name the module gives a fetched MCU file (seed 3.3): the requested one, else the URL's
@@ -715,8 +574,8 @@ on_preflight_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		g_free(m->job->filename);
 		m->job->filename = name;
 	}
-	set_step(m, fx, DFOTA_JOB_STEP_STARTING, 0);
-	push(fx, DFOTA_JM_FX_SEND_COMMAND)->text = g_steal_pointer(&command);
+	jm_set_step(m, fx, DFOTA_JOB_STEP_STARTING, 0);
+	jm_push(fx, DFOTA_JM_FX_SEND_COMMAND)->text = g_steal_pointer(&command);
 }
 
 static void
@@ -727,19 +586,19 @@ on_command_reply(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	if (!job || job->step != DFOTA_JOB_STEP_STARTING)
 		return;
 	if (!ev->ok) {
-		finish(m, fx, ev->now, ev->error, ev->code, NULL, NULL);
+		jm_finish(m, fx, ev->now, ev->error, ev->code, NULL, NULL);
 		return;
 	}
 	if (m->accepted) {
 		/* Host kinds: accepted long ago; the module now flashes the uploaded package. */
-		arm(m, fx, m->cfg.update_timeout_s);
+		jm_arm(m, fx, m->cfg.update_timeout_s);
 		return;
 	}
-	accept(m, fx, ev->now, next_step(job, DFOTA_JOB_STEP_STARTING));
+	accept(m, fx, ev->now, jm_next_step(job, DFOTA_JOB_STEP_STARTING));
 	if (m->job && m->job->step == DFOTA_JOB_STEP_DOWNLOADING)
-		arm(m, fx, m->cfg.download_timeout_s);
+		jm_arm(m, fx, m->cfg.download_timeout_s);
 	else if (m->job && m->job->step == DFOTA_JOB_STEP_UPDATING)
-		arm(m, fx, m->cfg.update_timeout_s);
+		jm_arm(m, fx, m->cfg.update_timeout_s);
 }
 
 static void
@@ -754,27 +613,28 @@ on_boot_line(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	case DFOTA_JOB_STEP_DOWNLOADING:
 		if (dfota_job_is_host(job))
 			break;
-		fail(m, fx, ev->now, -1,
-		     "The module restarted while downloading: the package is lost and the old "
-		     "firmware runs; start the job again");
+		jm_fail(m, fx, ev->now, -1,
+		        "The module restarted while downloading: the package is lost and the old "
+		        "firmware runs; start the job again");
 		break;
 	case DFOTA_JOB_STEP_UPDATING:
 		if (job->updating_done) {
 			/* Field modules reboot at once after UPDATING 100, their END lost. */
-			fx_log(fx, G_LOG_LEVEL_MESSAGE,
-			       "job %" G_GUINT64_FORMAT ": the module restarted after UPDATING 100 "
-			       "without END; its revision will tell",
-			       job->id);
+			jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+			          "job %" G_GUINT64_FORMAT
+			          ": the module restarted after UPDATING 100 "
+			          "without END; its revision will tell",
+			          job->id);
 		} else {
 			/* Seed 3.1 note: after a power cut while updating, the module resumes. */
 			job->power_cut = TRUE;
-			fx_log(fx, G_LOG_LEVEL_MESSAGE,
-			       "job %" G_GUINT64_FORMAT ": the module restarted while updating; "
-			       "waiting for it to resume the update",
-			       job->id);
+			jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+			          "job %" G_GUINT64_FORMAT ": the module restarted while updating; "
+			          "waiting for it to resume the update",
+			          job->id);
 		}
-		set_step(m, fx, DFOTA_JOB_STEP_REBOOTING, 0);
-		arm(m, fx, m->cfg.reboot_timeout_s);
+		jm_set_step(m, fx, DFOTA_JOB_STEP_REBOOTING, 0);
+		jm_arm(m, fx, m->cfg.reboot_timeout_s);
 		break;
 	default:
 		break;
@@ -789,9 +649,9 @@ on_initialized(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	if (!job || !m->accepted)
 		return;
 	if (job->step == DFOTA_JOB_STEP_REBOOTING && (job->end_seen || job->updating_done))
-		verify(m, fx);
+		jm_verify(m, fx);
 	else if (job->step == DFOTA_JOB_STEP_VERIFYING)
-		verify(m, fx);
+		jm_verify(m, fx);
 }
 
 static void
@@ -805,7 +665,7 @@ on_timer(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	if (job->step == DFOTA_JOB_STEP_REBOOTING && ev->module_answers) {
 		/* The module answers but no reboot (or no forced update after a power cut) was
 		 * seen in time: let the revision tell. */
-		verify(m, fx);
+		jm_verify(m, fx);
 		return;
 	}
 	error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
@@ -816,7 +676,7 @@ on_timer(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	if (job->step == DFOTA_JOB_STEP_DOWNLOADING)
 		download_failed(m, fx, ev->now, error, -1);
 	else
-		finish(m, fx, ev->now, error, -1, NULL, NULL);
+		jm_finish(m, fx, ev->now, error, -1, NULL, NULL);
 }
 
 static void
@@ -835,8 +695,8 @@ on_tty_lost(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	case DFOTA_JOB_STEP_UPLOADING:
 		return; /* the upload fails by itself with ModemLost */
 	default:
-		fail(m, fx, ev->now, -1, "The modem's port %s went away during the job",
-		     ev->line ? ev->line : "");
+		jm_fail(m, fx, ev->now, -1, "The modem's port %s went away during the job",
+		        ev->line ? ev->line : "");
 	}
 }
 
@@ -851,32 +711,32 @@ on_revision(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	if (!job || job->step != DFOTA_JOB_STEP_VERIFYING)
 		return;
 	if (!ev->ok) {
-		fail(m, fx, ev->now, job->end_seen ? 0 : -1,
-		     "The module came back but its revision could not be read (%s); the outcome "
-		     "is unknown",
-		     ev->error ? ev->error->message : "no answer");
+		jm_fail(m, fx, ev->now, job->end_seen ? 0 : -1,
+		        "The module came back but its revision could not be read (%s); the outcome "
+		        "is unknown",
+		        ev->error ? ev->error->message : "no answer");
 		return;
 	}
-	publish(m, fx, "verifying", 100);
+	jm_publish(m, fx, "verifying", 100);
 	/* Compared whole and exactly: BC65JAR01A02_BETA0203 is not BC65JAR01A02. */
 	changed = *job->from_revision && g_strcmp0(rev, job->from_revision) != 0;
 	if (!job->end_seen && !changed && job->updating_done && !job->power_cut) {
 		/* UPDATING reached 100 but the old firmware still runs: the module may resume
 		 * in forced-upgrade mode; wait for it once. */
 		job->power_cut = TRUE;
-		fx_log(fx, G_LOG_LEVEL_MESSAGE,
-		       "job %" G_GUINT64_FORMAT ": still %s after UPDATING 100; waiting for the "
-		       "module to resume the update",
-		       job->id, rev);
-		set_step(m, fx, DFOTA_JOB_STEP_REBOOTING, 0);
-		arm(m, fx, m->cfg.reboot_timeout_s);
+		jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+		          "job %" G_GUINT64_FORMAT ": still %s after UPDATING 100; waiting for the "
+		          "module to resume the update",
+		          job->id, rev);
+		jm_set_step(m, fx, DFOTA_JOB_STEP_REBOOTING, 0);
+		jm_arm(m, fx, m->cfg.reboot_timeout_s);
 		return;
 	}
 	if (!job->end_seen && !changed) {
-		fail(m, fx, ev->now, -1,
-		     "The module restarted during the update and came back running %s without "
-		     "finishing it; the job is lost",
-		     rev);
+		jm_fail(m, fx, ev->now, -1,
+		        "The module restarted during the update and came back running %s without "
+		        "finishing it; the job is lost",
+		        rev);
 		return;
 	}
 	if (job->end_seen && *job->from_revision && g_strcmp0(rev, job->from_revision) == 0 &&
@@ -886,76 +746,10 @@ on_revision(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		                                  "runs %s%s%s: the package did not change the "
 		                                  "firmware",
 		                                  rev, *sub ? " " : "", sub);
-		finish(m, fx, ev->now, e, 0, rev, NULL);
+		jm_finish(m, fx, ev->now, e, 0, rev, NULL);
 		return;
 	}
-	finish(m, fx, ev->now, NULL, 0, rev, NULL);
-}
-
-static void
-host_fail(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error, const char *phase)
-{
-	if (error && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-		g_autoptr(GError) e = g_error_new(
-		        DFOTA_ERROR, DFOTA_ERROR_CANCELLED, "Cancelled while %s%s", phase,
-		        g_str_equal(phase, "uploading") ? "; the partial fota.pack was deleted"
-		                                        : "");
-		finish(m, fx, now, e, -1, NULL, NULL);
-		return;
-	}
-	/* The module never saw this package: whatever went wrong, it gave no code. */
-	finish(m, fx, now, error, -1, NULL, NULL);
-}
-
-static void
-on_host_progress(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
-{
-	if (!m->job || !ev->total)
-		return;
-	if (m->job->step == DFOTA_JOB_STEP_FETCHING)
-		publish(m, fx, "fetching", (guint)(MIN(ev->done, ev->total) * 100 / ev->total));
-	else if (m->job->step == DFOTA_JOB_STEP_UPLOADING)
-		publish(m, fx, "uploading", (guint)(MIN(ev->done, ev->total) * 100 / ev->total));
-}
-
-static void
-on_fetch_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
-{
-	DfotaJob *job = m->job;
-
-	if (!job || job->step != DFOTA_JOB_STEP_FETCHING)
-		return;
-	if (!ev->ok) {
-		host_fail(m, fx, ev->now, ev->error, "fetching");
-		return;
-	}
-	publish(m, fx, "fetching", 100);
-	if (job->sha256 && g_strcmp0(ev->digest, job->sha256) != 0) {
-		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_CHECKSUM_MISMATCH,
-		                                  "The package's SHA-256 is %s, not the expected "
-		                                  "%s; nothing was uploaded",
-		                                  ev->digest ? ev->digest : "", job->sha256);
-		finish(m, fx, ev->now, e, -1, NULL, NULL);
-		return;
-	}
-	set_step(m, fx, next_step(job, DFOTA_JOB_STEP_FETCHING), 0);
-	push(fx, DFOTA_JM_FX_HOST_UPLOAD);
-}
-
-static void
-on_upload_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
-{
-	DfotaJob *job = m->job;
-
-	if (!job || job->step != DFOTA_JOB_STEP_UPLOADING)
-		return;
-	if (!ev->ok) {
-		host_fail(m, fx, ev->now, ev->error, "uploading");
-		return;
-	}
-	publish(m, fx, "uploading", 100);
-	set_step(m, fx, next_step(job, DFOTA_JOB_STEP_UPLOADING), 0);
-	push(fx, DFOTA_JM_FX_SEND_COMMAND)->text = g_strdup("AT+QFOTADL=1");
+	jm_finish(m, fx, ev->now, NULL, 0, rev, NULL);
 }
 
 static void
@@ -975,111 +769,13 @@ on_mcu_stat(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		        "The module reported the download complete but %s is not in "
 		        "UFS%s%s",
 		        name, ev->error ? ": " : "", ev->error ? ev->error->message : "");
-		finish(m, fx, ev->now, e, -1, NULL, NULL);
+		jm_finish(m, fx, ev->now, e, -1, NULL, NULL);
 		return;
 	}
 	g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
 	g_variant_builder_add(&b, "{sv}", "file", g_variant_new_string(name));
 	g_variant_builder_add(&b, "{sv}", "size", g_variant_new_uint64(ev->size));
-	finish(m, fx, ev->now, NULL, 0, ev->revision, g_variant_builder_end(&b));
-}
-
-static void
-host_interrupted(DfotaJobMachine *m, GArray *fx, gint64 now)
-{
-	if (m->job->step == DFOTA_JOB_STEP_UPLOADING || m->job->step == DFOTA_JOB_STEP_STARTING) {
-		/* The module may have sat in AT+QFUPL data mode: it has left it by the time it
-		 * answered the initialisation, so the partial file can go. */
-		push(fx, DFOTA_JM_FX_DELETE_PARTIAL);
-		return;
-	}
-	g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_INTERRUPTED,
-	                                  "The daemon restarted while the job was %s; start "
-	                                  "the upgrade again",
-	                                  m->job->phase);
-	finish(m, fx, now, e, -1, NULL, NULL);
-}
-
-static void
-on_delete_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
-{
-	g_autoptr(GError) e = NULL;
-
-	if (!m->job || !m->accepted || !dfota_job_is_host(m->job) ||
-	    (m->job->step != DFOTA_JOB_STEP_UPLOADING && m->job->step != DFOTA_JOB_STEP_STARTING))
-		return;
-	e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_INTERRUPTED,
-	                "The daemon restarted while the job was %s; %s; start the upgrade again",
-	                m->job->phase,
-	                ev->ok ? "the partial fota.pack was deleted"
-	                       : "no partial fota.pack was left in UFS");
-	finish(m, fx, ev->now, e, -1, NULL, NULL);
-}
-
-static void
-on_resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
-{
-	DfotaJob *job = ev->job;
-
-	if (m->job) {
-		/* A forced update began before the module was identified: it is the recorded
-		 * job when there is one, else a job of its own with a fresh id. */
-		if (job) {
-			m->job->id = job->id;
-			m->job->kind = job->kind;
-			m->job->started = job->started;
-			g_free(m->job->source);
-			m->job->source = g_strdup(job->source);
-			g_free(m->job->from_revision);
-			m->job->from_revision = g_strdup(job->from_revision);
-			dfota_job_free(job);
-		} else {
-			m->job->id = ev->id;
-		}
-		push(fx, DFOTA_JM_FX_JOB_CHANGED);
-		journal_job(m, fx);
-		return;
-	}
-	if (!job)
-		return;
-	m->job = job;
-	m->accepted = TRUE;
-	fx_log(fx, G_LOG_LEVEL_MESSAGE,
-	       "resuming job %" G_GUINT64_FORMAT " (%s) recorded at %s %u%%", job->id,
-	       dfota_job_kind_to_string(job->kind), job->phase, job->percent);
-	push(fx, DFOTA_JM_FX_ACCEPT);
-	progress(fx, job->phase, job->percent);
-	switch (job->step) {
-	case DFOTA_JOB_STEP_PREFLIGHT:
-	case DFOTA_JOB_STEP_FETCHING:
-	case DFOTA_JOB_STEP_UPLOADING:
-		host_interrupted(m, fx, ev->now);
-		break;
-	case DFOTA_JOB_STEP_STARTING:
-		if (dfota_job_is_host(job)) {
-			host_interrupted(m, fx, ev->now);
-			break;
-		}
-		/* Whether the module took the command is unknown: listen for it. */
-		set_step(m, fx, DFOTA_JOB_STEP_DOWNLOADING, job->percent);
-		arm(m, fx, m->cfg.download_timeout_s);
-		break;
-	case DFOTA_JOB_STEP_DOWNLOADING:
-		arm(m, fx, m->cfg.download_timeout_s);
-		break;
-	case DFOTA_JOB_STEP_UPDATING:
-		arm(m, fx, m->cfg.update_timeout_s);
-		break;
-	case DFOTA_JOB_STEP_REBOOTING:
-	case DFOTA_JOB_STEP_VERIFYING:
-		if (job->end_seen || job->updating_done)
-			verify(m, fx);
-		else
-			arm(m, fx, m->cfg.reboot_timeout_s);
-		break;
-	default:
-		break;
-	}
+	jm_finish(m, fx, ev->now, NULL, 0, ev->revision, g_variant_builder_end(&b));
 }
 
 void
@@ -1102,8 +798,8 @@ dfota_job_machine_step(DfotaJobMachine *m, const DfotaJmEvent *ev, GArray *fx)
 		on_boot_line(m, fx, ev);
 		break;
 	case DFOTA_JM_EV_MODULE_LINE:
-		fx_log(fx, G_LOG_LEVEL_MESSAGE, "the module says \"%s\"%s",
-		       ev->line ? ev->line : "", m->job ? " during the job" : "");
+		jm_fx_log(fx, G_LOG_LEVEL_MESSAGE, "the module says \"%s\"%s",
+		          ev->line ? ev->line : "", m->job ? " during the job" : "");
 		break;
 	case DFOTA_JM_EV_INITIALIZED:
 		on_initialized(m, fx, ev);
@@ -1118,22 +814,22 @@ dfota_job_machine_step(DfotaJobMachine *m, const DfotaJmEvent *ev, GArray *fx)
 		on_revision(m, fx, ev);
 		break;
 	case DFOTA_JM_EV_HOST_PROGRESS:
-		on_host_progress(m, fx, ev);
+		jm_on_host_progress(m, fx, ev);
 		break;
 	case DFOTA_JM_EV_FETCH_DONE:
-		on_fetch_done(m, fx, ev);
+		jm_on_fetch_done(m, fx, ev);
 		break;
 	case DFOTA_JM_EV_UPLOAD_DONE:
-		on_upload_done(m, fx, ev);
+		jm_on_upload_done(m, fx, ev);
 		break;
 	case DFOTA_JM_EV_MCU_STAT:
 		on_mcu_stat(m, fx, ev);
 		break;
 	case DFOTA_JM_EV_RESUME:
-		on_resume(m, fx, ev);
+		jm_on_resume(m, fx, ev);
 		break;
 	case DFOTA_JM_EV_DELETE_DONE:
-		on_delete_done(m, fx, ev);
+		jm_on_delete_done(m, fx, ev);
 		break;
 	}
 }

@@ -132,6 +132,8 @@ GArray *dfota_job_machine_effects_new(void);
  * steps of the upgrade's fallback-via-host branch. */
 const DfotaJobStep *dfota_job_machine_steps(DfotaJobKind kind, gboolean fallback);
 const char *dfota_job_step_to_string(DfotaJobStep step);
+/* The phase a step publishes on entry, or NULL when it keeps the previous one. */
+const char *dfota_job_step_phase(DfotaJobStep step);
 /* What a step does, one line (docs/design.md's table). */
 const char *dfota_job_step_describe(DfotaJobStep step);
 /* The markdown table of every kind's steps, as docs/design.md shows it. */
