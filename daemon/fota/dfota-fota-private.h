@@ -24,14 +24,10 @@ struct _DfotaFota {
 	guint64 pending_size;
 	GCancellable *job_cancellable;      /* cancelled when the job ends: stale callbacks */
 	GCancellable *transfer_cancellable; /* Cancel() of a host-side phase */
-	/* FOTA URCs with no job before the journal opened, kept for a recorded job */
-	GPtrArray *pre_journal_urcs;
-	guint pre_journal_timer;
-	gboolean pre_journal_expired;
-	gboolean replaying; /* handling pre_journal_urcs: history, not live */
-	GBytes *package;    /* host kinds: the package, in memory (bounded) */
+	GBytes *package;                    /* host kinds: the package, in memory (bounded) */
 	guint timer_id;
-	char *phase; /* published: what the last Progress said */
+	guint hold_timer_id; /* DFOTA_JM_FX_ARM_HOLD_TIMER */
+	char *phase;         /* published: what the last Progress said */
 	guint percent;
 	GVariant *last_result;
 };

@@ -23,9 +23,6 @@ static GParamSpec *props[N_PROPS];
 enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-#define PRE_JOURNAL_MAX_URCS 256
-#define PRE_JOURNAL_WAIT_S 5
-
 void
 dfota_fota_config_clear(DfotaFotaConfig *cfg)
 {
@@ -189,6 +186,19 @@ fota_on_timeout(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+static gboolean
+fota_on_hold_timeout(gpointer user_data)
+{
+	DfotaFota *self = user_data;
+	DfotaModemState state = dfota_modem_get_state(self->modem);
+	DfotaJmEvent ev = { .type = DFOTA_JM_EV_HOLD_EXPIRED };
+
+	self->hold_timer_id = 0;
+	ev.module_answers = state == DFOTA_MODEM_STATE_BUSY || state == DFOTA_MODEM_STATE_READY;
+	fota_feed(self, &ev);
+	return G_SOURCE_REMOVE;
+}
+
 /* ---- effects out ---------------------------------------------------------------------------- */
 
 static void
@@ -316,6 +326,14 @@ run_effect(DfotaFota *self, DfotaJmEffect *fx)
 	case DFOTA_JM_FX_CANCEL_TIMER:
 		g_clear_handle_id(&self->timer_id, g_source_remove);
 		break;
+	case DFOTA_JM_FX_ARM_HOLD_TIMER:
+		g_clear_handle_id(&self->hold_timer_id, g_source_remove);
+		self->hold_timer_id =
+		        g_timeout_add_seconds(fx->seconds, fota_on_hold_timeout, self);
+		break;
+	case DFOTA_JM_FX_CANCEL_HOLD_TIMER:
+		g_clear_handle_id(&self->hold_timer_id, g_source_remove);
+		break;
 	case DFOTA_JM_FX_JOURNAL_JOB:
 		if (self->journal)
 			dfota_journal_set_job(self->journal, fx->result, NULL);
@@ -386,9 +404,10 @@ fota_start(DfotaFota *self, DfotaJmEvent *ev, DfotaFotaStartedFunc started, gpoi
 	self->started_cb = started;
 	self->started_data = user_data;
 	if (!busy) {
-		self->job_cancellable = g_cancellable_new();
+		if (!self->job_cancellable)
+			self->job_cancellable = g_cancellable_new();
 		/* Ids may skip (a refused call, a power cut), never repeat. */
-		if (self->journal && ev->module_answers)
+		if (self->journal && dfota_job_machine_wants_id(&self->machine, ev))
 			ev->id = dfota_journal_take_job_id(self->journal);
 	}
 	fota_feed(self, ev);
@@ -464,22 +483,7 @@ dfota_fota_is_busy(DfotaFota *self)
 
 /* ---- following the module ------------------------------------------------------------------- */
 
-static void fota_replay_pre_journal(DfotaFota *self);
 static void fota_ensure_journal(DfotaFota *self);
-
-static gboolean
-fota_on_pre_journal_timeout(gpointer user_data)
-{
-	DfotaFota *self = user_data;
-
-	self->pre_journal_timer = 0;
-	self->pre_journal_expired = TRUE;
-	g_message("the module reports a firmware update but could not be identified within %d s: "
-	          "following it without its record",
-	          PRE_JOURNAL_WAIT_S);
-	fota_replay_pre_journal(self);
-	return G_SOURCE_REMOVE;
-}
 
 static void
 fota_handle_urc_line(DfotaFota *self, const char *line)
@@ -489,29 +493,10 @@ fota_handle_urc_line(DfotaFota *self, const char *line)
 
 	if (!dfota_fota_urc_parse(line, &u))
 		return;
-	if (!self->machine.job && !self->journal && !self->pre_journal_expired) {
-		/* Before the module is identified, a job of ours may be on record (a daemon
-		 * restarted mid-job): keep the URCs for it, so its progress goes on from the record
-		 * instead of a new job starting at 0. Replayed when the journal opens, or as a job
-		 * of their own if the module cannot be identified in time. */
-		if (self->pre_journal_urcs->len < PRE_JOURNAL_MAX_URCS)
-			g_ptr_array_add(self->pre_journal_urcs, g_strdup(line));
-		if (!self->pre_journal_timer)
-			self->pre_journal_timer = g_timeout_add_seconds(
-			        PRE_JOURNAL_WAIT_S, fota_on_pre_journal_timeout, self);
-	} else {
-		if (!self->machine.job &&
-		    (u.event == DFOTA_FOTA_EVENT_START || u.event == DFOTA_FOTA_EVENT_UPDATING)) {
-			/* A forced update: a job of its own. Replayed URCs are history: the
-			 * revision read since may already be the new one, so the old one is
-			 * unknown rather than wrong. */
-			if (!self->job_cancellable)
-				self->job_cancellable = g_cancellable_new();
-			ev.id = self->journal ? dfota_journal_take_job_id(self->journal) : 0;
-			ev.revision = self->replaying ? "" : dfota_modem_get_revision(self->modem);
-		}
-		fota_feed(self, &ev);
-	}
+	ev.revision = dfota_modem_get_revision(self->modem);
+	if (self->journal && dfota_job_machine_wants_id(&self->machine, &ev))
+		ev.id = dfota_journal_take_job_id(self->journal);
+	fota_feed(self, &ev);
 	dfota_fota_urc_clear(&u);
 }
 
@@ -534,12 +519,6 @@ on_modem_urc(DfotaModem *modem, const char *line, gpointer user_data)
 {
 	DfotaFota *self = DFOTA_FOTA(user_data);
 
-	/* While FOTA URCs wait for the record, the module's restarts are part of their story. */
-	if (dfota_at_is_boot_urc(line) && self->pre_journal_urcs->len > 0 &&
-	    self->pre_journal_urcs->len < PRE_JOURNAL_MAX_URCS) {
-		g_ptr_array_add(self->pre_journal_urcs, g_strdup(line));
-		return;
-	}
 	if (is_module_line(line)) {
 		DfotaJmEvent ev = { .type = DFOTA_JM_EV_MODULE_LINE, .line = line };
 		fota_feed(self, &ev);
@@ -575,30 +554,6 @@ on_modem_lost(DfotaModem *modem, gpointer user_data)
 
 /* ---- the journal and resuming after a restart ------------------------------------------------ */
 
-/* URCs that came while the daemon (re)started, before the record could be read. */
-static void
-fota_replay_pre_journal(DfotaFota *self)
-{
-	g_autoptr(GPtrArray) urcs = g_steal_pointer(&self->pre_journal_urcs);
-	DfotaModemState state = dfota_modem_get_state(self->modem);
-
-	g_clear_handle_id(&self->pre_journal_timer, g_source_remove);
-	self->pre_journal_urcs = g_ptr_array_new_with_free_func(g_free);
-	self->replaying = TRUE;
-	for (guint i = 0; i < urcs->len; i++) {
-		const char *line = urcs->pdata[i];
-
-		if (!dfota_at_is_boot_urc(line))
-			fota_handle_urc_line(self, line);
-		else if (i + 1 == urcs->len &&
-		         (state == DFOTA_MODEM_STATE_BUSY || state == DFOTA_MODEM_STATE_READY))
-			/* The module rebooted and has been initialised since (that is what opened
-			 * the journal): its revision tells the outcome now. */
-			feed_simple(self, DFOTA_JM_EV_INITIALIZED);
-	}
-	self->replaying = FALSE;
-}
-
 /* A result recorded by an older daemon may still carry a URL's secrets: every string in it
  * is shown redacted. A new reference. */
 static GVariant *
@@ -631,6 +586,7 @@ fota_ensure_journal(DfotaFota *self)
 	g_autoptr(GVariant) record = NULL;
 	g_autoptr(GVariant) last = NULL;
 	DfotaJmEvent ev = { .type = DFOTA_JM_EV_RESUME };
+	DfotaModemState state;
 
 	if (self->journal || !*dfota_modem_get_imei(self->modem))
 		return;
@@ -643,13 +599,11 @@ fota_ensure_journal(DfotaFota *self)
 	}
 	record = dfota_journal_get_job(self->journal);
 	ev.job = dfota_job_from_record(record);
-	if (ev.job || self->machine.job) {
-		ev.id = ev.job ? 0 : dfota_journal_take_job_id(self->journal);
-		if (!self->job_cancellable)
-			self->job_cancellable = g_cancellable_new();
-		fota_feed(self, &ev);
-	}
-	fota_replay_pre_journal(self);
+	state = dfota_modem_get_state(self->modem);
+	ev.module_answers = state == DFOTA_MODEM_STATE_BUSY || state == DFOTA_MODEM_STATE_READY;
+	if (dfota_job_machine_wants_id(&self->machine, &ev))
+		ev.id = dfota_journal_take_job_id(self->journal);
+	fota_feed(self, &ev);
 }
 
 /* ---- public accessors --------------------------------------------------------------------------- */
@@ -728,8 +682,7 @@ dfota_fota_finalize(GObject *object)
 	release_io(self);
 	dfota_job_machine_clear(&self->machine);
 	g_free(self->phase);
-	g_clear_handle_id(&self->pre_journal_timer, g_source_remove);
-	g_ptr_array_unref(self->pre_journal_urcs);
+	g_clear_handle_id(&self->hold_timer_id, g_source_remove);
 	g_clear_pointer(&self->last_result, g_variant_unref);
 	g_clear_pointer(&self->journal, dfota_journal_free);
 	dfota_fota_config_clear(&self->cfg);
@@ -769,7 +722,6 @@ dfota_fota_init(DfotaFota *self)
 {
 	self->phase = g_strdup("idle");
 	self->pending_fd = -1;
-	self->pre_journal_urcs = g_ptr_array_new_with_free_func(g_free);
 }
 
 DfotaFota *

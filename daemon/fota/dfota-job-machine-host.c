@@ -103,8 +103,8 @@ jm_on_delete_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	jm_finish(m, fx, ev->now, e, -1, NULL, NULL);
 }
 
-void
-jm_on_resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+static void
+resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 {
 	DfotaJob *job = ev->job;
 
@@ -167,4 +167,14 @@ jm_on_resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	default:
 		break;
 	}
+}
+
+/* The journal opened: the job it records resumes (or a forced update followed meanwhile
+ * becomes it), then the URCs held for it are followed. */
+void
+jm_on_resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+{
+	m->journal_open = TRUE;
+	resume(m, fx, ev);
+	jm_replay_held(m, fx, ev);
 }

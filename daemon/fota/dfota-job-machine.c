@@ -426,11 +426,27 @@ urc_free(gpointer p)
 	g_free(u);
 }
 
+#define HOLD_MAX 256
+#define HOLD_WAIT_S 5
+#define HELD_BOOT ((DfotaFotaEvent)0x7f)
+
 static void
 on_urc(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 {
 	const DfotaFotaUrc *u = ev->urc;
 
+	if (!m->job && !m->journal_open && !m->hold_expired) {
+		/* A restarted daemon's job may be on record: its progress goes on from the
+		 * record instead of a new job starting at 0. Replayed when the journal opens, or
+		 * as a job of their own if the module cannot be identified in time. */
+		if (m->held->len < HOLD_MAX)
+			g_ptr_array_add(m->held, urc_copy(u));
+		if (!m->hold_armed) {
+			m->hold_armed = TRUE;
+			jm_push(fx, DFOTA_JM_FX_ARM_HOLD_TIMER)->seconds = HOLD_WAIT_S;
+		}
+		return;
+	}
 	if (!m->job) {
 		if (u->event != DFOTA_FOTA_EVENT_START && u->event != DFOTA_FOTA_EVENT_UPDATING) {
 			jm_fx_log(fx, G_LOG_LEVEL_MESSAGE, "FOTA URC with no job: %s",
@@ -442,7 +458,9 @@ on_urc(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		m->job->id = ev->id;
 		m->job->started = ev->now;
 		g_free(m->job->from_revision);
-		m->job->from_revision = g_strdup(ev->revision ? ev->revision : "");
+		/* Held URCs are history: the revision read since may already be the new one, so
+		 * the old one is unknown rather than wrong. */
+		m->job->from_revision = g_strdup(ev->revision && !m->replaying ? ev->revision : "");
 		jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
 		          "the module resumed a firmware update on its own (forced upgrade mode)");
 		accept(m, fx, ev->now, DFOTA_JOB_STEP_UPDATING);
@@ -452,6 +470,78 @@ on_urc(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		return;
 	}
 	handle_urc(m, fx, ev->now, u);
+}
+
+static void on_initialized(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev);
+
+/* Follows the held URCs (the journal opened, or will not in time). @ev: id for a job they
+ * start, module_answers for the restart among them. */
+void
+jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+{
+	g_autoptr(GPtrArray) held = m->held;
+
+	m->held = g_ptr_array_new_with_free_func(urc_free);
+	if (m->hold_armed) {
+		m->hold_armed = FALSE;
+		jm_push(fx, DFOTA_JM_FX_CANCEL_HOLD_TIMER);
+	}
+	m->replaying = TRUE;
+	for (guint i = 0; i < held->len; i++) {
+		DfotaFotaUrc *u = held->pdata[i];
+		DfotaJmEvent e = {
+			.type = DFOTA_JM_EV_URC, .now = ev->now, .urc = u, .id = ev->id
+		};
+
+		if (u->event != HELD_BOOT)
+			on_urc(m, fx, &e);
+		else if (i + 1 == held->len && ev->module_answers)
+			/* The module restarted and has been initialised since (that is what opened
+			 * the journal): its revision tells the outcome now. */
+			on_initialized(m, fx, ev);
+	}
+	m->replaying = FALSE;
+}
+
+gboolean
+dfota_job_machine_wants_id(const DfotaJobMachine *m, const DfotaJmEvent *ev)
+{
+	switch (ev->type) {
+	case DFOTA_JM_EV_START:
+		return !m->job && ev->module_answers;
+	case DFOTA_JM_EV_URC:
+		return !m->job && (m->journal_open || m->hold_expired) &&
+		       (ev->urc->event == DFOTA_FOTA_EVENT_START ||
+		        ev->urc->event == DFOTA_FOTA_EVENT_UPDATING);
+	case DFOTA_JM_EV_RESUME:
+		if (ev->job)
+			return FALSE;
+		if (m->job)
+			return TRUE;
+		for (guint i = 0; i < m->held->len; i++) {
+			const DfotaFotaUrc *u = m->held->pdata[i];
+			if (u->event == DFOTA_FOTA_EVENT_START ||
+			    u->event == DFOTA_FOTA_EVENT_UPDATING)
+				return TRUE;
+		}
+		return FALSE;
+	default:
+		return FALSE;
+	}
+}
+
+static void
+on_hold_expired(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+{
+	m->hold_armed = FALSE;
+	if (m->journal_open)
+		return;
+	m->hold_expired = TRUE;
+	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+	          "the module reports a firmware update but could not be identified within %d s: "
+	          "following it without its record",
+	          HOLD_WAIT_S);
+	jm_replay_held(m, fx, ev);
 }
 
 static void
@@ -606,6 +696,13 @@ on_boot_line(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 {
 	DfotaJob *job = m->job;
 
+	/* While FOTA URCs wait for the record, the module's restarts are part of their story. */
+	if (m->held->len > 0 && m->held->len < HOLD_MAX) {
+		DfotaFotaUrc *mark = g_new0(DfotaFotaUrc, 1);
+		mark->event = HELD_BOOT;
+		mark->value = -1;
+		g_ptr_array_add(m->held, mark);
+	}
 	if (!job || !m->accepted)
 		return;
 	switch (job->step) {
@@ -831,6 +928,9 @@ dfota_job_machine_step(DfotaJobMachine *m, const DfotaJmEvent *ev, GArray *fx)
 	case DFOTA_JM_EV_DELETE_DONE:
 		jm_on_delete_done(m, fx, ev);
 		break;
+	case DFOTA_JM_EV_HOLD_EXPIRED:
+		on_hold_expired(m, fx, ev);
+		break;
 	}
 }
 
@@ -840,6 +940,7 @@ dfota_job_machine_init(DfotaJobMachine *m, const DfotaJobMachineConfig *cfg)
 	memset(m, 0, sizeof(*m));
 	m->cfg = *cfg;
 	m->early = g_ptr_array_new_with_free_func(urc_free);
+	m->held = g_ptr_array_new_with_free_func(urc_free);
 }
 
 void
@@ -847,4 +948,5 @@ dfota_job_machine_clear(DfotaJobMachine *m)
 {
 	release(m);
 	g_clear_pointer(&m->early, g_ptr_array_unref);
+	g_clear_pointer(&m->held, g_ptr_array_unref);
 }

@@ -51,6 +51,9 @@ typedef enum {
 	 * before the record could be read. */
 	DFOTA_JM_EV_RESUME,
 	DFOTA_JM_EV_DELETE_DONE, /* the partial fota.pack of an interrupted job: ok = deleted */
+	/* The module could not be identified in time (DFOTA_JM_FX_ARM_HOLD_TIMER): the FOTA URCs
+	 * held for a recorded job are followed without it (module_answers as for TIMER). */
+	DFOTA_JM_EV_HOLD_EXPIRED,
 } DfotaJmEventType;
 
 typedef struct {
@@ -96,6 +99,10 @@ typedef enum {
 	DFOTA_JM_FX_DELETE_PARTIAL,   /* delete fota.pack: DFOTA_JM_EV_DELETE_DONE follows */
 	DFOTA_JM_FX_FINISH,           /* result (a{sv}): LastResult, Finished; the job is over */
 	DFOTA_JM_FX_LOG,              /* level, text */
+	/* seconds: until the journal opens, FOTA URCs with no job are held for the job it may
+	 * record; DFOTA_JM_EV_HOLD_EXPIRED when it does not open in time */
+	DFOTA_JM_FX_ARM_HOLD_TIMER,
+	DFOTA_JM_FX_CANCEL_HOLD_TIMER,
 } DfotaJmEffectType;
 
 typedef struct {
@@ -118,6 +125,13 @@ typedef struct {
 	char *url;         /* the URL as given (commands, libcurl); never published */
 	GPtrArray *early;  /* DfotaFotaUrc that raced the reply to AT+QFOTADL */
 	guint timer_s;     /* the timer last armed */
+	/* Before the journal opens (the module not yet identified), a job of ours may be on
+	 * record: FOTA URCs with no job, and the restarts between them, are held for it. */
+	gboolean journal_open;
+	gboolean hold_expired;
+	gboolean hold_armed;
+	gboolean replaying; /* following held URCs: history, not live */
+	GPtrArray *held;    /* DfotaFotaUrc; a private event value marks a restart */
 } DfotaJobMachine;
 
 void dfota_job_machine_init(DfotaJobMachine *m, const DfotaJobMachineConfig *cfg);
@@ -127,6 +141,9 @@ void dfota_job_machine_clear(DfotaJobMachine *m);
  * dfota_job_machine_effects_new()), to be carried out in order. */
 void dfota_job_machine_step(DfotaJobMachine *m, const DfotaJmEvent *ev, GArray *effects);
 GArray *dfota_job_machine_effects_new(void);
+/* TRUE when @ev would start a job (a method call, a forced update, a held one) and so needs a
+ * fresh job id in ev->id from the journal. */
+gboolean dfota_job_machine_wants_id(const DfotaJobMachine *m, const DfotaJmEvent *ev);
 
 /* The steps a kind goes through, in order, ending with DFOTA_JOB_STEP_NONE; @fallback: the
  * steps of the upgrade's fallback-via-host branch. */

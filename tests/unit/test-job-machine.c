@@ -66,6 +66,10 @@ effect_token(const DfotaJmEffect *e)
 		return g_strdup_printf("finish:%s:%d", dfota_error_short_name(e->error), e->code);
 	case DFOTA_JM_FX_LOG:
 		return g_strdup("log");
+	case DFOTA_JM_FX_ARM_HOLD_TIMER:
+		return g_strdup_printf("hold:%u", e->seconds);
+	case DFOTA_JM_FX_CANCEL_HOLD_TIMER:
+		return g_strdup("unhold");
 	}
 	return g_strdup("?");
 }
@@ -82,6 +86,8 @@ effect_token(const DfotaJmEffect *e)
  * progress DONE TOTAL     fetch ok DIGEST | fetch fail | fetch cancelled
  * upload ok|fail          mcu ok SIZE | mcu fail       delete ok|fail
  * resume STEP PHASE PCT [end] [host]                   a journalled job of kind upgrade
+ * journal                 the journal opened with no job on record
+ * hold-expired            the module was not identified in time
  */
 typedef struct {
 	DfotaJobMachine m;
@@ -213,6 +219,13 @@ feed(Run *r, const char *text)
 	} else if (g_str_equal(w[0], "delete")) {
 		ev.type = DFOTA_JM_EV_DELETE_DONE;
 		ev.ok = g_str_equal(w[1], "ok");
+	} else if (g_str_equal(w[0], "journal")) {
+		ev.type = DFOTA_JM_EV_RESUME;
+		ev.module_answers = TRUE;
+		ev.id = r->next_id++;
+	} else if (g_str_equal(w[0], "hold-expired")) {
+		ev.type = DFOTA_JM_EV_HOLD_EXPIRED;
+		ev.module_answers = TRUE;
 	} else if (g_str_equal(w[0], "resume")) {
 		guint step;
 
@@ -290,6 +303,11 @@ run_transcript(gconstpointer data)
 	Run r;
 
 	run_init(&r);
+	/* The journal opens when the module is identified, before any method call; transcripts
+	 * that begin with a URC or a record test what comes before that. */
+	if (!g_str_has_prefix(lines[0].event, "urc ") &&
+	    !g_str_has_prefix(lines[0].event, "resume "))
+		feed(&r, "journal");
 	for (guint i = 0; lines[i].event; i++) {
 		g_autofree char *got = NULL;
 
@@ -598,6 +616,7 @@ static const Line resume_starting[] = {
 
 /* A forced upgrade with no job of ours. */
 static const Line forced_resume[] = {
+	{ "journal", "none" },
 	{ "urc +QIND: \"FOTA\",\"HTTPEND\",0", "" },
 	{ "urc +QIND: \"FOTA\",\"UPDATING\",0%", "accept journal:updating updating:0 arm:300" },
 	{ "urc +QIND: \"FOTA\",\"UPDATING\",40%", "updating:40" },
@@ -610,12 +629,32 @@ static const Line forced_resume[] = {
 /* A forced update followed before the module was identified, then its record found: the
  * running job becomes the recorded one. */
 static const Line forced_then_record[] = {
-	{ "urc +QIND: \"FOTA\",\"UPDATING\",20%", "accept updating:0 updating:20" },
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",20%", "hold:5" },
+	{ "hold-expired", "accept updating:0 updating:20" },
 	{ "resume updating updating 60", "job journal:updating" },
 	{ "urc +QIND: \"FOTA\",\"UPDATING\",30%", "updating:30" },
 	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
 	{ "init", "query" },
 	{ "rev " REV_TO, "finish:ok" },
+	{ NULL, NULL },
+};
+
+/* FOTA URCs before the journal opens are held for the job it may record, restarts with them. */
+static const Line held_then_record[] = {
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",60%", "hold:5" },
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",70%", "none" },
+	{ "boot", "none" },
+	{ "resume updating updating 50", "accept updating:50 unhold updating:60 updating:70" },
+	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
+	{ "init", "query" },
+	{ "rev " REV_TO, "finish:ok" },
+	{ NULL, NULL },
+};
+
+static const Line held_then_no_record[] = {
+	{ "urc +QIND: \"FOTA\",\"START\"", "hold:5" },
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",10%", "none" },
+	{ "journal", "unhold accept journal:updating updating:0 updating:10" },
 	{ NULL, NULL },
 };
 
@@ -657,6 +696,8 @@ static const char *const random_events[] = {
 	"mcu ok 10",
 	"mcu fail",
 	"delete ok",
+	"journal",
+	"hold-expired",
 };
 
 static const char *const random_starts[] = {
@@ -789,6 +830,8 @@ test_random_paths(void)
 		        random_starts[g_rand_int_range(rand, 0, G_N_ELEMENTS(random_starts))];
 
 		run_init(&r);
+		if (path % 4 != 0)
+			feed(&r, "journal");
 		feed(&r, start);
 		w.running = r.m.job != NULL;
 		check_effects(&r, &w, start);
@@ -861,6 +904,8 @@ main(int argc, char **argv)
 		{ "resume/starting", resume_starting },
 		{ "forced-resume", forced_resume },
 		{ "forced-then-record", forced_then_record },
+		{ "held-then-record", held_then_record },
+		{ "held-then-no-record", held_then_no_record },
 	};
 
 	g_test_init(&argc, &argv, NULL);
