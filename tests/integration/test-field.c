@@ -7,8 +7,18 @@
 
 /* Runs one Upgrade on a simulator started with @sim_args; returns its Finished after the modem
  * is ready again, having checked that exactly one Finished came. */
+static GVariant *run_upgrade_traced(const char *const *sim_args, const char *const *keys,
+                                    char **phases_out, char **trace_out);
+
 static GVariant *
 run_upgrade(const char *const *sim_args, const char *const *keys, char **phases_out)
+{
+	return run_upgrade_traced(sim_args, keys, phases_out, NULL);
+}
+
+static GVariant *
+run_upgrade_traced(const char *const *sim_args, const char *const *keys, char **phases_out,
+                   char **trace_out)
 {
 	HarnessOptions opts = { .sim_args = sim_args, .daemon_keys = keys };
 	g_autoptr(Harness) h = harness_new(&opts);
@@ -29,6 +39,8 @@ run_upgrade(const char *const *sim_args, const char *const *keys, char **phases_
 	g_assert_cmpuint(harness_count_signals(h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 1);
 	if (phases_out)
 		*phases_out = fh_phases(h, since);
+	if (trace_out)
+		*trace_out = g_steal_pointer(&trace);
 	return result;
 }
 
@@ -47,10 +59,13 @@ test_no_downloading(void)
 {
 	const char *const sim_args[] = { "--field", "no-downloading", NULL };
 	g_autofree char *phases = NULL;
-	g_autoptr(GVariant) result = run_upgrade(sim_args, NULL, &phases);
+	g_autofree char *trace = NULL;
+	g_autoptr(GVariant) result = run_upgrade_traced(sim_args, NULL, &phases, &trace);
 
 	assert_success(result);
 	g_assert_cmpstr(phases, ==, "downloading,updating,rebooting,verifying");
+	/* No invented progress: 0 until HTTPEND says the package is there. */
+	g_assert_true(g_str_has_prefix(trace, "downloading:0 downloading:100 updating:0"));
 }
 
 /* HTTPEND with a code outside 6500–6509: DownloadFailed, the code kept. */
