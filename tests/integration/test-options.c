@@ -135,6 +135,64 @@ test_fallback_succeeds(void)
 	g_assert_cmpuint(harness_count_signals(h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 1);
 }
 
+/* The module goes silent after HTTPSTART (no progress, no HTTPEND): download-timeout ends its
+ * download, and the gateway takes over in the same job. */
+static void
+test_fallback_after_timeout(void)
+{
+	const char *const sim_args[] = { "--field", "lost-download", NULL };
+	const char *const keys[] = { "download-timeout=2", NULL };
+	HarnessOptions opts = { .sim_args = sim_args, .daemon_keys = keys };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autofree char *url = NULL;
+	g_autofree char *phases = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) result = NULL;
+	guint64 since;
+
+	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
+	url = harness_url(h, "update.pack");
+	since = harness_mark(h);
+	reply = options_call(h, url, dict1("fallback-via-host", g_variant_new_boolean(TRUE)),
+	                     &error);
+	g_assert_no_error(error);
+	result = harness_wait_finished(h, since, 90000);
+	g_test_message("Finished: %s", fh_printed(result));
+	phases = fh_phases(h, since);
+	g_assert_true(harness_dict_bool(result, "success"));
+	g_assert_true(harness_dict_bool(result, "via-host"));
+	g_assert_cmpstr(harness_dict_str(result, "to-revision"), ==, HARNESS_REV_TO);
+	g_assert_cmpstr(phases, ==, "downloading,fetching,uploading,updating,rebooting,verifying");
+	g_assert_true(fh_wait_state(h, "ready", 30000));
+	g_assert_cmpuint(harness_count_signals(h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 1);
+}
+
+/* The same silent module without the fallback: an honest Timeout, still downloading at 0. */
+static void
+test_lost_download_times_out(void)
+{
+	const char *const sim_args[] = { "--field", "lost-download", NULL };
+	const char *const keys[] = { "download-timeout=2", NULL };
+	HarnessOptions opts = { .sim_args = sim_args, .daemon_keys = keys };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autofree char *url = NULL;
+	g_autofree char *trace = NULL;
+	g_autoptr(GVariant) result = NULL;
+	guint64 since;
+
+	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
+	url = harness_url(h, "update.pack");
+	since = harness_mark(h);
+	fh_upgrade(h, url);
+	result = harness_wait_finished(h, since, 60000);
+	trace = fh_progress_trace(h, since);
+	g_test_message("progress: %s; Finished: %s", trace, fh_printed(result));
+	g_assert_false(harness_dict_bool(result, "success"));
+	g_assert_true(harness_error_name_is(harness_dict_str(result, "error"), "Timeout"));
+	g_assert_cmpstr(trace, ==, "downloading:0 idle:0");
+}
+
 /* Both fail: the module's download (404 → 6504) and the gateway's (404 → FetchFailed). The
  * result carries the fallback's error and code and names both failures. */
 static void
@@ -238,6 +296,8 @@ main(int argc, char **argv)
 	g_test_add_func("/options/from-revision-matches", test_from_revision_matches);
 	g_test_add_func("/options/fallback-succeeds", test_fallback_succeeds);
 	g_test_add_func("/options/fallback-fails-too", test_fallback_fails_too);
+	g_test_add_func("/options/fallback-after-timeout", test_fallback_after_timeout);
+	g_test_add_func("/options/lost-download-times-out", test_lost_download_times_out);
 	g_test_add_func("/options/dfotactl", test_dfotactl);
 	return g_test_run();
 }

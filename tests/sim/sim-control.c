@@ -52,6 +52,7 @@ sim_parse_field(Sim *sim, const char *list)
 		{ "no-end", SIM_FIELD_NO_END },
 		{ "unknown-states", SIM_FIELD_UNKNOWN_STATES },
 		{ "app-rdy", SIM_FIELD_APP_RDY },
+		{ "lost-download", SIM_FIELD_LOST_DOWNLOAD },
 	};
 	g_auto(GStrv) words = g_strsplit(list, ",", -1);
 	guint field = 0;

@@ -265,7 +265,7 @@ download_tick(gpointer data)
 		return G_SOURCE_REMOVE;
 	}
 	if (pct <= 100 && (!f->dl_done || ok) && (pct == 0 || have >= pct || ok)) {
-		if (!(sim->field & SIM_FIELD_NO_DOWNLOADING))
+		if (!(sim->field & (SIM_FIELD_NO_DOWNLOADING | SIM_FIELD_LOST_DOWNLOAD)))
 			urc(sim, "DOWNLOADING", pct, sim->seed_spelling);
 		f->next_pct += 10;
 		if (maybe_power_cut(sim, SIM_PHASE_DOWNLOADING, pct))
@@ -276,6 +276,11 @@ download_tick(gpointer data)
 		return G_SOURCE_CONTINUE;
 	f->timer = 0;
 	code = download_result(sim);
+	if (sim->field & SIM_FIELD_LOST_DOWNLOAD) {
+		/* The module gives up without a word: only the host's download timeout tells. */
+		job_reset(f);
+		return G_SOURCE_REMOVE;
+	}
 	urc_httpend(sim, code);
 	if (code != 0 || f->mode == 2) {
 		job_reset(f);

@@ -485,7 +485,8 @@ run(Sim *sim, int argc, char **argv)
 		{ "power-cut", 0, 0, G_OPTION_ARG_STRING, &power_cut,
 		  "updating:PCT|downloading:PCT", "P" },
 		{ "field", 0, 0, G_OPTION_ARG_STRING, &field,
-		  "field behaviours: no-downloading,no-start,no-end,unknown-states,app-rdy",
+		  "field behaviours: no-downloading,no-start,no-end,unknown-states,app-rdy,"
+		  "lost-download",
 		  "LIST" },
 		{ "inject-error", 0, 0, G_OPTION_ARG_STRING, &inject, "CODE:sync|httpend|end",
 		  "E" },
@@ -555,8 +556,9 @@ run(Sim *sim, int argc, char **argv)
 			                   "start:0 or end:0");
 	}
 	if (field && !sim_parse_field(sim, field))
-		return usage_error("--field takes no-downloading, no-start, no-end, "
-		                   "unknown-states and app-rdy, separated by commas");
+		return usage_error(
+		        "--field takes no-downloading, no-start, no-end, "
+		        "unknown-states, app-rdy and lost-download, separated by commas");
 	if (inject) {
 		g_auto(GStrv) p = g_strsplit(inject, ":", 2);
 

@@ -26,6 +26,7 @@ typedef enum {
 	SIM_FIELD_NO_END = 1 << 2,         /* reboot at once after UPDATING 100, END lost */
 	SIM_FIELD_UNKNOWN_STATES = 1 << 3, /* "DOWNLOAD START", "RESTORE", "FTPSTART", "FTPEND" */
 	SIM_FIELD_APP_RDY = 1 << 4,        /* POWERED DOWN before a reboot, APP RDY after RDY */
+	SIM_FIELD_LOST_DOWNLOAD = 1 << 5,  /* after HTTPSTART nothing: no progress, no HTTPEND */
 } SimField;
 
 typedef enum {
