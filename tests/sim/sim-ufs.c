@@ -163,7 +163,7 @@ upload_finish(Sim *sim)
 	sim_log(sim, "> [data %zu bytes]", u->wire_bytes);
 	if (u->lost)
 		g_message("QFUPL %s: %zu bytes lost (host did not wait for the acks)", u->name,
-		          u->lost);
+			  u->lost);
 	sim_ufs_store(sim, u->name, bytes);
 	sim_send_line(sim, "+QFUPL: %u,%x", u->data->len, sim_xor16(u->data->data, u->data->len));
 	sim_send_line(sim, "OK");
@@ -244,7 +244,7 @@ upload_timeout(gpointer data)
 
 	sim->upload->timeout_timer = 0;
 	g_message("QFUPL: no byte for %u s, storing %u of %zu bytes", sim->upload->timeout_s,
-	          sim->upload->data->len, sim->upload->size);
+		  sim->upload->data->len, sim->upload->size);
 	upload_finish(sim);
 	return G_SOURCE_REMOVE;
 }
@@ -401,7 +401,7 @@ sim_ufs_command(Sim *sim, const char *cmd, const char *tail)
 			for (i = 0; i < sim->files->len; i++) {
 				f = sim->files->pdata[i];
 				sim_send_line(sim, "+QFLST: \"%s\",%zu", f->name,
-				              g_bytes_get_size(f->data));
+					      g_bytes_get_size(f->data));
 			}
 		} else if (!parse_name_arg(sim, tail, &args, 1, 1)) {
 			sim_send_error(sim, 421);
@@ -411,7 +411,7 @@ sim_ufs_command(Sim *sim, const char *cmd, const char *tail)
 			return;
 		} else {
 			sim_send_line(sim, "+QFLST: \"%s\",%zu", f->name,
-			              g_bytes_get_size(f->data));
+				      g_bytes_get_size(f->data));
 		}
 		sim_send_line(sim, "OK");
 	} else if (strcmp(cmd, "QFDEL") == 0) {
