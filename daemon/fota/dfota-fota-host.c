@@ -176,6 +176,25 @@ upload_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	fota_call_free(call);
 }
 
+/* No port to upload through: reported from the main loop, never from inside the effects that
+ * asked for the upload. */
+static gboolean
+upload_no_port(gpointer user_data)
+{
+	FotaCall *call = user_data;
+	DfotaFota *self = fota_call_self(call);
+
+	if (self) {
+		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
+		                                  "The modem's port is gone; the package cannot be "
+		                                  "uploaded");
+		DfotaJmEvent ev = { .type = DFOTA_JM_EV_UPLOAD_DONE, .error = e };
+		fota_feed(self, &ev);
+	}
+	fota_call_free(call);
+	return G_SOURCE_REMOVE;
+}
+
 void
 fota_host_upload(DfotaFota *self)
 {
@@ -188,11 +207,7 @@ fota_host_upload(DfotaFota *self)
 	};
 
 	if (!channel) {
-		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
-		                                  "The modem's port is gone; the package cannot be "
-		                                  "uploaded");
-		DfotaJmEvent ev = { .type = DFOTA_JM_EV_UPLOAD_DONE, .error = e };
-		fota_feed(self, &ev);
+		g_idle_add(upload_no_port, fota_call_new(self));
 		return;
 	}
 	dfota_ufs_upload(channel, PACKAGE_NAME, self->package, &opts, host_progress, self,
@@ -293,14 +308,26 @@ delete_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	fota_call_free(call);
 }
 
+/* No port: nothing could be deleted; reported from the main loop as upload_no_port() is. */
+static gboolean
+delete_no_port(gpointer user_data)
+{
+	FotaCall *call = user_data;
+	DfotaFota *self = fota_call_self(call);
+	DfotaJmEvent ev = { .type = DFOTA_JM_EV_DELETE_DONE };
+
+	if (self)
+		fota_feed(self, &ev);
+	fota_call_free(call);
+	return G_SOURCE_REMOVE;
+}
+
 void
 fota_host_delete_partial(DfotaFota *self)
 {
 	DfotaAtChannel *channel = dfota_modem_get_channel(self->modem);
-	DfotaJmEvent ev = { .type = DFOTA_JM_EV_DELETE_DONE };
-
 	if (!channel) {
-		fota_feed(self, &ev);
+		g_idle_add(delete_no_port, fota_call_new(self));
 		return;
 	}
 	dfota_ufs_delete(channel, PACKAGE_NAME,
