@@ -372,7 +372,7 @@ run_effect(DfotaFota *self, DfotaJmEffect *fx)
 	case DFOTA_JM_FX_LOG:
 		dfota_log_job(fx->level, dfota_modem_get_config(self->modem)->name,
 		              job ? job->id : 0, self->phase,
-		              fx->code ? fx->code : DFOTA_LOG_NO_CODE, "%s", fx->text);
+		              fx->has_code ? fx->code : DFOTA_LOG_NO_CODE, "%s", fx->text);
 		break;
 	}
 }

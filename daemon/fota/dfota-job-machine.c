@@ -229,6 +229,9 @@ jm_finish(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error, int c
 		          "job %" G_GUINT64_FORMAT " (%s) succeeded: %s -> %s", job->id,
 		          dfota_job_kind_to_string(job->kind), job->from_revision,
 		          to_revision ? to_revision : "");
+	/* The log line of the end carries the module's code (journald field DFOTAD_CODE). */
+	g_array_index(fx, DfotaJmEffect, fx->len - 1).has_code = TRUE;
+	g_array_index(fx, DfotaJmEffect, fx->len - 1).code = code;
 	jm_push(fx, DFOTA_JM_FX_CANCEL_TIMER);
 	e = jm_push(fx, DFOTA_JM_FX_FINISH);
 	e->result = g_variant_ref_sink(g_variant_builder_end(&b));

@@ -112,7 +112,8 @@ typedef struct {
 	guint percent;
 	guint seconds;
 	GLogLevelFlags level;
-	int code;
+	int code; /* FINISH; LOG when has_code */
+	gboolean has_code;
 	guint64 id;
 	GError *error;
 	GVariant *result; /* FINISH: the result; JOURNAL_JOB: the record */

@@ -856,6 +856,31 @@ test_random_paths(void)
 	g_rand_free(rand);
 }
 
+/* The log line of a job's end carries the module's code (journald's DFOTAD_CODE). */
+static void
+test_finish_log_code(void)
+{
+	Run r;
+	gboolean seen = FALSE;
+
+	run_init(&r);
+	feed(&r, "journal");
+	feed(&r, "start upgrade");
+	feed(&r, "preflight ok");
+	feed(&r, "reply ok");
+	feed(&r, "urc +QIND: \"FOTA\",\"HTTPEND\",702");
+	for (guint i = 0; i < r.fx->len; i++) {
+		const DfotaJmEffect *e = &g_array_index(r.fx, DfotaJmEffect, i);
+		if (e->type == DFOTA_JM_FX_LOG && e->has_code) {
+			g_assert_cmpint(e->code, ==, 702);
+			g_assert_cmpint(e->level, ==, G_LOG_LEVEL_WARNING);
+			seen = TRUE;
+		}
+	}
+	g_assert_true(seen);
+	run_clear(&r);
+}
+
 /* ---- the step table ------------------------------------------------------------------------- */
 
 static void
@@ -915,5 +940,6 @@ main(int argc, char **argv)
 	}
 	g_test_add_func("/job-machine/random-paths", test_random_paths);
 	g_test_add_func("/job-machine/steps-markdown", test_steps_markdown);
+	g_test_add_func("/job-machine/finish-log-code", test_finish_log_code);
 	return g_test_run();
 }
