@@ -119,9 +119,14 @@ dfotactl_print_result(GVariant *result)
 	const char *to = dfotactl_dict_str(result, "to-revision", "");
 	const char *file = dfotactl_dict_str(result, "file", NULL);
 
+	gboolean via_host = FALSE;
+
 	g_variant_lookup(result, "success", "b", &success);
 	g_variant_lookup(result, "code", "i", &code);
-	printf("Result:   %s\n", success ? "success" : "failed");
+	g_variant_lookup(result, "via-host", "b", &via_host);
+	printf("Result:   %s%s\n", success ? "success" : "failed",
+	       via_host ? " (the gateway downloaded the package after the module's download failed)"
+	                : "");
 	if (*from || *to)
 		printf("Revision: %s -> %s\n", *from ? from : "?", *to ? to : "?");
 	if (file && g_variant_lookup(result, "size", "t", &size))

@@ -282,6 +282,8 @@ test_dfotactl(void)
 			               NULL };
 
 		g_assert_cmpint(harness_run(h, argv, NULL, &out, &err, 120000), ==, 0);
+		g_test_message("dfotactl: %s", out);
+		g_assert_nonnull(strstr(out, "the gateway downloaded the package"));
 	}
 	last = harness_get_property(h, HARNESS_IFACE_FOTA, "LastResult");
 	g_assert_true(harness_dict_bool(last, "success"));
