@@ -98,8 +98,10 @@ static void
 test_no_end(void)
 {
 	const char *const sim_args[] = { "--field", "no-end", NULL };
+	/* Far beyond the wait below: the job must not sit out reboot-timeout for a resume. */
+	const char *const keys[] = { "reboot-timeout=600", NULL };
 	g_autofree char *phases = NULL;
-	g_autoptr(GVariant) result = run_upgrade(sim_args, NULL, &phases);
+	g_autoptr(GVariant) result = run_upgrade(sim_args, keys, &phases);
 
 	assert_success(result);
 	g_assert_cmpstr(phases, ==, "downloading,updating,rebooting,verifying");
@@ -134,8 +136,9 @@ static void
 test_power_cut_after_end(void)
 {
 	const char *const sim_args[] = { "--power-cut", "end:0", NULL };
+	const char *const keys[] = { "reboot-timeout=600", NULL };
 	g_autofree char *phases = NULL;
-	g_autoptr(GVariant) result = run_upgrade(sim_args, NULL, &phases);
+	g_autoptr(GVariant) result = run_upgrade(sim_args, keys, &phases);
 
 	assert_success(result);
 	g_assert_cmpstr(phases, ==, "downloading,updating,rebooting,verifying");
