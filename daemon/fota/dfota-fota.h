@@ -1,8 +1,10 @@
 /* dfota-fota.h: the firmware jobs of one modem (org.dfotad1.Fota, D-Bus agnostic).
  *
- * One job at a time. Each kind is an explicit list of steps (DfotaJobStep), each step
- * journalled before it acts. DfotaFota is the only writer of phase, percent, job and
- * last-result; it emits "finished" exactly once per started job, on every path.
+ * One job at a time. The job logic is the pure machine of dfota-job-machine.h (each kind an
+ * explicit list of steps, each step journalled before it acts); DfotaFota turns its events
+ * into the machine's input and its effects into I/O. DfotaFota is the only writer of phase,
+ * percent, job and last-result; it emits "finished" exactly once per started job, on every
+ * path.
  */
 #pragma once
 
