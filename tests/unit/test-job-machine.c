@@ -8,7 +8,10 @@
 #include <string.h>
 
 #include "dfota-error.h"
+#include <glib/gstdio.h>
+
 #include "dfota-job-machine.h"
+#include "dfota-journal.h"
 
 #define REV_FROM "BC65JAR01A01"
 #define REV_TO "BC65JAR01A02"
@@ -881,6 +884,50 @@ test_finish_log_code(void)
 	run_clear(&r);
 }
 
+/* What the machine keeps of a job across a daemon restart survives the journal's checks. */
+static void
+test_record_survives_journal(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *dir = g_dir_make_tmp("test-job-machine-XXXXXX", &error);
+	g_autoptr(DfotaJob) job = dfota_job_new(DFOTA_JOB_KIND_UPGRADE, URL);
+	g_autoptr(DfotaJob) back = NULL;
+	g_autoptr(GVariant) record = NULL;
+	DfotaJournal *journal;
+
+	g_assert_no_error(error);
+	job->id = 3;
+	job->step = DFOTA_JOB_STEP_REBOOTING;
+	job->updating_done = TRUE;
+	job->fallback_via_host = TRUE;
+	job->via_host = TRUE;
+	job->first_failure = g_strdup("DownloadFailed: code 702");
+	journal = dfota_journal_open(dir, "/dev/ttyUSB0", "866971030012345");
+	g_assert_true(dfota_journal_set_job(journal, dfota_job_to_record(job), NULL));
+	dfota_journal_free(journal);
+	journal = dfota_journal_open(dir, "/dev/ttyUSB0", "866971030012345");
+	record = dfota_journal_get_job(journal);
+	back = dfota_job_from_record(record);
+	g_assert_nonnull(back);
+	g_assert_cmpuint(back->step, ==, DFOTA_JOB_STEP_REBOOTING);
+	g_assert_true(back->updating_done);
+	g_assert_true(back->fallback_via_host);
+	g_assert_true(back->via_host);
+	g_assert_cmpstr(back->first_failure, ==, "DownloadFailed: code 702");
+	dfota_journal_set_job(journal, NULL, NULL);
+	dfota_journal_free(journal);
+	{
+		g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+		const char *name;
+
+		while (d && (name = g_dir_read_name(d))) {
+			g_autofree char *path = g_build_filename(dir, name, NULL);
+			g_remove(path);
+		}
+	}
+	g_rmdir(dir);
+}
+
 /* ---- the step table ------------------------------------------------------------------------- */
 
 static void
@@ -941,5 +988,6 @@ main(int argc, char **argv)
 	g_test_add_func("/job-machine/random-paths", test_random_paths);
 	g_test_add_func("/job-machine/steps-markdown", test_steps_markdown);
 	g_test_add_func("/job-machine/finish-log-code", test_finish_log_code);
+	g_test_add_func("/job-machine/record-survives-journal", test_record_survives_journal);
 	return g_test_run();
 }
