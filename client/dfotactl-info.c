@@ -126,10 +126,13 @@ print_status_text(Dfotactl *ctl)
 		gint32 code = -1;
 		g_autofree char *finished = format_time(last, "finished");
 		g_variant_lookup(last, "success", "b", &success);
+		gboolean via_host = FALSE;
+
 		g_variant_lookup(last, "code", "i", &code);
-		printf("LastResult:   job %" G_GUINT64_FORMAT " %s %s, finished %s\n", id,
-		       dfotactl_dict_str(last, "kind", ""), success ? "succeeded" : "failed",
-		       finished);
+		g_variant_lookup(last, "via-host", "b", &via_host);
+		printf("LastResult:   job %" G_GUINT64_FORMAT " %s%s %s, finished %s\n", id,
+		       dfotactl_dict_str(last, "kind", ""), via_host ? " (via host)" : "",
+		       success ? "succeeded" : "failed", finished);
 		if (*dfotactl_dict_str(last, "from-revision", "") ||
 		    *dfotactl_dict_str(last, "to-revision", ""))
 			printf("              revision %s -> %s\n",

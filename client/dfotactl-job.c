@@ -119,9 +119,14 @@ dfotactl_print_result(GVariant *result)
 	const char *to = dfotactl_dict_str(result, "to-revision", "");
 	const char *file = dfotactl_dict_str(result, "file", NULL);
 
+	gboolean via_host = FALSE;
+
 	g_variant_lookup(result, "success", "b", &success);
 	g_variant_lookup(result, "code", "i", &code);
-	printf("Result:   %s\n", success ? "success" : "failed");
+	g_variant_lookup(result, "via-host", "b", &via_host);
+	printf("Result:   %s%s\n", success ? "success" : "failed",
+	       via_host ? " (the gateway downloaded the package after the module's download failed)"
+	                : "");
 	if (*from || *to)
 		printf("Revision: %s -> %s\n", *from ? from : "?", *to ? to : "?");
 	if (file && g_variant_lookup(result, "size", "t", &size))
@@ -477,6 +482,26 @@ dfotactl_cmd_upgrade(Dfotactl *ctl)
 		}
 		return run_job(ctl, "UpgradeFromFile",
 		               g_variant_new("(h@a{sv})", index, host_side_options(ctl)), fds);
+	}
+	if (g_hash_table_contains(ctl->opts, "from-revision") ||
+	    g_hash_table_contains(ctl->opts, "fallback-via-host")) {
+		GVariantBuilder b;
+		const char *sha256 = g_hash_table_lookup(ctl->opts, "sha256");
+		const char *from = g_hash_table_lookup(ctl->opts, "from-revision");
+
+		g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+		if (from)
+			g_variant_builder_add(&b, "{sv}", "from-revision",
+			                      g_variant_new_string(from));
+		if (g_hash_table_contains(ctl->opts, "fallback-via-host"))
+			g_variant_builder_add(&b, "{sv}", "fallback-via-host",
+			                      g_variant_new_boolean(TRUE));
+		if (sha256)
+			g_variant_builder_add(&b, "{sv}", "sha256", g_variant_new_string(sha256));
+		return run_job(ctl, "UpgradeWithOptions",
+		               g_variant_new("(s@a{sv})", (char *)ctl->args->pdata[0],
+		                             g_variant_builder_end(&b)),
+		               NULL);
 	}
 	return run_job(ctl, "Upgrade", g_variant_new("(s)", (char *)ctl->args->pdata[0]), NULL);
 }

@@ -31,8 +31,11 @@ static const DfotactlCommand commands[] = {
 	{ "status", NULL, dfotactl_cmd_status, 0, 0, "", NULL,
 	  "status                      identity, state, network, current job, last result" },
 	{ "upgrade", NULL, dfotactl_cmd_upgrade, 0, 1,
-	  "local via-host file sha256 from-revision no-wait", check_upgrade,
+	  "local via-host file sha256 from-revision fallback-via-host no-wait", check_upgrade,
 	  "upgrade URL                 the module downloads the package itself and upgrades\n"
+	  "  upgrade URL [--from-revision REV] [--fallback-via-host [--sha256 HEX]]\n"
+	  "                              only from REV; the gateway takes over the download\n"
+	  "                              when the module's own fails\n"
 	  "  upgrade --local             upgrade from fota.pack already in the module's UFS\n"
 	  "  upgrade --via-host URL [--sha256 HEX] [--from-revision REV]\n"
 	  "                              the gateway downloads the package and uploads it\n"
@@ -65,11 +68,13 @@ static const struct {
 	gboolean has_value;
 	gboolean global;
 } options[] = {
-	{ "session", FALSE, TRUE },  { "system", FALSE, TRUE }, { "modem", TRUE, TRUE },
-	{ "json", FALSE, TRUE },     { "help", FALSE, TRUE },   { "version", FALSE, TRUE },
-	{ "no-wait", FALSE, FALSE }, { "local", FALSE, FALSE }, { "via-host", TRUE, FALSE },
-	{ "file", TRUE, FALSE },     { "sha256", TRUE, FALSE }, { "from-revision", TRUE, FALSE },
-	{ "timeout", TRUE, FALSE },
+	{ "session", FALSE, TRUE },  { "system", FALSE, TRUE },
+	{ "modem", TRUE, TRUE },     { "json", FALSE, TRUE },
+	{ "help", FALSE, TRUE },     { "version", FALSE, TRUE },
+	{ "no-wait", FALSE, FALSE }, { "local", FALSE, FALSE },
+	{ "via-host", TRUE, FALSE }, { "file", TRUE, FALSE },
+	{ "sha256", TRUE, FALSE },   { "from-revision", TRUE, FALSE },
+	{ "timeout", TRUE, FALSE },  { "fallback-via-host", FALSE, FALSE },
 };
 
 static void
@@ -259,9 +264,18 @@ check_upgrade(Dfotactl *ctl)
 		return usage_error("upgrade needs a URL, --local, --via-host URL or --file PATH");
 	if (kinds > 1)
 		return usage_error("upgrade takes only one of URL, --local, --via-host, --file");
-	if (!host_side && (g_hash_table_contains(ctl->opts, "sha256") ||
-	                   g_hash_table_contains(ctl->opts, "from-revision")))
-		return usage_error("--sha256 and --from-revision apply to --via-host and --file");
+	if (host_side && g_hash_table_contains(ctl->opts, "fallback-via-host"))
+		return usage_error("--fallback-via-host applies to upgrade URL only");
+	if (g_hash_table_contains(ctl->opts, "local") &&
+	    (g_hash_table_contains(ctl->opts, "sha256") ||
+	     g_hash_table_contains(ctl->opts, "from-revision") ||
+	     g_hash_table_contains(ctl->opts, "fallback-via-host")))
+		return usage_error("--local takes no --sha256, --from-revision or "
+		                   "--fallback-via-host");
+	if (!host_side && g_hash_table_contains(ctl->opts, "sha256") &&
+	    !g_hash_table_contains(ctl->opts, "fallback-via-host"))
+		return usage_error("upgrade URL takes --sha256 only with --fallback-via-host (the "
+		                   "module verifies its own download)");
 	return -1;
 }
 

@@ -262,6 +262,8 @@ test_usage(void)
 		{ "upgrade", "--local", "http://h/p" },
 		{ "upgrade", "--sha256" },
 		{ "upgrade", "--sha256", "00", "http://h/p" },
+		{ "upgrade", "--fallback-via-host", "--via-host", "http://h/p" },
+		{ "upgrade", "--local", "--from-revision", "R1" },
 		{ "at" },
 		{ "at", "ATI", "--timeout", "soon" },
 		{ "files" },

@@ -9,7 +9,7 @@
 #define MODULE_URL_MAX 511 /* seed 3.1 / 3.3 */
 /* libcurl has no such limit; signed URLs of object stores are often longer than 511. */
 #define HOST_URL_MAX 2048
-#define FILENAME_MAX_BYTES 58 /* seed 3.3 note */
+#define FILENAME_MAX_BYTES DFOTA_UFS_NAME_MAX_BYTES
 
 static gboolean
 is_control(guchar c)

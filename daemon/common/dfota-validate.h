@@ -15,6 +15,9 @@ gboolean dfota_validate_module_url(const char *url, GError **error);
  * 2048 bytes (libcurl has no 511-byte limit; signed object-store URLs are often longer). */
 gboolean dfota_validate_host_url(const char *url, GError **error);
 
+/* The longest UFS file name the module takes (seed 3.3 note). */
+#define DFOTA_UFS_NAME_MAX_BYTES 58
+
 /* A UFS file name: 1–58 bytes, no '/', '\\', '"', control characters or non-ASCII.
  * DFOTA_ERROR_INVALID_FILENAME. */
 gboolean dfota_validate_filename(const char *name, GError **error);

@@ -4,6 +4,7 @@
 
 #include "dfota-fota.h"
 #include "dfota-job.h"
+#include "dfota-job-machine.h"
 #include "dfota-journal.h"
 
 G_BEGIN_DECLS
@@ -16,23 +17,18 @@ struct _DfotaFota {
 	DfotaFotaConfig cfg;
 	DfotaJournal *journal; /* opened once the module's IMEI is known */
 
-	DfotaJob *job;     /* the current job, accepted or being started */
-	gboolean accepted; /* the method's reply was sent (or the job needs none) */
-	gboolean accepted_or_recorded;
+	DfotaJobMachine machine; /* the job logic; everything here is I/O around it */
 	DfotaFotaStartedFunc started_cb;
 	gpointer started_data;
+	int pending_fd; /* UpgradeFromFile: read once the job is accepted */
+	guint64 pending_size;
 	GCancellable *job_cancellable;      /* cancelled when the job ends: stale callbacks */
 	GCancellable *transfer_cancellable; /* Cancel() of a host-side phase */
-	GPtrArray *early_urcs;              /* FOTA URCs that raced the OK of AT+QFOTADL */
-	/* FOTA URCs with no job before the journal opened, kept for a recorded job */
-	GPtrArray *pre_journal_urcs;
-	guint pre_journal_timer;
-	gboolean pre_journal_expired;
-	gboolean replaying;    /* handling pre_journal_urcs: history, not live */
-	char *pending_command; /* the AT+QFOTADL to send after the network preflight */
-	GBytes *package;       /* host kinds: the package, in memory (bounded) */
+	GBytes *package;                    /* host kinds: the package, in memory (bounded) */
 	guint timer_id;
-	guint timer_seconds;
+	guint hold_timer_id; /* DFOTA_JM_FX_ARM_HOLD_TIMER */
+	char *phase;         /* published: what the last Progress said */
+	guint percent;
 	GVariant *last_result;
 };
 
@@ -46,22 +42,25 @@ FotaCall *fota_call_new(DfotaFota *self);
 void fota_call_free(FotaCall *call);
 DfotaFota *fota_call_self(FotaCall *call);
 
-gboolean fota_begin(DfotaFota *self, DfotaJobKind kind, const char *source,
-                    DfotaFotaStartedFunc started, gpointer user_data);
-void fota_accept(DfotaFota *self, DfotaJobStep step, const char *phase, guint percent);
-void fota_refuse(DfotaFota *self, const GError *error);
-void fota_set_step(DfotaFota *self, DfotaJobStep step, const char *phase, guint percent);
-void fota_publish(DfotaFota *self, const char *phase, guint percent);
-void fota_arm_timer(DfotaFota *self, guint seconds);
-void fota_finish(DfotaFota *self, const GError *error, int code, const char *to_revision,
-                 GVariant *extra);
-void fota_finish_error(DfotaFota *self, GError *error, int code);
-void fota_send_qfotadl(DfotaFota *self, const char *command);
-void fota_handle_urc_line(DfotaFota *self, const char *line);
-void fota_ensure_journal(DfotaFota *self);
+/* Feeds @ev (now filled in) to the machine and carries out its effects. */
+void fota_feed(DfotaFota *self, DfotaJmEvent *ev);
+/* Starts a job of a method call (DFOTA_JM_EV_START with the modem's state filled in). */
+void fota_start(DfotaFota *self, DfotaJmEvent *ev, DfotaFotaStartedFunc started,
+                gpointer user_data);
 
-/* dfota-fota-host.c: a host-side job found in the journal after a restart ends Interrupted
- * once the partial fota.pack is deleted. */
-void fota_host_interrupted(DfotaFota *self);
+/* dfota-fota-host.c: the gateway-side I/O. */
+void fota_host_fetch(DfotaFota *self, const char *url);
+void fota_host_upload(DfotaFota *self);
+void fota_host_delete_partial(DfotaFota *self);
+/* The options of the host kinds and UpgradeWithOptions; FALSE with InvalidArgument. */
+typedef struct {
+	char *sha256;
+	char *from_revision;
+	gboolean fallback_via_host;
+} FotaOptions;
+void fota_options_clear(FotaOptions *o);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FotaOptions, fota_options_clear)
+gboolean fota_parse_options(GVariant *options, gboolean module_download, FotaOptions *out,
+                            GError **error);
 
 G_END_DECLS

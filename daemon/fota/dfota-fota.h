@@ -1,8 +1,10 @@
 /* dfota-fota.h: the firmware jobs of one modem (org.dfotad1.Fota, D-Bus agnostic).
  *
- * One job at a time. Each kind is an explicit list of steps (DfotaJobStep), each step
- * journalled before it acts. DfotaFota is the only writer of phase, percent, job and
- * last-result; it emits "finished" exactly once per started job, on every path.
+ * One job at a time. The job logic is the pure machine of dfota-job-machine.h (each kind an
+ * explicit list of steps, each step journalled before it acts); DfotaFota turns its events
+ * into the machine's input and its effects into I/O. DfotaFota is the only writer of phase,
+ * percent, job and last-result; it emits "finished" exactly once per started job, on every
+ * path.
  */
 #pragma once
 
@@ -39,6 +41,11 @@ typedef void (*DfotaFotaStartedFunc)(GError *error, gpointer user_data);
 /* Seed 3.1: AT+QFOTADL="<url>". */
 void dfota_fota_upgrade(DfotaFota *self, const char *url, DfotaFotaStartedFunc started,
                         gpointer user_data);
+/* As dfota_fota_upgrade() with @options a{sv}: "from-revision" s (RevisionMismatch before a byte
+ * is sent), "fallback-via-host" b (the gateway fetches @url itself when the module's download
+ * fails, same job), "sha256" s (the fallback's check; only with fallback-via-host). */
+void dfota_fota_upgrade_with_options(DfotaFota *self, const char *url, GVariant *options,
+                                     DfotaFotaStartedFunc started, gpointer user_data);
 /* Seed 3.2: AT+QFOTADL=1 after checking fota.pack with AT+QFLST. */
 void dfota_fota_upgrade_local(DfotaFota *self, DfotaFotaStartedFunc started, gpointer user_data);
 /* Seed 3.3: AT+QFOTADL=2,"<url>"[,"<filename>"] (empty @filename omits it). */

@@ -44,6 +44,12 @@ dfota_job_kind_is_host(DfotaJobKind kind)
 	return kind == DFOTA_JOB_KIND_UPGRADE_VIA_HOST || kind == DFOTA_JOB_KIND_UPGRADE_FROM_FILE;
 }
 
+gboolean
+dfota_job_is_host(const DfotaJob *job)
+{
+	return dfota_job_kind_is_host(job->kind) || job->via_host;
+}
+
 DfotaJob *
 dfota_job_new(DfotaJobKind kind, const char *source)
 {
@@ -75,6 +81,7 @@ dfota_job_free(DfotaJob *job)
 	g_free(job->filename);
 	g_free(job->sha256);
 	g_free(job->phase);
+	g_free(job->first_failure);
 	g_free(job);
 }
 
@@ -87,6 +94,8 @@ add_public(GVariantBuilder *b, const DfotaJob *job)
 	g_variant_builder_add(b, "{sv}", "source", g_variant_new_string(job->source));
 	g_variant_builder_add(b, "{sv}", "started", g_variant_new_uint64((guint64)job->started));
 	g_variant_builder_add(b, "{sv}", "from-revision", g_variant_new_string(job->from_revision));
+	if (job->via_host)
+		g_variant_builder_add(b, "{sv}", "via-host", g_variant_new_boolean(TRUE));
 }
 
 GVariant *
@@ -114,6 +123,13 @@ dfota_job_to_record(const DfotaJob *job)
 	g_variant_builder_add(&b, "{sv}", "filename", g_variant_new_string(job->filename));
 	g_variant_builder_add(&b, "{sv}", "end-seen", g_variant_new_boolean(job->end_seen));
 	g_variant_builder_add(&b, "{sv}", "power-cut", g_variant_new_boolean(job->power_cut));
+	g_variant_builder_add(&b, "{sv}", "updating-done",
+	                      g_variant_new_boolean(job->updating_done));
+	g_variant_builder_add(&b, "{sv}", "fallback-via-host",
+	                      g_variant_new_boolean(job->fallback_via_host));
+	if (job->first_failure)
+		g_variant_builder_add(&b, "{sv}", "first-failure",
+		                      g_variant_new_string(job->first_failure));
 	return g_variant_builder_end(&b);
 }
 
@@ -158,5 +174,10 @@ dfota_job_from_record(GVariant *record)
 		job->percent = MIN(percent, 100);
 	g_variant_lookup(record, "end-seen", "b", &job->end_seen);
 	g_variant_lookup(record, "power-cut", "b", &job->power_cut);
+	g_variant_lookup(record, "updating-done", "b", &job->updating_done);
+	g_variant_lookup(record, "fallback-via-host", "b", &job->fallback_via_host);
+	g_variant_lookup(record, "via-host", "b", &job->via_host);
+	if (g_variant_lookup(record, "first-failure", "&s", &s))
+		job->first_failure = g_strdup(s);
 	return job;
 }

@@ -28,6 +28,7 @@ typedef enum {
 	DFOTA_JOB_STEP_UPDATING,    /* the module flashes: START … END */
 	DFOTA_JOB_STEP_REBOOTING,   /* END,0 seen (or power cut): waiting for the module */
 	DFOTA_JOB_STEP_VERIFYING,   /* re-reading the identity */
+	DFOTA_JOB_STEP_NONE = 255,  /* ends a kind's list of steps */
 } DfotaJobStep;
 
 typedef struct {
@@ -42,8 +43,12 @@ typedef struct {
 	DfotaJobStep step;
 	char *phase; /* the published phase of the step */
 	guint percent;
-	gboolean end_seen;  /* the module reported END,0 */
-	gboolean power_cut; /* the module restarted during updating (seed 3.1 note) */
+	gboolean end_seen;          /* the module reported END,0 */
+	gboolean power_cut;         /* the module restarted during updating (seed 3.1 note) */
+	gboolean updating_done;     /* UPDATING reached 100 (END may be lost in a reboot) */
+	gboolean fallback_via_host; /* upgrade: fetch the URL on the gateway if the module fails */
+	gboolean via_host;          /* upgrade: the fallback runs (host steps from now on) */
+	char *first_failure;        /* via_host: why the module's own download failed */
 } DfotaJob;
 
 const char *dfota_job_kind_to_string(DfotaJobKind kind);
@@ -52,13 +57,16 @@ gboolean dfota_job_kind_from_string(const char *s, DfotaJobKind *kind);
 gboolean dfota_job_kind_upgrades(DfotaJobKind kind);
 /* TRUE for the kinds with gateway-side phases (fetching/uploading). */
 gboolean dfota_job_kind_is_host(DfotaJobKind kind);
+/* TRUE when @job is in or past gateway-side phases (a host kind, or the via-host fallback). */
+gboolean dfota_job_is_host(const DfotaJob *job);
 
 /* @source is stored redacted (dfota_text_redact_urls()). */
 DfotaJob *dfota_job_new(DfotaJobKind kind, const char *source);
 void dfota_job_free(DfotaJob *job);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DfotaJob, dfota_job_free)
 
-/* The Job property: id, kind, source, started, from-revision. Floating. */
+/* The Job property: id, kind, source, started, from-revision, via-host (when true).
+ * Floating. */
 GVariant *dfota_job_to_public(const DfotaJob *job);
 /* The journal record: the public keys plus step, phase, percent and the job's private
  * state. Floating. */

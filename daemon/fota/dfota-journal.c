@@ -115,6 +115,9 @@ static const RecordKey job_keys[] = {
 	{ "filename", "s", NULL },
 	{ "end-seen", "b", NULL },
 	{ "power-cut", "b", NULL },
+	{ "updating-done", "b", NULL },
+	{ "fallback-via-host", "b", NULL },
+	{ "first-failure", "s", NULL },
 	{ NULL },
 };
 static const char *const job_required[] = { "id", "kind", "source", NULL };

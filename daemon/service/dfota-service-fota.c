@@ -24,6 +24,18 @@ do_upgrade(ModemEntry *e, GDBusMethodInvocation *invocation)
 }
 
 static void
+do_upgrade_with_options(ModemEntry *e, GDBusMethodInvocation *invocation)
+{
+	const char *url;
+	g_autoptr(GVariant) options = NULL;
+
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s@a{sv})", &url,
+	              &options);
+	dfota_fota_upgrade_with_options(e->fota, url, options, job_started,
+	                                g_object_ref(invocation));
+}
+
+static void
 do_upgrade_local(ModemEntry *e, GDBusMethodInvocation *invocation)
 {
 	dfota_fota_upgrade_local(e->fota, job_started, g_object_ref(invocation));
@@ -76,6 +88,7 @@ do_cancel(ModemEntry *e, GDBusMethodInvocation *invocation)
 
 HANDLER_1(upgrade, const char *)
 HANDLER_0(upgrade_local)
+HANDLER_2(upgrade_with_options, const char *, GVariant *)
 HANDLER_2(fetch_mcu_file, const char *, const char *)
 HANDLER_2(upgrade_via_host, const char *, GVariant *)
 HANDLER_2(upgrade_from_file, GVariant *, GVariant *)
@@ -86,6 +99,8 @@ service_fota_connect(ModemEntry *e)
 {
 	g_signal_connect(e->ifota, "handle-upgrade", G_CALLBACK(on_upgrade), e);
 	g_signal_connect(e->ifota, "handle-upgrade-local", G_CALLBACK(on_upgrade_local), e);
+	g_signal_connect(e->ifota, "handle-upgrade-with-options",
+	                 G_CALLBACK(on_upgrade_with_options), e);
 	g_signal_connect(e->ifota, "handle-fetch-mcu-file", G_CALLBACK(on_fetch_mcu_file), e);
 	g_signal_connect(e->ifota, "handle-upgrade-via-host", G_CALLBACK(on_upgrade_via_host), e);
 	g_signal_connect(e->ifota, "handle-upgrade-from-file", G_CALLBACK(on_upgrade_from_file), e);

@@ -37,6 +37,9 @@ static const ModelKey job_model[] = {
 	{ "filename", "s" },
 	{ "end-seen", "b" },
 	{ "power-cut", "b" },
+	{ "updating-done", "b" },
+	{ "fallback-via-host", "b" },
+	{ "first-failure", "s" },
 	{ NULL, NULL },
 };
 

@@ -27,6 +27,11 @@
 #                     bytes of a record or side file as a corrupt disk leaves them; accepted
 #                     records hold only the D-Bus API's keys and types, round-trip unchanged,
 #                     and are never accepted when the text gives a known key another type.
+#   fuzz-job-machine  dfota_job_machine_step() (daemon/fota/dfota-job-machine*.c): event orders
+#                     chosen by the input (byte 0: how the job begins; each further byte one
+#                     event); one Finished per accepted job, Percent never decreasing within a
+#                     phase, the journal before what depends on it, never success without a
+#                     changed revision.
 #
 # Each target uses tests/fuzz/<target>.dict when there is one, else at.dict.
 #
@@ -45,7 +50,7 @@ src="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$src/../.." && pwd)"
 seconds="${1:-${FUZZ_SECONDS:-20}}"
 build="${2:-${FUZZ_BUILD:-build-fuzz}}"
-targets="${FUZZ_TARGETS:-fuzz-line-reader fuzz-fota-urc fuzz-at-response fuzz-validate fuzz-cmdline fuzz-journal}"
+targets="${FUZZ_TARGETS:-fuzz-line-reader fuzz-fota-urc fuzz-at-response fuzz-validate fuzz-cmdline fuzz-journal fuzz-job-machine}"
 cc="${FUZZ_CC:-clang}"
 
 case "$seconds" in
@@ -94,7 +99,8 @@ read -r -a glib_libs <<<"$(pkg-config --libs glib-2.0 gio-2.0)"
 # are the meson build's business); the targets themselves must be warning-free.
 declare -A domain=([at]=dfota-at [common]=dfota-common [fota]=dfota-fota)
 daemon_srcs=(at/dfota-line-reader.c at/at-parse.c common/dfota-validate.c common/dfota-cmdline.c
-	common/dfota-error.c common/dfota-redact.c fota/dfota-journal.c fota/dfota-job.c)
+	common/dfota-error.c common/dfota-redact.c fota/dfota-journal.c fota/dfota-job.c
+	fota/dfota-job-machine.c fota/dfota-job-machine-steps.c fota/dfota-job-machine-host.c)
 objs=()
 for s in "${daemon_srcs[@]}"; do
 	o="$build/obj/$(basename "${s%.c}").o"

@@ -348,7 +348,11 @@ static void
 cmd_cfun(Sim *sim, const char *tail)
 {
 	if (strcmp(tail, "?") == 0)
-		sim_send_line(sim, "+CFUN: 1");
+		sim_send_line(sim, "+CFUN: %d", sim->radio_off ? 0 : 1);
+	else if (strcmp(tail, "=0") == 0)
+		sim->radio_off = TRUE;
+	else if (strcmp(tail, "=1") == 0)
+		sim->radio_off = FALSE;
 	ok(sim);
 }
 

@@ -41,6 +41,39 @@ sim_parse_inject(Sim *sim, const char *code, const char *kind)
 }
 
 gboolean
+sim_parse_field(Sim *sim, const char *list)
+{
+	static const struct {
+		const char *name;
+		SimField bit;
+	} names[] = {
+		{ "no-downloading", SIM_FIELD_NO_DOWNLOADING },
+		{ "no-start", SIM_FIELD_NO_START },
+		{ "no-end", SIM_FIELD_NO_END },
+		{ "unknown-states", SIM_FIELD_UNKNOWN_STATES },
+		{ "app-rdy", SIM_FIELD_APP_RDY },
+		{ "lost-download", SIM_FIELD_LOST_DOWNLOAD },
+	};
+	g_auto(GStrv) words = g_strsplit(list, ",", -1);
+	guint field = 0;
+
+	for (guint i = 0; words[i]; i++) {
+		guint j;
+
+		if (strcmp(words[i], "none") == 0)
+			continue;
+		for (j = 0; j < G_N_ELEMENTS(names); j++)
+			if (strcmp(words[i], names[j].name) == 0)
+				break;
+		if (j == G_N_ELEMENTS(names))
+			return FALSE;
+		field |= names[j].bit;
+	}
+	sim->field = field;
+	return TRUE;
+}
+
+gboolean
 sim_parse_cut(Sim *sim, const char *phase, const char *pct)
 {
 	guint64 v;
@@ -51,6 +84,10 @@ sim_parse_cut(Sim *sim, const char *phase, const char *pct)
 		sim->cut_phase = SIM_PHASE_UPDATING;
 	else if (strcmp(phase, "downloading") == 0)
 		sim->cut_phase = SIM_PHASE_DOWNLOADING;
+	else if (strcmp(phase, "start") == 0)
+		sim->cut_phase = SIM_PHASE_AT_START;
+	else if (strcmp(phase, "end") == 0)
+		sim->cut_phase = SIM_PHASE_AT_END;
 	else
 		return FALSE;
 	sim->cut_pct = (int)v;
@@ -154,6 +191,12 @@ control_execute(Sim *sim, const char *line)
 		sim_reboot(sim, TRUE);
 	} else if (strcmp(w[0], "powercut") == 0 && n == 3) {
 		return sim_parse_cut(sim, w[1], w[2]);
+	} else if (strcmp(w[0], "field") == 0 && n == 2) {
+		return sim_parse_field(sim, w[1]);
+	} else if (strcmp(w[0], "cfun") == 0 && n == 2 &&
+	           (strcmp(w[1], "0") == 0 || strcmp(w[1], "1") == 0)) {
+		/* as AT+CFUN=<n> typed on the module's other port */
+		sim->radio_off = strcmp(w[1], "0") == 0;
 	} else if (strcmp(w[0], "reboot") == 0 && n == 1) {
 		sim_reboot(sim, FALSE);
 	} else if (strcmp(w[0], "unplug") == 0 && n == 1) {

@@ -49,7 +49,7 @@ urc(Sim *sim, const char *what, int value, gboolean percent)
 		sim_send_line(sim, "+QIND: \"FOTA\"%s\"%s\"", sep, what);
 	else
 		sim_send_line(sim, "+QIND: \"FOTA\"%s\"%s\"%s%d%s", sep, what, sep, value,
-			      percent ? "%" : "");
+		              percent ? "%" : "");
 }
 
 static void
@@ -132,7 +132,15 @@ begin_update(Sim *sim)
 	const guint8 *bytes = f->package ? g_bytes_get_data(f->package, &len) : NULL;
 
 	f->phase = SIM_PHASE_UPDATING;
-	urc(sim, "START", -1, FALSE);
+	if (sim->field & SIM_FIELD_UNKNOWN_STATES)
+		urc(sim, "RESTORE", -1, FALSE);
+	if (!(sim->field & SIM_FIELD_NO_START))
+		urc(sim, "START", -1, FALSE);
+	if (sim->cut_phase == SIM_PHASE_AT_START) {
+		sim->cut_phase = SIM_PHASE_NONE;
+		sim_reboot(sim, TRUE);
+		return;
+	}
 	if (!f->forced && (bytes == NULL || !sim_package_parse(bytes, len, NULL))) {
 		urc(sim, "END", 6507, FALSE);
 		g_clear_pointer(&f->package, g_bytes_unref);
@@ -157,15 +165,21 @@ finish_update(Sim *sim)
 	else if (f->inject == SIM_INJECT_END)
 		code = f->inject_code;
 	else if (g_ascii_strcasecmp(pkg.model, sim->model) != 0 ||
-		 strcmp(pkg.from, sim->revision) != 0)
+	         strcmp(pkg.from, sim->revision) != 0)
 		code = 6508;
-	urc(sim, "END", code, FALSE);
+	/* Field modules reboot straight after UPDATING 100: their END never reaches the host. */
+	if (code != 0 || !(sim->field & SIM_FIELD_NO_END))
+		urc(sim, "END", code, FALSE);
 	g_clear_pointer(&f->package, g_bytes_unref);
 	job_reset(f);
 	if (code == 0) {
+		gboolean cut = sim->cut_phase == SIM_PHASE_AT_END;
+
 		g_free(sim->revision);
 		sim->revision = g_strdup(pkg.to);
-		sim_reboot(sim, FALSE);
+		if (cut)
+			sim->cut_phase = SIM_PHASE_NONE;
+		sim_reboot(sim, cut);
 	}
 	sim_package_clear(&pkg);
 }
@@ -243,8 +257,16 @@ download_tick(gpointer data)
 	int pct = f->next_pct;
 	int code;
 
+	if (sim->radio_off) {
+		/* AT+CFUN=0 during a download: the module gives up with a socket error. */
+		f->timer = 0;
+		urc_httpend(sim, 702);
+		job_reset(f);
+		return G_SOURCE_REMOVE;
+	}
 	if (pct <= 100 && (!f->dl_done || ok) && (pct == 0 || have >= pct || ok)) {
-		urc(sim, "DOWNLOADING", pct, sim->seed_spelling);
+		if (!(sim->field & (SIM_FIELD_NO_DOWNLOADING | SIM_FIELD_LOST_DOWNLOAD)))
+			urc(sim, "DOWNLOADING", pct, sim->seed_spelling);
 		f->next_pct += 10;
 		if (maybe_power_cut(sim, SIM_PHASE_DOWNLOADING, pct))
 			return G_SOURCE_REMOVE;
@@ -254,6 +276,11 @@ download_tick(gpointer data)
 		return G_SOURCE_CONTINUE;
 	f->timer = 0;
 	code = download_result(sim);
+	if (sim->field & SIM_FIELD_LOST_DOWNLOAD) {
+		/* The module gives up without a word: only the host's download timeout tells. */
+		job_reset(f);
+		return G_SOURCE_REMOVE;
+	}
 	urc_httpend(sim, code);
 	if (code != 0 || f->mode == 2) {
 		job_reset(f);
@@ -298,7 +325,7 @@ mcu_name(const char *url, const char *given)
 	p = slash ? slash + 1 : name;
 	if (*p == '\0' || strlen(p) > MAX_NAME ||
 	    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
-		    strlen(p))
+	            strlen(p))
 		return g_strdup("mcu_update.bin");
 	return g_strdup(p);
 }
@@ -376,7 +403,12 @@ sim_fota_command(Sim *sim, const char *tail)
 	f->phase = SIM_PHASE_DOWNLOADING;
 	f->next_pct = 0;
 	urc(sim, "HTTPSTART", -1, FALSE);
+	if (sim->field & SIM_FIELD_UNKNOWN_STATES) {
+		urc(sim, "DOWNLOAD START", -1, FALSE);
+		urc(sim, "FTPSTART", -1, FALSE);
+		urc(sim, "FTPEND", 0, FALSE);
+	}
 	f->http = sim_http_start(url, f->mode == 2 ? sim->ufs_size : sim->max_package,
-				 sim_scaled_ms(sim, 30000) / 1000.0, on_http_done, sim);
+	                         sim_scaled_ms(sim, 30000) / 1000.0, on_http_done, sim);
 	f->timer = g_timeout_add(step_ms(sim), download_tick, sim);
 }

@@ -226,11 +226,16 @@ boot(Sim *sim)
 	sim->pdp_defined = FALSE;
 	sim->pdp_active = FALSE;
 	g_string_truncate(sim->line, 0);
+	sim->radio_off = FALSE;
 	sim_send_line(sim, "RDY");
 	sim_identity_boot(sim);
-	if (sim->forced_upgrade_pending)
+	if (sim->field & SIM_FIELD_APP_RDY)
+		sim_send_line(sim, "APP RDY");
+	if (sim->forced_upgrade_pending) {
+		if (sim->field & SIM_FIELD_APP_RDY)
+			sim_send_line(sim, "Last upgrade was not finished,continue upgrade");
 		sim_fota_forced_upgrade(sim);
-	else
+	} else
 		sim_send_line(sim, "+CPIN: READY");
 	sim_idle_restart(sim);
 }
@@ -269,6 +274,8 @@ power_down(Sim *sim, gboolean power_cut)
 void
 sim_reboot(Sim *sim, gboolean power_cut)
 {
+	if (!power_cut && !sim->dead && (sim->field & SIM_FIELD_APP_RDY))
+		sim_send_line(sim, "POWERED DOWN");
 	power_down(sim, power_cut);
 	sim->power_timer = g_timeout_add(
 	        (guint)sim_scaled_ms(sim, power_cut ? POWER_OFF_MS + BOOT_MS : REBOOT_MS),
@@ -447,6 +454,7 @@ run(Sim *sim, int argc, char **argv)
 	g_autoptr(GOptionContext) octx = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *rat = NULL, *spelling = NULL, *flow = NULL, *power_cut = NULL;
+	g_autofree char *field = NULL;
 	g_autofree char *inject = NULL, *make_package = NULL, *from = NULL, *to = NULL;
 	g_autofree char *checksum_style = NULL, *missing_file = NULL, *upload_stall = NULL;
 	g_autofree char *identity_fail = NULL;
@@ -483,6 +491,10 @@ run(Sim *sim, int argc, char **argv)
 		  "MS" },
 		{ "power-cut", 0, 0, G_OPTION_ARG_STRING, &power_cut,
 		  "updating:PCT|downloading:PCT", "P" },
+		{ "field", 0, 0, G_OPTION_ARG_STRING, &field,
+		  "field behaviours: no-downloading,no-start,no-end,unknown-states,app-rdy,"
+		  "lost-download",
+		  "LIST" },
 		{ "inject-error", 0, 0, G_OPTION_ARG_STRING, &inject, "CODE:sync|httpend|end",
 		  "E" },
 		{ "make-package", 0, 0, G_OPTION_ARG_FILENAME, &make_package, "write a package",
@@ -565,8 +577,13 @@ run(Sim *sim, int argc, char **argv)
 		g_auto(GStrv) p = g_strsplit(power_cut, ":", 2);
 
 		if (!p[1] || !sim_parse_cut(sim, p[0], p[1]))
-			return usage_error("--power-cut must be updating:PCT or downloading:PCT");
+			return usage_error("--power-cut must be updating:PCT, downloading:PCT, "
+			                   "start:0 or end:0");
 	}
+	if (field && !sim_parse_field(sim, field))
+		return usage_error(
+		        "--field takes no-downloading, no-start, no-end, "
+		        "unknown-states, app-rdy and lost-download, separated by commas");
 	if (inject) {
 		g_auto(GStrv) p = g_strsplit(inject, ":", 2);
 

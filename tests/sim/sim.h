@@ -15,7 +15,19 @@ typedef enum {
 	SIM_PHASE_NONE,
 	SIM_PHASE_DOWNLOADING,
 	SIM_PHASE_UPDATING,
+	SIM_PHASE_AT_START, /* power cuts only: right after START */
+	SIM_PHASE_AT_END,   /* power cuts only: right after END,0 */
 } SimPhase;
+
+/* What field modules do that the application note does not show (--field, "field"). */
+typedef enum {
+	SIM_FIELD_NO_DOWNLOADING = 1 << 0, /* no DOWNLOADING URCs: HTTPSTART, silence, HTTPEND */
+	SIM_FIELD_NO_START = 1 << 1,       /* the first UPDATING comes without START */
+	SIM_FIELD_NO_END = 1 << 2,         /* reboot at once after UPDATING 100, END lost */
+	SIM_FIELD_UNKNOWN_STATES = 1 << 3, /* "DOWNLOAD START", "RESTORE", "FTPSTART", "FTPEND" */
+	SIM_FIELD_APP_RDY = 1 << 4,        /* POWERED DOWN before a reboot, APP RDY after RDY */
+	SIM_FIELD_LOST_DOWNLOAD = 1 << 5,  /* after HTTPSTART nothing: no progress, no HTTPEND */
+} SimField;
 
 typedef enum {
 	SIM_INJECT_NONE,
@@ -105,6 +117,8 @@ typedef struct {
 	gboolean app_ready;
 	guint app_rdy_timer;
 	char *ati_urc; /* an unsolicited line sent inside every ATI answer (NULL: none) */
+	guint field;        /* SimField bits */
+	gboolean radio_off; /* AT+CFUN=0: a download fails with HTTPEND 702 */
 
 	GMainLoop *loop;
 	FILE *log;
@@ -268,5 +282,7 @@ gboolean sim_control_open(Sim *sim, GError **error);
 void sim_control_close(Sim *sim);
 gboolean sim_parse_inject(Sim *sim, const char *code, const char *kind);
 gboolean sim_parse_cut(Sim *sim, const char *phase, const char *pct);
+/* A comma-separated list of SimField names, or "none". */
+gboolean sim_parse_field(Sim *sim, const char *list);
 void sim_noise_set(Sim *sim, gboolean on);
 void sim_noise_emit(Sim *sim);

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* dfota-job-machine-host.c: the machine's gateway-side steps (fetching, uploading, the
+ * fallback's continuation) and a journalled job found when the journal opens. */
+#include "dfota-job-machine-private.h"
+
+#include "dfota-error.h"
+
+static void
+host_fail(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error, const char *phase)
+{
+	if (error && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		g_autoptr(GError) e = g_error_new(
+		        DFOTA_ERROR, DFOTA_ERROR_CANCELLED, "Cancelled while %s%s", phase,
+		        g_str_equal(phase, "uploading") ? "; the partial fota.pack was deleted"
+		                                        : "");
+		jm_finish(m, fx, now, e, -1, NULL, NULL);
+		return;
+	}
+	/* The module never saw this package: whatever went wrong, it gave no code. */
+	jm_finish(m, fx, now, error, -1, NULL, NULL);
+}
+
+void
+jm_on_host_progress(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+{
+	if (!m->job || !ev->total)
+		return;
+	if (m->job->step == DFOTA_JOB_STEP_FETCHING)
+		jm_publish(m, fx, "fetching", (guint)(MIN(ev->done, ev->total) * 100 / ev->total));
+	else if (m->job->step == DFOTA_JOB_STEP_UPLOADING)
+		jm_publish(m, fx, "uploading", (guint)(MIN(ev->done, ev->total) * 100 / ev->total));
+}
+
+void
+jm_on_fetch_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+{
+	DfotaJob *job = m->job;
+
+	if (!job || job->step != DFOTA_JOB_STEP_FETCHING)
+		return;
+	if (!ev->ok) {
+		host_fail(m, fx, ev->now, ev->error, "fetching");
+		return;
+	}
+	jm_publish(m, fx, "fetching", 100);
+	if (job->sha256 && g_strcmp0(ev->digest, job->sha256) != 0) {
+		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_CHECKSUM_MISMATCH,
+		                                  "The package's SHA-256 is %s, not the expected "
+		                                  "%s; nothing was uploaded",
+		                                  ev->digest ? ev->digest : "", job->sha256);
+		jm_finish(m, fx, ev->now, e, -1, NULL, NULL);
+		return;
+	}
+	jm_set_step(m, fx, jm_next_step(job, DFOTA_JOB_STEP_FETCHING), 0);
+	jm_push(fx, DFOTA_JM_FX_HOST_UPLOAD);
+}
+
+void
+jm_on_upload_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+{
+	DfotaJob *job = m->job;
+
+	if (!job || job->step != DFOTA_JOB_STEP_UPLOADING)
+		return;
+	if (!ev->ok) {
+		host_fail(m, fx, ev->now, ev->error, "uploading");
+		return;
+	}
+	jm_publish(m, fx, "uploading", 100);
+	jm_set_step(m, fx, jm_next_step(job, DFOTA_JOB_STEP_UPLOADING), 0);
+	jm_push(fx, DFOTA_JM_FX_SEND_COMMAND)->text = g_strdup("AT+QFOTADL=1");
+}
+
+static void
+host_interrupted(DfotaJobMachine *m, GArray *fx, gint64 now)
+{
+	if (m->job->step == DFOTA_JOB_STEP_UPLOADING || m->job->step == DFOTA_JOB_STEP_STARTING) {
+		/* The module may have sat in AT+QFUPL data mode: it has left it by the time it
+		 * answered the initialisation, so the partial file can go. */
+		jm_push(fx, DFOTA_JM_FX_DELETE_PARTIAL);
+		return;
+	}
+	g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_INTERRUPTED,
+	                                  "The daemon restarted while the job was %s; start "
+	                                  "the upgrade again",
+	                                  m->job->phase);
+	jm_finish(m, fx, now, e, -1, NULL, NULL);
+}
+
+void
+jm_on_delete_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+{
+	g_autoptr(GError) e = NULL;
+
+	if (!m->job || !m->accepted || !dfota_job_is_host(m->job) ||
+	    (m->job->step != DFOTA_JOB_STEP_UPLOADING && m->job->step != DFOTA_JOB_STEP_STARTING))
+		return;
+	e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_INTERRUPTED,
+	                "The daemon restarted while the job was %s; %s; start the upgrade again",
+	                m->job->phase,
+	                ev->ok ? "the partial fota.pack was deleted"
+	                       : "no partial fota.pack was left in UFS");
+	jm_finish(m, fx, ev->now, e, -1, NULL, NULL);
+}
+
+static void
+resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+{
+	DfotaJob *job = ev->job;
+
+	if (m->job) {
+		/* A forced update began before the module was identified: it is the recorded
+		 * job when there is one, else a job of its own with a fresh id. */
+		if (job) {
+			m->job->id = job->id;
+			m->job->kind = job->kind;
+			m->job->started = job->started;
+			g_free(m->job->source);
+			m->job->source = g_strdup(job->source);
+			g_free(m->job->from_revision);
+			m->job->from_revision = g_strdup(job->from_revision);
+			dfota_job_free(job);
+		} else {
+			m->job->id = ev->id;
+		}
+		jm_push(fx, DFOTA_JM_FX_JOB_CHANGED);
+		jm_journal_job(m, fx);
+		return;
+	}
+	if (!job)
+		return;
+	m->job = job;
+	m->accepted = TRUE;
+	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+	          "resuming job %" G_GUINT64_FORMAT " (%s) recorded at %s %u%%", job->id,
+	          dfota_job_kind_to_string(job->kind), job->phase, job->percent);
+	jm_push(fx, DFOTA_JM_FX_ACCEPT);
+	jm_progress(fx, job->phase, job->percent);
+	switch (job->step) {
+	case DFOTA_JOB_STEP_PREFLIGHT:
+	case DFOTA_JOB_STEP_FETCHING:
+	case DFOTA_JOB_STEP_UPLOADING:
+		host_interrupted(m, fx, ev->now);
+		break;
+	case DFOTA_JOB_STEP_STARTING:
+		if (dfota_job_is_host(job)) {
+			host_interrupted(m, fx, ev->now);
+			break;
+		}
+		/* Whether the module took the command is unknown: listen for it. */
+		jm_set_step(m, fx, DFOTA_JOB_STEP_DOWNLOADING, job->percent);
+		jm_arm(m, fx, m->cfg.download_timeout_s);
+		break;
+	case DFOTA_JOB_STEP_DOWNLOADING:
+		jm_arm(m, fx, m->cfg.download_timeout_s);
+		break;
+	case DFOTA_JOB_STEP_UPDATING:
+		jm_arm(m, fx, m->cfg.update_timeout_s);
+		break;
+	case DFOTA_JOB_STEP_REBOOTING:
+	case DFOTA_JOB_STEP_VERIFYING:
+		if (job->end_seen || job->updating_done)
+			jm_verify(m, fx);
+		else
+			jm_arm(m, fx, m->cfg.reboot_timeout_s);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The journal opened: the job it records resumes (or a forced update followed meanwhile
+ * becomes it), then the URCs held for it are followed. */
+void
+jm_on_resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+{
+	m->journal_open = TRUE;
+	resume(m, fx, ev);
+	jm_replay_held(m, fx, ev);
+}
