@@ -164,6 +164,14 @@ verify_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	DfotaJmEvent ev = { .type = DFOTA_JM_EV_REVISION };
 
 	ev.ok = dfota_modem_refresh_finish(DFOTA_MODEM(source), res, &error);
+	if (ev.ok && !dfota_modem_identity_is_current(DFOTA_MODEM(source))) {
+		/* The identity rounds after the boot ran out and ATI answered in part again:
+		 * Revision still holds what was read before the reboot, which would make an
+		 * upgraded module look unchanged. */
+		ev.ok = FALSE;
+		g_set_error(&error, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
+		            "the module's ATI answers after the reboot stayed incomplete");
+	}
 	ev.error = error;
 	if (self) {
 		ev.revision = dfota_modem_get_revision(self->modem);
