@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* Items 1 and 2 of issue 7: the AT round trip through the daemon against a bare D-Bus round
  * trip plus a direct pty round trip, and the command rate of 1..N concurrent clients against
  * the direct pty rate. The direct baselines run on a second simulator started with the same

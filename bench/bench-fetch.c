@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* Item 5 of issue 7: the fetch phase of UpgradeViaHost against curl of the same URL, and the
  * daemon's responsiveness meanwhile.
  *

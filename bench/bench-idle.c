@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* Items 6 and 7 of issue 7: startup and idle cost of dfotad against minimal-owner.
  *
  * Startup: the time from spawning the process to READY=1 on a NOTIFY_SOCKET of our own, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-bench: dispatches to one benchmark of issue 7; run-bench.sh runs them all. */
 #include "bench.h"
 

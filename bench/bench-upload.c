@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* Item 4 of issue 7: Files.Upload efficiency against the bound of the protocol.
  *
  * Acknowledged mode (flow=none): the module takes a 1 KiB block at line rate, writes flash for

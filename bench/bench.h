@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-bench: benchmarks of dfotad against baselines measured in the same run (issue 7).
  *
  * Each subcommand measures one thing and its baseline, prints "#" detail lines and one or more

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* minimal-owner: the bare baseline of issue 7, items 3, 6 and 7.
  *
  * A GLib program that owns a bus name on the session bus, sends READY=1 to NOTIFY_SOCKET once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-at-channel.c: one AT command in flight, URCs by prefix, resync after a timeout.
  *
  * The channel is a small state machine:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-fota-host.c: the gateway-side phases of host upgrades (beyond the seed).
  *
  * fetching: the package comes from libcurl (UpgradeViaHost) or from the caller's fd

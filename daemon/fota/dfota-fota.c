@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-fota.c: drives one job at a time through its steps and publishes its progress.
  *
  * The module-side half (QFOTADL, URCs, reboot, verification) lives here; the host-side

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-ufs.c: UFS list/space/delete/upload/download over Quectel's FILE AT commands.
  *
  * Upload is a small chain of commands on the channel: AT+QFLST="<name>" (is a file being

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-modem.c: port lifecycle, module initialisation and the module's identity/network. */
 #include "dfota-modem.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-service.c: the objects on the bus and who may call them. */
 #include "dfota-service.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* fuzz-at-response.c: the response parsers of at-parse.h on arbitrary lines.
  *
  * Every parser sees every input (they are cheap, and a line meant for one prefix must not

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* fuzz-fota-urc.c: dfota_fota_urc_parse() on arbitrary lines.
  *
  * Asserts only what at-parse.h promises: a rejected line leaves no name and value -1; an

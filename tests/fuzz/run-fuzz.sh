@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # run-fuzz.sh: builds the libFuzzer targets of the daemon's pure parsers with clang and runs
 # each for a bounded time. Not part of the meson build: the main build uses gcc and must not
 # need clang.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-faults.c: module and port faults (issue 5, "Jobs survive" and "Port faults"): power
  * cuts at a chosen percent while updating and while downloading, a forced upgrade nobody
  * recorded, tty loss and return (idle and during a job), a silent module, a sleeping module

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-metrics.c: the metrics-file (commands.md "Metrics") from a running daemon, parsed by
  * python3-prometheus-client's parser after a successful and a failed job; and a metrics
  * file that cannot be written is a warning, once, while the daemon goes on serving. */

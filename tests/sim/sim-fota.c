@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* AT+QFOTADL: the three modes of the seed (3.1 URL, 3.2 local, 3.3 MCU file), their URCs in
  * the clean or the seed's own spelling, error injection, power cuts and forced-upgrade resume.
  */

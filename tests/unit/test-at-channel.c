@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-at-channel.c: DfotaAtChannel against a scripted module on a real pseudo-terminal. */
 #include "at-parse.h"
 #include "dfota-at-channel.h"

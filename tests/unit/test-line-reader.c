@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-line-reader.c: framing under any fragmentation, noise, NULs and over-long lines. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-redact.c: what a URL looks like when the daemon shows it (dfota-redact.h). */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-ufs.c: DfotaUfs on a real pseudo-terminal. The test plays the module on the master
  * side with a small scripted responder of its own (not the project's simulator, and with its
  * own checksum code), so a shared misunderstanding cannot hide a bug. */
