@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* Items 1 and 2 of issue 7: the AT round trip through the daemon against a bare D-Bus round
+/* Benchmarks 1 and 2 (docs/performance.md): the AT round trip through the daemon against a bare D-Bus round
  * trip plus a direct pty round trip, and the command rate of 1..N concurrent clients against
  * the direct pty rate. The direct baselines run on a second simulator started with the same
  * options as the daemon's, so neither side shares a pty or a simulator main loop.
@@ -127,7 +127,7 @@ bench_cmd_rtt(int argc, char **argv)
 	return 0;
 }
 
-/* ---- item 2 ---- */
+/* ---- benchmark 2: throughput ---- */
 
 int
 bench_cmd_client(int argc, char **argv)

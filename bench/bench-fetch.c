@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* Item 5 of issue 7: the fetch phase of UpgradeViaHost against curl of the same URL, and the
+/* Benchmark 5 (docs/performance.md): the fetch phase of UpgradeViaHost against curl of the same URL, and the
  * daemon's responsiveness meanwhile.
  *
  * The job runs on one modem; a second thread, on its own bus connection, keeps sending
  * Command("AT") to another modem of the same daemon (a modem with a job refuses commands with
  * Busy, which would say nothing about the main loop). Its latency while the fetch runs is
- * compared with its latency before any job (the issue's target), and with the latency of
+ * compared with its latency before any job (the target: at most twice the idle median), and with the latency of
  * Peer.Ping, which the same thread alternates with Command: GDBus answers Ping on its worker
  * thread without the daemon's main loop, so Ping during the fetch is what the machine's load
  * (HTTP server, bus, 2 cores) costs any D-Bus call, whatever the daemon does. The fetch is

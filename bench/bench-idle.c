@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* Items 6 and 7 of issue 7: startup and idle cost of dfotad against minimal-owner.
+/* Benchmarks 6 and 7 (docs/performance.md): startup and idle cost of dfotad against minimal-owner.
  *
  * Startup: the time from spawning the process to READY=1 on a NOTIFY_SOCKET of our own, and
  * for dfotad also to its modem's State "ready". The baseline of the latter is minimal-owner's

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* Item 3 of issue 7: URC to Urc-signal latency against a bare GDBus signal.
+/* Benchmark 3 (docs/performance.md): URC to Urc-signal latency against a bare GDBus signal.
  *
  * Both paths start the same way: a line written to a FIFO. For the daemon, the simulator's
  * control FIFO ("urc LINE"): the simulator writes the line to its pty, the daemon frames it and

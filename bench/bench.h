@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* dfota-bench: benchmarks of dfotad against baselines measured in the same run (issue 7).
+/* dfota-bench: benchmarks of dfotad against baselines measured in the same run
+ * (docs/performance.md).
  *
  * Each subcommand measures one thing and its baseline, prints "#" detail lines and one or more
  * table rows of the form

@@ -10,7 +10,7 @@ typedef struct {
 } Case;
 
 static const Case urls[] = {
-	/* the example, and the contract's */
+	/* user info and a signed query, as in the contract */
 	{ "http://fw:secret@host/p?X-Amz-Signature=abc&b=c#frag",
 	  "http://fw:***@host/p?X-Amz-Signature=***&b=***" },
 	{ "https://fw:pw@cdn.example/p.pack?X-Sig=1",
