@@ -50,7 +50,7 @@ urc(Sim *sim, const char *what, int value, gboolean percent)
 		sim_send_line(sim, "+QIND: \"FOTA\"%s\"%s\"", sep, what);
 	else
 		sim_send_line(sim, "+QIND: \"FOTA\"%s\"%s\"%s%d%s", sep, what, sep, value,
-			      percent ? "%" : "");
+		              percent ? "%" : "");
 }
 
 static void
@@ -158,7 +158,7 @@ finish_update(Sim *sim)
 	else if (f->inject == SIM_INJECT_END)
 		code = f->inject_code;
 	else if (g_ascii_strcasecmp(pkg.model, sim->model) != 0 ||
-		 strcmp(pkg.from, sim->revision) != 0)
+	         strcmp(pkg.from, sim->revision) != 0)
 		code = 6508;
 	urc(sim, "END", code, FALSE);
 	g_clear_pointer(&f->package, g_bytes_unref);
@@ -295,11 +295,13 @@ mcu_name(const char *url, const char *given)
 	path = url + strlen("http://");
 	path += strcspn(path, "/");
 	name = g_strndup(path, strcspn(path, "?#"));
+	g_assert_nonnull(
+	        name); /* g_strndup returns NULL only for NULL, which the analyzer misses */
 	slash = strrchr(name, '/');
 	p = slash ? slash + 1 : name;
 	if (*p == '\0' || strlen(p) > MAX_NAME ||
 	    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
-		    strlen(p))
+	            strlen(p))
 		return g_strdup("mcu_update.bin");
 	return g_strdup(p);
 }
@@ -378,6 +380,6 @@ sim_fota_command(Sim *sim, const char *tail)
 	f->next_pct = 0;
 	urc(sim, "HTTPSTART", -1, FALSE);
 	f->http = sim_http_start(url, f->mode == 2 ? sim->ufs_size : sim->max_package,
-				 sim_scaled_ms(sim, 30000) / 1000.0, on_http_done, sim);
+	                         sim_scaled_ms(sim, 30000) / 1000.0, on_http_done, sim);
 	f->timer = g_timeout_add(step_ms(sim), download_tick, sim);
 }
