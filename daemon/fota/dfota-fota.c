@@ -754,9 +754,8 @@ on_modem_initialized(DfotaModem *modem, gpointer user_data)
 	fota_ensure_journal(self);
 	if (!self->job || !self->accepted)
 		return;
-	if (self->job->step == DFOTA_JOB_STEP_REBOOTING && self->job->end_seen)
-		fota_verify(self);
-	else if (self->job->step == DFOTA_JOB_STEP_VERIFYING)
+	if ((self->job->step == DFOTA_JOB_STEP_REBOOTING && self->job->end_seen) ||
+	    self->job->step == DFOTA_JOB_STEP_VERIFYING)
 		fota_verify(self);
 }
 

@@ -23,25 +23,25 @@ typedef struct {
 	int fd;
 	GSource *source;
 	GString *line;
-	GByteArray *out;     /* bytes to the host not yet taken by the pty */
+	GByteArray *out; /* bytes to the host not yet taken by the pty */
 	guint out_watch;
-	GPtrArray *log;      /* every command line received */
-	GHashTable *files;   /* name → GByteArray */
+	GPtrArray *log;    /* every command line received */
+	GHashTable *files; /* name → GByteArray */
 	gsize total;
-	gboolean spaces;     /* a space after commas in answers */
+	gboolean spaces; /* a space after commas in answers */
 	/* AT+QFUPL in progress */
 	char *upl_name;
 	gsize upl_size;
 	gboolean upl_ack;
 	guint upl_timeout_s;
 	GByteArray *upl_data;
-	gsize upl_wire;      /* bytes that arrived, dropped ones included */
+	gsize upl_wire; /* bytes that arrived, dropped ones included */
 	guint upl_timer;
 	/* faults */
-	gssize drop_at;      /* lose the byte at this offset (-1: none) */
-	gssize corrupt_at;   /* flip the byte at this offset (-1: none) */
+	gssize drop_at;    /* lose the byte at this offset (-1: none) */
+	gssize corrupt_at; /* flip the byte at this offset (-1: none) */
 	gboolean wrong_dwl_sum;
-	gsize pause_after;   /* stop reading the pty for a while after this many data bytes */
+	gsize pause_after; /* stop reading the pty for a while after this many data bytes */
 	gboolean paused_once;
 } Module;
 
@@ -238,9 +238,9 @@ module_command(Module *m, const char *cmd)
 		}
 		module_line(m, "OK");
 	} else if ((name = quoted_arg(cmd, "AT+QFUPL="))) {
-		const char *p = strchr(cmd + strlen("AT+QFUPL=\"") , '"') + 1;
+		const char *p = strchr(cmd + strlen("AT+QFUPL=\""), '"') + 1;
 		g_auto(GStrv) v = g_strsplit(p + 1, ",", -1);
-		g_assert_cmpint(*p, ==, ',');
+		g_assert_cmpint((guchar)*p, ==, ',');
 		g_assert_cmpuint(g_strv_length(v), ==, 3);
 		m->upl_size = strtoul(v[0], NULL, 10);
 		m->upl_timeout_s = (guint)strtoul(v[1], NULL, 10);
@@ -283,8 +283,8 @@ on_module_readable(gint fd, GIOCondition cond, gpointer data)
 			if (!m->upl_timer)
 				continue;
 			g_source_remove(m->upl_timer);
-			m->upl_timer = g_timeout_add_seconds(m->upl_timeout_s, on_upload_timeout,
-			                                     m);
+			m->upl_timer =
+			        g_timeout_add_seconds(m->upl_timeout_s, on_upload_timeout, m);
 			if (!upload_byte(m, buf[i])) {
 				/* Paused: the rest of this read has arrived all the same. */
 				for (ssize_t j = i + 1; j < n && m->upl_data; j++)
@@ -446,7 +446,8 @@ random_bytes(gsize len)
 static void
 upload(Fixture *fx, const char *name, GBytes *data, gboolean streaming)
 {
-	DfotaUfsUploadOptions opts = { .streaming = streaming, .module_timeout_s = 1,
+	DfotaUfsUploadOptions opts = { .streaming = streaming,
+		                       .module_timeout_s = 1,
 		                       .command_timeout_ms = 2000 };
 
 	fx->done = FALSE;
@@ -484,8 +485,8 @@ static void
 check_upload_ok(Fixture *fx, gsize size, gboolean spaces, gboolean streaming)
 {
 	g_autoptr(GBytes) data = random_bytes(size);
-	g_autofree char *want = g_strdup_printf("AT+QFUPL=\"fota.pack\",%zu,1,%d", size,
-	                                        streaming ? 0 : 1);
+	g_autofree char *want =
+	        g_strdup_printf("AT+QFUPL=\"fota.pack\",%zu,1,%d", size, streaming ? 0 : 1);
 
 	fx->m.spaces = spaces;
 	upload(fx, "fota.pack", data, streaming);
@@ -647,8 +648,8 @@ download(Fixture *fx, const char *name, guint64 max_size)
 	fx->done = FALSE;
 	g_clear_error(&fx->error);
 	g_clear_pointer(&fx->bytes, g_bytes_unref);
-	dfota_ufs_download(fx->channel, name, max_size, 2000, on_progress, fx, NULL,
-	                   on_downloaded, fx);
+	dfota_ufs_download(fx->channel, name, max_size, 2000, on_progress, fx, NULL, on_downloaded,
+	                   fx);
 	wait_done(fx);
 }
 
