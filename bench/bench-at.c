@@ -160,7 +160,7 @@ bench_cmd_client(int argc, char **argv)
 	/* a common start time: all clients run during the same window */
 	if (!late)
 		g_usleep((gulong)(start - now));
-	while ((now = bench_now_us()) < end) {
+	while (bench_now_us() < end) {
 		g_autoptr(GError) e = NULL;
 		gboolean done = use_ping ? ping(conn, &e) : bench_command(conn, modem, "AT", &e);
 
