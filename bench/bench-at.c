@@ -1,4 +1,5 @@
-/* Items 1 and 2 of issue 7: the AT round trip through the daemon against a bare D-Bus round
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Benchmarks 1 and 2 (docs/performance.md): the AT round trip through the daemon against a bare D-Bus round
  * trip plus a direct pty round trip, and the command rate of 1..N concurrent clients against
  * the direct pty rate. The direct baselines run on a second simulator started with the same
  * options as the daemon's, so neither side shares a pty or a simulator main loop.
@@ -16,8 +17,8 @@ static gboolean
 ping(GDBusConnection *conn, GError **error)
 {
 	g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-		conn, BENCH_BUS_NAME, "/", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
-		G_DBUS_CALL_FLAGS_NONE, 5000, NULL, error);
+	        conn, BENCH_BUS_NAME, "/", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+	        G_DBUS_CALL_FLAGS_NONE, 5000, NULL, error);
 
 	return reply != NULL;
 }
@@ -110,23 +111,23 @@ bench_cmd_rtt(int argc, char **argv)
 	g_print("# 1. Command(\"AT\") via dfotad: %s\n", d_cmd);
 	g_print("# 1. AT on the pty directly:  %s\n", d_pty);
 	g_print("# 1. daemon's own share at the median: %.1f us\n",
-		s_cmd.median - s_ping.median - s_pty.median);
+	        s_cmd.median - s_ping.median - s_pty.median);
 	base_med = s_ping.median + s_pty.median;
 	base_p99 = s_ping.p99 + s_pty.p99;
 	m = g_strdup_printf("%.1f us", s_cmd.median);
 	b = g_strdup_printf("%.1f + %.1f us", s_ping.median, s_pty.median);
 	bench_row("1. AT round trip, median", m, b, s_cmd.median / base_med, "<= 1.3",
-		  s_cmd.median / base_med <= 1.3);
+	          s_cmd.median / base_med <= 1.3);
 	g_free(m);
 	g_free(b);
 	m = g_strdup_printf("%.1f us", s_cmd.p99);
 	b = g_strdup_printf("%.1f + %.1f us", s_ping.p99, s_pty.p99);
 	bench_row("1. AT round trip, p99", m, b, s_cmd.p99 / base_p99, "<= 1.5",
-		  s_cmd.p99 / base_p99 <= 1.5);
+	          s_cmd.p99 / base_p99 <= 1.5);
 	return 0;
 }
 
-/* ---- item 2 ---- */
+/* ---- benchmark 2: throughput ---- */
 
 int
 bench_cmd_client(int argc, char **argv)
@@ -136,7 +137,8 @@ bench_cmd_client(int argc, char **argv)
 	gboolean use_ping = FALSE;
 	GOptionEntry entries[] = {
 		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
-		{ "ping", 0, 0, G_OPTION_ARG_NONE, &use_ping, "Peer.Ping instead of Command", NULL },
+		{ "ping", 0, 0, G_OPTION_ARG_NONE, &use_ping, "Peer.Ping instead of Command",
+		  NULL },
 		{ "start", 0, 0, G_OPTION_ARG_DOUBLE, &start, "CLOCK_MONOTONIC us", "T" },
 		{ "end", 0, 0, G_OPTION_ARG_DOUBLE, &end, "CLOCK_MONOTONIC us", "T" },
 		{ NULL }
@@ -158,7 +160,7 @@ bench_cmd_client(int argc, char **argv)
 	/* a common start time: all clients run during the same window */
 	if (!late)
 		g_usleep((gulong)(start - now));
-	while ((now = bench_now_us()) < end) {
+	while (bench_now_us() < end) {
 		g_autoptr(GError) e = NULL;
 		gboolean done = use_ping ? ping(conn, &e) : bench_command(conn, modem, "AT", &e);
 
@@ -197,7 +199,7 @@ direct_rate(const char *path, double seconds, GError **error)
 
 static double
 clients_rate(const char *modem, gboolean use_ping, guint clients, double seconds, guint *failed,
-	     GError **error)
+             GError **error)
 {
 	g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func(g_object_unref);
 	g_autofree char *self = g_file_read_link("/proc/self/exe", error);
@@ -213,8 +215,8 @@ clients_rate(const char *modem, gboolean use_ping, guint clients, double seconds
 	*failed = 0;
 	for (guint i = 0; i < clients; i++) {
 		GSubprocess *p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, error, self,
-						  "client", "--modem", modem, "--start", s_start,
-						  "--end", s_end, use_ping ? "--ping" : NULL, NULL);
+		                                  "client", "--modem", modem, "--start", s_start,
+		                                  "--end", s_end, use_ping ? "--ping" : NULL, NULL);
 		if (!p)
 			return -1;
 		g_ptr_array_add(procs, p);
@@ -275,8 +277,8 @@ bench_cmd_throughput(int argc, char **argv)
 	g_print("# 2. direct pty: %.0f commands/s\n", base);
 	for (guint i = 0; counts[i]; i++) {
 		guint n = (guint)atoi(counts[i]), failed = 0;
-		g_autofree char *item = g_strdup_printf("2. throughput, %u client%s", n,
-							n == 1 ? "" : "s");
+		g_autofree char *item =
+		        g_strdup_printf("2. throughput, %u client%s", n, n == 1 ? "" : "s");
 		g_autofree char *m = NULL, *b = g_strdup_printf("%.0f cmd/s direct", base);
 		g_autofree char *pitem = NULL, *pm = NULL;
 		double rate, prate;
@@ -291,10 +293,12 @@ bench_cmd_throughput(int argc, char **argv)
 			return 1;
 		}
 		if (failed)
-			g_print("# 2. %u clients: %u commands failed (Busy: queue bound)\n", n, failed);
+			g_print("# 2. %u clients: %u commands failed (Busy: queue bound)\n", n,
+			        failed);
 		m = g_strdup_printf("%.0f cmd/s", rate);
 		bench_row(item, m, b, rate / base, n == 8 ? ">= 0.8" : NULL, rate / base >= 0.8);
-		pitem = g_strdup_printf("2. ... vs Peer.Ping rate, %u client%s", n, n == 1 ? "" : "s");
+		pitem = g_strdup_printf("2. ... vs Peer.Ping rate, %u client%s", n,
+		                        n == 1 ? "" : "s");
 		pm = g_strdup_printf("%.0f ping/s", prate);
 		bench_row(pitem, m, pm, rate / prate, NULL, FALSE);
 	}

@@ -1,4 +1,5 @@
-/* Items 6 and 7 of issue 7: startup and idle cost of dfotad against minimal-owner.
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Benchmarks 6 and 7 (docs/performance.md): startup and idle cost of dfotad against minimal-owner.
  *
  * Startup: the time from spawning the process to READY=1 on a NOTIFY_SOCKET of our own, and
  * for dfotad also to its modem's State "ready". The baseline of the latter is minimal-owner's
@@ -48,7 +49,7 @@ on_notify(gint fd, GIOCondition cond, gpointer user_data)
 
 static void
 on_props(GDBusConnection *c, const char *sender, const char *path, const char *iface,
-	 const char *signal, GVariant *params, gpointer user_data)
+         const char *signal, GVariant *params, gpointer user_data)
 {
 	Run *r = user_data;
 	g_autoptr(GVariant) changed = NULL;
@@ -72,7 +73,7 @@ notify_socket(const char *path, GError **error)
 	unlink(path);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "notify socket: %s",
-			    g_strerror(errno));
+		            g_strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -105,7 +106,7 @@ stop(GSubprocess *p)
 	g_subprocess_send_signal(p, SIGTERM);
 	if (!bench_wait_flag(&exited, 10)) {
 		g_printerr("dfota-bench idle: pid %s ignored SIGTERM; killing it\n",
-			   g_subprocess_get_identifier(p));
+		           g_subprocess_get_identifier(p));
 		g_subprocess_force_exit(p);
 		bench_wait_flag(&exited, 10);
 	}
@@ -133,9 +134,9 @@ ctxsw(const char *pid, GHashTable *names)
 		for (guint i = 0; lines[i]; i++) {
 			if (g_str_has_prefix(lines[i], "Name:"))
 				g_hash_table_replace(names, g_strdup(tid),
-						     g_strstrip(g_strdup(lines[i] + 5)));
+				                     g_strstrip(g_strdup(lines[i] + 5)));
 			else if (g_str_has_prefix(lines[i], "voluntary_ctxt_switches:") ||
-				 g_str_has_prefix(lines[i], "nonvoluntary_ctxt_switches:"))
+			         g_str_has_prefix(lines[i], "nonvoluntary_ctxt_switches:"))
 				n += g_ascii_strtoull(strchr(lines[i], ':') + 1, NULL, 10);
 		}
 		g_hash_table_insert(counts, g_strdup(tid), GSIZE_TO_POINTER((gsize)n));
@@ -162,13 +163,13 @@ ctxsw_delta(GHashTable *before, GHashTable *after, GHashTable *names, GString *d
 			delta -= MIN(delta, GPOINTER_TO_SIZE(old));
 		total += delta;
 		g_string_append_printf(detail, " %s/%s:+%zu", (char *)g_hash_table_lookup(names, k),
-				       (char *)k, delta);
+		                       (char *)k, delta);
 	}
 	g_hash_table_iter_init(&it, before);
 	while (g_hash_table_iter_next(&it, &k, &v))
 		if (!g_hash_table_contains(after, k))
 			g_string_append_printf(detail, " %s/%s:exited",
-					       (char *)g_hash_table_lookup(names, k), (char *)k);
+			                       (char *)g_hash_table_lookup(names, k), (char *)k);
 	return total;
 }
 
@@ -193,8 +194,8 @@ static void
 measure_idle(const char *what, GSubprocess *p, double seconds, Idle *out)
 {
 	const char *pid = g_subprocess_get_identifier(p);
-	g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-							    g_free);
+	g_autoptr(GHashTable) names =
+	        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_autoptr(GHashTable) before = ctxsw(pid, names);
 	g_autoptr(GHashTable) after = NULL;
 	g_autoptr(GString) detail = g_string_new(NULL);
@@ -205,8 +206,8 @@ measure_idle(const char *what, GSubprocess *p, double seconds, Idle *out)
 	out->hwm_kb = status_kb(pid, "VmHWM:");
 	out->wakeups = ctxsw_delta(before, after, names, detail);
 	g_print("# 6. %s: VmRSS %.0f kB, VmHWM %.0f kB, %" G_GUINT64_FORMAT
-		" context switches in %.0f s;%s\n",
-		what, out->rss_kb, out->hwm_kb, out->wakeups, seconds, detail->str);
+	        " context switches in %.0f s;%s\n",
+	        what, out->rss_kb, out->hwm_kb, out->wakeups, seconds, detail->str);
 }
 
 /* The commands dfotad sent, from the simulator log written since @offset. */
@@ -249,13 +250,13 @@ start(GDBusConnection *conn, Run *r, const char *const *argv, GError **error)
 	src = g_unix_fd_add(r->notify_fd, G_IO_IN, on_notify, r);
 	if (conn)
 		sub = g_dbus_connection_signal_subscribe(
-			conn, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged", MODEM0,
-			BENCH_MODEM_IFACE, G_DBUS_SIGNAL_FLAGS_NONE, on_props, r, NULL);
+		        conn, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged", MODEM0,
+		        BENCH_MODEM_IFACE, G_DBUS_SIGNAL_FLAGS_NONE, on_props, r, NULL);
 	t0 = bench_now_us();
 	p = spawn(argv, r->notify_path, error);
 	if (p && !bench_wait_flag(&r->ready, 30)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s: no READY=1 in 30 s",
-			    argv[0]);
+		            argv[0]);
 		stop(p);
 		g_clear_object(&p);
 	}
@@ -303,7 +304,8 @@ bench_cmd_idle(int argc, char **argv)
 		{ "minimal", 0, 0, G_OPTION_ARG_FILENAME, &minimal, "minimal-owner", "PATH" },
 		{ "port", 0, 0, G_OPTION_ARG_FILENAME, &port, "the sim's link for dfotad", "PATH" },
 		{ "sim-log", 0, 0, G_OPTION_ARG_FILENAME, &log, "that sim's --log", "FILE" },
-		{ "direct", 0, 0, G_OPTION_ARG_FILENAME, &direct, "an identical sim's pty", "PATH" },
+		{ "direct", 0, 0, G_OPTION_ARG_FILENAME, &direct, "an identical sim's pty",
+		  "PATH" },
 		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state, "dfotad --state-dir", "DIR" },
 		{ "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds, "idle window", "S" },
 		{ "runs", 0, 0, G_OPTION_ARG_INT, &runs, "startups of each", "N" },
@@ -325,15 +327,14 @@ bench_cmd_idle(int argc, char **argv)
 
 	if (!bench_parse("idle", entries, &argc, &argv))
 		return 1;
-	if (!daemon || !minimal || !port || !log || !direct || !state || runs < 1 ||
-	    seconds <= 0) {
+	if (!daemon || !minimal || !port || !log || !direct || !state || runs < 1 || seconds <= 0) {
 		g_printerr("dfota-bench idle: --daemon, --minimal, --port, --sim-log, --direct and "
-			   "--state-dir are required\n");
+		           "--state-dir are required\n");
 		return 1;
 	}
 	const char *const margv[] = { minimal, NULL };
-	const char *const dargv[] = { daemon, "--session", "--port", port, "--state-dir", state,
-				      NULL };
+	const char *const dargv[] = { daemon,        "--session", "--port", port,
+		                      "--state-dir", state,       NULL };
 
 	if (!(tmp = g_dir_make_tmp("dfota-bench-XXXXXX", &error)) ||
 	    !(conn = bench_bus_new(&error)))
@@ -364,9 +365,9 @@ bench_cmd_idle(int argc, char **argv)
 			goto fail;
 		g_array_append_val(t_replay, t);
 		g_print("# 7. run %d: minimal READY %.1f ms; dfotad READY %.1f ms, modem ready "
-			"%.1f ms; %u init commands replayed directly in %.1f ms\n",
-			i, g_array_index(m_ready, double, i) / 1e3, r.ready_us / 1e3,
-			r.modem_us / 1e3, cmds->len, t / 1e3);
+		        "%.1f ms; %u init commands replayed directly in %.1f ms\n",
+		        i, g_array_index(m_ready, double, i) / 1e3, r.ready_us / 1e3,
+		        r.modem_us / 1e3, cmds->len, t / 1e3);
 	}
 	{
 		g_autofree char *joined = NULL;
@@ -388,7 +389,7 @@ bench_cmd_idle(int argc, char **argv)
 	m = g_strdup_printf("%.1f ms", smo.median / 1e3);
 	b = g_strdup_printf("%.1f + %u cmds %.1f ms", sm.median / 1e3, cmds->len, sr.median / 1e3);
 	bench_row("7. start -> modem ready", m, b, smo.median / (sm.median + sr.median), NULL,
-		  FALSE);
+	          FALSE);
 
 	/* idle: the baseline first, then dfotad with its modem ready */
 	if (!(p = start(NULL, &r, margv, &error)))
@@ -409,20 +410,20 @@ bench_cmd_idle(int argc, char **argv)
 	m = g_strdup_printf("%.1f MB", id.rss_kb / 1024);
 	b = g_strdup_printf("minimal %.1f MB", im.rss_kb / 1024);
 	bench_row("6. idle VmRSS", m, b, id.rss_kb / im.rss_kb, "<= 1.3",
-		  id.rss_kb / im.rss_kb <= 1.3);
+	          id.rss_kb / im.rss_kb <= 1.3);
 	g_free(m);
 	g_free(b);
 	m = g_strdup_printf("%.1f MB", id.hwm_kb / 1024);
 	b = g_strdup_printf("minimal %.1f MB", im.hwm_kb / 1024);
 	bench_row("6. idle VmHWM", m, b, id.hwm_kb / im.hwm_kb, "<= 1.3",
-		  id.hwm_kb / im.hwm_kb <= 1.3);
+	          id.hwm_kb / im.hwm_kb <= 1.3);
 	g_free(m);
 	g_free(b);
 	m = g_strdup_printf("%" G_GUINT64_FORMAT " in %.0f s", id.wakeups, seconds);
 	b = g_strdup_printf("minimal %" G_GUINT64_FORMAT, im.wakeups);
 	bench_row("6. idle wakeups (ctx switches)", m, b,
-		  (double)id.wakeups / (double)MAX(im.wakeups, 1), "none beyond minimal",
-		  id.wakeups <= im.wakeups);
+	          (double)id.wakeups / (double)MAX(im.wakeups, 1), "none beyond minimal",
+	          id.wakeups <= im.wakeups);
 	status = 0;
 	goto out;
 fail:

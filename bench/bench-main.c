@@ -1,4 +1,5 @@
-/* dfota-bench: dispatches to one benchmark of issue 7; run-bench.sh runs them all. */
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* dfota-bench: dispatches to one benchmark of docs/performance.md; run-bench.sh runs them all. */
 #include "bench.h"
 
 #include <locale.h>

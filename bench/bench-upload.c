@@ -1,4 +1,5 @@
-/* Item 4 of issue 7: Files.Upload efficiency against the bound of the protocol.
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Benchmark 4 (docs/performance.md): Files.Upload efficiency against the bound of the protocol.
  *
  * Acknowledged mode (flow=none): the module takes a 1 KiB block at line rate, writes flash for
  * the turnaround, then sends 'A'; the host cannot beat 1024 / (1024/rate + turnaround) bytes/s,

@@ -1,4 +1,5 @@
-/* Item 3 of issue 7: URC to Urc-signal latency against a bare GDBus signal.
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Benchmark 3 (docs/performance.md): URC to Urc-signal latency against a bare GDBus signal.
  *
  * Both paths start the same way: a line written to a FIFO. For the daemon, the simulator's
  * control FIFO ("urc LINE"): the simulator writes the line to its pty, the daemon frames it and
@@ -21,7 +22,7 @@ typedef struct {
 
 static void
 on_signal(GDBusConnection *c, const char *sender, const char *path, const char *iface,
-	  const char *signal, GVariant *params, gpointer user_data)
+          const char *signal, GVariant *params, gpointer user_data)
 {
 	Expect *e = user_data;
 	const char *line;
@@ -42,7 +43,7 @@ fifo_write(int fd, const char *line, GError **error)
 
 	if (write(fd, line, len) != (ssize_t)len) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "write FIFO: %s",
-			    g_strerror(errno));
+		            g_strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
@@ -62,7 +63,7 @@ one(Expect *e, int fd, const char *fifo_line, const char *want, double *us, GErr
 		return FALSE;
 	if (!bench_wait_flag(&e->seen, 5)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "no signal \"%s\" within 5 s",
-			    want);
+		            want);
 		return FALSE;
 	}
 	*us = e->at_us - t0;
@@ -83,7 +84,8 @@ bench_cmd_urc(int argc, char **argv)
 	GOptionEntry entries[] = {
 		{ "control", 0, 0, G_OPTION_ARG_FILENAME, &control, "sim control FIFO", "PATH" },
 		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
-		{ "emitter-fifo", 0, 0, G_OPTION_ARG_FILENAME, &efifo, "minimal-owner FIFO", "PATH" },
+		{ "emitter-fifo", 0, 0, G_OPTION_ARG_FILENAME, &efifo, "minimal-owner FIFO",
+		  "PATH" },
 		{ "emitter-name", 0, 0, G_OPTION_ARG_STRING, &ename, "its bus name", "NAME" },
 		{ "iterations", 'n', 0, G_OPTION_ARG_INT, &iterations, "measured rounds", "N" },
 		{ NULL }
@@ -104,7 +106,7 @@ bench_cmd_urc(int argc, char **argv)
 		return 1;
 	if (!control || !efifo || !ename || !modem || iterations < 1) {
 		g_printerr("dfota-bench urc: --control, --modem, --emitter-fifo and --emitter-name "
-			   "are required\n");
+		           "are required\n");
 		return 1;
 	}
 	if (!(conn = bench_bus_new(&error)) ||
@@ -114,7 +116,7 @@ bench_cmd_urc(int argc, char **argv)
 	}
 	/* minimal-owner emits only once it owns its name */
 	watch = g_bus_watch_name_on_connection(conn, ename, G_BUS_NAME_WATCHER_FLAGS_NONE,
-					       on_name_appeared, NULL, &emitter_up, NULL);
+	                                       on_name_appeared, NULL, &emitter_up, NULL);
 	bench_wait_flag(&emitter_up, 30);
 	g_bus_unwatch_name(watch);
 	if (!emitter_up) {
@@ -125,16 +127,16 @@ bench_cmd_urc(int argc, char **argv)
 	efd = open(efifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (cfd < 0 || efd < 0) {
 		g_printerr("dfota-bench urc: open %s: %s\n", cfd < 0 ? control : efifo,
-			   g_strerror(errno));
+		           g_strerror(errno));
 		status = 1;
 		goto out;
 	}
 	sub_urc = g_dbus_connection_signal_subscribe(conn, BENCH_BUS_NAME, BENCH_MODEM_IFACE, "Urc",
-						     modem, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-						     on_signal, &e_urc, NULL);
+	                                             modem, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+	                                             on_signal, &e_urc, NULL);
 	sub_sig = g_dbus_connection_signal_subscribe(conn, ename, NULL, "Urc", NULL, NULL,
-						     G_DBUS_SIGNAL_FLAGS_NONE, on_signal, &e_sig,
-						     NULL);
+	                                             G_DBUS_SIGNAL_FLAGS_NONE, on_signal, &e_sig,
+	                                             NULL);
 	/* The bus applies the match rules before it answers this call (messages are ordered), and
 	 * dfotad answers a Command only after every command queued before it (FIFO): a URC line
 	 * written after this cannot be lost to a missing match rule nor taken as an information
@@ -174,7 +176,7 @@ bench_cmd_urc(int argc, char **argv)
 	m = g_strdup_printf("%.1f us", s_urc.median);
 	b = g_strdup_printf("%.1f us", s_sig.median);
 	bench_row("3. URC -> Urc signal, median", m, b, s_urc.median / s_sig.median, "<= 1.5",
-		  s_urc.median / s_sig.median <= 1.5);
+	          s_urc.median / s_sig.median <= 1.5);
 	g_free(m);
 	g_free(b);
 	m = g_strdup_printf("%.1f us", s_urc.p99);

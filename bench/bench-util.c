@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* Shared helpers of dfota-bench: clocks, statistics, the table, bus and pty plumbing. */
 #include "bench.h"
 

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Runs every benchmark of issue 7 against baselines measured in the same run and prints one
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs every benchmark against baselines measured in the same run and prints one
 # table (docs/performance.md explains the method).
 #
 #   bench/run-bench.sh [--smoke] [--idle-seconds S] [BUILD_DIR]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfotad: options, configuration, the bus name, signals and systemd notification.
  * Everything else lives in the layers below (daemon/service, fota, modem, at, common). */
 #include <glib-unix.h>

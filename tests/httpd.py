@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Test HTTP(S) server for dfotad's tests (python3 standard library only).
 
     python3 tests/httpd.py --root DIR --port-file FILE [--tls-cert PEM --tls-key PEM]

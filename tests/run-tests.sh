@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs the dependencies, builds dfotad with warnings as errors under AddressSanitizer and
 # UBSan, runs the whole test suite and ends with "N passed, N failed" (non-zero exit when
 # anything failed). `bash tests/run-tests.sh [meson test args...]`

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs what dfotad needs to build, test and run its demo on Debian 12, then configures
 # and builds it: `bash tests/setup.sh [BUILD_DIR [meson options...]]` (default ./build).
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # valgrind.sh BUILD_DIR [TEST...]: the daemon integration tests with every dfotad they start
 # (also the ones they restart) running under valgrind's memcheck. Fails on memory errors and
 # on definite leaks.

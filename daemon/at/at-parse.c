@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* at-parse.c: pure parsers for BC65/BC92 responses and URCs. No I/O, no state. */
 #include "at-parse.h"
 

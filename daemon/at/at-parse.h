@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* at-parse.h: pure parsers for what a BC65/BC92 sends. Strings in, structs out, no I/O:
  * tested table-driven from the seed's transcripts and fuzzed. */
 #pragma once

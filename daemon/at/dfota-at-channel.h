@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-at-channel.h: the serialized AT command queue on top of a DfotaSerial.
  *
  * FIFO queue, exactly one command in flight. Each command's timeout counts from the moment

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-line-reader.c: CR/LF framing with a fixed bound, tolerant of NULs and noise. */
 #include "dfota-line-reader.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-line-reader.h: CR/LF framing of the bytes a module sends.
  *
  * A line ends at CR or LF (CRLF, LFCR, lone CR, lone LF all work); empty lines are skipped;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-ports.c: serial port enumeration (libserialport) and a pure matcher over it. */
 #include "dfota-ports.h"
 

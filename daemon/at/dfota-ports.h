@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-ports.h: which serial ports exist and what is behind them (libserialport).
  *
  * libserialport enumerates ports and identifies USB adapters well; it is not used to open

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-serial.c: the modem's tty with termios, an fd GSource and a write queue. */
 #include "dfota-serial.h"
 

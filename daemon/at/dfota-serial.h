@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-serial.h: the modem's tty, opened exclusively and driven with termios.
  *
  * One code path for a real UART and a pseudo-terminal: open(O_RDWR|O_NOCTTY|O_NONBLOCK),

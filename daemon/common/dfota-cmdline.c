@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-cmdline.c: V.250 command-line splitting and the passthrough refusal table.
  *
  * The splitter reads a line the way a V.250 parser does (ITU-T V.250 5.2-5.4): after "AT",

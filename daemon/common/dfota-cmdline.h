@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-cmdline.h: a V.250 command line split into its commands, and the table of commands a
  * caller of org.dfotad1.Modem.Command may not send.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-error.c: the module and daemon error domains, and their D-Bus names. */
 #include "dfota-error.h"
 

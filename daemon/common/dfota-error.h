@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-error.h: the daemon's two error domains and their D-Bus names.
  *
  * DFOTA_MODULE_ERROR carries the module's own codes (seed chapter 5) as values, so a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-log.c: structured log records through GLib's writer (journald when run by systemd). */
 #include "dfota-log.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-log.h: log lines about one modem's job, with structured journal fields so that
  * `journalctl DFOTAD_JOB=7` tells one upgrade's story: DFOTAD_MODEM (the modem's name),
  * DFOTAD_JOB (its id), DFOTAD_PHASE and DFOTAD_CODE (the module's error code, when any). */

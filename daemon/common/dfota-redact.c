@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-redact.c: URLs without their secrets (see dfota-redact.h for the rules). */
 #include "dfota-redact.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-redact.h: URLs as they may be shown, without their secrets.
  *
  * A package URL can carry credentials: a password in its userinfo (http://fw:pw@host/…) or a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-validate.c: argument checks before anything reaches the tty, and the Xor16 checksum. */
 #include "dfota-validate.h"
 

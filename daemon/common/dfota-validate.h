@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-validate.h: argument checks that run before anything reaches the tty.
  * Pure functions: strings in, a named GError (domain DFOTA_ERROR) out. */
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-fdio.c: reading and writing caller-passed fds without blocking the main loop. */
 #include "dfota-fdio.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-fdio.h: file descriptors that D-Bus callers pass (UpgradeFromFile, Files.Upload,
  * Files.Download). The daemon never opens a path a caller names: it reads or writes the fd
  * it was given, asynchronously, with a bound on what it keeps in memory. */

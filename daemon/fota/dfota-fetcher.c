@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-fetcher.c: libcurl multi driven by a GLib main loop on a worker thread.
  *
  * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to call it back

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-fetcher.h: the gateway's own downloads (host-side upgrades), libcurl multi driven
  * by a GLib main loop of the fetcher's own, on a worker thread started at the first download:
  * curl's sockets are GLib fd sources and its timer a GLib timeout there. libcurl's global

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-fota-private.h: what dfota-fota.c (module side) and dfota-fota-host.c (gateway side)
  * share. Not installed, not used outside the fota layer. */
 #pragma once

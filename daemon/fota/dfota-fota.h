@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-fota.h: the firmware jobs of one modem (org.dfotad1.Fota, D-Bus agnostic).
  *
  * One job at a time. The job logic is the pure machine of dfota-job-machine.h (each kind an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-job.c: a job's data and its journal record. */
 #include "dfota-job.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-job.h: one firmware job: its kind, the step it reached, and how it is recorded.
  *
  * A job is plain data; DfotaFota drives it through its steps. The record (a{sv}) is what

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-journal.c: the per-modem record, one GVariant text file written atomically. */
 #include "dfota-journal.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-journal.h: what the daemon must not forget, per modem, in the state directory.
  *
  * One file per modem identity (port and IMEI, so a record never attaches to another

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-ufs.h: the module's UFS file system over Quectel's FILE AT commands.
  *
  * AT+QFLDS="UFS", AT+QFLST, AT+QFDEL, AT+QFUPL (data phase, acknowledged 1 KiB blocks or

@@ -451,6 +451,7 @@ modem_open_port(DfotaModem *self)
 	if (path)
 		self->serial = dfota_serial_open(path, self->cfg.baud, self->cfg.rtscts, &error);
 	if (!self->serial) {
+		g_assert(error != NULL); /* every failure above sets it (not seen by scan-build) */
 		/* Say it once per distinct reason, not once per retry. */
 		if (g_strcmp0(self->last_open_error, error->message) != 0) {
 			g_warning("modem %s: %s; retrying", self->cfg.name, error->message);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-modem.h: one BC65/BC92 module behind one tty.
  *
  * Owns the DfotaSerial and the DfotaAtChannel on top of it. Opens the port (retrying with a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-config.c: command line + dfotad.conf → one setup per modem. */
 #include "dfota-config.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-config.h: the daemon's configuration, from the command line and the config file
  * (GKeyFile, dfotad.conf(5)). Configuration that can never work is an error with a message
  * that names the file, group and key; a port that merely does not exist yet is not. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-inhibitor.c: org.freedesktop.login1.Manager.Inhibit, fd kept open while held. */
 #include "dfota-inhibitor.h"
 

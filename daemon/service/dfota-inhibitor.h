@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-inhibitor.h: a logind "block" inhibitor lock on shutdown and sleep, held while a
  * module flashes (a power cut then would force the seed's recovery path). logind is asked on
  * the daemon's own bus connection: the system bus in production, the private bus in tests,

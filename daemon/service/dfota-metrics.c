@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-metrics.c: the Prometheus text file (see dfota-metrics.h). */
 #include "dfota-metrics.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-metrics.h: the Prometheus text file for node_exporter's textfile collector.
  *
  * Watches every modem and its jobs, and keeps `metrics-file` (dfotad.conf(5)) in the text

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-service.h: the D-Bus side. Exports one object per modem under the object manager at
  * /org/dfotad1, with the org.dfotad1.Modem, .Fota and .Files skeletons generated from dbus/.
  * Checks every method caller's credentials, validates arguments before anything reaches the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Debian packages: installs the build dependencies from debian/control (apt-get build-dep ./),
 # builds the binary packages in a copy of the tree (dpkg-buildpackage writes ../*.deb), runs
 # lintian (no error, no warning: every accepted warning has an override with its reason),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* fuzz-at-response.c: the response parsers of at-parse.h on arbitrary lines.
  *
  * Every parser sees every input (they are cheap, and a line meant for one prefix must not
@@ -32,9 +33,9 @@ check_final(const char *line)
 	if (f == DFOTA_AT_FINAL_ERROR)
 		FUZZ_CHECK(g_str_equal(t, "ERROR"), "\"%s\" taken for ERROR", line);
 	if (f == DFOTA_AT_FINAL_CME_ERROR || f == DFOTA_AT_FINAL_CMS_ERROR) {
-		const char *fmt =
-		        f == DFOTA_AT_FINAL_CME_ERROR ? "+CME ERROR: %d" : "+CMS ERROR: %d";
-		g_autofree char *again = g_strdup_printf(fmt, code);
+		g_autofree char *again = g_strdup_printf(
+		        "%s %d",
+		        f == DFOTA_AT_FINAL_CME_ERROR ? "+CME ERROR:" : "+CMS ERROR:", code);
 		int code2 = 0;
 
 		FUZZ_CHECK(g_str_has_prefix(t, f == DFOTA_AT_FINAL_CME_ERROR ? "+CME ERROR:"

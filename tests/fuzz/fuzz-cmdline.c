@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* fuzz-cmdline.c: the V.250 command-line splitter and the passthrough check.
  *
  * Invariants, for any bytes:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* fuzz-common.h: what every libFuzzer target here shares: a failure macro that stays on
  * whatever NDEBUG says, a log writer that turns g_critical (a g_return_if_fail in the code
  * under test) into a crash while keeping the expected g_warning noise off the terminal, and a

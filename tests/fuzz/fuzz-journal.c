@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* fuzz-journal.c: the journal loader (dfota_journal_parse, dfota_journal_parse_progress) on
  * arbitrary bytes, as a corrupted disk or a hostile writer of the state directory leaves them.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* fuzz-line-reader.c: DfotaLineReader against arbitrary bytes in arbitrary fragmentation.
  *
  * Input layout: byte 0 picks the line bound (< 16: the default, passed as 0; else 1..100, so

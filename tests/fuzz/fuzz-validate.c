@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* fuzz-validate.c: the argument checks of dfota-validate.h on arbitrary strings.
  *
  * What passes a validator goes into a quoted AT parameter or onto the tty, so an accepted

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Rebuilds tests/fuzz/corpus/ from the seed application note.
 
     python3 tests/fuzz/make-corpus.py SEED.txt [OUT_DIR]

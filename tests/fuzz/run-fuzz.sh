@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# run-fuzz.sh: builds the libFuzzer targets of the daemon's pure parsers with clang and runs
-# each for a bounded time. Not part of the meson build: the main build uses gcc and must not
-# need clang.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# run-fuzz.sh: configures a clang build with -Dfuzzing=true (meson_options.txt), builds the
+# libFuzzer targets of tests/fuzz/meson.build there and runs each for a bounded time. The main
+# build uses gcc and does not need clang.
 #
 #   bash tests/fuzz/run-fuzz.sh [SECONDS_PER_TARGET] [BUILD_DIR]
 #     SECONDS_PER_TARGET  default 20 (env FUZZ_SECONDS); CI uses 15
 #     BUILD_DIR           default build-fuzz under the source root (env FUZZ_BUILD)
-#     FUZZ_TARGETS="fuzz-validate ..."  runs only those targets
-# Needs only the Debian 12 packages clang and libclang-rt-14-dev, plus libglib2.0-dev.
+#     FUZZ_TARGETS="fuzz-validate ..."  runs only those targets (default: every target in
+#                                       tests/fuzz/meson.build)
+# Needs clang and libclang-rt-14-dev (Debian 12) besides the build's own dependencies. The
+# same build by hand:
+#   CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
+#     -Db_lundef=false && meson compile -C build-fuzz fuzz-validate
+#   build-fuzz/tests/fuzz/fuzz-validate -max_total_time=60 tests/fuzz/corpus/fuzz-validate
 #
-# Targets (each a plain C file compiled together with the daemon sources it tests):
+# Targets (each a C file linked against the daemon library it tests, all instrumented):
 #   fuzz-line-reader  daemon/at/dfota-line-reader.c: bytes fed all at once, byte by byte and in
 #                     input-derived fragments must give the same lines, each without CR/LF/
 #                     NUL/noise and within the bound, all bytes consumed; checked against an
@@ -41,8 +47,8 @@
 #
 # A crash (ASan, UBSan, a failed invariant, a leak or a timeout) fails the run and leaves
 # BUILD_DIR/artifacts/<target>-crash-<sha1>. To reproduce and debug it:
-#   BUILD_DIR/<target> BUILD_DIR/artifacts/<target>-crash-<sha1>      (runs that input once)
-#   gdb --args BUILD_DIR/<target> BUILD_DIR/artifacts/<target>-crash-<sha1>
+#   BUILD_DIR/tests/fuzz/<target> BUILD_DIR/artifacts/<target>-crash-<sha1>  (runs it once)
+#   gdb --args BUILD_DIR/tests/fuzz/<target> BUILD_DIR/artifacts/<target>-crash-<sha1>
 # Keep it by copying it to tests/fuzz/regressions/<target>/<short-name>.
 set -uo pipefail
 
@@ -50,7 +56,7 @@ src="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$src/../.." && pwd)"
 seconds="${1:-${FUZZ_SECONDS:-20}}"
 build="${2:-${FUZZ_BUILD:-build-fuzz}}"
-targets="${FUZZ_TARGETS:-fuzz-line-reader fuzz-fota-urc fuzz-at-response fuzz-validate fuzz-cmdline fuzz-journal fuzz-job-machine}"
+targets="${FUZZ_TARGETS:-}"
 cc="${FUZZ_CC:-clang}"
 
 case "$seconds" in
@@ -69,64 +75,47 @@ if ! command -v "$cc" >/dev/null 2>&1; then
 		"Install it with: apt-get install clang libclang-rt-14-dev" >&2
 	exit 2
 fi
-if ! pkg-config --exists glib-2.0 gio-2.0; then
-	echo "run-fuzz.sh: glib-2.0/gio-2.0 not found by pkg-config:" \
-		"apt-get install pkg-config libglib2.0-dev" >&2
-	exit 2
-fi
 
-mkdir -p "$build/obj" "$build/artifacts"
-probe="$build/obj/probe.c"
-printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
-	'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' \
-	>"$probe"
-if ! "$cc" -fsanitize=fuzzer,address,undefined "$probe" -o "$build/obj/probe" \
-	2>"$build/probe.log"; then
-	cat "$build/probe.log" >&2
-	echo "run-fuzz.sh: $cc cannot link libFuzzer/ASan/UBSan." \
-		"Install the runtime with: apt-get install libclang-rt-14-dev" >&2
-	exit 2
-fi
-
-# -fno-sanitize-recover makes UBSan findings crashes instead of log lines.
-san=("-fsanitize=address,undefined" -fno-sanitize-recover=all -fno-omit-frame-pointer)
-cflags=(-std=gnu11 -g -O1 "${san[@]}" -I"$root/daemon/at" -I"$root/daemon/common"
-	-I"$root/daemon/fota")
-read -r -a glib_cflags <<<"$(pkg-config --cflags glib-2.0 gio-2.0)"
-read -r -a glib_libs <<<"$(pkg-config --libs glib-2.0 gio-2.0)"
-
-# The daemon sources: instrumented for coverage, warnings shown but not fatal (their warnings
-# are the meson build's business); the targets themselves must be warning-free.
-declare -A domain=([at]=dfota-at [common]=dfota-common [fota]=dfota-fota)
-daemon_srcs=(at/dfota-line-reader.c at/at-parse.c common/dfota-validate.c common/dfota-cmdline.c
-	common/dfota-error.c common/dfota-redact.c fota/dfota-journal.c fota/dfota-job.c
-	fota/dfota-job-machine.c fota/dfota-job-machine-steps.c fota/dfota-job-machine-host.c)
-objs=()
-for s in "${daemon_srcs[@]}"; do
-	o="$build/obj/$(basename "${s%.c}").o"
-	if ! "$cc" "${cflags[@]}" -fsanitize=fuzzer-no-link "${glib_cflags[@]}" \
-		-DG_LOG_DOMAIN="\"${domain[${s%%/*}]}\"" -c "$root/daemon/$s" -o "$o"; then
-		echo "run-fuzz.sh: cannot compile daemon/$s" >&2
-		exit 1
+if [ ! -f "$build/build.ninja" ]; then
+	if ! CC="$cc" meson setup "$build" "$root" -Dfuzzing=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dbuildtype=debugoptimized >"$build.setup.log" 2>&1; then
+		cat "$build.setup.log" >&2
+		echo "run-fuzz.sh: cannot configure $build with -Dfuzzing=true (see above;" \
+			"the libFuzzer runtime: apt-get install libclang-rt-14-dev)" >&2
+		exit 2
 	fi
-	objs+=("$o")
+	rm -f "$build.setup.log"
+elif ! grep -q -- '-fsanitize=fuzzer-no-link' "$build/build.ninja"; then
+	echo "run-fuzz.sh: $build is not a -Dfuzzing=true build; remove it or name another" >&2
+	exit 2
+fi
+
+# The daemon's libraries are built without -Werror here (their warnings are the main build's
+# business, and clang warns about a few things gcc does not); the targets use -Werror.
+# Every executable defined in tests/fuzz/meson.build is a target.
+all_targets="$(meson introspect --targets "$build" | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if t["type"] == "executable" and t["defined_in"].endswith("tests/fuzz/meson.build"):
+        print(t["name"])
+' | sort)"
+[ -n "$targets" ] || targets="$(echo $all_targets)"
+for t in $targets; do
+	if ! grep -qx -- "$t" <<<"$all_targets"; then
+		echo "run-fuzz.sh: no target $t in tests/fuzz/meson.build (targets: $(echo $all_targets))" >&2
+		exit 2
+	fi
 done
+# shellcheck disable=SC2086
+if ! meson compile -C "$build" -j 2 $targets >"$build/compile.log" 2>&1; then
+	tail -n 60 "$build/compile.log" >&2
+	echo "run-fuzz.sh: cannot build the targets (log: $build/compile.log)" >&2
+	exit 1
+fi
+mkdir -p "$build/artifacts"
 
 failed=0
 summary=()
-for t in $targets; do
-	if [ ! -f "$src/$t.c" ]; then
-		echo "run-fuzz.sh: no target $t" >&2
-		exit 2
-	fi
-	if ! "$cc" "${cflags[@]}" -Wall -Wextra -Werror -fsanitize=fuzzer "${glib_cflags[@]}" \
-		-DG_LOG_DOMAIN="\"$t\"" "$src/$t.c" "${objs[@]}" "${glib_libs[@]}" \
-		-o "$build/$t"; then
-		echo "run-fuzz.sh: cannot build $t" >&2
-		exit 1
-	fi
-done
-
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}"
@@ -138,7 +127,7 @@ for t in $targets; do
 	status="ok"
 	regressions=("$src/regressions/$t"/*)
 	if [ -e "${regressions[0]}" ]; then
-		if ! "$build/$t" -timeout=5 "${regressions[@]}" \
+		if ! "$build/tests/fuzz/$t" -timeout=5 "${regressions[@]}" \
 			>"$build/$t.regressions.log" 2>&1; then
 			status="FAILED on a regression input"
 			tail -n 40 "$build/$t.regressions.log" >&2
@@ -147,13 +136,13 @@ for t in $targets; do
 	mkdir -p "$build/corpus/$t"
 	dict="$src/at.dict"
 	[ -f "$src/$t.dict" ] && dict="$src/$t.dict"
-	if ! "$build/$t" -max_total_time="$seconds" -max_len=2048 -timeout=5 -print_final_stats=1 \
+	if ! "$build/tests/fuzz/$t" -max_total_time="$seconds" -max_len=2048 -timeout=5 -print_final_stats=1 \
 		-dict="$dict" -artifact_prefix="$build/artifacts/$t-" \
 		"$build/corpus/$t" "$src/corpus/$t" >"$log" 2>&1; then
 		status="FAILED"
 		echo "---- $t: last lines of $log" >&2
 		tail -n 60 "$log" >&2
-		echo "---- reproduce: $build/$t $build/artifacts/$t-<crash file> (see above)" >&2
+		echo "---- reproduce: $build/tests/fuzz/$t $build/artifacts/$t-<crash file> (see above)" >&2
 	fi
 	[ "$status" = ok ] || failed=1
 	execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Install test: `meson install` into a fresh DESTDIR, then check the layout a gateway image
 needs and lint what was installed with the tools that will consume it (systemd-analyze,
 xmllint, dbus-daemon, systemd-sysusers, groff, bash).

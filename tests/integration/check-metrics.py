@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Parses dfotad's metrics file with prometheus_client's own parser and checks samples.
 
     check-metrics.py FILE CHECK...

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* fault-helpers.h: what the restart, fault, load and soak tests need beyond harness.h:
  * killing and restarting the daemon on the same state directory, its PID (for /proc
  * figures), and waits on Progress signals.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* harness-bus.c: the D-Bus side of the integration harness: recording messages in wire
  * order, calls, properties, waits on signals, and small a{sv} helpers. */
 #include "harness-private.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* harness-modes.c: helpers shared by the tests of the seed modes and the file system; see
  * harness-modes.h. */
 #include "harness-modes.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* harness-modes.h: what the tests of the seed modes and the file system (test-files, test-mcu,
  * test-local, test-host) share on top of harness.h: checks of what the simulator received,
  * of the phases and results of a job, Files calls that pass an fd, helper processes (a second

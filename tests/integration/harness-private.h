@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* harness-private.h: what harness.c (processes, files) and harness-bus.c (D-Bus side)
  * share. Not for the tests themselves. */
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* harness.c: the processes of the integration harness, waits with deadlines, the simulator's
  * control FIFO and log. */
 #include "harness-private.h"

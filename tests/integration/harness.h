@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* harness.h: fixture for the daemon integration tests.
  *
  * Every test gets its own temporary directory, private dbus-daemon, tests/httpd.py on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* helper-fixture.h: a smaller fixture than harness.h for the tests of the daemon's system
  * side (test-access, test-notify, test-config): they need what the harness does not offer —
  * a system-type bus with the installed policy, processes running as other users, an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-access.c: who may call the daemon's methods. The daemon runs as an unprivileged user
  * created for the test, on a private system-type bus whose policy is the shipped
  * dbus/org.dfotad1.conf (included unchanged; the test's own configuration lets the daemon's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-bad-journal.c: a journal that is not what the daemon writes — a byte that is not UTF-8
  * inside a revision string (it used to kill the daemon with SIGSEGV at every start), a
  * last result with a value D-Bus cannot carry (GetAll failed), a directory or a FIFO in the

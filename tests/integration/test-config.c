@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-config.c: configuration that can never work ends the daemon at once with exit status 1
  * and a message on stderr that names the problem (never a crash, never a hang); a configured
  * port that does not exist yet is not fatal (State "disconnected", then "ready" once the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-dfotactl.c: the bundled client against the real daemon (exit statuses and output as
  * the command-line contract says). */
 #include "harness.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-errors.c: the module's error codes 6500-6509 (seed chapter 5) through both paths
  * (+CME ERROR to AT+QFOTADL, and HTTPEND/END URCs), HTTP failures, wrong packages. */
 #include "harness.h"

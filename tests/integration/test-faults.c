@@ -1,4 +1,5 @@
-/* test-faults.c: module and port faults (issue 5, "Jobs survive" and "Port faults"): power
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test-faults.c: module and port faults: power
  * cuts at a chosen percent while updating and while downloading, a forced upgrade nobody
  * recorded, tty loss and return (idle and during a job), a silent module, a sleeping module
  * and line noise. Faults come from the simulator's options and its control FIFO. */

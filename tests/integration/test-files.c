@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-files.c: org.dfotad1.Files against the real daemon and simulator: List, Delete,
  * Upload and Download round trips, free space, the acknowledged transfer mode against a UART
  * without flow control (and its negative control: flow=rtscts configured, none on the line),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-host.c: org.dfotad1.Fota.UpgradeViaHost against the real daemon, simulator and HTTP(S)
  * servers on 127.0.0.1: the full host-side job over http (and through redirects), https with a
  * test CA given in ca-file, the sha256 and from-revision options, and every way the gateway's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-journal.c: the structured fields of dfota_log_job(), the records that let
  * `journalctl DFOTAD_JOB=7` tell one upgrade's story.
  *

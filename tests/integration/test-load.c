@@ -1,4 +1,5 @@
-/* test-load.c: load and fairness (issue 5): 50 clients on their own connections, 100
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test-load.c: load and fairness: 50 clients on their own connections, 100
  * Command calls each, while URCs stream in; every answer belongs to its request, nobody
  * starves, a client that leaves mid-call disturbs nobody; Command during a job is Busy at
  * once. */

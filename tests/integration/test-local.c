@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-local.c: the upgrades that start from a package on this side of the module, against the
  * real daemon and simulator: Fota.UpgradeLocal (seed 3.2) after Files.Upload, missing
  * fota.pack, END errors; Fota.UpgradeFromFile from a regular file and a pipe; Fota.Cancel in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-logind.c: the shutdown/sleep inhibitor lock while the module flashes.
  *
  * logind itself cannot run in the test environment (it needs systemd as PID 1, the system

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-mcu.c: org.dfotad1.Fota.FetchMcuFile (seed 3.3) against the real daemon and simulator:
  * with a file name, with the name taken from the URL, with an illegal URL name (the module's
  * mcu_update.bin), the file name rules, and HTTPEND errors. */

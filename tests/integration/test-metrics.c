@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-metrics.c: the metrics-file (commands.md "Metrics") from a running daemon, parsed by
  * python3-prometheus-client's parser after a successful and a failed job; and a metrics
  * file that cannot be written is a warning, once, while the daemon goes on serving. */
@@ -143,6 +144,8 @@ test_success_and_failure(void)
 	              (const char *const[]){
 	                      "dfotad_jobs_total{modem=0,kind=upgrade,result=success}==1",
 	                      "dfotad_jobs_total{modem=0,kind=upgrade,result=PackageNotFound}==1",
+	                      /* one check, split over two lines */
+	                      // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
 	                      "dfotad_jobs_total{modem=0,result=org.dfotad1.Error.PackageNotFound}"
 	                      "==absent",
 	                      "dfotad_at_commands_total{modem=0}>10", info_check,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-modem.c: org.dfotad1.Modem against the simulator: identity, network, passthrough
  * commands, refusals, URCs, several clients, timeouts. */
 #include "harness.h"

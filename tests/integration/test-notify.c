@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-notify.c: the daemon under a service manager's eyes. NOTIFY_SOCKET points at a
  * datagram socket this test reads (with the sender's credentials, so that other children
  * that speak sd_notify — dbus-daemon does — are told apart): READY=1 exactly once and only

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-postinst.c: the Debian postinst restarts dfotad after an upgrade only while no modem
  * has a job running. Its two shell functions (dfotad_running, dfotad_idle), taken from
  * debian/dfotad.postinst as shipped, are run with busctl against the test's private bus

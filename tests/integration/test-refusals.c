@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-refusals.c: what Fota refuses before anything reaches the module (URLs, Busy, Cancel,
  * NotReady), the BC92-free preconditions, and the per-phase inactivity timeout. */
 #include "harness.h"

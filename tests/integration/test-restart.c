@@ -1,4 +1,5 @@
-/* test-restart.c: jobs survive the daemon (issue 5, "Jobs survive"): SIGKILL mid-download,
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test-restart.c: jobs survive the daemon: SIGKILL mid-download,
  * mid-update and mid-reboot with a restart on the same state directory, a power cut while
  * the daemon itself restarts, a forced upgrade with no journalled job, a host-side job cut
  * during its upload, and a corrupt journal. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-secrets.c: a URL's password and presigned query never leave the daemon except on the
  * tty and in the gateway's own HTTP request. Module downloads (Upgrade, FetchMcuFile), a
  * host-side download (UpgradeViaHost), and failures of both are run with URLs that carry a

@@ -1,4 +1,5 @@
-/* test-soak.c: many jobs with random faults (issue 5, "Proof"): one Finished per started
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test-soak.c: many jobs with random faults: one Finished per started
  * job with the outcome the fault implies, no State stuck in busy, daemon RSS grown by at
  * most 5 % after the warm-up jobs and the same number of open fds at the end as after the
  * first job.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-upgrade.c: org.dfotad1.Fota.Upgrade end to end (seed 3.1 and 4.1/4.2): progress,
  * order of events, Finished, properties afterwards; power cut and forced resume. */
 #include "harness.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* The AT command interpreter: identity, network, sleep and reset commands; FOTA and file
  * commands are handed to sim-fota.c and sim-ufs.c.
  */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* Fault injection: the control FIFO (one command per line, acknowledged on stdout as
  * "OK <command>" or "ERROR <command>" so that a test can wait for it), line noise, and the
  * parsers shared with the command-line options.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* AT+QFOTADL: the three modes of the seed (3.1 URL, 3.2 local, 3.3 MCU file), their URCs in
  * the clean or the seed's own spelling, error injection, power cuts and forced-upgrade resume.
  */
@@ -321,6 +322,8 @@ mcu_name(const char *url, const char *given)
 	path = url + strlen("http://");
 	path += strcspn(path, "/");
 	name = g_strndup(path, strcspn(path, "?#"));
+	g_assert_nonnull(
+	        name); /* g_strndup returns NULL only for NULL, which the analyzer misses */
 	slash = strrchr(name, '/');
 	p = slash ? slash + 1 : name;
 	if (*p == '\0' || strlen(p) > MAX_NAME ||

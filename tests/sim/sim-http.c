@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* The module's own HTTP client: libcurl's easy interface in a worker thread.
  *
  * A thread keeps this file short and the main loop responsive (the simulator must keep

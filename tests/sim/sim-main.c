@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-sim: options, the pseudo-terminal, command line assembly (echo, sleep) and the power
  * states (reboot, power cut, boot).
  */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* Prompt and data modes, as a module enters them for a command a host passes through:
  *
  * - prompt: after "\r\n> " (no CR/LF after it) every byte is data until Ctrl-Z (sent: the

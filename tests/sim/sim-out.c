@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* What the module sends: the output queue (baud pacing, delayed answers), response framing,
  * and the traffic log.
  */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* Simulator firmware package format.
  *
  * Real delta packages are opaque Quectel blobs. The simulator uses its own small format so that

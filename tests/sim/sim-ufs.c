@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* The module's user file system (in memory) and its file commands: AT+QFLDS, AT+QFLST,
  * AT+QFDEL, AT+QFUPL (with the UART receive model that makes the ack mode testable) and
  * AT+QFDWL.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-sim: a simulated Quectel BC65/BC92 speaking AT on a pseudo-terminal.
  *
  * Standalone on purpose: it shares no code with daemon/, so a parser bug in the daemon cannot

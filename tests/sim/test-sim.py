@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """sim-selftest: talks AT directly to dfota-sim on its pseudo-terminal.
 
     python3 test-sim.py PATH/TO/dfota-sim PATH/TO/httpd.py [unittest args]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* pty-module.h: a pseudo-terminal whose master side the test drives as "the module".
  *
  * Only for unit tests of the serial and the AT channel: it reads what the daemon code writes

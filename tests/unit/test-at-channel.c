@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-at-channel.c: DfotaAtChannel against a scripted module on a real pseudo-terminal. */
 #include "at-parse.h"
 #include "dfota-at-channel.h"
@@ -117,7 +118,14 @@ assert_lines(Result *r, const char *const *want)
 {
 	g_assert_no_error(r->error);
 	g_assert_nonnull(r->lines);
-	g_assert_cmpstrv(r->lines, want);
+	/* Not g_assert_cmpstrv: its length comes from g_strv_length, which the static analyzer
+	 * cannot follow, so it reads want past its end on paths that cannot happen. */
+	guint n = 0;
+	for (; want[n]; n++) {
+		g_assert_nonnull(r->lines[n]);
+		g_assert_cmpstr(r->lines[n], ==, want[n]);
+	}
+	g_assert_null(r->lines[n]);
 }
 
 static gboolean

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-at-parse.c: table tests of every parser, with every seed line verbatim. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-cmdline.c: the V.250 command-line splitter and the passthrough refusal table. */
 #include <string.h>
 
@@ -163,7 +164,7 @@ static const CheckCase check_cases[] = {
 	{ "AT+QISWTMD=0,1", TRUE, NULL },
 	{ "AT+CGDCONT=1,\"IP\",\"e;+QSCLK=1\"", TRUE, NULL },
 	{ "AT+QRST=1", TRUE, NULL },
-	/* what the issue found: concatenated and chained commands */
+	/* concatenated and chained commands that smuggle a refused one */
 	{ "ATI&F", FALSE, "AT&F" },
 	{ "ATIE1", FALSE, "ATE1" },
 	{ "ATI+QSCLK=1", FALSE, "AT+QSCLK=1" },

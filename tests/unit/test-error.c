@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-error.c: error domains, their D-Bus names and messages. */
 #include <gio/gio.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-fetcher.c: DfotaFetcher against a real HTTP(S) server on 127.0.0.1 (tests/httpd.py,
  * path in $HTTPD), driven by the GLib main loop like in the daemon. */
 #include <gio/gio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* Unit tests of DfotaJournal: durable records, job ids without a write per job, and the
  * progress side file that spares the record (and the flash) a write per percent. */
 #include <fcntl.h>

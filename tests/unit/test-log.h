@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-log.h: counts expected warnings of the libraries under test.
  *
  * g_test_expect_message() does not see structured logging (G_LOG_USE_STRUCTURED), so tests

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-metrics.c: DfotaMetrics as a unit: label values escaped as the text exposition format
  * requires, the rendered file's shape for a modem that is not connected, and a write that
  * fails is one warning per distinct error and changes nothing else. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-ports.c: the port matcher over made-up lists, the Device variant, enumeration. */
 #include <gio/gio.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-redact.c: what a URL looks like when the daemon shows it (dfota-redact.h). */
 #include <string.h>
 
@@ -9,7 +10,7 @@ typedef struct {
 } Case;
 
 static const Case urls[] = {
-	/* the example, and the contract's */
+	/* user info and a signed query, as in the contract */
 	{ "http://fw:secret@host/p?X-Amz-Signature=abc&b=c#frag",
 	  "http://fw:***@host/p?X-Amz-Signature=***&b=***" },
 	{ "https://fw:pw@cdn.example/p.pack?X-Sig=1",

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-serial.c: DfotaSerial on a real pseudo-terminal. */
 #include <fcntl.h>
 #include <sys/ioctl.h>

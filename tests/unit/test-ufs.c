@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-ufs.c: DfotaUfs on a real pseudo-terminal. The test plays the module on the master
  * side with a small scripted responder of its own (not the project's simulator, and with its
  * own checksum code), so a shared misunderstanding cannot hide a bug. */
@@ -271,7 +272,7 @@ module_command(Module *m, const char *cmd)
 	} else if ((name = quoted_arg(cmd, "AT+QFUPL="))) {
 		const char *p = strchr(cmd + strlen("AT+QFUPL=\""), '"') + 1;
 		g_auto(GStrv) v = g_strsplit(p + 1, ",", -1);
-		g_assert_cmpint(*p, ==, ',');
+		g_assert_cmpint((guchar)*p, ==, ',');
 		g_assert_cmpuint(g_strv_length(v), ==, 3);
 		m->upl_size = strtoul(v[0], NULL, 10);
 		m->upl_timeout_s = (guint)strtoul(v[1], NULL, 10);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-validate.c: URL, file name and command rules, and the Xor16 checksum. */
 #include <string.h>
 
