@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-at-channel.c: one AT command in flight, and every line routed to it or to the URCs.
  *
  * The channel is a small state machine:

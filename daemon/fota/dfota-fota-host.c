@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-fota-host.c: the gateway-side I/O of the host kinds (beyond the seed).
  *
  * fetching: the package comes from libcurl (UpgradeViaHost, and the fallback of

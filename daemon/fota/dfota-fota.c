@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-fota.c: the I/O around the job machine (dfota-job-machine.h).
  *
  * Modem signals, command replies, timers and host transfers become machine events; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-ufs.c: UFS list/space/delete/download over Quectel's FILE AT commands, and what the
  * upload (dfota-ufs-upload.c) shares with them: refusals, and FileNotFound decided by the full
  * file list.

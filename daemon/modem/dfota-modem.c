@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-modem.c: port lifecycle, module initialisation and state. The identity after boot is
  * in dfota-modem-identity.c, the network side (registration, PDP context, signal figures, the
  * preflight) in dfota-modem-network.c. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* dfota-service.c: the objects on the bus, the Modem methods and the state they mirror. */
 #include "dfota-service.h"
 
