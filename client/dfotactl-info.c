@@ -110,6 +110,7 @@ print_status_text(Dfotactl *ctl)
 	printf("Manufacturer: %s\n", STR(dfota_dbus_modem_get_manufacturer(m)));
 	printf("Model:        %s\n", STR(dfota_dbus_modem_get_model(m)));
 	printf("Revision:     %s\n", STR(dfota_dbus_modem_get_revision(m)));
+	printf("IMEI:         %s\n", STR(dfota_dbus_modem_get_imei(m)));
 	printf("Network:      %s\n", network);
 	if (job && g_variant_lookup(job, "id", "t", &id)) {
 		g_autofree char *started = format_time(job, "started");
@@ -166,6 +167,7 @@ dfotactl_cmd_status(Dfotactl *ctl)
 	json_add_str(b, "manufacturer", dfota_dbus_modem_get_manufacturer(m));
 	json_add_str(b, "model", dfota_dbus_modem_get_model(m));
 	json_add_str(b, "revision", dfota_dbus_modem_get_revision(m));
+	json_add_str(b, "imei", dfota_dbus_modem_get_imei(m));
 	json_add_variant(b, "network", dfota_dbus_modem_get_network(m));
 	json_add_variant(b, "job", dfota_dbus_fota_get_job(f));
 	json_add_str(b, "phase", dfota_dbus_fota_get_phase(f));

@@ -205,6 +205,7 @@ fixture_setup(Fixture *fx, gconstpointer data)
 	dfota_dbus_modem_set_port(fx->modem, "/tmp/ttyBC65");
 	dfota_dbus_modem_set_state(fx->modem, "ready");
 	dfota_dbus_modem_set_revision(fx->modem, "BC65JAR01A01");
+	dfota_dbus_modem_set_imei(fx->modem, "866971030000042");
 	dfota_dbus_modem_set_model(fx->modem, "Quectel_BC65");
 	dfota_dbus_modem_set_device(fx->modem, empty_dict());
 	dfota_dbus_modem_set_network(fx->modem, empty_dict());
@@ -329,6 +330,7 @@ test_status(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(text.status, ==, 0);
 	g_assert_nonnull(strstr(text.out, "Revision:     BC65JAR01A01\n"));
 	g_assert_nonnull(strstr(text.out, "State:        ready\n"));
+	g_assert_nonnull(strstr(text.out, "IMEI:         866971030000042\n"));
 
 	run(&json, addr, "status", "--json", "--session", NULL);
 	g_assert_cmpint(json.status, ==, 0);
@@ -337,6 +339,7 @@ test_status(Fixture *fx, gconstpointer data)
 	JsonObject *o = json_node_get_object(json_parser_get_root(parser));
 	g_assert_cmpstr(json_object_get_string_member(o, "state"), ==, "ready");
 	g_assert_cmpstr(json_object_get_string_member(o, "port"), ==, "/tmp/ttyBC65");
+	g_assert_cmpstr(json_object_get_string_member(o, "imei"), ==, "866971030000042");
 }
 
 static void
