@@ -1,0 +1,1208 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* bridge.c: polls hawkBit's DDI API and turns its deployments into dfotad jobs. */
+#include "bridge.h"
+
+#include "bridge-state.h"
+#include "ddi-client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gunixfdlist.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DFOTAD_NAME "org.dfotad1"
+#define IFACE_MODEM "org.dfotad1.Modem"
+#define IFACE_FOTA "org.dfotad1.Fota"
+#define ERROR_PREFIX "org.dfotad1.Error."
+#define CALL_TIMEOUT_MS 60000
+#define DEFAULT_POLL_S 300
+#define MAX_BACKOFF_S 300
+/* At most one proceeding feedback per this interval (hawkBit keeps at most 1000 per action). */
+#define FEEDBACK_INTERVAL_US (3 * G_USEC_PER_SEC)
+#define DOWNLOAD_ATTEMPTS 5
+#define BRIDGE_VERSION "0.1.0"
+
+typedef enum { EV_QUIT, EV_PROGRESS, EV_FINISHED, EV_DAEMON_UP } EventType;
+
+typedef struct {
+	EventType type;
+	char *phase;
+	guint percent;
+	GVariant *result;
+} Event;
+
+struct _Bridge {
+	BridgeConfig *config;
+	GDBusConnection *bus;
+	char *modem_path;
+	char *state_dir;
+	DdiClient ddi;
+	GAsyncQueue *events;
+	GThread *thread;
+	volatile gint stop;
+	guint subs[2];
+	guint watch;
+
+	BridgeState *state;
+	guint poll_s;
+	guint failures;
+	char *config_sent;        /* the configData "data" last acknowledged */
+	GHashTable *cancels_seen; /* cancel action ids answered with rejected */
+
+	/* The job being followed. */
+	char *action_id;
+	char *last_phase;
+	guint last_percent;
+	gint64 last_feedback_us;
+	gboolean feedback_pending;
+};
+
+/* ---- events from the main loop ------------------------------------------------------------ */
+
+static void
+event_free(gpointer data)
+{
+	Event *e = data;
+
+	g_free(e->phase);
+	g_clear_pointer(&e->result, g_variant_unref);
+	g_free(e);
+}
+
+static void
+push(Bridge *b, EventType type, const char *phase, guint percent, GVariant *result)
+{
+	Event *e = g_new0(Event, 1);
+
+	e->type = type;
+	e->phase = g_strdup(phase);
+	e->percent = percent;
+	e->result = result != NULL ? g_variant_ref(result) : NULL;
+	g_async_queue_push(b->events, e);
+}
+
+static void
+on_signal(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+          const char *member, GVariant *params, gpointer data)
+{
+	Bridge *b = data;
+
+	if (strcmp(member, "Progress") == 0 &&
+	    g_variant_is_of_type(params, G_VARIANT_TYPE("(su)"))) {
+		const char *phase;
+		guint percent;
+
+		g_variant_get(params, "(&su)", &phase, &percent);
+		push(b, EV_PROGRESS, phase, percent, NULL);
+	} else if (strcmp(member, "Finished") == 0 &&
+	           g_variant_is_of_type(params, G_VARIANT_TYPE("(a{sv})"))) {
+		g_autoptr(GVariant) result = g_variant_get_child_value(params, 0);
+
+		push(b, EV_FINISHED, NULL, 0, result);
+	}
+}
+
+static void
+on_daemon_appeared(GDBusConnection *c, const char *name, const char *owner, gpointer data)
+{
+	push(data, EV_DAEMON_UP, NULL, 0, NULL);
+}
+
+/* Waits up to @timeout_ms for an event; NULL on timeout. */
+static Event *
+next_event(Bridge *b, gint64 timeout_ms)
+{
+	if (g_atomic_int_get(&b->stop))
+		return NULL;
+	return g_async_queue_timeout_pop(b->events, MAX(timeout_ms, 0) * 1000);
+}
+
+/* Sleeps @seconds, or less when told to stop; dfotad's events meanwhile are dropped. */
+static void
+sleep_s(Bridge *b, guint seconds)
+{
+	gint64 until = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
+
+	while (!g_atomic_int_get(&b->stop)) {
+		gint64 left = until - g_get_monotonic_time();
+		Event *e;
+
+		if (left <= 0)
+			return;
+		e = next_event(b, left / 1000 + 1);
+		if (e != NULL)
+			event_free(e);
+	}
+}
+
+/* ---- dfotad ---------------------------------------------------------------------------------- */
+
+static GVariant *
+get_property(Bridge *b, const char *iface, const char *name)
+{
+	g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+	        b->bus, DFOTAD_NAME, b->modem_path, "org.freedesktop.DBus.Properties", "Get",
+	        g_variant_new("(ss)", iface, name), G_VARIANT_TYPE("(v)"),
+	        G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL, NULL);
+	GVariant *value = NULL;
+
+	if (reply != NULL)
+		g_variant_get(reply, "(v)", &value);
+	return value;
+}
+
+static char *
+get_string_property(Bridge *b, const char *iface, const char *name)
+{
+	g_autoptr(GVariant) v = get_property(b, iface, name);
+
+	return v != NULL && g_variant_is_of_type(v, G_VARIANT_TYPE_STRING)
+	               ? g_variant_dup_string(v, NULL)
+	               : g_strdup("");
+}
+
+static guint64
+dict_id(GVariant *dict)
+{
+	guint64 id = 0;
+
+	if (dict != NULL && g_variant_is_of_type(dict, G_VARIANT_TYPE_VARDICT))
+		g_variant_lookup(dict, "id", "t", &id);
+	return id;
+}
+
+static gint64
+dict_started(GVariant *dict)
+{
+	guint64 t = 0;
+
+	if (dict != NULL && g_variant_is_of_type(dict, G_VARIANT_TYPE_VARDICT))
+		g_variant_lookup(dict, "started", "t", &t);
+	return (gint64)t;
+}
+
+/* ---- feedback -------------------------------------------------------------------------------- */
+
+static void
+add_detail(JsonBuilder *jb, const char *key, const char *value)
+{
+	g_autofree char *line = g_strdup_printf("%s: %s", key, value != NULL ? value : "");
+
+	json_builder_add_string_value(jb, line);
+}
+
+/* A feedback body; @details: NULL-terminated key, value pairs. */
+static JsonNode *
+feedback_body(const char *id, const char *execution, const char *finished, int cnt, int of,
+              const char *const *details)
+{
+	g_autoptr(JsonBuilder) jb = json_builder_new();
+
+	json_builder_begin_object(jb);
+	json_builder_set_member_name(jb, "id");
+	json_builder_add_string_value(jb, id);
+	json_builder_set_member_name(jb, "status");
+	json_builder_begin_object(jb);
+	json_builder_set_member_name(jb, "execution");
+	json_builder_add_string_value(jb, execution);
+	json_builder_set_member_name(jb, "result");
+	json_builder_begin_object(jb);
+	json_builder_set_member_name(jb, "finished");
+	json_builder_add_string_value(jb, finished);
+	if (of > 0) {
+		json_builder_set_member_name(jb, "progress");
+		json_builder_begin_object(jb);
+		json_builder_set_member_name(jb, "cnt");
+		json_builder_add_int_value(jb, cnt);
+		json_builder_set_member_name(jb, "of");
+		json_builder_add_int_value(jb, of);
+		json_builder_end_object(jb);
+	}
+	json_builder_end_object(jb);
+	json_builder_set_member_name(jb, "details");
+	json_builder_begin_array(jb);
+	for (guint i = 0; details != NULL && details[i] != NULL && details[i + 1] != NULL; i += 2)
+		add_detail(jb, details[i], details[i + 1]);
+	json_builder_end_array(jb);
+	json_builder_end_object(jb);
+	json_builder_end_object(jb);
+	return json_builder_get_root(jb);
+}
+
+/* POSTs @node to @url; TRUE when hawkBit took it (2xx) or dropped the action (410). */
+static gboolean
+post_feedback(Bridge *b, const char *url, JsonNode *node, gboolean *gone)
+{
+	DdiResponse r = { 0 };
+	gboolean ok;
+
+	ddi_send_json(&b->ddi, "POST", url, node, &r);
+	ok = (r.status >= 200 && r.status < 300) || r.status == 410;
+	if (gone != NULL)
+		*gone = r.status == 410;
+	if (!ok)
+		g_warning("feedback to %s failed: %s", url,
+		          r.status != 0 ? "HTTP error" : r.curl_error);
+	if (r.status == 410)
+		g_message("hawkBit closed the action already (HTTP 410); dropping it");
+	ddi_response_clear(&r);
+	return ok;
+}
+
+static char *
+action_feedback_url(Bridge *b, const char *action_id)
+{
+	g_autofree char *suffix = g_strdup_printf("deploymentBase/%s/feedback", action_id);
+
+	return ddi_controller_url(&b->ddi, suffix);
+}
+
+/* Which of the five steps a dfotad phase is, for result.progress. */
+static int
+phase_step(const char *phase)
+{
+	if (strcmp(phase, "fetching") == 0 || strcmp(phase, "uploading") == 0 ||
+	    strcmp(phase, "downloading") == 0)
+		return 2;
+	if (strcmp(phase, "updating") == 0)
+		return 3;
+	if (strcmp(phase, "rebooting") == 0)
+		return 4;
+	if (strcmp(phase, "verifying") == 0)
+		return 5;
+	return 1;
+}
+
+static void
+send_proceeding(Bridge *b, const char *phase, guint percent)
+{
+	g_autofree char *pct = g_strdup_printf("%u", percent);
+	const char *details[] = { "phase", phase, "percent", pct, NULL };
+	g_autoptr(JsonNode) node =
+	        feedback_body(b->action_id, "proceeding", "none", phase_step(phase), 5, details);
+	g_autofree char *url = action_feedback_url(b, b->action_id);
+
+	b->last_feedback_us = g_get_monotonic_time();
+	b->feedback_pending = FALSE;
+	post_feedback(b, url, node, NULL);
+}
+
+/* A phase or percent change: reported now, or once the interval has passed. */
+static void
+note_progress(Bridge *b, const char *phase, guint percent, gboolean force)
+{
+	if (phase != NULL) {
+		if (b->last_phase != NULL && strcmp(b->last_phase, phase) == 0 &&
+		    b->last_percent == percent && !force)
+			return;
+		g_free(b->last_phase);
+		b->last_phase = g_strdup(phase);
+		b->last_percent = percent;
+		b->feedback_pending = TRUE;
+	}
+	if (b->feedback_pending && b->last_phase != NULL &&
+	    (force || g_get_monotonic_time() - b->last_feedback_us >= FEEDBACK_INTERVAL_US))
+		send_proceeding(b, b->last_phase, b->last_percent);
+}
+
+/* Records the closed feedback, then sends it; the state keeps it until hawkBit has it. */
+static void
+close_action(Bridge *b, gboolean success, const char *const *details)
+{
+	g_autoptr(JsonNode) node = feedback_body(b->state->action_id, "closed",
+	                                         success ? "success" : "failure", 0, 0, details);
+	g_autoptr(GError) error = NULL;
+
+	g_message("action %s: closed, %s", b->state->action_id, success ? "success" : "failure");
+	g_free(b->state->closed_body);
+	b->state->closed_body = json_to_string(node, FALSE);
+	g_free(b->state->closed_url);
+	b->state->closed_url = action_feedback_url(b, b->state->action_id);
+	b->state->stage = BRIDGE_STAGE_CLOSING;
+	if (!bridge_state_save(b->state, &error))
+		g_warning("%s", error->message);
+	if (post_feedback(b, b->state->closed_url, node, NULL)) {
+		bridge_state_finish(b->state);
+		if (!bridge_state_save(b->state, &error))
+			g_warning("%s", error->message);
+	}
+}
+
+/* A pending closed feedback from before (a failed POST, a restart): sent again. */
+static void
+retry_closing(Bridge *b)
+{
+	g_autoptr(JsonNode) node = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (b->state->stage != BRIDGE_STAGE_CLOSING)
+		return;
+	node = json_from_string(b->state->closed_body, NULL);
+	if (node == NULL || post_feedback(b, b->state->closed_url, node, NULL)) {
+		bridge_state_finish(b->state);
+		if (!bridge_state_save(b->state, &error))
+			g_warning("%s", error->message);
+	}
+}
+
+static void
+close_failure(Bridge *b, const char *error_name, const char *message)
+{
+	g_autofree char *full = g_strconcat(ERROR_PREFIX, error_name, NULL);
+	g_autofree char *from = get_string_property(b, IFACE_MODEM, "Revision");
+	const char *details[] = { "error",         full, "code",        "-1", "message", message,
+		                  "from-revision", from, "to-revision", "",   NULL };
+
+	g_warning("action %s failed: %s: %s", b->state->action_id, error_name, message);
+	close_action(b, FALSE, details);
+}
+
+/* The closed feedback from dfotad's result dictionary. */
+static void
+close_from_result(Bridge *b, GVariant *result)
+{
+	gboolean success = FALSE;
+	gint32 code = -1;
+	const char *err = "", *message = "", *from = "", *to = "";
+	g_autofree char *code_s = NULL;
+	g_autofree char *job = NULL;
+
+	g_variant_lookup(result, "success", "b", &success);
+	g_variant_lookup(result, "code", "i", &code);
+	g_variant_lookup(result, "error", "&s", &err);
+	g_variant_lookup(result, "message", "&s", &message);
+	g_variant_lookup(result, "from-revision", "&s", &from);
+	g_variant_lookup(result, "to-revision", "&s", &to);
+	code_s = g_strdup_printf("%d", code);
+	job = g_strdup_printf("%" G_GUINT64_FORMAT, dict_id(result));
+	{
+		const char *details[] = { "error",       err,     "code",          code_s,
+			                  "message",     message, "from-revision", from,
+			                  "to-revision", to,      "job",           job,
+			                  NULL };
+
+		close_action(b, success, details);
+	}
+}
+
+/* ---- configData ------------------------------------------------------------------------------ */
+
+static void
+maybe_send_config_data(Bridge *b, gboolean requested)
+{
+	g_autofree char *model = get_string_property(b, IFACE_MODEM, "Model");
+	g_autofree char *revision = get_string_property(b, IFACE_MODEM, "Revision");
+	g_autofree char *imei = get_string_property(b, IFACE_MODEM, "Imei");
+	g_autoptr(JsonBuilder) jb = json_builder_new();
+	g_autoptr(JsonNode) node = NULL;
+	g_autofree char *data_text = NULL;
+	g_autofree char *url = NULL;
+	DdiResponse r = { 0 };
+
+	/* Nothing worth reporting until dfotad knows the modem. Sent when hawkBit asks for it
+	 * and, after a first time, whenever the data change. */
+	if (*model == '\0' || *revision == '\0')
+		return;
+	data_text = g_strdup_printf("%s\n%s\n%s", model, revision, imei);
+	if (!requested && (b->config_sent == NULL || strcmp(b->config_sent, data_text) == 0))
+		return;
+	json_builder_begin_object(jb);
+	json_builder_set_member_name(jb, "mode");
+	json_builder_add_string_value(jb, "merge");
+	json_builder_set_member_name(jb, "data");
+	json_builder_begin_object(jb);
+	json_builder_set_member_name(jb, "model");
+	json_builder_add_string_value(jb, model);
+	json_builder_set_member_name(jb, "revision");
+	json_builder_add_string_value(jb, revision);
+	json_builder_set_member_name(jb, "imei");
+	json_builder_add_string_value(jb, imei);
+	json_builder_set_member_name(jb, "bridge-version");
+	json_builder_add_string_value(jb, BRIDGE_VERSION);
+	json_builder_end_object(jb);
+	json_builder_end_object(jb);
+	node = json_builder_get_root(jb);
+	url = ddi_controller_url(&b->ddi, "configData");
+	ddi_send_json(&b->ddi, "PUT", url, node, &r);
+	if (r.status >= 200 && r.status < 300) {
+		g_message("configData sent: model %s, revision %s", model, revision);
+		g_free(b->config_sent);
+		b->config_sent = g_steal_pointer(&data_text);
+	} else {
+		g_warning("configData PUT failed: %s", r.status != 0 ? "HTTP error" : r.curl_error);
+	}
+	ddi_response_clear(&r);
+}
+
+/* ---- JSON helpers ---------------------------------------------------------------------------- */
+
+static JsonObject *
+obj_member(JsonObject *o, const char *name)
+{
+	JsonNode *n = o != NULL ? json_object_get_member(o, name) : NULL;
+
+	return n != NULL && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+static const char *
+str_member(JsonObject *o, const char *name)
+{
+	JsonNode *n = o != NULL ? json_object_get_member(o, name) : NULL;
+
+	return n != NULL && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
+	               ? json_node_get_string(n)
+	               : NULL;
+}
+
+/* "_links.<name>.href" */
+static const char *
+link_href(JsonObject *o, const char *name)
+{
+	return str_member(obj_member(obj_member(o, "_links"), name), "href");
+}
+
+/* "id" as text: hawkBit sends it as a string; some versions as a number. */
+static char *
+id_member(JsonObject *o)
+{
+	JsonNode *n = o != NULL ? json_object_get_member(o, "id") : NULL;
+
+	if (n == NULL || !JSON_NODE_HOLDS_VALUE(n))
+		return NULL;
+	if (json_node_get_value_type(n) == G_TYPE_STRING)
+		return g_strdup(json_node_get_string(n));
+	if (json_node_get_value_type(n) == G_TYPE_INT64)
+		return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
+	return NULL;
+}
+
+static gboolean
+id_is_safe(const char *id)
+{
+	if (id == NULL || *id == '\0' || strlen(id) > 64)
+		return FALSE;
+	for (const char *p = id; *p != '\0'; p++)
+		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
+			return FALSE;
+	return TRUE;
+}
+
+/* "HH:MM:SS" → seconds; 0 when malformed. */
+static guint
+parse_sleep(const char *s)
+{
+	guint h, m, sec;
+	char extra;
+
+	if (s == NULL || sscanf(s, "%u:%u:%u%c", &h, &m, &sec, &extra) != 3 || m > 59 || sec > 59 ||
+	    h > 24 * 7)
+		return 0;
+	return h * 3600 + m * 60 + sec;
+}
+
+/* GET @url as a JSON object. *status gets the HTTP status (0: no answer). */
+static JsonObject *
+get_object(Bridge *b, const char *url, long *status, JsonParser **parser)
+{
+	DdiResponse r = { 0 };
+	JsonObject *o = NULL;
+
+	ddi_get(&b->ddi, url, &r);
+	*status = r.status;
+	if (r.status == 0)
+		g_warning("GET %s: %s", url, r.curl_error);
+	else if (r.status == 401 || r.status == 403)
+		g_warning("hawkBit refused this controller (HTTP %ld): check target-token or "
+		          "gateway-token in the configuration, and that the tenant allows it",
+		          r.status);
+	else if (r.status == 200 && (o = ddi_response_object(&r, parser)) == NULL)
+		g_warning("GET %s: the answer is not a JSON object", url);
+	else if (r.status != 200)
+		g_warning("GET %s: HTTP %ld", url, r.status);
+	ddi_response_clear(&r);
+	return o;
+}
+
+/* ---- following a job ------------------------------------------------------------------------- */
+
+static void handle_cancel(Bridge *b, const char *href, gboolean running);
+
+/* Looks at dfotad's Job and LastResult for the followed job: TRUE (and the action closed) when
+ * it has ended. */
+static gboolean
+check_job(Bridge *b)
+{
+	g_autoptr(GVariant) job = get_property(b, IFACE_FOTA, "Job");
+	g_autoptr(GVariant) last = NULL;
+
+	if (job == NULL)
+		return FALSE; /* dfotad is away; its return brings the answer */
+	if (dict_id(job) == b->state->job_id)
+		return FALSE;
+	last = get_property(b, IFACE_FOTA, "LastResult");
+	if (last != NULL && dict_id(last) == b->state->job_id) {
+		close_from_result(b, last);
+		return TRUE;
+	}
+	close_failure(b, "ModemLost",
+	              "dfotad no longer knows the job this action started (its state was lost)");
+	return TRUE;
+}
+
+/* Polls the controller base while a job runs: only a cancelAction matters then. */
+static void
+poll_during_job(Bridge *b)
+{
+	g_autofree char *url = ddi_controller_url(&b->ddi, NULL);
+	g_autoptr(JsonParser) parser = NULL;
+	long status;
+	JsonObject *o = get_object(b, url, &status, &parser);
+	const char *cancel = link_href(o, "cancelAction");
+
+	if (cancel != NULL)
+		handle_cancel(b, cancel, TRUE);
+}
+
+/* Follows dfotad's job until its Finished; returns when the action is closed or the bridge
+ * stops (then the state keeps it for the next start). */
+static void
+follow_job(Bridge *b)
+{
+	gint64 next_poll = g_get_monotonic_time() + (gint64)b->poll_s * G_USEC_PER_SEC;
+
+	g_free(b->action_id);
+	b->action_id = g_strdup(b->state->action_id);
+	if (check_job(b))
+		return;
+	while (!g_atomic_int_get(&b->stop) && b->state->stage == BRIDGE_STAGE_RUNNING) {
+		gint64 now = g_get_monotonic_time();
+		gint64 wait = next_poll - now;
+		Event *e;
+
+		if (b->feedback_pending)
+			wait = MIN(wait, b->last_feedback_us + FEEDBACK_INTERVAL_US - now);
+		e = next_event(b, wait / 1000 + 1);
+		if (e == NULL) {
+			note_progress(b, NULL, 0, FALSE);
+			if (g_get_monotonic_time() >= next_poll) {
+				next_poll =
+				        g_get_monotonic_time() + (gint64)b->poll_s * G_USEC_PER_SEC;
+				if (!check_job(b))
+					poll_during_job(b);
+			}
+			continue;
+		}
+		if (e->type == EV_PROGRESS && strcmp(e->phase, "idle") != 0) {
+			note_progress(b, e->phase, e->percent, FALSE);
+		} else if (e->type == EV_FINISHED && dict_id(e->result) == b->state->job_id) {
+			close_from_result(b, e->result);
+		} else if (e->type == EV_DAEMON_UP) {
+			check_job(b);
+		}
+		event_free(e);
+	}
+}
+
+/* Reads dfotad's Job (or, for a job that ended at once, LastResult) after a start. */
+static guint64
+started_job_id(Bridge *b, guint64 previous)
+{
+	g_autoptr(GVariant) job = get_property(b, IFACE_FOTA, "Job");
+	g_autoptr(GVariant) last = NULL;
+
+	if (dict_id(job) > previous)
+		return dict_id(job);
+	last = get_property(b, IFACE_FOTA, "LastResult");
+	return dict_id(last) > previous ? dict_id(last) : 0;
+}
+
+/* A D-Bus error that says "try again later" rather than "this action cannot run". */
+static gboolean
+is_transient(const char *remote)
+{
+	return remote == NULL || strcmp(remote, ERROR_PREFIX "Busy") == 0 ||
+	       strcmp(remote, ERROR_PREFIX "NotReady") == 0 ||
+	       g_str_has_prefix(remote, "org.freedesktop.DBus.Error.");
+}
+
+/* Calls @method; on success the action is RUNNING with dfotad's job id. FALSE when the call
+ * failed for now (the action is tried again on a later poll). */
+static gboolean
+start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) save_error = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) before = get_property(b, IFACE_FOTA, "Job");
+	g_autoptr(GVariant) last = get_property(b, IFACE_FOTA, "LastResult");
+	guint64 previous = MAX(dict_id(before), dict_id(last));
+
+	b->state->stage = BRIDGE_STAGE_STARTING;
+	b->state->started_us = g_get_real_time();
+	if (!bridge_state_save(b->state, &save_error))
+		g_warning("%s", save_error->message);
+	/* Drop what was queued before this job. */
+	for (Event *e; (e = g_async_queue_try_pop(b->events)) != NULL;) {
+		if (e->type == EV_QUIT)
+			g_async_queue_push_front(b->events, g_steal_pointer(&e));
+		else
+			event_free(e);
+		if (e == NULL)
+			break;
+	}
+	reply = g_dbus_connection_call_with_unix_fd_list_sync(
+	        b->bus, DFOTAD_NAME, b->modem_path, IFACE_FOTA, method, params, NULL,
+	        G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, fds, NULL, NULL, &error);
+	if (reply == NULL) {
+		g_autofree char *remote = g_dbus_error_get_remote_error(error);
+
+		g_dbus_error_strip_remote_error(error);
+		if (is_transient(remote)) {
+			g_message("action %s: %s not possible now (%s: %s); trying again later",
+			          b->state->action_id, method, remote != NULL ? remote : "error",
+			          error->message);
+			b->state->stage = BRIDGE_STAGE_DOWNLOADING;
+			if (!bridge_state_save(b->state, &save_error))
+				g_warning("%s", save_error->message);
+			return FALSE;
+		}
+		close_failure(b,
+		              g_str_has_prefix(remote, ERROR_PREFIX) ? remote + strlen(ERROR_PREFIX)
+		                                                     : "Unknown",
+		              error->message);
+		return TRUE;
+	}
+	b->state->job_id = started_job_id(b, previous);
+	b->state->stage = BRIDGE_STAGE_RUNNING;
+	if (!bridge_state_save(b->state, &save_error))
+		g_warning("%s", save_error->message);
+	g_message("action %s: dfotad job %" G_GUINT64_FORMAT " started", b->state->action_id,
+	          b->state->job_id);
+	g_free(b->action_id);
+	b->action_id = g_strdup(b->state->action_id);
+	g_clear_pointer(&b->last_phase, g_free);
+	note_progress(b, "started", 0, TRUE);
+	return TRUE;
+}
+
+/* ---- deployments ----------------------------------------------------------------------------- */
+
+typedef struct {
+	const char *download; /* _links.download (or download-http) */
+	const char *download_http;
+	gint64 size;
+	const char *sha256;
+	const char *filename;
+} Artifact;
+
+/* The one ".pack" artifact of the chunks; a message in *why when there is none or several. */
+static gboolean
+find_artifact(JsonObject *deployment, Artifact *a, char **why)
+{
+	JsonNode *chunks = json_object_get_member(deployment, "chunks");
+	guint found = 0;
+
+	if (chunks != NULL && JSON_NODE_HOLDS_ARRAY(chunks)) {
+		JsonArray *ca = json_node_get_array(chunks);
+
+		for (guint i = 0; i < json_array_get_length(ca); i++) {
+			JsonNode *cn = json_array_get_element(ca, i);
+			JsonNode *arts = JSON_NODE_HOLDS_OBJECT(cn)
+			                         ? json_object_get_member(json_node_get_object(cn),
+			                                                  "artifacts")
+			                         : NULL;
+			JsonArray *aa;
+
+			if (arts == NULL || !JSON_NODE_HOLDS_ARRAY(arts))
+				continue;
+			aa = json_node_get_array(arts);
+			for (guint j = 0; j < json_array_get_length(aa); j++) {
+				JsonNode *an = json_array_get_element(aa, j);
+				JsonObject *ao = JSON_NODE_HOLDS_OBJECT(an)
+				                         ? json_node_get_object(an)
+				                         : NULL;
+				const char *name = str_member(ao, "filename");
+				JsonNode *size;
+
+				if (name == NULL || !g_str_has_suffix(name, ".pack"))
+					continue;
+				if (found++ > 0)
+					continue;
+				a->filename = name;
+				a->download = link_href(ao, "download");
+				a->download_http = link_href(ao, "download-http");
+				a->sha256 = str_member(obj_member(ao, "hashes"), "sha256");
+				size = json_object_get_member(ao, "size");
+				a->size = size != NULL && JSON_NODE_HOLDS_VALUE(size) &&
+				                          json_node_get_value_type(size) ==
+				                                  G_TYPE_INT64
+				                  ? json_node_get_int(size)
+				                  : -1;
+			}
+		}
+	}
+	if (found == 0) {
+		*why = g_strdup("the deployment has no .pack artifact");
+		return FALSE;
+	}
+	if (found > 1) {
+		*why = g_strdup_printf("the deployment has %u .pack artifacts; dfotad installs one",
+		                       found);
+		return FALSE;
+	}
+	if (a->download == NULL)
+		a->download = a->download_http;
+	if (a->download == NULL) {
+		*why = g_strdup_printf("artifact %s has no download link", a->filename);
+		return FALSE;
+	}
+	if (a->sha256 != NULL &&
+	    (strlen(a->sha256) != 64 || strspn(a->sha256, "0123456789abcdefABCDEF") != 64)) {
+		*why = g_strdup_printf("artifact %s has a malformed sha256 hash", a->filename);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static char *
+sha256_of(const char *path, gint64 *size)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autoptr(GMappedFile) map = g_mapped_file_new(path, FALSE, NULL);
+
+	if (map == NULL)
+		return NULL;
+	g_checksum_update(sum, (const guchar *)g_mapped_file_get_contents(map),
+	                  g_mapped_file_get_length(map));
+	*size = (gint64)g_mapped_file_get_length(map);
+	return g_strdup(g_checksum_get_string(sum));
+}
+
+/* Downloads the artifact into the state directory, resuming; checks size and hash. TRUE when
+ * the file is ready; otherwise the action was closed, or (*retry) should be tried again. */
+static gboolean
+download_artifact(Bridge *b, const Artifact *a, const char *path, gboolean *retry)
+{
+	DdiResponse r = { 0 };
+	g_autofree char *sha = NULL;
+	gint64 have = 0;
+	GStatBuf st;
+
+	*retry = FALSE;
+	for (guint attempt = 0; attempt < DOWNLOAD_ATTEMPTS; attempt++) {
+		if (g_atomic_int_get(&b->stop))
+			return *retry = TRUE, FALSE;
+		if (attempt > 0)
+			sleep_s(b, 1u << MIN(attempt, 5u));
+		if (a->size >= 0 && g_stat(path, &st) == 0 && st.st_size >= a->size) {
+			if (st.st_size == a->size)
+				break;
+			(void)g_unlink(path); /* more than announced: start over */
+		}
+		ddi_download(&b->ddi, a->download, path, &r);
+		if (r.status == 200 || r.status == 206) {
+			ddi_response_clear(&r);
+			break;
+		}
+		g_warning("action %s: download of %s: %s%s", b->state->action_id, a->filename,
+		          r.status != 0 ? "HTTP error " : "", r.status != 0 ? "" : r.curl_error);
+		if (g_atomic_int_get(&b->stop)) {
+			ddi_response_clear(&r);
+			return *retry = TRUE, FALSE;
+		}
+		/* A missing or forbidden artifact will not appear by retrying. */
+		if (r.status == 404 || r.status == 410 || r.status == 403 || r.status == 401 ||
+		    attempt + 1 == DOWNLOAD_ATTEMPTS) {
+			g_autofree char *msg =
+			        r.status != 0 ? g_strdup_printf("download of %s failed: HTTP %ld",
+			                                        a->filename, r.status)
+			                      : g_strdup_printf("download of %s failed: %s",
+			                                        a->filename, r.curl_error);
+
+			ddi_response_clear(&r);
+			(void)g_unlink(path);
+			close_failure(b, "FetchFailed", msg);
+			return FALSE;
+		}
+		ddi_response_clear(&r);
+	}
+	sha = sha256_of(path, &have);
+	if (sha == NULL || (a->size >= 0 && have != a->size)) {
+		g_autofree char *msg =
+		        g_strdup_printf("%s: %" G_GINT64_FORMAT
+		                        " bytes received, the server announced %" G_GINT64_FORMAT,
+		                        a->filename, have, a->size);
+
+		(void)g_unlink(path);
+		close_failure(b, "ChecksumMismatch", msg);
+		return FALSE;
+	}
+	if (a->sha256 != NULL && g_ascii_strcasecmp(sha, a->sha256) != 0) {
+		g_autofree char *msg = g_strdup_printf(
+		        "%s: sha256 %s, hawkBit announced %s; the module was not touched",
+		        a->filename, sha, a->sha256);
+
+		(void)g_unlink(path);
+		close_failure(b, "ChecksumMismatch", msg);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static GVariant *
+sha_options(const char *sha256, gboolean fallback)
+{
+	GVariantBuilder vb;
+
+	g_variant_builder_init(&vb, G_VARIANT_TYPE_VARDICT);
+	if (fallback)
+		g_variant_builder_add(&vb, "{sv}", "fallback-via-host",
+		                      g_variant_new_boolean(TRUE));
+	if (sha256 != NULL) {
+		g_autofree char *lower = g_ascii_strdown(sha256, -1);
+
+		g_variant_builder_add(&vb, "{sv}", "sha256", g_variant_new_string(lower));
+	}
+	return g_variant_builder_end(&vb);
+}
+
+static void
+run_deployment(Bridge *b, const Artifact *a)
+{
+	g_autofree char *name = g_strdup_printf("artifact-%s.pack", b->state->action_id);
+	g_autofree char *path = g_build_filename(b->state_dir, name, NULL);
+	g_autoptr(GUnixFDList) fds = NULL;
+	gboolean retry;
+	int fd;
+
+	if (b->config->download_module) {
+		if (a->download_http == NULL) {
+			close_failure(b, "InvalidUrl",
+			              "download=module needs the artifact's download-http link (an "
+			              "anonymous http:// download); hawkBit sent none");
+			return;
+		}
+		if (start_job(b, "UpgradeWithOptions",
+		              g_variant_new("(s@a{sv})", a->download_http,
+		                            sha_options(a->sha256, TRUE)),
+		              NULL) &&
+		    b->state->stage == BRIDGE_STAGE_RUNNING)
+			follow_job(b);
+		return;
+	}
+	note_progress(b, "downloading", 0, TRUE);
+	if (!download_artifact(b, a, path, &retry))
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		close_failure(b, "FetchFailed", g_strerror(errno));
+		return;
+	}
+	fds = g_unix_fd_list_new_from_array(&fd, 1);
+	if (start_job(b, "UpgradeFromFile",
+	              g_variant_new("(h@a{sv})", 0, sha_options(a->sha256, FALSE)), fds) &&
+	    b->state->stage == BRIDGE_STAGE_RUNNING) {
+		(void)g_unlink(path);
+		follow_job(b);
+	}
+	if (b->state->stage != BRIDGE_STAGE_DOWNLOADING)
+		(void)g_unlink(path);
+}
+
+static void
+handle_deployment(Bridge *b, const char *href)
+{
+	g_autoptr(JsonParser) parser = NULL;
+	g_autofree char *id = NULL;
+	g_autofree char *why = NULL;
+	g_autoptr(GError) error = NULL;
+	JsonObject *o, *deployment;
+	const char *update, *window;
+	Artifact a = { 0 };
+	long status;
+
+	o = get_object(b, href, &status, &parser);
+	if (o == NULL) {
+		if (status == 410 && b->state->action_id != NULL &&
+		    b->state->stage == BRIDGE_STAGE_DOWNLOADING) {
+			g_message("action %s: gone from hawkBit (HTTP 410); dropped",
+			          b->state->action_id);
+			bridge_state_finish(b->state);
+			(void)bridge_state_save(b->state, NULL);
+		}
+		return;
+	}
+	id = id_member(o);
+	if (!id_is_safe(id)) {
+		g_warning("deploymentBase without a usable id; ignored");
+		return;
+	}
+	if (bridge_state_is_done(b->state, id))
+		return;
+	deployment = obj_member(o, "deployment");
+	update = str_member(deployment, "update");
+	window = str_member(deployment, "maintenanceWindow");
+	if (update == NULL || strcmp(update, "skip") == 0) {
+		g_debug("action %s: update is skip; nothing to do", id);
+		return;
+	}
+	if (window != NULL && strcmp(window, "unavailable") == 0) {
+		g_message("action %s: waiting for its maintenance window", id);
+		return;
+	}
+	if (b->state->action_id == NULL || strcmp(b->state->action_id, id) != 0) {
+		bridge_state_begin(b->state, id, BRIDGE_STAGE_DOWNLOADING);
+		if (!bridge_state_save(b->state, &error))
+			g_warning("%s", error->message);
+		g_message("action %s: deployment (update %s)", id, update);
+	}
+	g_free(b->action_id);
+	b->action_id = g_strdup(id);
+	g_clear_pointer(&b->last_phase, g_free);
+	if (!find_artifact(deployment, &a, &why)) {
+		close_failure(b, "InvalidArgument", why);
+		return;
+	}
+	run_deployment(b, &a);
+}
+
+/* ---- cancel ---------------------------------------------------------------------------------- */
+
+static void
+cancel_feedback(Bridge *b, const char *cancel_id, const char *execution, const char *finished,
+                const char *reason)
+{
+	g_autofree char *suffix = g_strdup_printf("cancelAction/%s/feedback", cancel_id);
+	g_autofree char *url = ddi_controller_url(&b->ddi, suffix);
+	const char *details[] = { "message", reason, NULL };
+	g_autoptr(JsonNode) node = feedback_body(cancel_id, execution, finished, 0, 0, details);
+
+	post_feedback(b, url, node, NULL);
+}
+
+static void
+handle_cancel(Bridge *b, const char *href, gboolean running)
+{
+	g_autoptr(JsonParser) parser = NULL;
+	g_autofree char *id = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	JsonObject *o, *ca;
+	const char *stop_id;
+	long status;
+
+	o = get_object(b, href, &status, &parser);
+	id = id_member(o);
+	ca = obj_member(o, "cancelAction");
+	stop_id = str_member(ca, "stopId");
+	if (!id_is_safe(id) || stop_id == NULL)
+		return;
+	if (g_hash_table_contains(b->cancels_seen, id))
+		return;
+	if (!running || b->state->action_id == NULL || strcmp(stop_id, b->state->action_id) != 0) {
+		/* Nothing of it runs here: it will not start either. */
+		g_message("cancel of action %s: not running here; acknowledged", stop_id);
+		bridge_state_mark_done(b->state, stop_id);
+		if (b->state->action_id != NULL && strcmp(stop_id, b->state->action_id) == 0)
+			bridge_state_finish(b->state);
+		(void)bridge_state_save(b->state, NULL);
+		cancel_feedback(b, id, "closed", "success", "the action was not running");
+		return;
+	}
+	reply = g_dbus_connection_call_sync(b->bus, DFOTAD_NAME, b->modem_path, IFACE_FOTA,
+	                                    "Cancel", NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+	                                    CALL_TIMEOUT_MS, NULL, &error);
+	if (reply == NULL) {
+		g_autofree char *msg = NULL;
+
+		g_dbus_error_strip_remote_error(error);
+		msg = g_strdup_printf("the job is past its cancellable phases: %s", error->message);
+		g_message("cancel of action %s rejected: %s", stop_id, msg);
+		g_hash_table_add(b->cancels_seen, g_strdup(id));
+		cancel_feedback(b, id, "rejected", "none", msg);
+		return;
+	}
+	/* The job ends with Cancelled; the action ends with the cancel's own feedback. */
+	g_message("action %s cancelled", stop_id);
+	cancel_feedback(b, id, "closed", "success", "cancelled before the module was touched");
+	bridge_state_finish(b->state);
+	(void)bridge_state_save(b->state, NULL);
+}
+
+/* ---- the poll loop --------------------------------------------------------------------------- */
+
+static guint
+backoff(Bridge *b)
+{
+	guint s = MAX(b->poll_s, 1u);
+
+	b->failures++;
+	for (guint i = 1; i < b->failures && s < MAX_BACKOFF_S; i++)
+		s *= 2;
+	return MIN(s, (guint)MAX_BACKOFF_S);
+}
+
+/* One poll of the controller base; returns the seconds to sleep. */
+static guint
+poll_once(Bridge *b)
+{
+	g_autofree char *url = ddi_controller_url(&b->ddi, NULL);
+	g_autoptr(JsonParser) parser = NULL;
+	JsonObject *o;
+	const char *href;
+	long status;
+	guint sleep;
+
+	retry_closing(b);
+	o = get_object(b, url, &status, &parser);
+	if (o == NULL)
+		return backoff(b);
+	b->failures = 0;
+	sleep = parse_sleep(str_member(obj_member(obj_member(o, "config"), "polling"), "sleep"));
+	b->poll_s = sleep > 0 ? sleep : DEFAULT_POLL_S;
+	maybe_send_config_data(b, link_href(o, "configData") != NULL);
+	if (b->state->stage == BRIDGE_STAGE_CLOSING)
+		return b->poll_s;
+	if ((href = link_href(o, "cancelAction")) != NULL)
+		handle_cancel(b, href, FALSE);
+	else if ((href = link_href(o, "deploymentBase")) != NULL)
+		handle_deployment(b, href);
+	return b->poll_s;
+}
+
+/* After a restart: the action the state names is reported or followed, never started again. */
+static void
+resume(Bridge *b)
+{
+	BridgeState *s = b->state;
+	g_autoptr(GVariant) job = NULL;
+	g_autoptr(GVariant) last = NULL;
+
+	if (s->stage == BRIDGE_STAGE_CLOSING)
+		retry_closing(b);
+	if (s->stage != BRIDGE_STAGE_STARTING && s->stage != BRIDGE_STAGE_RUNNING)
+		return;
+	/* Wait for dfotad: it knows what became of the job. */
+	while (!g_atomic_int_get(&b->stop) && (job = get_property(b, IFACE_FOTA, "Job")) == NULL) {
+		Event *e = next_event(b, 5000);
+
+		if (e != NULL)
+			event_free(e);
+	}
+	if (job == NULL)
+		return;
+	last = get_property(b, IFACE_FOTA, "LastResult");
+	if (s->stage == BRIDGE_STAGE_STARTING) {
+		/* Did the call reach dfotad before the bridge stopped? */
+		if (dict_id(job) > 0 && dict_started(job) >= s->started_us - G_USEC_PER_SEC)
+			s->job_id = dict_id(job);
+		else if (dict_id(last) > 0 && dict_started(last) >= s->started_us - G_USEC_PER_SEC)
+			s->job_id = dict_id(last);
+		else
+			s->stage =
+			        BRIDGE_STAGE_DOWNLOADING; /* it did not: start it on the next poll */
+		if (s->job_id > 0)
+			s->stage = BRIDGE_STAGE_RUNNING;
+		(void)bridge_state_save(s, NULL);
+	}
+	if (s->stage == BRIDGE_STAGE_RUNNING) {
+		g_message("action %s: following dfotad job %" G_GUINT64_FORMAT " after a restart",
+		          s->action_id, s->job_id);
+		follow_job(b);
+	}
+}
+
+static gpointer
+worker(gpointer data)
+{
+	Bridge *b = data;
+
+	resume(b);
+	while (!g_atomic_int_get(&b->stop)) {
+		guint s = poll_once(b);
+
+		sleep_s(b, s);
+	}
+	return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------------ */
+
+Bridge *
+bridge_new(BridgeConfig *config, GDBusConnection *bus, const char *state_dir)
+{
+	Bridge *b = g_new0(Bridge, 1);
+	g_autofree char *auth = NULL;
+
+	b->config = config;
+	b->bus = g_object_ref(bus);
+	b->modem_path = g_strdup_printf("/org/dfotad1/Modem/%u", config->modem);
+	b->state_dir = g_strdup(state_dir);
+	b->events = g_async_queue_new_full(event_free);
+	b->poll_s = 1;
+	b->cancels_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	b->state = bridge_state_load(state_dir);
+	b->ddi.server = config->server;
+	b->ddi.tenant = config->tenant;
+	b->ddi.controller_id = config->controller_id;
+	b->ddi.ca_file = config->ca_file;
+	b->ddi.stop = &b->stop;
+	if (config->target_token != NULL)
+		b->ddi.auth_header =
+		        g_strdup_printf("Authorization: TargetToken %s", config->target_token);
+	else if (config->gateway_token != NULL)
+		b->ddi.auth_header =
+		        g_strdup_printf("Authorization: GatewayToken %s", config->gateway_token);
+	b->subs[0] = g_dbus_connection_signal_subscribe(
+	        bus, DFOTAD_NAME, IFACE_FOTA, "Progress", b->modem_path, NULL,
+	        G_DBUS_SIGNAL_FLAGS_NONE, on_signal, b, NULL);
+	b->subs[1] = g_dbus_connection_signal_subscribe(
+	        bus, DFOTAD_NAME, IFACE_FOTA, "Finished", b->modem_path, NULL,
+	        G_DBUS_SIGNAL_FLAGS_NONE, on_signal, b, NULL);
+	b->watch = g_bus_watch_name_on_connection(bus, DFOTAD_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+	                                          on_daemon_appeared, NULL, b, NULL);
+	return b;
+}
+
+void
+bridge_start(Bridge *b)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	b->thread = g_thread_new("ddi", worker, b);
+}
+
+void
+bridge_stop(Bridge *b)
+{
+	if (b->thread == NULL)
+		return;
+	g_atomic_int_set(&b->stop, 1);
+	push(b, EV_QUIT, NULL, 0, NULL);
+	g_thread_join(g_steal_pointer(&b->thread));
+	curl_global_cleanup();
+}
+
+void
+bridge_free(Bridge *b)
+{
+	if (b == NULL)
+		return;
+	bridge_stop(b);
+	for (guint i = 0; i < G_N_ELEMENTS(b->subs); i++)
+		g_dbus_connection_signal_unsubscribe(b->bus, b->subs[i]);
+	g_bus_unwatch_name(b->watch);
+	g_async_queue_unref(b->events);
+	g_hash_table_unref(b->cancels_seen);
+	bridge_state_free(b->state);
+	g_free(b->ddi.auth_header);
+	g_free(b->action_id);
+	g_free(b->last_phase);
+	g_free(b->config_sent);
+	g_free(b->modem_path);
+	g_free(b->state_dir);
+	g_object_unref(b->bus);
+	g_free(b);
+}

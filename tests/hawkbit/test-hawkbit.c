@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test-hawkbit.c: dfota-hawkbit against the DDI stand-in, the real dfotad and the simulator
+ * on a private bus: full deployments (host and module download), configData, the
+ * deployment's update types and maintenance window, and the feedback hawkBit gets. */
+#include "hawkbit-fixture.h"
+
+#define TOKEN "TargetToken 3f2a9c1e"
+/* Proceeding feedback is rate-limited; a job of this test's length stays far below this. */
+#define MAX_FEEDBACK 40
+
+static void
+assert_closed_success(JsonObject *closed)
+{
+	g_assert_cmpstr(hb_finished(closed), ==, "success");
+	g_assert_cmpstr(hb_detail(closed, "error"), ==, "");
+	g_assert_cmpstr(hb_detail(closed, "code"), ==, "0");
+	g_assert_cmpstr(hb_detail(closed, "from-revision"), ==, HARNESS_REV_FROM);
+	g_assert_cmpstr(hb_detail(closed, "to-revision"), ==, HARNESS_REV_TO);
+}
+
+/* download=host: the bridge fetches the artifact with its token (resuming after a cut), dfotad
+ * installs it from the file; configData once, again after the revision changed; one closed. */
+static void
+test_host_download(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, TOKEN);
+	g_autofree char *action = hb_action("11", "forced", NULL, ", \"cut_once\": true");
+	g_autoptr(JsonObject) closed = NULL;
+	g_autoptr(JsonObject) config = NULL;
+	g_autoptr(JsonObject) resumed = NULL;
+	g_autoptr(GVariant) result = NULL;
+	guint64 since = harness_mark(b->h);
+	JsonObject *data;
+	guint feedback;
+
+	hb_script(b, "{\"config_data\": true, \"action\": %s}", action);
+	hb_config(b, "target-token=3f2a9c1e\n");
+	hb_bridge_start(b);
+
+	closed = hb_wait_closed(b, "11");
+	assert_closed_success(closed);
+	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
+	hm_assert_succeeded(result);
+	g_assert_cmpstr(harness_dict_str(result, "kind"), ==, "upgrade-from-file");
+	hm_assert_revision(b->h, HARNESS_REV_TO);
+
+	/* The download was cut once and resumed with a Range request. */
+	g_assert_cmpuint(hb_count(b, "GET", "/artifacts/update.pack", NULL), ==, 2);
+	resumed = hb_last(b, "GET", "/artifacts/update.pack", NULL);
+	g_assert_nonnull(hb_str(hb_obj(resumed, "headers"), "Range"));
+
+	/* configData: model, revision and IMEI, then once more with the new revision. */
+	g_assert_true(hb_wait_count(b, "PUT", "/configData", NULL, 2));
+	config = hb_last(b, "PUT", "/configData", NULL);
+	g_assert_cmpstr(hb_str(hb_obj(config, "body"), "mode"), ==, "merge");
+	data = hb_obj(hb_obj(config, "body"), "data");
+	g_assert_cmpstr(hb_str(data, "model"), ==, "Quectel_BC65");
+	g_assert_cmpstr(hb_str(data, "revision"), ==, HARNESS_REV_TO);
+	g_assert_nonnull(hb_str(data, "imei"));
+	g_assert_nonnull(hb_str(data, "bridge-version"));
+
+	/* Feedback: proceeding with phase details, exactly one closed, bounded. */
+	g_assert_cmpuint(hb_count(b, "POST", "/deploymentBase/11/feedback", "proceeding"), >=, 1);
+	feedback = hb_count(b, "POST", "/deploymentBase/11/feedback", NULL);
+	g_test_message("%u feedback messages", feedback);
+	g_assert_cmpuint(feedback, <=, MAX_FEEDBACK);
+	/* A few more polls: the closed action is not run or reported again. */
+	{
+		guint polls = hb_count(b, "GET", "/controller/v1/gw-1", NULL);
+
+		g_assert_true(hb_wait_count(b, "GET", "/controller/v1/gw-1", NULL, polls + 3));
+	}
+	g_assert_cmpuint(hb_count(b, "POST", "/deploymentBase/11/feedback", "closed"), ==, 1);
+	g_assert_cmpuint(hb_count(b, "PUT", "/configData", NULL), ==, 2);
+	g_assert_cmpuint(harness_count_signals(b->h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 1);
+	hb_assert_auth(b, TOKEN);
+}
+
+/* download=module: UpgradeWithOptions with the download-http link, fallback-via-host and the
+ * DDI hash; the module downloads anonymously. */
+static void
+test_module_download(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, NULL);
+	g_autofree char *action = hb_action("12", "attempt", NULL, NULL);
+	g_autoptr(JsonObject) closed = NULL;
+	g_autoptr(GVariant) result = NULL;
+	guint64 since = harness_mark(b->h);
+
+	hb_script(b, "{\"anonymous_download\": true, \"action\": %s}", action);
+	hb_config(b, "download=module\n");
+	hb_bridge_start(b);
+
+	closed = hb_wait_closed(b, "12");
+	assert_closed_success(closed);
+	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
+	hm_assert_succeeded(result);
+	g_assert_cmpstr(harness_dict_str(result, "kind"), ==, "upgrade");
+	g_assert_true(g_str_has_suffix(harness_dict_str(result, "source"),
+	                               "/softwaremodules/1/artifacts/update.pack"));
+	g_assert_cmpuint(hb_count(b, "POST", "/deploymentBase/12/feedback", "closed"), ==, 1);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/hawkbit/host-download", test_host_download);
+	g_test_add_func("/hawkbit/module-download", test_module_download);
+	return g_test_run();
+}
