@@ -623,6 +623,10 @@ started_job_id(Bridge *b, guint64 previous)
 static gboolean
 is_transient(const char *remote)
 {
+	/* A dfotad without the method will not grow it by waiting. */
+	if (remote != NULL && (strcmp(remote, "org.freedesktop.DBus.Error.UnknownMethod") == 0 ||
+	                       strcmp(remote, "org.freedesktop.DBus.Error.UnknownInterface") == 0))
+		return FALSE;
 	return remote == NULL || strcmp(remote, ERROR_PREFIX "Busy") == 0 ||
 	       strcmp(remote, ERROR_PREFIX "NotReady") == 0 ||
 	       g_str_has_prefix(remote, "org.freedesktop.DBus.Error.");
@@ -669,10 +673,15 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 				g_warning("%s", save_error->message);
 			return FALSE;
 		}
-		close_failure(b,
-		              g_str_has_prefix(remote, ERROR_PREFIX) ? remote + strlen(ERROR_PREFIX)
-		                                                     : "Unknown",
-		              error->message);
+		if (g_str_has_prefix(remote, ERROR_PREFIX)) {
+			close_failure(b, remote + strlen(ERROR_PREFIX), error->message);
+		} else {
+			g_autofree char *msg = g_strdup_printf(
+			        "dfotad refused %s (%s: %s); is it older than this bridge?", method,
+			        remote, error->message);
+
+			close_failure(b, "Unknown", msg);
+		}
 		return TRUE;
 	}
 	b->state->job_id = started_job_id(b, previous);

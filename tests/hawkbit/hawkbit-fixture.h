@@ -410,6 +410,19 @@ hb_assert_auth(Hb *b, const char *auth)
 	}
 }
 
+/* The closed feedback of a successful upgrade from HARNESS_REV_FROM to HARNESS_REV_TO. */
+static inline void
+hb_assert_closed_success(JsonObject *closed)
+{
+	g_test_message("closed: %s %s: %s", hb_finished(closed), hb_detail(closed, "error"),
+	               hb_detail(closed, "message"));
+	g_assert_cmpstr(hb_finished(closed), ==, "success");
+	g_assert_cmpstr(hb_detail(closed, "error"), ==, "");
+	g_assert_cmpstr(hb_detail(closed, "code"), ==, "0");
+	g_assert_cmpstr(hb_detail(closed, "from-revision"), ==, HARNESS_REV_FROM);
+	g_assert_cmpstr(hb_detail(closed, "to-revision"), ==, HARNESS_REV_TO);
+}
+
 /* "action": a deployment of update.pack with @update (and @window, when not NULL). */
 static inline char *
 hb_action(const char *id, const char *update, const char *window, const char *artifact_extra)

@@ -1,22 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-hawkbit.c: dfota-hawkbit against the DDI stand-in, the real dfotad and the simulator
- * on a private bus: full deployments (host and module download), configData, the
+ * on a private bus: a full deployment with host download, configData, the
  * deployment's update types and maintenance window, and the feedback hawkBit gets. */
 #include "hawkbit-fixture.h"
 
 #define TOKEN "TargetToken 3f2a9c1e"
 /* Proceeding feedback is rate-limited; a job of this test's length stays far below this. */
 #define MAX_FEEDBACK 40
-
-static void
-assert_closed_success(JsonObject *closed)
-{
-	g_assert_cmpstr(hb_finished(closed), ==, "success");
-	g_assert_cmpstr(hb_detail(closed, "error"), ==, "");
-	g_assert_cmpstr(hb_detail(closed, "code"), ==, "0");
-	g_assert_cmpstr(hb_detail(closed, "from-revision"), ==, HARNESS_REV_FROM);
-	g_assert_cmpstr(hb_detail(closed, "to-revision"), ==, HARNESS_REV_TO);
-}
 
 /* download=host: the bridge fetches the artifact with its token (resuming after a cut), dfotad
  * installs it from the file; configData once, again after the revision changed; one closed. */
@@ -38,7 +28,7 @@ test_host_download(void)
 	hb_bridge_start(b);
 
 	closed = hb_wait_closed(b, "11");
-	assert_closed_success(closed);
+	hb_assert_closed_success(closed);
 	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
 	hm_assert_succeeded(result);
 	g_assert_cmpstr(harness_dict_str(result, "kind"), ==, "upgrade-from-file");
@@ -76,29 +66,42 @@ test_host_download(void)
 	hb_assert_auth(b, TOKEN);
 }
 
-/* download=module: UpgradeWithOptions with the download-http link, fallback-via-host and the
- * DDI hash; the module downloads anonymously. */
+/* update "skip" does nothing; a maintenance window "unavailable" waits; once "available" the
+ * deployment runs. */
 static void
-test_module_download(void)
+test_skip_and_window(void)
 {
 	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, NULL);
-	g_autofree char *action = hb_action("12", "attempt", NULL, NULL);
+	g_autofree char *skip = hb_action("21", "skip", NULL, NULL);
+	g_autofree char *closed_window = hb_action("21", "forced", "unavailable", NULL);
+	g_autofree char *open_window = hb_action("21", "forced", "available", NULL);
 	g_autoptr(JsonObject) closed = NULL;
 	g_autoptr(GVariant) result = NULL;
 	guint64 since = harness_mark(b->h);
+	guint tty = harness_tty_mark(b->h);
+	guint n;
 
-	hb_script(b, "{\"anonymous_download\": true, \"action\": %s}", action);
-	hb_config(b, "download=module\n");
+	hb_script(b, "{\"action\": %s}", skip);
+	hb_config(b, NULL);
 	hb_bridge_start(b);
+	g_assert_true(hb_wait_count(b, "GET", "/deploymentBase/21", NULL, 3));
+	g_assert_cmpuint(hb_count(b, "POST", "/feedback", NULL), ==, 0);
+	g_assert_cmpuint(hb_count(b, "GET", "/artifacts/", NULL), ==, 0);
 
-	closed = hb_wait_closed(b, "12");
-	assert_closed_success(closed);
+	hb_script(b, "{\"action\": %s}", closed_window);
+	n = hb_count(b, "GET", "/deploymentBase/21", NULL);
+	g_assert_true(hb_wait_count(b, "GET", "/deploymentBase/21", NULL, n + 3));
+	g_assert_cmpuint(hb_count(b, "POST", "/feedback", NULL), ==, 0);
+	harness_round_trip(b->h);
+	hm_assert_no_finished(b->h, since);
+	/* Nothing of a job reached the module. */
+	g_assert_cmpuint(hm_count_tty(b->h, tty, "AT+QF"), ==, 0);
+
+	hb_script(b, "{\"action\": %s}", open_window);
+	closed = hb_wait_closed(b, "21");
+	hb_assert_closed_success(closed);
 	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
 	hm_assert_succeeded(result);
-	g_assert_cmpstr(harness_dict_str(result, "kind"), ==, "upgrade");
-	g_assert_true(g_str_has_suffix(harness_dict_str(result, "source"),
-	                               "/softwaremodules/1/artifacts/update.pack"));
-	g_assert_cmpuint(hb_count(b, "POST", "/deploymentBase/12/feedback", "closed"), ==, 1);
 }
 
 int
@@ -106,6 +109,6 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/hawkbit/host-download", test_host_download);
-	g_test_add_func("/hawkbit/module-download", test_module_download);
+	g_test_add_func("/hawkbit/skip-and-window", test_skip_and_window);
 	return g_test_run();
 }
