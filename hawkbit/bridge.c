@@ -244,8 +244,8 @@ post_feedback(Bridge *b, const char *url, JsonNode *node, gboolean *gone)
 	if (gone != NULL)
 		*gone = r.status == 410;
 	if (!ok)
-		g_warning("feedback to %s failed: %s", url,
-		          r.status != 0 ? "HTTP error" : r.curl_error);
+		g_warning("feedback to %s failed: HTTP %ld %s", url, r.status,
+		          r.curl_error != NULL ? r.curl_error : "");
 	if (r.status == 410)
 		g_message("hawkBit closed the action already (HTTP 410); dropping it");
 	ddi_response_clear(&r);
@@ -432,7 +432,8 @@ maybe_send_config_data(Bridge *b, gboolean requested)
 		g_free(b->config_sent);
 		b->config_sent = g_steal_pointer(&data_text);
 	} else {
-		g_warning("configData PUT failed: %s", r.status != 0 ? "HTTP error" : r.curl_error);
+		g_warning("configData PUT failed: HTTP %ld %s", r.status,
+		          r.curl_error != NULL ? r.curl_error : "");
 	}
 	ddi_response_clear(&r);
 }
@@ -812,12 +813,12 @@ download_artifact(Bridge *b, const Artifact *a, const char *path, gboolean *retr
 			(void)g_unlink(path); /* more than announced: start over */
 		}
 		ddi_download(&b->ddi, a->download, path, &r);
-		if (r.status == 200 || r.status == 206) {
+		if (r.curl_error == NULL && (r.status == 200 || r.status == 206)) {
 			ddi_response_clear(&r);
 			break;
 		}
-		g_warning("action %s: download of %s: %s%s", b->state->action_id, a->filename,
-		          r.status != 0 ? "HTTP error " : "", r.status != 0 ? "" : r.curl_error);
+		g_warning("action %s: download of %s: HTTP %ld: %s", b->state->action_id,
+		          a->filename, r.status, r.curl_error != NULL ? r.curl_error : "");
 		if (g_atomic_int_get(&b->stop)) {
 			ddi_response_clear(&r);
 			return *retry = TRUE, FALSE;

@@ -94,11 +94,12 @@ perform(CURL *e, struct curl_slist *headers, DdiResponse *out)
 
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 	rc = curl_easy_perform(e);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->status);
 	if (rc != CURLE_OK) {
-		out->status = 0;
 		out->curl_error = g_strdup(curl_easy_strerror(rc));
-	} else {
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->status);
+		/* An HTTP error keeps its status; any other failure has no usable answer. */
+		if (rc != CURLE_HTTP_RETURNED_ERROR)
+			out->status = 0;
 	}
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(e);
@@ -174,7 +175,7 @@ ddi_download(DdiClient *c, const char *url, const char *path, DdiResponse *out)
 		out->curl_error = g_strdup_printf("cannot write %s: %s", path, g_strerror(errno));
 	}
 	/* A server that ignores Range answers 200 with the whole file: start the file over. */
-	if (out->status == 200 && have > 0) {
+	if (out->curl_error == NULL && out->status == 200 && have > 0) {
 		g_autofree char *again = g_strdup(url);
 
 		if (truncate(path, 0) == 0)

@@ -18,8 +18,8 @@ typedef struct {
 	volatile gint *stop; /* non-zero: abort transfers at once */
 } DdiClient;
 
-/* One HTTP exchange. status is the HTTP status, 0 when no response came (curl_error then says
- * why). */
+/* One HTTP exchange. status is the HTTP status, 0 when no complete response came (curl_error
+ * then says why; for an HTTP error status both are set). */
 typedef struct {
 	long status;
 	char *body;
