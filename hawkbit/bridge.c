@@ -24,6 +24,7 @@
 #define FEEDBACK_INTERVAL_US (3 * G_USEC_PER_SEC)
 #define DOWNLOAD_ATTEMPTS 5
 #define BRIDGE_VERSION "0.1.0"
+#define LOST_AFTER_US (180 * G_USEC_PER_SEC)
 
 typedef enum { EV_QUIT, EV_PROGRESS, EV_FINISHED, EV_DAEMON_UP } EventType;
 
@@ -58,6 +59,7 @@ struct _Bridge {
 	guint last_percent;
 	gint64 last_feedback_us;
 	gboolean feedback_pending;
+	gint64 no_trace_since_us;
 };
 
 /* ---- events from the main loop ------------------------------------------------------------ */
@@ -532,22 +534,36 @@ get_object(Bridge *b, const char *url, long *status, JsonParser **parser)
 static void handle_cancel(Bridge *b, const char *href, gboolean running);
 
 /* Looks at dfotad's Job and LastResult for the followed job: TRUE (and the action closed) when
- * it has ended. */
+ * it has ended. A dfotad that has just restarted shows neither for a while (it resumes the job
+ * from its journal once the modem answers), so only a later job, or no trace of ours for
+ * LOST_AFTER_US, means the job is lost. */
 static gboolean
 check_job(Bridge *b)
 {
 	g_autoptr(GVariant) job = get_property(b, IFACE_FOTA, "Job");
 	g_autoptr(GVariant) last = NULL;
+	guint64 ours = b->state->job_id;
 
-	if (job == NULL)
+	if (job == NULL) {
+		b->no_trace_since_us = 0;
 		return FALSE; /* dfotad is away; its return brings the answer */
-	if (dict_id(job) == b->state->job_id)
+	}
+	if (dict_id(job) == ours) {
+		b->no_trace_since_us = 0;
 		return FALSE;
+	}
 	last = get_property(b, IFACE_FOTA, "LastResult");
-	if (last != NULL && dict_id(last) == b->state->job_id) {
+	if (last != NULL && dict_id(last) == ours) {
 		close_from_result(b, last);
 		return TRUE;
 	}
+	if (dict_id(job) < ours && dict_id(last) < ours) {
+		if (b->no_trace_since_us == 0)
+			b->no_trace_since_us = g_get_monotonic_time();
+		if (g_get_monotonic_time() - b->no_trace_since_us < LOST_AFTER_US)
+			return FALSE;
+	}
+	b->no_trace_since_us = 0;
 	close_failure(b, "ModemLost",
 	              "dfotad no longer knows the job this action started (its state was lost)");
 	return TRUE;

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test-hawkbit-restart.c: a deployment survives its surroundings: the hawkBit server down
+ * while the job runs (the closed feedback waits and arrives once), the bridge killed mid-job
+ * and restarted (it follows the job and reports it once, never starting it again), and dfotad
+ * restarted mid-job (the bridge reports the job's real outcome). */
+#include "hawkbit-fixture.h"
+
+/* 100 ms module steps, so that the update lasts long enough to act in. */
+static const char *const slow_sim[] = { "--time-scale", "0.5", NULL };
+
+static void
+start_and_wait_updating(Hb *b, const char *id)
+{
+	g_autofree char *action = hb_action(id, "forced", NULL, NULL);
+
+	hb_script(b, "{\"action\": %s}", action);
+	hb_config(b, NULL);
+	hb_bridge_start(b);
+	g_assert_true(harness_wait_property(b->h, HARNESS_IFACE_FOTA, "Phase",
+	                                    g_variant_new_string("updating"), HB_WAIT_MS));
+}
+
+static void
+assert_one_job(Hb *b, guint64 since, guint tty, const char *id)
+{
+	g_autofree char *part = g_strdup_printf("/deploymentBase/%s/feedback", id);
+	guint polls = hb_count(b, "GET", "/controller/v1/gw-1", NULL);
+
+	/* A few more polls: nothing is started or reported again. */
+	g_assert_true(hb_wait_count(b, "GET", "/controller/v1/gw-1", NULL, polls + 3));
+	harness_round_trip(b->h);
+	g_assert_cmpuint(hb_count(b, "POST", part, "closed"), ==, 1);
+	g_assert_cmpuint(hm_count_tty(b->h, tty, "AT+QFUPL"), ==, 1);
+	g_assert_cmpuint(harness_count_signals(b->h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 1);
+	g_assert_cmpuint(hb_count(b, "POST", part, NULL), <=, 40);
+}
+
+static gboolean
+log_says_feedback_failed(gpointer data)
+{
+	const char *what[] = { ((Hb *)data)->bridge_out, "feedback to" };
+
+	return hb_file_has(what);
+}
+
+/* The server goes away while the module updates and comes back after the job ended. */
+static void
+test_server_down(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ .sim_args = slow_sim }, NULL);
+	g_autoptr(GVariant) result = NULL;
+	g_autoptr(JsonObject) closed = NULL;
+	guint64 since = harness_mark(b->h);
+	guint tty = harness_tty_mark(b->h);
+
+	start_and_wait_updating(b, "81");
+	hb_ddi_stop(b);
+	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
+	hm_assert_succeeded(result);
+	/* The closed feedback could not go out; the bridge keeps it. */
+	g_assert_true(hm_wait_cond(log_says_feedback_failed, b, HB_WAIT_MS));
+	g_assert_cmpuint(hb_count(b, "POST", "/deploymentBase/81/feedback", "closed"), ==, 0);
+	hb_ddi_start(b);
+	closed = hb_wait_closed(b, "81");
+	hb_assert_closed_success(closed);
+	assert_one_job(b, since, tty, "81");
+}
+
+/* SIGKILL of the bridge while the module updates; the restarted bridge follows the job. */
+static void
+test_bridge_killed(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ .sim_args = slow_sim }, NULL);
+	g_autoptr(GVariant) result = NULL;
+	g_autoptr(JsonObject) closed = NULL;
+	guint64 since = harness_mark(b->h);
+	guint tty = harness_tty_mark(b->h);
+
+	start_and_wait_updating(b, "82");
+	hb_bridge_kill(b);
+	hb_bridge_start(b);
+	closed = hb_wait_closed(b, "82");
+	hb_assert_closed_success(closed);
+	g_assert_cmpstr(hb_detail(closed, "job"), !=, NULL);
+	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
+	hm_assert_succeeded(result);
+	assert_one_job(b, since, tty, "82");
+}
+
+/* SIGKILL of the bridge after the job ended but before it could report: the restarted bridge
+ * reports the outcome from LastResult. */
+static void
+test_bridge_killed_while_server_down(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ .sim_args = slow_sim }, NULL);
+	g_autoptr(GVariant) result = NULL;
+	g_autoptr(JsonObject) closed = NULL;
+	guint64 since = harness_mark(b->h);
+	guint tty = harness_tty_mark(b->h);
+
+	start_and_wait_updating(b, "83");
+	hb_bridge_kill(b);
+	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
+	hm_assert_succeeded(result);
+	hb_bridge_start(b);
+	closed = hb_wait_closed(b, "83");
+	hb_assert_closed_success(closed);
+	assert_one_job(b, since, tty, "83");
+}
+
+/* dfotad killed and restarted while the module updates: it resumes the job; the bridge
+ * reports the job's outcome once. */
+static void
+test_dfotad_restarted(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ .sim_args = slow_sim }, NULL);
+	g_autoptr(GVariant) result = NULL;
+	g_autoptr(JsonObject) closed = NULL;
+	guint64 since = harness_mark(b->h);
+	guint tty = harness_tty_mark(b->h);
+
+	start_and_wait_updating(b, "84");
+	fh_daemon_kill(b->h);
+	fh_daemon_start(b->h);
+	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
+	closed = hb_wait_closed(b, "84");
+	hb_assert_closed_success(closed);
+	hm_assert_succeeded(result);
+	assert_one_job(b, since, tty, "84");
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/hawkbit/server-down", test_server_down);
+	g_test_add_func("/hawkbit/bridge-killed", test_bridge_killed);
+	g_test_add_func("/hawkbit/bridge-killed-job-ends", test_bridge_killed_while_server_down);
+	g_test_add_func("/hawkbit/dfotad-restarted", test_dfotad_restarted);
+	return g_test_run();
+}
