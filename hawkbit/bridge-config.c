@@ -67,8 +67,10 @@ bridge_config_load(const char *path, GError **error)
 	g_autofree char *download = NULL;
 	guint64 index = 0;
 
-	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, error))
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, error)) {
+		g_prefix_error(error, "%s: ", path);
 		return NULL;
+	}
 	groups = g_key_file_get_groups(kf, NULL);
 	for (guint i = 0; groups[i] != NULL; i++)
 		if (strcmp(groups[i], "client") != 0 &&
