@@ -73,7 +73,7 @@ main(int argc, char **argv)
 	bus = g_bus_get_sync(session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL, &error);
 	if (bus == NULL) {
 		g_printerr("dfota-hawkbit: cannot connect to the bus: %s\n", error->message);
-		return 1;
+		return 3; /* not a configuration error: worth a restart */
 	}
 	g_dbus_connection_set_exit_on_close(bus, FALSE);
 
