@@ -292,13 +292,14 @@ send_proceeding(Bridge *b, const char *phase, guint percent)
 	post_feedback(b, url, node, NULL);
 }
 
-/* A phase or percent change: reported now, or once the interval has passed. */
+/* A phase or percent change: reported now when it is the action's first report or the interval
+ * has passed since the last one, otherwise once it has. */
 static void
-note_progress(Bridge *b, const char *phase, guint percent, gboolean force)
+note_progress(Bridge *b, const char *phase, guint percent)
 {
 	if (phase != NULL) {
 		if (b->last_phase != NULL && strcmp(b->last_phase, phase) == 0 &&
-		    b->last_percent == percent && !force)
+		    b->last_percent == percent)
 			return;
 		g_free(b->last_phase);
 		b->last_phase = g_strdup(phase);
@@ -306,7 +307,8 @@ note_progress(Bridge *b, const char *phase, guint percent, gboolean force)
 		b->feedback_pending = TRUE;
 	}
 	if (b->feedback_pending && b->last_phase != NULL &&
-	    (force || g_get_monotonic_time() - b->last_feedback_us >= FEEDBACK_INTERVAL_US))
+	    (b->last_feedback_us == 0 ||
+	     g_get_monotonic_time() - b->last_feedback_us >= FEEDBACK_INTERVAL_US))
 		send_proceeding(b, b->last_phase, b->last_percent);
 }
 
@@ -603,7 +605,7 @@ follow_job(Bridge *b)
 			wait = MIN(wait, b->last_feedback_us + FEEDBACK_INTERVAL_US - now);
 		e = next_event(b, wait / 1000 + 1);
 		if (e == NULL) {
-			note_progress(b, NULL, 0, FALSE);
+			note_progress(b, NULL, 0);
 			if (g_get_monotonic_time() >= next_poll) {
 				next_poll =
 				        g_get_monotonic_time() + (gint64)b->poll_s * G_USEC_PER_SEC;
@@ -613,7 +615,7 @@ follow_job(Bridge *b)
 			continue;
 		}
 		if (e->type == EV_PROGRESS && strcmp(e->phase, "idle") != 0) {
-			note_progress(b, e->phase, e->percent, FALSE);
+			note_progress(b, e->phase, e->percent);
 		} else if (e->type == EV_FINISHED && dict_id(e->result) == b->state->job_id) {
 			close_from_result(b, e->result);
 		} else if (e->type == EV_DAEMON_UP) {
@@ -707,10 +709,7 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 		g_warning("%s", save_error->message);
 	g_message("action %s: dfotad job %" G_GUINT64_FORMAT " started", b->state->action_id,
 	          b->state->job_id);
-	g_free(b->action_id);
-	b->action_id = g_strdup(b->state->action_id);
-	g_clear_pointer(&b->last_phase, g_free);
-	note_progress(b, "started", 0, TRUE);
+	note_progress(b, "started", 0);
 	return TRUE;
 }
 
@@ -919,7 +918,7 @@ run_deployment(Bridge *b, const Artifact *a)
 			follow_job(b);
 		return;
 	}
-	note_progress(b, "downloading", 0, TRUE);
+	note_progress(b, "artifact-download", 0);
 	if (!download_artifact(b, a, path, &retry))
 		return;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -985,9 +984,13 @@ handle_deployment(Bridge *b, const char *href)
 			g_warning("%s", error->message);
 		g_message("action %s: deployment (update %s)", id, update);
 	}
-	g_free(b->action_id);
-	b->action_id = g_strdup(id);
-	g_clear_pointer(&b->last_phase, g_free);
+	if (b->action_id == NULL || strcmp(b->action_id, id) != 0) {
+		/* A new action: its first report goes out at once. */
+		g_free(b->action_id);
+		b->action_id = g_strdup(id);
+		g_clear_pointer(&b->last_phase, g_free);
+		b->last_feedback_us = 0;
+	}
 	if (!find_artifact(deployment, &a, &why)) {
 		close_failure(b, "InvalidArgument", why);
 		return;
@@ -1137,6 +1140,8 @@ resume(Bridge *b)
 	if (s->stage == BRIDGE_STAGE_RUNNING) {
 		g_message("action %s: following dfotad job %" G_GUINT64_FORMAT " after a restart",
 		          s->action_id, s->job_id);
+		/* The bridge before the restart may have just reported: keep the interval. */
+		b->last_feedback_us = g_get_monotonic_time();
 		follow_job(b);
 	}
 }

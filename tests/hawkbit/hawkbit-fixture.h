@@ -410,6 +410,57 @@ hb_assert_auth(Hb *b, const char *auth)
 	}
 }
 
+/* The proceeding feedback of @action_id came at least @min_s seconds apart (the bridge's rate
+ * limit; the stand-in's clock stamps them on arrival). Returns how many there were. */
+static inline guint
+hb_assert_feedback_spacing(Hb *b, const char *action_id, double min_s)
+{
+	g_autoptr(JsonParser) p = NULL;
+	JsonArray *a = hb_requests(b, &p);
+	g_autofree char *part = g_strdup_printf("/deploymentBase/%s/feedback", action_id);
+	HbMatch m = { "POST", part, "proceeding" };
+	double last = -1;
+	guint n = 0;
+
+	for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
+		JsonObject *req = json_array_get_object_element(a, i);
+		double t;
+
+		if (!hb_matches(req, &m))
+			continue;
+		t = json_object_get_double_member(req, "time");
+		g_test_message("proceeding at %.2f: %s %s", t, hb_detail(req, "phase"),
+		               hb_detail(req, "percent"));
+		if (last >= 0 && t - last < min_s)
+			g_test_fail_printf("two proceeding feedbacks %.2f s apart", t - last);
+		last = t;
+		n++;
+	}
+	return n;
+}
+
+/* A proceeding feedback of @action_id reported @phase, with result.progress {cnt, of: 5}. */
+static inline gboolean
+hb_proceeding_seen(Hb *b, const char *action_id, const char *phase)
+{
+	g_autoptr(JsonParser) p = NULL;
+	JsonArray *a = hb_requests(b, &p);
+	g_autofree char *part = g_strdup_printf("/deploymentBase/%s/feedback", action_id);
+	HbMatch m = { "POST", part, "proceeding" };
+
+	for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
+		JsonObject *req = json_array_get_object_element(a, i);
+		JsonObject *progress =
+		        hb_obj(hb_obj(hb_obj(hb_obj(req, "body"), "status"), "result"), "progress");
+
+		if (hb_matches(req, &m) && g_strcmp0(hb_detail(req, "phase"), phase) == 0 &&
+		    progress != NULL && json_object_get_int_member(progress, "of") == 5 &&
+		    json_object_get_int_member(progress, "cnt") >= 1)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 /* The closed feedback of a successful upgrade from HARNESS_REV_FROM to HARNESS_REV_TO. */
 static inline void
 hb_assert_closed_success(JsonObject *closed)

@@ -33,6 +33,7 @@ assert_one_job(Hb *b, guint64 since, guint tty, const char *id)
 	g_assert_cmpuint(hm_count_tty(b->h, tty, "AT+QFUPL"), ==, 1);
 	g_assert_cmpuint(harness_count_signals(b->h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 1);
 	g_assert_cmpuint(hb_count(b, "POST", part, NULL), <=, 40);
+	g_assert_cmpuint(hb_assert_feedback_spacing(b, id, 2.5), >=, 1);
 }
 
 static gboolean
