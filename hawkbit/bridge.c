@@ -60,6 +60,7 @@ struct _Bridge {
 	gint64 last_feedback_us;
 	gboolean feedback_pending;
 	gint64 no_trace_since_us;
+	guint retry_after_s; /* from the last refused poll's Retry-After */
 };
 
 /* ---- events from the main loop ------------------------------------------------------------ */
@@ -527,6 +528,15 @@ get_object(Bridge *b, const char *url, long *status, JsonParser **parser)
 		g_warning("GET %s: the answer is not a JSON object", url);
 	else if (r.status != 200)
 		g_warning("GET %s: HTTP %ld", url, r.status);
+	/* 429 and 503 may say when to come back (in seconds; the HTTP-date form is not used by
+	 * hawkBit). */
+	b->retry_after_s = 0;
+	if ((r.status == 429 || r.status == 503) && r.retry_after != NULL) {
+		guint64 v;
+
+		if (g_ascii_string_to_unsigned(r.retry_after, 10, 1, MAX_BACKOFF_S, &v, NULL))
+			b->retry_after_s = (guint)v;
+	}
 	ddi_response_clear(&r);
 	return o;
 }
@@ -1071,7 +1081,7 @@ backoff(Bridge *b)
 	b->failures++;
 	for (guint i = 1; i < b->failures && s < MAX_BACKOFF_S; i++)
 		s *= 2;
-	return MIN(s, (guint)MAX_BACKOFF_S);
+	return MAX(MIN(s, (guint)MAX_BACKOFF_S), b->retry_after_s);
 }
 
 /* One poll of the controller base; returns the seconds to sleep. */

@@ -18,7 +18,9 @@ listening. The test drives it by rewriting --script (JSON, re-read on every requ
                                "sha256": "...", "size": N,  (optional overrides)
                                "status": 404,               (optional)
                                "cut_once": true}]},         first GET sends half, then closes
-     "cancel": {"id": "8", "stopId": "7"}}
+     "cancel": {"id": "8", "stopId": "7"},
+     "gone": ["7"],                 actions hawkBit has closed on its own: 410 for them
+     "retry_after": 3}              sent as Retry-After with a scripted 429 or 503
 
 --token: the Authorization header every request must carry ("TargetToken abc"); others get
 401. Every request is appended to --log (a JSON array rewritten atomically): method, path,
@@ -137,7 +139,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if st.args.token and self.headers.get("Authorization") != st.args.token:
                 return self._send(401, b'{"message":"unauthorized"}')
         if script.get("status"):
-            return self._send(int(script["status"]), b'{"message":"scripted status"}')
+            extra = {}
+            if script.get("retry_after"):
+                extra["Retry-After"] = str(script["retry_after"])
+            return self._send(int(script["status"]), b'{"message":"scripted status"}',
+                              extra=extra)
+        if (len(rest) >= 2 and rest[0] == "deploymentBase"
+                and rest[1] in script.get("gone", [])):
+            return self._send(410, b'{"message":"action closed by the server"}')
         try:
             if not rest and self.command == "GET":
                 return self._root(script)
@@ -167,7 +176,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _open_action(self, script):
         a = script.get("action")
         with LOCK:
-            if a and a["id"] not in self.server.state.closed:
+            if a and a["id"] not in self.server.state.closed and \
+                    a["id"] not in script.get("gone", []):
                 return a
         return None
 
@@ -215,8 +225,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            "md5": hashlib.md5(data).hexdigest(),
                            "sha256": art.get("sha256", hashlib.sha256(data).hexdigest())},
                 "size": art.get("size", len(data)),
-                "_links": {"download": {"href": href.replace("http://", "https://", 0)},
-                           "download-http": {"href": href}},
+                "_links": {"download": {"href": href}, "download-http": {"href": href}},
             })
         deployment = {"download": action.get("download", "forced"),
                       "update": action.get("update", "forced"),

@@ -114,6 +114,34 @@ test_unauthorized(void)
 	g_assert_cmpfloat(t3 - t2, >=, 3.5);
 }
 
+/* The server answers 503 with Retry-After: the bridge waits at least that long, then, with the
+ * server back, runs the deployment. */
+static void
+test_server_errors(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, NULL);
+	g_autofree char *action = hb_action("52", "forced", NULL, NULL);
+	g_autoptr(JsonObject) closed = NULL;
+	g_autoptr(JsonParser) p = NULL;
+	JsonArray *reqs;
+	double t1, t2;
+
+	hb_script(b, "{\"status\": 503, \"retry_after\": 3, \"action\": %s}", action);
+	hb_config(b, NULL);
+	hb_bridge_start(b);
+	g_assert_true(hb_wait_count(b, "GET", "/controller/v1/gw-1", NULL, 3));
+	reqs = hb_requests(b, &p);
+	t1 = json_object_get_double_member(json_array_get_object_element(reqs, 1), "time");
+	t2 = json_object_get_double_member(json_array_get_object_element(reqs, 2), "time");
+	g_test_message("pause after a 503 with Retry-After: 3: %.2f s", t2 - t1);
+	g_assert_cmpfloat(t2 - t1, >=, 2.9);
+	g_assert_cmpuint(hb_count(b, "GET", "/deploymentBase/", NULL), ==, 0);
+
+	hb_script(b, "{\"action\": %s}", action);
+	closed = hb_wait_closed(b, "52");
+	hb_assert_closed_success(closed);
+}
+
 static gboolean
 phase_is_uploading(GVariant *v)
 {
@@ -183,6 +211,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/hawkbit/failures", test_failures);
 	g_test_add_func("/hawkbit/unauthorized", test_unauthorized);
+	g_test_add_func("/hawkbit/server-errors", test_server_errors);
 	g_test_add_func("/hawkbit/cancel", test_cancel);
 	return g_test_run();
 }

@@ -105,11 +105,38 @@ test_skip_and_window(void)
 	hm_assert_succeeded(result);
 }
 
+/* A cancel for an action that has not started here: acknowledged closed/success, and the
+ * action is never run. */
+static void
+test_cancel_before_start(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, NULL);
+	g_autofree char *action = hb_action("24", "skip", NULL, NULL);
+	g_autoptr(JsonObject) fb = NULL;
+	guint64 since = harness_mark(b->h);
+	guint polls;
+
+	hb_script(b, "{\"action\": %s, \"cancel\": {\"id\": \"25\", \"stopId\": \"24\"}}", action);
+	hb_config(b, NULL);
+	hb_bridge_start(b);
+	g_assert_true(hb_wait_count(b, "POST", "/cancelAction/25/feedback", NULL, 1));
+	fb = hb_last(b, "POST", "/cancelAction/25/feedback", NULL);
+	g_assert_cmpstr(hb_execution(fb), ==, "closed");
+	g_assert_cmpstr(hb_finished(fb), ==, "success");
+	polls = hb_count(b, "GET", "/controller/v1/gw-1", NULL);
+	g_assert_true(hb_wait_count(b, "GET", "/controller/v1/gw-1", NULL, polls + 2));
+	g_assert_cmpuint(hb_count(b, "POST", "/deploymentBase/24/", NULL), ==, 0);
+	g_assert_cmpuint(hb_count(b, "POST", "/cancelAction/25/feedback", NULL), ==, 1);
+	harness_round_trip(b->h);
+	hm_assert_no_finished(b->h, since);
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/hawkbit/host-download", test_host_download);
 	g_test_add_func("/hawkbit/skip-and-window", test_skip_and_window);
+	g_test_add_func("/hawkbit/cancel-before-start", test_cancel_before_start);
 	return g_test_run();
 }
