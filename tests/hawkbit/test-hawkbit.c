@@ -4,9 +4,31 @@
  * deployment's update types and maintenance window, and the feedback hawkBit gets. */
 #include "hawkbit-fixture.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #define TOKEN "TargetToken 3f2a9c1e"
 /* Proceeding feedback is rate-limited; a job of this test's length stays far below this. */
 #define MAX_FEEDBACK 40
+
+typedef struct {
+	int fd;
+	GString *got;
+} NotifySocket;
+
+static gboolean
+notify_ready(gpointer data)
+{
+	NotifySocket *ns = data;
+	char buf[4096];
+	gssize n;
+
+	while ((n = recv(ns->fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+		g_string_append_len(ns->got, buf, n);
+		g_string_append_c(ns->got, '\n');
+	}
+	return strstr(ns->got->str, "READY=1") != NULL;
+}
 
 /* download=host: the bridge fetches the artifact with its token (resuming after a cut), dfotad
  * installs it from the file; configData once, again after the revision changed; one closed. */
@@ -23,9 +45,23 @@ test_host_download(void)
 	JsonObject *data;
 	guint feedback;
 
+	g_autofree char *notify_path = g_build_filename(harness_tmpdir(b->h), "notify", NULL);
+	NotifySocket ns = { socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), g_string_new(NULL) };
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	/* The unit is Type=notify: READY=1 on the socket systemd passes. */
+	g_assert_cmpint(ns.fd, >=, 0);
+	g_strlcpy(addr.sun_path, notify_path, sizeof addr.sun_path);
+	g_assert_cmpint(bind(ns.fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
 	hb_script(b, "{\"config_data\": true, \"action\": %s}", action);
 	hb_config(b, "target-token=3f2a9c1e\n");
+	g_setenv("NOTIFY_SOCKET", notify_path, TRUE);
 	hb_bridge_start(b);
+	g_unsetenv("NOTIFY_SOCKET");
+	g_assert_true(hm_wait_cond(notify_ready, &ns, HB_WAIT_MS));
+	g_test_message("notify: %s", ns.got->str);
+	close(ns.fd);
+	g_string_free(ns.got, TRUE);
 
 	closed = hb_wait_closed(b, "11");
 	hb_assert_closed_success(closed);
