@@ -560,16 +560,16 @@ check_job(Bridge *b)
 		b->no_trace_since_us = 0;
 		return FALSE; /* dfotad is away; its return brings the answer */
 	}
-	if (dict_id(job) == ours) {
+	if (ours != 0 && dict_id(job) == ours) {
 		b->no_trace_since_us = 0;
 		return FALSE;
 	}
 	last = get_property(b, IFACE_FOTA, "LastResult");
-	if (last != NULL && dict_id(last) == ours) {
+	if (ours != 0 && last != NULL && dict_id(last) == ours) {
 		close_from_result(b, last);
 		return TRUE;
 	}
-	if (dict_id(job) < ours && dict_id(last) < ours) {
+	if (ours != 0 && dict_id(job) < ours && dict_id(last) < ours) {
 		if (b->no_trace_since_us == 0)
 			b->no_trace_since_us = g_get_monotonic_time();
 		if (g_get_monotonic_time() - b->no_trace_since_us < LOST_AFTER_US)
@@ -1084,6 +1084,23 @@ backoff(Bridge *b)
 	return MAX(MIN(s, (guint)MAX_BACKOFF_S), b->retry_after_s);
 }
 
+/* Artifacts of actions that are over (dropped, cancelled, closed while the file stayed). */
+static void
+remove_stale_artifacts(Bridge *b)
+{
+	g_autoptr(GDir) dir = g_dir_open(b->state_dir, 0, NULL);
+	const char *name;
+
+	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+		g_autofree char *path = NULL;
+
+		if (!g_str_has_prefix(name, "artifact-") || !g_str_has_suffix(name, ".pack"))
+			continue;
+		path = g_build_filename(b->state_dir, name, NULL);
+		(void)g_unlink(path);
+	}
+}
+
 /* One poll of the controller base; returns the seconds to sleep. */
 static guint
 poll_once(Bridge *b)
@@ -1096,6 +1113,8 @@ poll_once(Bridge *b)
 	guint sleep;
 
 	retry_closing(b);
+	if (b->state->action_id == NULL)
+		remove_stale_artifacts(b);
 	o = get_object(b, url, &status, &parser);
 	if (o == NULL)
 		return backoff(b);

@@ -154,8 +154,9 @@ phase_is_uploading(GVariant *v)
 static void
 test_cancel(void)
 {
-	/* Slow flash writes during the upload, and 100 ms module steps. */
-	const char *const sim_args[] = { "--ack-turnaround", "400", "--time-scale", "0.5", NULL };
+	/* Slow flash writes during the upload, and module steps slow enough that a cancel polled
+	 * during the update still finds it running on a loaded machine. */
+	const char *const sim_args[] = { "--ack-turnaround", "400", "--time-scale", "2", NULL };
 	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ .sim_args = sim_args }, NULL);
 	g_autofree char *first = hb_action("61", "forced", NULL, NULL);
 	g_autofree char *second = hb_action("62", "forced", NULL, NULL);
