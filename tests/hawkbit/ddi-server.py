@@ -20,7 +20,8 @@ listening. The test drives it by rewriting --script (JSON, re-read on every requ
                                "cut_once": true}]},         first GET sends half, then closes
      "cancel": {"id": "8", "stopId": "7"},
      "gone": ["7"],                 actions hawkBit has closed on its own: 410 for them
-     "retry_after": 3}              sent as Retry-After with a scripted 429 or 503
+     "retry_after": 3,              sent as Retry-After with a scripted 429 or 503
+     "reoffer_closed": true}        keep offering a closed action (a server replaying it)
 
 --token: the Authorization header every request must carry ("TargetToken abc"); others get
 401. Every request is appended to --log (a JSON array rewritten atomically): method, path,
@@ -176,8 +177,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _open_action(self, script):
         a = script.get("action")
         with LOCK:
-            if a and a["id"] not in self.server.state.closed and \
-                    a["id"] not in script.get("gone", []):
+            closed = a and a["id"] in self.server.state.closed and \
+                not script.get("reoffer_closed")
+            if a and not closed and a["id"] not in script.get("gone", []):
                 return a
         return None
 

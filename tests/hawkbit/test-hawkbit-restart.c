@@ -86,6 +86,19 @@ test_bridge_killed(void)
 	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
 	hm_assert_succeeded(result);
 	assert_one_job(b, since, tty, "82");
+
+	/* A server that offers the finished action again gets nothing: it is never run twice. */
+	{
+		g_autofree char *action = hb_action("82", "forced", NULL, NULL);
+		guint reads = hb_count(b, "GET", "/deploymentBase/82", NULL);
+
+		hb_script(b, "{\"reoffer_closed\": true, \"action\": %s}", action);
+		g_assert_true(hb_wait_count(b, "GET", "/deploymentBase/82", NULL, reads + 3));
+		g_assert_cmpuint(hb_count(b, "GET", "/artifacts/", NULL), ==, 1);
+		g_assert_cmpuint(hb_count(b, "POST", "/deploymentBase/82/feedback", "closed"), ==,
+		                 1);
+		g_assert_cmpuint(hm_count_tty(b->h, tty, "AT+QFUPL"), ==, 1);
+	}
 }
 
 /* SIGKILL of the bridge after the job ended but before it could report: the restarted bridge

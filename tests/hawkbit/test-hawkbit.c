@@ -152,6 +152,12 @@ test_cancel_before_start(void)
 	guint64 since = harness_mark(b->h);
 	guint polls;
 
+	g_autofree char *state = g_build_filename(b->state_dir, "action.state", NULL);
+	g_autofree char *aside = g_strconcat(state, ".bad", NULL);
+
+	/* A state file that does not parse is moved aside with a warning, never a crash. */
+	g_assert_cmpint(g_mkdir_with_parents(b->state_dir, 0700), ==, 0);
+	g_assert_true(g_file_set_contents(state, "[action\nid=\xff\n", -1, NULL));
 	hb_script(b, "{\"action\": %s, \"cancel\": {\"id\": \"25\", \"stopId\": \"24\"}}", action);
 	hb_config(b, NULL);
 	hb_bridge_start(b);
@@ -165,6 +171,7 @@ test_cancel_before_start(void)
 	g_assert_cmpuint(hb_count(b, "POST", "/cancelAction/25/feedback", NULL), ==, 1);
 	harness_round_trip(b->h);
 	hm_assert_no_finished(b->h, since);
+	g_assert_true(g_file_test(aside, G_FILE_TEST_EXISTS));
 }
 
 int
