@@ -4,6 +4,7 @@
 of dfota-hawkbit (python3 standard library only). Written from hawkBit's DDI documentation.
 
     ddi-server.py --script FILE --log FILE --root DIR --port-file FILE [--port N] [--token T]
+                  [--tls-cert PEM --tls-key PEM]
 
 Binds 127.0.0.1 (port 0: a free one), writes the port to --port-file atomically once
 listening. The test drives it by rewriting --script (JSON, re-read on every request):
@@ -35,6 +36,7 @@ import http.server
 import json
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -108,8 +110,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _base(self):
         st = self.server.state
-        return "http://127.0.0.1:%d/%s/controller/v1/%s" % (
-            self.server.server_address[1], st.args.tenant, st.args.controller)
+        scheme = "https" if st.args.tls_cert else "http"
+        return "%s://127.0.0.1:%d/%s/controller/v1/%s" % (
+            scheme, self.server.server_address[1], st.args.tenant, st.args.controller)
 
     # ---- dispatch ----
 
@@ -323,9 +326,15 @@ def main():
     ap.add_argument("--token", default="")
     ap.add_argument("--tenant", default="DEFAULT")
     ap.add_argument("--controller", default="gw-1")
+    ap.add_argument("--tls-cert", default="")
+    ap.add_argument("--tls-key", default="")
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.state = State(args)
     # A restarted stand-in continues the same log (the server "down and back").
     try:

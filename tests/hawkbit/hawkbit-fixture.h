@@ -32,6 +32,8 @@ typedef struct {
 	GSubprocess *ddi;
 	GSubprocess *bridge;
 	const char *token; /* what the stand-in requires */
+	char *tls_cert;    /* set before hb_ddi_start: the stand-in speaks https */
+	char *tls_key;
 } Hb;
 
 static inline void
@@ -126,6 +128,10 @@ hb_ddi_start(Hb *b)
 		               port,
 		               "--token",
 		               b->token != NULL ? b->token : "",
+		               "--tls-cert",
+		               b->tls_cert != NULL ? b->tls_cert : "",
+		               "--tls-key",
+		               b->tls_key != NULL ? b->tls_key : "",
 		               NULL };
 	const char *ready[] = { b->port_file, "\n" };
 	g_autofree char *text = NULL;
@@ -149,9 +155,10 @@ hb_ddi_stop(Hb *b)
 static inline void
 hb_config(Hb *b, const char *extra)
 {
-	g_autofree char *text = g_strdup_printf("[client]\nserver=http://127.0.0.1:%u\n"
+	g_autofree char *text = g_strdup_printf("[client]\nserver=%s://127.0.0.1:%u\n"
 	                                        "controller-id=gw-1\n%s",
-	                                        b->port, extra != NULL ? extra : "");
+	                                        b->tls_cert != NULL ? "https" : "http", b->port,
+	                                        extra != NULL ? extra : "");
 	g_autoptr(GError) error = NULL;
 
 	g_file_set_contents(b->conf, text, -1, &error);
@@ -241,10 +248,66 @@ hb_free(Hb *b)
 	g_free(b->conf);
 	g_free(b->ddi_out);
 	g_free(b->bridge_out);
+	g_free(b->tls_cert);
+	g_free(b->tls_key);
 	g_free(b);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Hb, hb_free)
+
+/* A CA (@dir/ca.pem) and a server certificate for 127.0.0.1 (@dir/server.pem, server.key),
+ * made with openssl. */
+static inline void
+hb_make_test_ca(const char *dir)
+{
+	g_autofree char *ext = g_build_filename(dir, "ext.cnf", NULL);
+	g_autoptr(GError) error = NULL;
+	const char *const cmds[][32] = {
+		{ "openssl",
+		  "req",
+		  "-x509",
+		  "-newkey",
+		  "ec",
+		  "-pkeyopt",
+		  "ec_paramgen_curve:prime256v1",
+		  "-nodes",
+		  "-keyout",
+		  "ca.key",
+		  "-out",
+		  "ca.pem",
+		  "-days",
+		  "2",
+		  "-subj",
+		  "/CN=dfota-hawkbit test CA",
+		  "-addext",
+		  "basicConstraints=critical,CA:TRUE",
+		  "-addext",
+		  "keyUsage=critical,keyCertSign,cRLSign",
+		  NULL },
+		{ "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+		  "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1",
+		  NULL },
+		{ "openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
+		  "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile",
+		  "ext.cnf", NULL },
+	};
+
+	g_file_set_contents(ext,
+	                    "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n"
+	                    "extendedKeyUsage=serverAuth\n",
+	                    -1, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < G_N_ELEMENTS(cmds); i++) {
+		g_autofree char *out = NULL;
+		int status = 0;
+
+		g_spawn_sync(dir, (char **)cmds[i], NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+		             &out, &status, &error);
+		g_assert_no_error(error);
+		if (!g_spawn_check_wait_status(status, NULL))
+			g_error("%s failed: %s", cmds[i][1], out);
+	}
+}
 
 /* ---- the stand-in's request log ---- */
 

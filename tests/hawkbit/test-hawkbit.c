@@ -174,6 +174,46 @@ test_cancel_before_start(void)
 	g_assert_true(g_file_test(aside, G_FILE_TEST_EXISTS));
 }
 
+static gboolean
+log_says_certificate(gpointer data)
+{
+	const char *what[] = { ((Hb *)data)->bridge_out, "certificate" };
+
+	return hb_file_has(what);
+}
+
+/* An https:// server with a private CA: refused without ca-file (the bridge says why), used
+ * with it, artifact download included. */
+static void
+test_https(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, NULL);
+	g_autofree char *action = hb_action("26", "forced", NULL, NULL);
+	g_autofree char *ca = g_build_filename(harness_tmpdir(b->h), "ca.pem", NULL);
+	g_autofree char *ca_line = g_strdup_printf("ca-file=%s\n", ca);
+	g_autoptr(JsonObject) closed = NULL;
+
+	hb_make_test_ca(harness_tmpdir(b->h));
+	hb_ddi_stop(b);
+	b->tls_cert = g_build_filename(harness_tmpdir(b->h), "server.pem", NULL);
+	b->tls_key = g_build_filename(harness_tmpdir(b->h), "server.key", NULL);
+	hb_ddi_start(b);
+	hb_script(b, "{\"action\": %s}", action);
+
+	/* The system's CAs do not know the test CA. */
+	hb_config(b, NULL);
+	hb_bridge_start(b);
+	g_assert_true(hm_wait_cond(log_says_certificate, b, HB_WAIT_MS));
+	g_assert_cmpuint(hb_count(b, "GET", "/", NULL), ==, 0);
+	hb_stop(&b->bridge, SIGTERM);
+
+	hb_config(b, ca_line);
+	hb_bridge_start(b);
+	closed = hb_wait_closed(b, "26");
+	hb_assert_closed_success(closed);
+	g_assert_cmpuint(hb_count(b, "GET", "/artifacts/update.pack", NULL), ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -181,5 +221,6 @@ main(int argc, char **argv)
 	g_test_add_func("/hawkbit/host-download", test_host_download);
 	g_test_add_func("/hawkbit/skip-and-window", test_skip_and_window);
 	g_test_add_func("/hawkbit/cancel-before-start", test_cancel_before_start);
+	g_test_add_func("/hawkbit/https", test_https);
 	return g_test_run();
 }
