@@ -164,13 +164,13 @@ def check_unit_contents(destdir, files):
     return text
 
 
-def check_verify(destdir, files, unit_text, tmp):
+def check_verify(destdir, files, unit_text, tmp, unit='dfotad.service', binary='daemon'):
     # systemd 252's verify --root= cannot resolve sysinit.target in a bare tree: verify a copy
     # whose ExecStart points at the DESTDIR binary against the host's units instead.
-    unit_dir = os.path.join(tmp, 'verify')
+    unit_dir = os.path.join(tmp, 'verify-' + unit)
     os.mkdir(unit_dir)
-    copy = os.path.join(unit_dir, 'dfotad.service')
-    daemon = under(destdir, files['daemon'])
+    copy = os.path.join(unit_dir, unit)
+    daemon = under(destdir, files[binary])
     with open(copy, 'w') as f:
         f.write(re.sub(r'^ExecStart=\S+', f'ExecStart={daemon}', unit_text, flags=re.M))
     env = dict(os.environ)
@@ -178,14 +178,15 @@ def check_verify(destdir, files, unit_text, tmp):
     env['MANPATH'] = under(destdir, os.path.dirname(os.path.dirname(files['man8'])))
     r = run(['systemd-analyze', 'verify', '--man=yes', copy], env=env)
     # Warnings about the host's own units are not ours; anything naming our unit is.
+    name = unit.removesuffix('.service')
     ours = [ln for ln in (r.stdout + r.stderr).splitlines()
-            if 'dfotad' in ln or copy in ln]
+            if name in ln or copy in ln]
     if r.returncode != 0 or ours:
         print(r.stdout, r.stderr, sep='\n')
         fail(f'systemd-analyze verify exited {r.returncode} with {len(ours)} message(s) '
-             'about dfotad.service')
+             f'about {unit}')
     else:
-        ok('systemd-analyze verify is clean')
+        ok(f'systemd-analyze verify {unit} is clean')
 
 
 def check_security(destdir, unit='dfotad.service'):
@@ -483,6 +484,8 @@ def main():
             if not failures:
                 unit_text = check_unit_contents(destdir, files)
                 check_verify(destdir, files, unit_text, tmp)
+                check_verify(destdir, files, open(under(destdir, files['bridge-unit'])).read(),
+                             tmp, 'dfota-hawkbit.service', 'bridge')
                 check_security(destdir)
                 check_security(destdir, 'dfota-hawkbit.service')
                 check_bridge(destdir, files)
