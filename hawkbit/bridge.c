@@ -496,7 +496,8 @@ id_is_safe(const char *id)
 	return TRUE;
 }
 
-/* "HH:MM:SS" → seconds; 0 when malformed. */
+/* "HH:MM:SS" → seconds, at least 1 (a server asking for 00:00:00 gets one poll a second);
+ * DEFAULT_POLL_S when missing or malformed. */
 static guint
 parse_sleep(const char *s)
 {
@@ -505,8 +506,8 @@ parse_sleep(const char *s)
 
 	if (s == NULL || sscanf(s, "%u:%u:%u%c", &h, &m, &sec, &extra) != 3 || m > 59 || sec > 59 ||
 	    h > 24 * 7)
-		return 0;
-	return h * 3600 + m * 60 + sec;
+		return DEFAULT_POLL_S;
+	return MAX(h * 3600 + m * 60 + sec, 1u);
 }
 
 /* GET @url as a JSON object. *status gets the HTTP status (0: no answer). */
@@ -1110,7 +1111,6 @@ poll_once(Bridge *b)
 	JsonObject *o;
 	const char *href;
 	long status;
-	guint sleep;
 
 	retry_closing(b);
 	if (b->state->action_id == NULL)
@@ -1119,8 +1119,8 @@ poll_once(Bridge *b)
 	if (o == NULL)
 		return backoff(b);
 	b->failures = 0;
-	sleep = parse_sleep(str_member(obj_member(obj_member(o, "config"), "polling"), "sleep"));
-	b->poll_s = sleep > 0 ? sleep : DEFAULT_POLL_S;
+	b->poll_s =
+	        parse_sleep(str_member(obj_member(obj_member(o, "config"), "polling"), "sleep"));
 	maybe_send_config_data(b, link_href(o, "configData") != NULL);
 	if (b->state->stage == BRIDGE_STAGE_CLOSING)
 		return b->poll_s;

@@ -118,7 +118,8 @@ test_skip_and_window(void)
 	guint tty = harness_tty_mark(b->h);
 	guint n;
 
-	hb_script(b, "{\"action\": %s}", skip);
+	/* 00:00:00 asks for polls without pause: the bridge polls once a second. */
+	hb_script(b, "{\"sleep\": \"00:00:00\", \"action\": %s}", skip);
 	hb_config(b, NULL);
 	hb_bridge_start(b);
 	g_assert_true(hb_wait_count(b, "GET", "/deploymentBase/21", NULL, 3));
