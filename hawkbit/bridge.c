@@ -4,6 +4,7 @@
 
 #include "bridge-state.h"
 #include "ddi-client.h"
+#include "ddi-json.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -18,7 +19,6 @@
 #define IFACE_FOTA "org.dfotad1.Fota"
 #define ERROR_PREFIX "org.dfotad1.Error."
 #define CALL_TIMEOUT_MS 60000
-#define DEFAULT_POLL_S 300
 #define MAX_BACKOFF_S 300
 /* At most one proceeding feedback per this interval (hawkBit keeps at most 1000 per action). */
 #define FEEDBACK_INTERVAL_US (3 * G_USEC_PER_SEC)
@@ -189,52 +189,6 @@ dict_started(GVariant *dict)
 
 /* ---- feedback -------------------------------------------------------------------------------- */
 
-static void
-add_detail(JsonBuilder *jb, const char *key, const char *value)
-{
-	g_autofree char *line = g_strdup_printf("%s: %s", key, value != NULL ? value : "");
-
-	json_builder_add_string_value(jb, line);
-}
-
-/* A feedback body; @details: NULL-terminated key, value pairs. */
-static JsonNode *
-feedback_body(const char *id, const char *execution, const char *finished, int cnt, int of,
-              const char *const *details)
-{
-	g_autoptr(JsonBuilder) jb = json_builder_new();
-
-	json_builder_begin_object(jb);
-	json_builder_set_member_name(jb, "id");
-	json_builder_add_string_value(jb, id);
-	json_builder_set_member_name(jb, "status");
-	json_builder_begin_object(jb);
-	json_builder_set_member_name(jb, "execution");
-	json_builder_add_string_value(jb, execution);
-	json_builder_set_member_name(jb, "result");
-	json_builder_begin_object(jb);
-	json_builder_set_member_name(jb, "finished");
-	json_builder_add_string_value(jb, finished);
-	if (of > 0) {
-		json_builder_set_member_name(jb, "progress");
-		json_builder_begin_object(jb);
-		json_builder_set_member_name(jb, "cnt");
-		json_builder_add_int_value(jb, cnt);
-		json_builder_set_member_name(jb, "of");
-		json_builder_add_int_value(jb, of);
-		json_builder_end_object(jb);
-	}
-	json_builder_end_object(jb);
-	json_builder_set_member_name(jb, "details");
-	json_builder_begin_array(jb);
-	for (guint i = 0; details != NULL && details[i] != NULL && details[i + 1] != NULL; i += 2)
-		add_detail(jb, details[i], details[i + 1]);
-	json_builder_end_array(jb);
-	json_builder_end_object(jb);
-	json_builder_end_object(jb);
-	return json_builder_get_root(jb);
-}
-
 /* POSTs @node to @url; TRUE when hawkBit took it (2xx) or dropped the action (410). */
 static gboolean
 post_feedback(Bridge *b, const char *url, JsonNode *node, gboolean *gone)
@@ -263,29 +217,13 @@ action_feedback_url(Bridge *b, const char *action_id)
 	return ddi_controller_url(&b->ddi, suffix);
 }
 
-/* Which of the five steps a dfotad phase is, for result.progress. */
-static int
-phase_step(const char *phase)
-{
-	if (strcmp(phase, "fetching") == 0 || strcmp(phase, "uploading") == 0 ||
-	    strcmp(phase, "downloading") == 0)
-		return 2;
-	if (strcmp(phase, "updating") == 0)
-		return 3;
-	if (strcmp(phase, "rebooting") == 0)
-		return 4;
-	if (strcmp(phase, "verifying") == 0)
-		return 5;
-	return 1;
-}
-
 static void
 send_proceeding(Bridge *b, const char *phase, guint percent)
 {
 	g_autofree char *pct = g_strdup_printf("%u", percent);
 	const char *details[] = { "phase", phase, "percent", pct, NULL };
-	g_autoptr(JsonNode) node =
-	        feedback_body(b->action_id, "proceeding", "none", phase_step(phase), 5, details);
+	g_autoptr(JsonNode) node = ddi_feedback_body(b->action_id, "proceeding", "none",
+	                                             ddi_phase_step(phase), 5, details);
 	g_autofree char *url = action_feedback_url(b, b->action_id);
 
 	b->last_feedback_us = g_get_monotonic_time();
@@ -317,8 +255,8 @@ note_progress(Bridge *b, const char *phase, guint percent)
 static void
 close_action(Bridge *b, gboolean success, const char *const *details)
 {
-	g_autoptr(JsonNode) node = feedback_body(b->state->action_id, "closed",
-	                                         success ? "success" : "failure", 0, 0, details);
+	g_autoptr(JsonNode) node = ddi_feedback_body(
+	        b->state->action_id, "closed", success ? "success" : "failure", 0, 0, details);
 	g_autoptr(GError) error = NULL;
 
 	g_message("action %s: closed, %s", b->state->action_id, success ? "success" : "failure");
@@ -443,73 +381,6 @@ maybe_send_config_data(Bridge *b, gboolean requested)
 	ddi_response_clear(&r);
 }
 
-/* ---- JSON helpers ---------------------------------------------------------------------------- */
-
-static JsonObject *
-obj_member(JsonObject *o, const char *name)
-{
-	JsonNode *n = o != NULL ? json_object_get_member(o, name) : NULL;
-
-	return n != NULL && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-}
-
-static const char *
-str_member(JsonObject *o, const char *name)
-{
-	JsonNode *n = o != NULL ? json_object_get_member(o, name) : NULL;
-
-	return n != NULL && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-	               ? json_node_get_string(n)
-	               : NULL;
-}
-
-/* "_links.<name>.href" */
-static const char *
-link_href(JsonObject *o, const char *name)
-{
-	return str_member(obj_member(obj_member(o, "_links"), name), "href");
-}
-
-/* "id" as text: hawkBit sends it as a string; some versions as a number. */
-static char *
-id_member(JsonObject *o)
-{
-	JsonNode *n = o != NULL ? json_object_get_member(o, "id") : NULL;
-
-	if (n == NULL || !JSON_NODE_HOLDS_VALUE(n))
-		return NULL;
-	if (json_node_get_value_type(n) == G_TYPE_STRING)
-		return g_strdup(json_node_get_string(n));
-	if (json_node_get_value_type(n) == G_TYPE_INT64)
-		return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
-	return NULL;
-}
-
-static gboolean
-id_is_safe(const char *id)
-{
-	if (id == NULL || *id == '\0' || strlen(id) > 64)
-		return FALSE;
-	for (const char *p = id; *p != '\0'; p++)
-		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
-			return FALSE;
-	return TRUE;
-}
-
-/* "HH:MM:SS" → seconds, at least 1 (a server asking for 00:00:00 gets one poll a second);
- * DEFAULT_POLL_S when missing or malformed. */
-static guint
-parse_sleep(const char *s)
-{
-	guint h, m, sec;
-	char extra;
-
-	if (s == NULL || sscanf(s, "%u:%u:%u%c", &h, &m, &sec, &extra) != 3 || m > 59 || sec > 59 ||
-	    h > 24 * 7)
-		return DEFAULT_POLL_S;
-	return MAX(h * 3600 + m * 60 + sec, 1u);
-}
-
 /* GET @url as a JSON object. *status gets the HTTP status (0: no answer). */
 static JsonObject *
 get_object(Bridge *b, const char *url, long *status, JsonParser **parser)
@@ -590,7 +461,7 @@ poll_during_job(Bridge *b)
 	g_autoptr(JsonParser) parser = NULL;
 	long status;
 	JsonObject *o = get_object(b, url, &status, &parser);
-	const char *cancel = link_href(o, "cancelAction");
+	const char *cancel = ddi_link_href(o, "cancelAction");
 
 	if (cancel != NULL)
 		handle_cancel(b, cancel, TRUE);
@@ -726,83 +597,6 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 
 /* ---- deployments ----------------------------------------------------------------------------- */
 
-typedef struct {
-	const char *download; /* _links.download (or download-http) */
-	const char *download_http;
-	gint64 size;
-	const char *sha256;
-	const char *filename;
-} Artifact;
-
-/* The one ".pack" artifact of the chunks; a message in *why when there is none or several. */
-static gboolean
-find_artifact(JsonObject *deployment, Artifact *a, char **why)
-{
-	JsonNode *chunks = json_object_get_member(deployment, "chunks");
-	guint found = 0;
-
-	if (chunks != NULL && JSON_NODE_HOLDS_ARRAY(chunks)) {
-		JsonArray *ca = json_node_get_array(chunks);
-
-		for (guint i = 0; i < json_array_get_length(ca); i++) {
-			JsonNode *cn = json_array_get_element(ca, i);
-			JsonNode *arts = JSON_NODE_HOLDS_OBJECT(cn)
-			                         ? json_object_get_member(json_node_get_object(cn),
-			                                                  "artifacts")
-			                         : NULL;
-			JsonArray *aa;
-
-			if (arts == NULL || !JSON_NODE_HOLDS_ARRAY(arts))
-				continue;
-			aa = json_node_get_array(arts);
-			for (guint j = 0; j < json_array_get_length(aa); j++) {
-				JsonNode *an = json_array_get_element(aa, j);
-				JsonObject *ao = JSON_NODE_HOLDS_OBJECT(an)
-				                         ? json_node_get_object(an)
-				                         : NULL;
-				const char *name = str_member(ao, "filename");
-				JsonNode *size;
-
-				if (name == NULL || !g_str_has_suffix(name, ".pack"))
-					continue;
-				if (found++ > 0)
-					continue;
-				a->filename = name;
-				a->download = link_href(ao, "download");
-				a->download_http = link_href(ao, "download-http");
-				a->sha256 = str_member(obj_member(ao, "hashes"), "sha256");
-				size = json_object_get_member(ao, "size");
-				a->size = size != NULL && JSON_NODE_HOLDS_VALUE(size) &&
-				                          json_node_get_value_type(size) ==
-				                                  G_TYPE_INT64
-				                  ? json_node_get_int(size)
-				                  : -1;
-			}
-		}
-	}
-	if (found == 0) {
-		*why = g_strdup("the deployment has no .pack artifact");
-		return FALSE;
-	}
-	if (found > 1) {
-		*why = g_strdup_printf("the deployment has %u .pack artifacts; dfotad installs one",
-		                       found);
-		return FALSE;
-	}
-	if (a->download == NULL)
-		a->download = a->download_http;
-	if (a->download == NULL) {
-		*why = g_strdup_printf("artifact %s has no download link", a->filename);
-		return FALSE;
-	}
-	if (a->sha256 != NULL &&
-	    (strlen(a->sha256) != 64 || strspn(a->sha256, "0123456789abcdefABCDEF") != 64)) {
-		*why = g_strdup_printf("artifact %s has a malformed sha256 hash", a->filename);
-		return FALSE;
-	}
-	return TRUE;
-}
-
 static char *
 sha256_of(const char *path, gint64 *size)
 {
@@ -820,7 +614,7 @@ sha256_of(const char *path, gint64 *size)
 /* Downloads the artifact into the state directory, resuming; checks size and hash. TRUE when
  * the file is ready; otherwise the action was closed, or (*retry) should be tried again. */
 static gboolean
-download_artifact(Bridge *b, const Artifact *a, const char *path, gboolean *retry)
+download_artifact(Bridge *b, const DdiArtifact *a, const char *path, gboolean *retry)
 {
 	DdiResponse r = { 0 };
 	g_autofree char *sha = NULL;
@@ -906,7 +700,7 @@ sha_options(const char *sha256, gboolean fallback)
 }
 
 static void
-run_deployment(Bridge *b, const Artifact *a)
+run_deployment(Bridge *b, const DdiArtifact *a)
 {
 	g_autofree char *name = g_strdup_printf("artifact-%s.pack", b->state->action_id);
 	g_autofree char *path = g_build_filename(b->state_dir, name, NULL);
@@ -957,7 +751,7 @@ handle_deployment(Bridge *b, const char *href)
 	g_autoptr(GError) error = NULL;
 	JsonObject *o, *deployment;
 	const char *update, *window;
-	Artifact a = { 0 };
+	DdiArtifact a = { 0 };
 	long status;
 
 	o = get_object(b, href, &status, &parser);
@@ -971,16 +765,16 @@ handle_deployment(Bridge *b, const char *href)
 		}
 		return;
 	}
-	id = id_member(o);
-	if (!id_is_safe(id)) {
+	id = ddi_id_member(o);
+	if (!ddi_id_is_safe(id)) {
 		g_warning("deploymentBase without a usable id; ignored");
 		return;
 	}
 	if (bridge_state_is_done(b->state, id))
 		return;
-	deployment = obj_member(o, "deployment");
-	update = str_member(deployment, "update");
-	window = str_member(deployment, "maintenanceWindow");
+	deployment = ddi_obj_member(o, "deployment");
+	update = ddi_str_member(deployment, "update");
+	window = ddi_str_member(deployment, "maintenanceWindow");
 	if (update == NULL || strcmp(update, "skip") == 0) {
 		g_debug("action %s: update is skip; nothing to do", id);
 		return;
@@ -1002,7 +796,7 @@ handle_deployment(Bridge *b, const char *href)
 		g_clear_pointer(&b->last_phase, g_free);
 		b->last_feedback_us = 0;
 	}
-	if (!find_artifact(deployment, &a, &why)) {
+	if (!ddi_find_artifact(deployment, &a, &why)) {
 		close_failure(b, "InvalidArgument", why);
 		return;
 	}
@@ -1018,7 +812,7 @@ cancel_feedback(Bridge *b, const char *cancel_id, const char *execution, const c
 	g_autofree char *suffix = g_strdup_printf("cancelAction/%s/feedback", cancel_id);
 	g_autofree char *url = ddi_controller_url(&b->ddi, suffix);
 	const char *details[] = { "message", reason, NULL };
-	g_autoptr(JsonNode) node = feedback_body(cancel_id, execution, finished, 0, 0, details);
+	g_autoptr(JsonNode) node = ddi_feedback_body(cancel_id, execution, finished, 0, 0, details);
 
 	post_feedback(b, url, node, NULL);
 }
@@ -1035,10 +829,10 @@ handle_cancel(Bridge *b, const char *href, gboolean running)
 	long status;
 
 	o = get_object(b, href, &status, &parser);
-	id = id_member(o);
-	ca = obj_member(o, "cancelAction");
-	stop_id = str_member(ca, "stopId");
-	if (!id_is_safe(id) || stop_id == NULL)
+	id = ddi_id_member(o);
+	ca = ddi_obj_member(o, "cancelAction");
+	stop_id = ddi_str_member(ca, "stopId");
+	if (!ddi_id_is_safe(id) || stop_id == NULL)
 		return;
 	if (g_hash_table_contains(b->cancels_seen, id))
 		return;
@@ -1119,14 +913,14 @@ poll_once(Bridge *b)
 	if (o == NULL)
 		return backoff(b);
 	b->failures = 0;
-	b->poll_s =
-	        parse_sleep(str_member(obj_member(obj_member(o, "config"), "polling"), "sleep"));
-	maybe_send_config_data(b, link_href(o, "configData") != NULL);
+	b->poll_s = ddi_parse_sleep(
+	        ddi_str_member(ddi_obj_member(ddi_obj_member(o, "config"), "polling"), "sleep"));
+	maybe_send_config_data(b, ddi_link_href(o, "configData") != NULL);
 	if (b->state->stage == BRIDGE_STAGE_CLOSING)
 		return b->poll_s;
-	if ((href = link_href(o, "cancelAction")) != NULL)
+	if ((href = ddi_link_href(o, "cancelAction")) != NULL)
 		handle_cancel(b, href, FALSE);
-	else if ((href = link_href(o, "deploymentBase")) != NULL)
+	else if ((href = ddi_link_href(o, "deploymentBase")) != NULL)
 		handle_deployment(b, href);
 	return b->poll_s;
 }
