@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* bridge.c: polls hawkBit's DDI API and turns its deployments into dfotad jobs. */
-#include "bridge.h"
-
-#include "bridge-state.h"
-#include "ddi-client.h"
+/* bridge.c: polls hawkBit's DDI API and turns its deployments into dfotad jobs: the poll loop,
+ * deployments (download, start), following a job, cancel actions, restarts. What is reported
+ * back to hawkBit is in bridge-report.c. */
+#include "bridge-private.h"
 #include "ddi-json.h"
 
 #include <curl/curl.h>
@@ -13,55 +12,6 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#define DFOTAD_NAME "org.dfotad1"
-#define IFACE_MODEM "org.dfotad1.Modem"
-#define IFACE_FOTA "org.dfotad1.Fota"
-#define ERROR_PREFIX "org.dfotad1.Error."
-#define CALL_TIMEOUT_MS 60000
-#define MAX_BACKOFF_S 300
-/* At most one proceeding feedback per this interval (hawkBit keeps at most 1000 per action). */
-#define FEEDBACK_INTERVAL_US (3 * G_USEC_PER_SEC)
-#define DOWNLOAD_ATTEMPTS 5
-#define BRIDGE_VERSION "0.1.0"
-#define LOST_AFTER_US (180 * G_USEC_PER_SEC)
-
-typedef enum { EV_QUIT, EV_PROGRESS, EV_FINISHED, EV_DAEMON_UP } EventType;
-
-typedef struct {
-	EventType type;
-	char *phase;
-	guint percent;
-	GVariant *result;
-} Event;
-
-struct _Bridge {
-	BridgeConfig *config;
-	GDBusConnection *bus;
-	char *modem_path;
-	char *state_dir;
-	DdiClient ddi;
-	GAsyncQueue *events;
-	GThread *thread;
-	volatile gint stop;
-	guint subs[2];
-	guint watch;
-
-	BridgeState *state;
-	guint poll_s;
-	guint failures;
-	char *config_sent;        /* the configData "data" last acknowledged */
-	GHashTable *cancels_seen; /* cancel action ids answered with rejected */
-
-	/* The job being followed. */
-	char *action_id;
-	char *last_phase;
-	guint last_percent;
-	gint64 last_feedback_us;
-	gboolean feedback_pending;
-	gint64 no_trace_since_us;
-	guint retry_after_s; /* from the last refused poll's Retry-After */
-};
 
 /* ---- events from the main loop ------------------------------------------------------------ */
 
@@ -143,8 +93,8 @@ sleep_s(Bridge *b, guint seconds)
 
 /* ---- dfotad ---------------------------------------------------------------------------------- */
 
-static GVariant *
-get_property(Bridge *b, const char *iface, const char *name)
+GVariant *
+bridge_dfotad_property(Bridge *b, const char *iface, const char *name)
 {
 	g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
 	        b->bus, DFOTAD_NAME, b->modem_path, "org.freedesktop.DBus.Properties", "Get",
@@ -157,18 +107,18 @@ get_property(Bridge *b, const char *iface, const char *name)
 	return value;
 }
 
-static char *
-get_string_property(Bridge *b, const char *iface, const char *name)
+char *
+bridge_dfotad_string(Bridge *b, const char *iface, const char *name)
 {
-	g_autoptr(GVariant) v = get_property(b, iface, name);
+	g_autoptr(GVariant) v = bridge_dfotad_property(b, iface, name);
 
 	return v != NULL && g_variant_is_of_type(v, G_VARIANT_TYPE_STRING)
 	               ? g_variant_dup_string(v, NULL)
 	               : g_strdup("");
 }
 
-static guint64
-dict_id(GVariant *dict)
+guint64
+bridge_dict_id(GVariant *dict)
 {
 	guint64 id = 0;
 
@@ -185,200 +135,6 @@ dict_started(GVariant *dict)
 	if (dict != NULL && g_variant_is_of_type(dict, G_VARIANT_TYPE_VARDICT))
 		g_variant_lookup(dict, "started", "t", &t);
 	return (gint64)t;
-}
-
-/* ---- feedback -------------------------------------------------------------------------------- */
-
-/* POSTs @node to @url; TRUE when hawkBit took it (2xx) or dropped the action (410). */
-static gboolean
-post_feedback(Bridge *b, const char *url, JsonNode *node, gboolean *gone)
-{
-	DdiResponse r = { 0 };
-	gboolean ok;
-
-	ddi_send_json(&b->ddi, "POST", url, node, &r);
-	ok = (r.status >= 200 && r.status < 300) || r.status == 410;
-	if (gone != NULL)
-		*gone = r.status == 410;
-	if (!ok)
-		g_warning("feedback to %s failed: HTTP %ld %s", url, r.status,
-		          r.curl_error != NULL ? r.curl_error : "");
-	if (r.status == 410)
-		g_message("hawkBit closed the action already (HTTP 410); dropping it");
-	ddi_response_clear(&r);
-	return ok;
-}
-
-static char *
-action_feedback_url(Bridge *b, const char *action_id)
-{
-	g_autofree char *suffix = g_strdup_printf("deploymentBase/%s/feedback", action_id);
-
-	return ddi_controller_url(&b->ddi, suffix);
-}
-
-static void
-send_proceeding(Bridge *b, const char *phase, guint percent)
-{
-	g_autofree char *pct = g_strdup_printf("%u", percent);
-	const char *details[] = { "phase", phase, "percent", pct, NULL };
-	g_autoptr(JsonNode) node = ddi_feedback_body(b->action_id, "proceeding", "none",
-	                                             ddi_phase_step(phase), 5, details);
-	g_autofree char *url = action_feedback_url(b, b->action_id);
-
-	b->last_feedback_us = g_get_monotonic_time();
-	b->feedback_pending = FALSE;
-	post_feedback(b, url, node, NULL);
-}
-
-/* A phase or percent change: reported now when it is the action's first report or the interval
- * has passed since the last one, otherwise once it has. */
-static void
-note_progress(Bridge *b, const char *phase, guint percent)
-{
-	if (phase != NULL) {
-		if (b->last_phase != NULL && strcmp(b->last_phase, phase) == 0 &&
-		    b->last_percent == percent)
-			return;
-		g_free(b->last_phase);
-		b->last_phase = g_strdup(phase);
-		b->last_percent = percent;
-		b->feedback_pending = TRUE;
-	}
-	if (b->feedback_pending && b->last_phase != NULL &&
-	    (b->last_feedback_us == 0 ||
-	     g_get_monotonic_time() - b->last_feedback_us >= FEEDBACK_INTERVAL_US))
-		send_proceeding(b, b->last_phase, b->last_percent);
-}
-
-/* Records the closed feedback, then sends it; the state keeps it until hawkBit has it. */
-static void
-close_action(Bridge *b, gboolean success, const char *const *details)
-{
-	g_autoptr(JsonNode) node = ddi_feedback_body(
-	        b->state->action_id, "closed", success ? "success" : "failure", 0, 0, details);
-	g_autoptr(GError) error = NULL;
-
-	g_message("action %s: closed, %s", b->state->action_id, success ? "success" : "failure");
-	g_free(b->state->closed_body);
-	b->state->closed_body = json_to_string(node, FALSE);
-	g_free(b->state->closed_url);
-	b->state->closed_url = action_feedback_url(b, b->state->action_id);
-	b->state->stage = BRIDGE_STAGE_CLOSING;
-	if (!bridge_state_save(b->state, &error))
-		g_warning("%s", error->message);
-	if (post_feedback(b, b->state->closed_url, node, NULL)) {
-		bridge_state_finish(b->state);
-		if (!bridge_state_save(b->state, &error))
-			g_warning("%s", error->message);
-	}
-}
-
-/* A pending closed feedback from before (a failed POST, a restart): sent again. */
-static void
-retry_closing(Bridge *b)
-{
-	g_autoptr(JsonNode) node = NULL;
-	g_autoptr(GError) error = NULL;
-
-	if (b->state->stage != BRIDGE_STAGE_CLOSING)
-		return;
-	node = json_from_string(b->state->closed_body, NULL);
-	if (node == NULL || post_feedback(b, b->state->closed_url, node, NULL)) {
-		bridge_state_finish(b->state);
-		if (!bridge_state_save(b->state, &error))
-			g_warning("%s", error->message);
-	}
-}
-
-static void
-close_failure(Bridge *b, const char *error_name, const char *message)
-{
-	g_autofree char *full = g_strconcat(ERROR_PREFIX, error_name, NULL);
-	g_autofree char *from = get_string_property(b, IFACE_MODEM, "Revision");
-	const char *details[] = { "error",         full, "code",        "-1", "message", message,
-		                  "from-revision", from, "to-revision", "",   NULL };
-
-	g_warning("action %s failed: %s: %s", b->state->action_id, error_name, message);
-	close_action(b, FALSE, details);
-}
-
-/* The closed feedback from dfotad's result dictionary. */
-static void
-close_from_result(Bridge *b, GVariant *result)
-{
-	gboolean success = FALSE;
-	gint32 code = -1;
-	const char *err = "", *message = "", *from = "", *to = "";
-	g_autofree char *code_s = NULL;
-	g_autofree char *job = NULL;
-
-	g_variant_lookup(result, "success", "b", &success);
-	g_variant_lookup(result, "code", "i", &code);
-	g_variant_lookup(result, "error", "&s", &err);
-	g_variant_lookup(result, "message", "&s", &message);
-	g_variant_lookup(result, "from-revision", "&s", &from);
-	g_variant_lookup(result, "to-revision", "&s", &to);
-	code_s = g_strdup_printf("%d", code);
-	job = g_strdup_printf("%" G_GUINT64_FORMAT, dict_id(result));
-	{
-		const char *details[] = { "error",       err,     "code",          code_s,
-			                  "message",     message, "from-revision", from,
-			                  "to-revision", to,      "job",           job,
-			                  NULL };
-
-		close_action(b, success, details);
-	}
-}
-
-/* ---- configData ------------------------------------------------------------------------------ */
-
-static void
-maybe_send_config_data(Bridge *b, gboolean requested)
-{
-	g_autofree char *model = get_string_property(b, IFACE_MODEM, "Model");
-	g_autofree char *revision = get_string_property(b, IFACE_MODEM, "Revision");
-	g_autofree char *imei = get_string_property(b, IFACE_MODEM, "Imei");
-	g_autoptr(JsonBuilder) jb = json_builder_new();
-	g_autoptr(JsonNode) node = NULL;
-	g_autofree char *data_text = NULL;
-	g_autofree char *url = NULL;
-	DdiResponse r = { 0 };
-
-	/* Nothing worth reporting until dfotad knows the modem. Sent when hawkBit asks for it
-	 * and, after a first time, whenever the data change. */
-	if (*model == '\0' || *revision == '\0')
-		return;
-	data_text = g_strdup_printf("%s\n%s\n%s", model, revision, imei);
-	if (!requested && (b->config_sent == NULL || strcmp(b->config_sent, data_text) == 0))
-		return;
-	json_builder_begin_object(jb);
-	json_builder_set_member_name(jb, "mode");
-	json_builder_add_string_value(jb, "merge");
-	json_builder_set_member_name(jb, "data");
-	json_builder_begin_object(jb);
-	json_builder_set_member_name(jb, "model");
-	json_builder_add_string_value(jb, model);
-	json_builder_set_member_name(jb, "revision");
-	json_builder_add_string_value(jb, revision);
-	json_builder_set_member_name(jb, "imei");
-	json_builder_add_string_value(jb, imei);
-	json_builder_set_member_name(jb, "bridge-version");
-	json_builder_add_string_value(jb, BRIDGE_VERSION);
-	json_builder_end_object(jb);
-	json_builder_end_object(jb);
-	node = json_builder_get_root(jb);
-	url = ddi_controller_url(&b->ddi, "configData");
-	ddi_send_json(&b->ddi, "PUT", url, node, &r);
-	if (r.status >= 200 && r.status < 300) {
-		g_message("configData sent: model %s, revision %s", model, revision);
-		g_free(b->config_sent);
-		b->config_sent = g_steal_pointer(&data_text);
-	} else {
-		g_warning("configData PUT failed: HTTP %ld %s", r.status,
-		          r.curl_error != NULL ? r.curl_error : "");
-	}
-	ddi_response_clear(&r);
 }
 
 /* GET @url as a JSON object. *status gets the HTTP status (0: no answer). */
@@ -424,7 +180,7 @@ static void handle_cancel(Bridge *b, const char *href, gboolean running);
 static gboolean
 check_job(Bridge *b)
 {
-	g_autoptr(GVariant) job = get_property(b, IFACE_FOTA, "Job");
+	g_autoptr(GVariant) job = bridge_dfotad_property(b, IFACE_FOTA, "Job");
 	g_autoptr(GVariant) last = NULL;
 	guint64 ours = b->state->job_id;
 
@@ -432,24 +188,25 @@ check_job(Bridge *b)
 		b->no_trace_since_us = 0;
 		return FALSE; /* dfotad is away; its return brings the answer */
 	}
-	if (ours != 0 && dict_id(job) == ours) {
+	if (ours != 0 && bridge_dict_id(job) == ours) {
 		b->no_trace_since_us = 0;
 		return FALSE;
 	}
-	last = get_property(b, IFACE_FOTA, "LastResult");
-	if (ours != 0 && last != NULL && dict_id(last) == ours) {
-		close_from_result(b, last);
+	last = bridge_dfotad_property(b, IFACE_FOTA, "LastResult");
+	if (ours != 0 && last != NULL && bridge_dict_id(last) == ours) {
+		bridge_close_from_result(b, last);
 		return TRUE;
 	}
-	if (ours != 0 && dict_id(job) < ours && dict_id(last) < ours) {
+	if (ours != 0 && bridge_dict_id(job) < ours && bridge_dict_id(last) < ours) {
 		if (b->no_trace_since_us == 0)
 			b->no_trace_since_us = g_get_monotonic_time();
 		if (g_get_monotonic_time() - b->no_trace_since_us < LOST_AFTER_US)
 			return FALSE;
 	}
 	b->no_trace_since_us = 0;
-	close_failure(b, "ModemLost",
-	              "dfotad no longer knows the job this action started (its state was lost)");
+	bridge_close_failure(
+	        b, "ModemLost",
+	        "dfotad no longer knows the job this action started (its state was lost)");
 	return TRUE;
 }
 
@@ -487,7 +244,7 @@ follow_job(Bridge *b)
 			wait = MIN(wait, b->last_feedback_us + FEEDBACK_INTERVAL_US - now);
 		e = next_event(b, wait / 1000 + 1);
 		if (e == NULL) {
-			note_progress(b, NULL, 0);
+			bridge_note_progress(b, NULL, 0);
 			if (g_get_monotonic_time() >= next_poll) {
 				next_poll =
 				        g_get_monotonic_time() + (gint64)b->poll_s * G_USEC_PER_SEC;
@@ -497,9 +254,10 @@ follow_job(Bridge *b)
 			continue;
 		}
 		if (e->type == EV_PROGRESS && strcmp(e->phase, "idle") != 0) {
-			note_progress(b, e->phase, e->percent);
-		} else if (e->type == EV_FINISHED && dict_id(e->result) == b->state->job_id) {
-			close_from_result(b, e->result);
+			bridge_note_progress(b, e->phase, e->percent);
+		} else if (e->type == EV_FINISHED &&
+		           bridge_dict_id(e->result) == b->state->job_id) {
+			bridge_close_from_result(b, e->result);
 		} else if (e->type == EV_DAEMON_UP) {
 			check_job(b);
 		}
@@ -511,13 +269,13 @@ follow_job(Bridge *b)
 static guint64
 started_job_id(Bridge *b, guint64 previous)
 {
-	g_autoptr(GVariant) job = get_property(b, IFACE_FOTA, "Job");
+	g_autoptr(GVariant) job = bridge_dfotad_property(b, IFACE_FOTA, "Job");
 	g_autoptr(GVariant) last = NULL;
 
-	if (dict_id(job) > previous)
-		return dict_id(job);
-	last = get_property(b, IFACE_FOTA, "LastResult");
-	return dict_id(last) > previous ? dict_id(last) : 0;
+	if (bridge_dict_id(job) > previous)
+		return bridge_dict_id(job);
+	last = bridge_dfotad_property(b, IFACE_FOTA, "LastResult");
+	return bridge_dict_id(last) > previous ? bridge_dict_id(last) : 0;
 }
 
 /* A D-Bus error that says "try again later" rather than "this action cannot run". */
@@ -541,9 +299,9 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GError) save_error = NULL;
 	g_autoptr(GVariant) reply = NULL;
-	g_autoptr(GVariant) before = get_property(b, IFACE_FOTA, "Job");
-	g_autoptr(GVariant) last = get_property(b, IFACE_FOTA, "LastResult");
-	guint64 previous = MAX(dict_id(before), dict_id(last));
+	g_autoptr(GVariant) before = bridge_dfotad_property(b, IFACE_FOTA, "Job");
+	g_autoptr(GVariant) last = bridge_dfotad_property(b, IFACE_FOTA, "LastResult");
+	guint64 previous = MAX(bridge_dict_id(before), bridge_dict_id(last));
 
 	b->state->stage = BRIDGE_STAGE_STARTING;
 	b->state->started_us = g_get_real_time();
@@ -575,13 +333,13 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 			return FALSE;
 		}
 		if (g_str_has_prefix(remote, ERROR_PREFIX)) {
-			close_failure(b, remote + strlen(ERROR_PREFIX), error->message);
+			bridge_close_failure(b, remote + strlen(ERROR_PREFIX), error->message);
 		} else {
 			g_autofree char *msg = g_strdup_printf(
 			        "dfotad refused %s (%s: %s); is it older than this bridge?", method,
 			        remote, error->message);
 
-			close_failure(b, "Unknown", msg);
+			bridge_close_failure(b, "Unknown", msg);
 		}
 		return TRUE;
 	}
@@ -591,7 +349,7 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 		g_warning("%s", save_error->message);
 	g_message("action %s: dfotad job %" G_GUINT64_FORMAT " started", b->state->action_id,
 	          b->state->job_id);
-	note_progress(b, "started", 0);
+	bridge_note_progress(b, "started", 0);
 	return TRUE;
 }
 
@@ -654,7 +412,7 @@ download_artifact(Bridge *b, const DdiArtifact *a, const char *path, gboolean *r
 
 			ddi_response_clear(&r);
 			(void)g_unlink(path);
-			close_failure(b, "FetchFailed", msg);
+			bridge_close_failure(b, "FetchFailed", msg);
 			return FALSE;
 		}
 		ddi_response_clear(&r);
@@ -667,7 +425,7 @@ download_artifact(Bridge *b, const DdiArtifact *a, const char *path, gboolean *r
 		                        a->filename, have, a->size);
 
 		(void)g_unlink(path);
-		close_failure(b, "ChecksumMismatch", msg);
+		bridge_close_failure(b, "ChecksumMismatch", msg);
 		return FALSE;
 	}
 	if (a->sha256 != NULL && g_ascii_strcasecmp(sha, a->sha256) != 0) {
@@ -676,7 +434,7 @@ download_artifact(Bridge *b, const DdiArtifact *a, const char *path, gboolean *r
 		        a->filename, sha, a->sha256);
 
 		(void)g_unlink(path);
-		close_failure(b, "ChecksumMismatch", msg);
+		bridge_close_failure(b, "ChecksumMismatch", msg);
 		return FALSE;
 	}
 	return TRUE;
@@ -710,9 +468,10 @@ run_deployment(Bridge *b, const DdiArtifact *a)
 
 	if (b->config->download_module) {
 		if (a->download_http == NULL) {
-			close_failure(b, "InvalidUrl",
-			              "download=module needs the artifact's download-http link (an "
-			              "anonymous http:// download); hawkBit sent none");
+			bridge_close_failure(
+			        b, "InvalidUrl",
+			        "download=module needs the artifact's download-http link (an "
+			        "anonymous http:// download); hawkBit sent none");
 			return;
 		}
 		if (start_job(b, "UpgradeWithOptions",
@@ -723,12 +482,12 @@ run_deployment(Bridge *b, const DdiArtifact *a)
 			follow_job(b);
 		return;
 	}
-	note_progress(b, "artifact-download", 0);
+	bridge_note_progress(b, "artifact-download", 0);
 	if (!download_artifact(b, a, path, &retry))
 		return;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		close_failure(b, "FetchFailed", g_strerror(errno));
+		bridge_close_failure(b, "FetchFailed", g_strerror(errno));
 		return;
 	}
 	fds = g_unix_fd_list_new_from_array(&fd, 1);
@@ -797,25 +556,13 @@ handle_deployment(Bridge *b, const char *href)
 		b->last_feedback_us = 0;
 	}
 	if (!ddi_find_artifact(deployment, &a, &why)) {
-		close_failure(b, "InvalidArgument", why);
+		bridge_close_failure(b, "InvalidArgument", why);
 		return;
 	}
 	run_deployment(b, &a);
 }
 
 /* ---- cancel ---------------------------------------------------------------------------------- */
-
-static void
-cancel_feedback(Bridge *b, const char *cancel_id, const char *execution, const char *finished,
-                const char *reason)
-{
-	g_autofree char *suffix = g_strdup_printf("cancelAction/%s/feedback", cancel_id);
-	g_autofree char *url = ddi_controller_url(&b->ddi, suffix);
-	const char *details[] = { "message", reason, NULL };
-	g_autoptr(JsonNode) node = ddi_feedback_body(cancel_id, execution, finished, 0, 0, details);
-
-	post_feedback(b, url, node, NULL);
-}
 
 static void
 handle_cancel(Bridge *b, const char *href, gboolean running)
@@ -843,7 +590,7 @@ handle_cancel(Bridge *b, const char *href, gboolean running)
 		if (b->state->action_id != NULL && strcmp(stop_id, b->state->action_id) == 0)
 			bridge_state_finish(b->state);
 		(void)bridge_state_save(b->state, NULL);
-		cancel_feedback(b, id, "closed", "success", "the action was not running");
+		bridge_cancel_feedback(b, id, "closed", "success", "the action was not running");
 		return;
 	}
 	reply = g_dbus_connection_call_sync(b->bus, DFOTAD_NAME, b->modem_path, IFACE_FOTA,
@@ -856,12 +603,13 @@ handle_cancel(Bridge *b, const char *href, gboolean running)
 		msg = g_strdup_printf("the job is past its cancellable phases: %s", error->message);
 		g_message("cancel of action %s rejected: %s", stop_id, msg);
 		g_hash_table_add(b->cancels_seen, g_strdup(id));
-		cancel_feedback(b, id, "rejected", "none", msg);
+		bridge_cancel_feedback(b, id, "rejected", "none", msg);
 		return;
 	}
 	/* The job ends with Cancelled; the action ends with the cancel's own feedback. */
 	g_message("action %s cancelled", stop_id);
-	cancel_feedback(b, id, "closed", "success", "cancelled before the module was touched");
+	bridge_cancel_feedback(b, id, "closed", "success",
+	                       "cancelled before the module was touched");
 	bridge_state_finish(b->state);
 	(void)bridge_state_save(b->state, NULL);
 }
@@ -906,7 +654,7 @@ poll_once(Bridge *b)
 	const char *href;
 	long status;
 
-	retry_closing(b);
+	bridge_retry_closing(b);
 	if (b->state->action_id == NULL)
 		remove_stale_artifacts(b);
 	o = get_object(b, url, &status, &parser);
@@ -915,7 +663,7 @@ poll_once(Bridge *b)
 	b->failures = 0;
 	b->poll_s = ddi_parse_sleep(
 	        ddi_str_member(ddi_obj_member(ddi_obj_member(o, "config"), "polling"), "sleep"));
-	maybe_send_config_data(b, ddi_link_href(o, "configData") != NULL);
+	bridge_send_config_data(b, ddi_link_href(o, "configData") != NULL);
 	if (b->state->stage == BRIDGE_STAGE_CLOSING)
 		return b->poll_s;
 	if ((href = ddi_link_href(o, "cancelAction")) != NULL)
@@ -934,11 +682,12 @@ resume(Bridge *b)
 	g_autoptr(GVariant) last = NULL;
 
 	if (s->stage == BRIDGE_STAGE_CLOSING)
-		retry_closing(b);
+		bridge_retry_closing(b);
 	if (s->stage != BRIDGE_STAGE_STARTING && s->stage != BRIDGE_STAGE_RUNNING)
 		return;
 	/* Wait for dfotad: it knows what became of the job. */
-	while (!g_atomic_int_get(&b->stop) && (job = get_property(b, IFACE_FOTA, "Job")) == NULL) {
+	while (!g_atomic_int_get(&b->stop) &&
+	       (job = bridge_dfotad_property(b, IFACE_FOTA, "Job")) == NULL) {
 		Event *e = next_event(b, 5000);
 
 		if (e != NULL)
@@ -946,13 +695,14 @@ resume(Bridge *b)
 	}
 	if (job == NULL)
 		return;
-	last = get_property(b, IFACE_FOTA, "LastResult");
+	last = bridge_dfotad_property(b, IFACE_FOTA, "LastResult");
 	if (s->stage == BRIDGE_STAGE_STARTING) {
 		/* Did the call reach dfotad before the bridge stopped? */
-		if (dict_id(job) > 0 && dict_started(job) >= s->started_us - G_USEC_PER_SEC)
-			s->job_id = dict_id(job);
-		else if (dict_id(last) > 0 && dict_started(last) >= s->started_us - G_USEC_PER_SEC)
-			s->job_id = dict_id(last);
+		if (bridge_dict_id(job) > 0 && dict_started(job) >= s->started_us - G_USEC_PER_SEC)
+			s->job_id = bridge_dict_id(job);
+		else if (bridge_dict_id(last) > 0 &&
+		         dict_started(last) >= s->started_us - G_USEC_PER_SEC)
+			s->job_id = bridge_dict_id(last);
 		else
 			s->stage =
 			        BRIDGE_STAGE_DOWNLOADING; /* it did not: start it on the next poll */
