@@ -681,6 +681,11 @@ resume(Bridge *b)
 	g_autoptr(GVariant) job = NULL;
 	g_autoptr(GVariant) last = NULL;
 
+	if (s->action_id != NULL) {
+		/* The bridge before the restart may have just reported: keep the interval. */
+		b->action_id = g_strdup(s->action_id);
+		b->last_feedback_us = g_get_monotonic_time();
+	}
 	if (s->stage == BRIDGE_STAGE_CLOSING)
 		bridge_retry_closing(b);
 	if (s->stage != BRIDGE_STAGE_STARTING && s->stage != BRIDGE_STAGE_RUNNING)
@@ -713,8 +718,6 @@ resume(Bridge *b)
 	if (s->stage == BRIDGE_STAGE_RUNNING) {
 		g_message("action %s: following dfotad job %" G_GUINT64_FORMAT " after a restart",
 		          s->action_id, s->job_id);
-		/* The bridge before the restart may have just reported: keep the interval. */
-		b->last_feedback_us = g_get_monotonic_time();
 		follow_job(b);
 	}
 }

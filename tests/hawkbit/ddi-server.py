@@ -18,7 +18,8 @@ listening. The test drives it by rewriting --script (JSON, re-read on every requ
                 "artifacts": [{"filename": "update.pack", "file": "update.pack",
                                "sha256": "...", "size": N,  (optional overrides)
                                "status": 404,               (optional)
-                               "cut_once": true}]},         first GET sends half, then closes
+                               "cut_once": true,            first GET sends half, then closes
+                               "bps": 4000}]},              paced delivery
      "cancel": {"id": "8", "stopId": "7"},
      "gone": ["7"],                 actions hawkBit has closed on its own: 410 for them
      "retry_after": 3,              sent as Retry-After with a scripted 429 or 503
@@ -306,6 +307,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data[start:start + (len(data) - start) // 2])
             self.wfile.flush()
             self.close_connection = True
+            return None
+        if art.get("bps"):
+            # Paced, so that a test can interrupt the download half way.
+            bps = int(art["bps"])
+            chunk = max(1, bps // 10)
+            for off in range(start, len(data), chunk):
+                self.wfile.write(data[off:off + chunk])
+                self.wfile.flush()
+                time.sleep(chunk / bps)
             return None
         self.wfile.write(data[start:])
         return None

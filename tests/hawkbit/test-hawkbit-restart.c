@@ -171,6 +171,53 @@ test_action_gone(void)
 	g_assert_nonnull(strstr(state, "86"));
 }
 
+typedef struct {
+	const char *path;
+} PartialFile;
+
+static gboolean
+partial_file_grew(gpointer data)
+{
+	GStatBuf st;
+
+	return g_stat(((PartialFile *)data)->path, &st) == 0 && st.st_size > 2000;
+}
+
+/* SIGKILL of the bridge half way through its own download of the artifact: the restarted
+ * bridge resumes it with a Range request and runs the action once. */
+static void
+test_bridge_killed_downloading(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, NULL);
+	g_autofree char *action = hb_action("87", "forced", NULL, ", \"bps\": 4000");
+	g_autofree char *partial = g_build_filename(b->state_dir, "artifact-87.pack", NULL);
+	PartialFile pf = { partial };
+	g_autoptr(JsonObject) closed = NULL;
+	g_autoptr(JsonObject) resumed = NULL;
+	g_autoptr(GVariant) result = NULL;
+	guint64 since = harness_mark(b->h);
+	guint tty = harness_tty_mark(b->h);
+
+	hb_script(b, "{\"action\": %s}", action);
+	hb_config(b, NULL);
+	hb_bridge_start(b);
+	g_assert_true(hm_wait_cond(partial_file_grew, &pf, HB_WAIT_MS));
+	hb_bridge_kill(b);
+	harness_round_trip(b->h);
+	hm_assert_no_finished(b->h, since);
+	hb_bridge_start(b);
+	closed = hb_wait_closed(b, "87");
+	hb_assert_closed_success(closed);
+	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
+	hm_assert_succeeded(result);
+	g_assert_cmpuint(hb_count(b, "GET", "/artifacts/update.pack", NULL), ==, 2);
+	resumed = hb_last(b, "GET", "/artifacts/update.pack", NULL);
+	g_assert_nonnull(hb_str(hb_obj(resumed, "headers"), "Range"));
+	g_test_message("resumed with %s", hb_str(hb_obj(resumed, "headers"), "Range"));
+	assert_one_job(b, since, tty, "87");
+	g_assert_false(g_file_test(partial, G_FILE_TEST_EXISTS));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -180,5 +227,6 @@ main(int argc, char **argv)
 	g_test_add_func("/hawkbit/bridge-killed-job-ends", test_bridge_killed_while_server_down);
 	g_test_add_func("/hawkbit/dfotad-restarted", test_dfotad_restarted);
 	g_test_add_func("/hawkbit/action-gone", test_action_gone);
+	g_test_add_func("/hawkbit/bridge-killed-downloading", test_bridge_killed_downloading);
 	return g_test_run();
 }
