@@ -473,8 +473,10 @@ hb_assert_auth(Hb *b, const char *auth)
 	}
 }
 
-/* The proceeding feedback of @action_id came at least @min_s seconds apart (the bridge's rate
- * limit; the stand-in's clock stamps them on arrival). Returns how many there were. */
+/* The proceeding feedback of @action_id came at least @min_s seconds apart. The bridge keeps
+ * 3 s between them; the stand-in stamps them on arrival, so a test passes a margin below that
+ * for a loaded machine (without the rate limit they come a fraction of a second apart).
+ * Returns how many there were. */
 static inline guint
 hb_assert_feedback_spacing(Hb *b, const char *action_id, double min_s)
 {

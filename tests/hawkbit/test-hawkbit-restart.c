@@ -33,7 +33,7 @@ assert_one_job(Hb *b, guint64 since, guint tty, const char *id)
 	g_assert_cmpuint(hm_count_tty(b->h, tty, "AT+QFUPL"), ==, 1);
 	g_assert_cmpuint(harness_count_signals(b->h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 1);
 	g_assert_cmpuint(hb_count(b, "POST", part, NULL), <=, 40);
-	g_assert_cmpuint(hb_assert_feedback_spacing(b, id, 2.5), >=, 1);
+	g_assert_cmpuint(hb_assert_feedback_spacing(b, id, 1.5), >=, 1);
 }
 
 static gboolean
@@ -189,7 +189,7 @@ static void
 test_bridge_killed_downloading(void)
 {
 	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, NULL);
-	g_autofree char *action = hb_action("87", "forced", NULL, ", \"bps\": 4000");
+	g_autofree char *action = hb_action("87", "forced", NULL, ", \"bps\": 2000");
 	g_autofree char *partial = g_build_filename(b->state_dir, "artifact-87.pack", NULL);
 	PartialFile pf = { partial };
 	g_autoptr(JsonObject) closed = NULL;

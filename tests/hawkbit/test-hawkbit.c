@@ -90,7 +90,7 @@ test_host_download(void)
 	feedback = hb_count(b, "POST", "/deploymentBase/11/feedback", NULL);
 	g_test_message("%u feedback messages", feedback);
 	g_assert_cmpuint(feedback, <=, MAX_FEEDBACK);
-	hb_assert_feedback_spacing(b, "11", 2.5);
+	hb_assert_feedback_spacing(b, "11", 1.5);
 	/* A few more polls: the closed action is not run or reported again. */
 	{
 		guint polls = hb_count(b, "GET", "/controller/v1/gw-1", NULL);
