@@ -457,6 +457,24 @@ sha_options(const char *sha256, gboolean fallback)
 	return g_variant_builder_end(&vb);
 }
 
+/* A cancel that came while the bridge downloaded: looked for before dfotad is asked to start,
+ * so that a cancelled action never reaches the module. TRUE when the action was cancelled. */
+static gboolean
+cancelled_before_start(Bridge *b)
+{
+	g_autofree char *url = ddi_controller_url(&b->ddi, NULL);
+	g_autofree char *id = g_strdup(b->state->action_id);
+	g_autoptr(JsonParser) parser = NULL;
+	long status;
+	JsonObject *o = get_object(b, url, &status, &parser);
+	const char *cancel = ddi_link_href(o, "cancelAction");
+
+	if (cancel == NULL)
+		return FALSE;
+	handle_cancel(b, cancel, FALSE);
+	return b->state->action_id == NULL || strcmp(b->state->action_id, id) != 0;
+}
+
 static void
 run_deployment(Bridge *b, const DdiArtifact *a)
 {
@@ -485,6 +503,10 @@ run_deployment(Bridge *b, const DdiArtifact *a)
 	bridge_note_progress(b, "artifact-download", 0);
 	if (!download_artifact(b, a, path, &retry))
 		return;
+	if (cancelled_before_start(b)) {
+		(void)g_unlink(path);
+		return;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		bridge_close_failure(b, "FetchFailed", g_strerror(errno));
@@ -590,7 +612,8 @@ handle_cancel(Bridge *b, const char *href, gboolean running)
 		if (b->state->action_id != NULL && strcmp(stop_id, b->state->action_id) == 0)
 			bridge_state_finish(b->state);
 		(void)bridge_state_save(b->state, NULL);
-		bridge_cancel_feedback(b, id, "closed", "success", "the action was not running");
+		bridge_cancel_feedback(b, id, "closed", "success",
+		                       "the action had not reached the module; it will not run");
 		return;
 	}
 	reply = g_dbus_connection_call_sync(b->bus, DFOTAD_NAME, b->modem_path, IFACE_FOTA,

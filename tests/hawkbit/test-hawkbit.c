@@ -4,6 +4,7 @@
  * deployment's update types and maintenance window, and the feedback hawkBit gets. */
 #include "hawkbit-fixture.h"
 
+#include <glib/gstdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -215,6 +216,50 @@ test_https(void)
 	g_assert_cmpuint(hb_count(b, "GET", "/artifacts/update.pack", NULL), ==, 1);
 }
 
+typedef struct {
+	const char *path;
+} PartialFile;
+
+static gboolean
+partial_file_grew(gpointer data)
+{
+	GStatBuf st;
+
+	return g_stat(((PartialFile *)data)->path, &st) == 0 && st.st_size > 2000;
+}
+
+/* A cancel while the bridge downloads the artifact: the download ends, the module is never
+ * asked, the cancel is acknowledged closed/success. */
+static void
+test_cancel_while_downloading(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, NULL);
+	g_autofree char *action = hb_action("27", "forced", NULL, ", \"bps\": 2000");
+	g_autofree char *partial = g_build_filename(b->state_dir, "artifact-27.pack", NULL);
+	PartialFile pf = { partial };
+	g_autoptr(JsonObject) fb = NULL;
+	guint64 since = harness_mark(b->h);
+	guint tty = harness_tty_mark(b->h);
+	guint polls;
+
+	hb_script(b, "{\"action\": %s}", action);
+	hb_config(b, NULL);
+	hb_bridge_start(b);
+	g_assert_true(hm_wait_cond(partial_file_grew, &pf, HB_WAIT_MS));
+	hb_script(b, "{\"action\": %s, \"cancel\": {\"id\": \"28\", \"stopId\": \"27\"}}", action);
+	g_assert_true(hb_wait_count(b, "POST", "/cancelAction/28/feedback", NULL, 1));
+	fb = hb_last(b, "POST", "/cancelAction/28/feedback", NULL);
+	g_assert_cmpstr(hb_execution(fb), ==, "closed");
+	g_assert_cmpstr(hb_finished(fb), ==, "success");
+	polls = hb_count(b, "GET", "/controller/v1/gw-1", NULL);
+	g_assert_true(hb_wait_count(b, "GET", "/controller/v1/gw-1", NULL, polls + 2));
+	harness_round_trip(b->h);
+	hm_assert_no_finished(b->h, since);
+	g_assert_cmpuint(hm_count_tty(b->h, tty, "AT+QF"), ==, 0);
+	g_assert_cmpuint(hb_count(b, "POST", "/deploymentBase/27/feedback", "closed"), ==, 0);
+	g_assert_false(g_file_test(partial, G_FILE_TEST_EXISTS));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -223,5 +268,6 @@ main(int argc, char **argv)
 	g_test_add_func("/hawkbit/skip-and-window", test_skip_and_window);
 	g_test_add_func("/hawkbit/cancel-before-start", test_cancel_before_start);
 	g_test_add_func("/hawkbit/https", test_https);
+	g_test_add_func("/hawkbit/cancel-while-downloading", test_cancel_while_downloading);
 	return g_test_run();
 }
