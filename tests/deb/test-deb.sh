@@ -128,6 +128,15 @@ if [ ! -f "$tmp/x-cockpit-dfotad/usr/share/cockpit/dfotad/manifest.json" ]; then
 	echo "deb: cockpit-dfotad has no manifest.json"
 	fail=1
 fi
+if [ ! -x "$tmp/x-dfota-hawkbit/usr/sbin/dfota-hawkbit" ]; then
+	echo "deb: dfota-hawkbit has no usr/sbin/dfota-hawkbit"
+	fail=1
+fi
+dpkg-deb -e "$tmp"/dfota-hawkbit_*.deb "$tmp/control-dfota-hawkbit"
+if ! grep -q -- 'systemd-sysusers' "$tmp/control-dfota-hawkbit/postinst"; then
+	echo "deb: the dfota-hawkbit postinst does not create its user"
+	fail=1
+fi
 dpkg-deb -e "$tmp"/dfotad_*.deb "$tmp/control-dfotad"
 for want in 'systemd-sysusers' 'systemd-tmpfiles' 'deb-systemd-helper' 'try-restart'; do
 	if ! grep -q -- "$want" "$tmp/control-dfotad/postinst"; then

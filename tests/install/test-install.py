@@ -110,6 +110,12 @@ def expected_layout():
         'completion': p('DFOTAD_DATADIR', 'bash-completion/completions/dfotactl'),
         'example': p('DFOTAD_DATADIR', 'doc/dfotad/dfotad.conf.example'),
         'polkit': p('DFOTAD_DATADIR', 'polkit-1/rules.d/50-dfotad.rules'),
+        'bridge': p('DFOTAD_SBINDIR', 'dfota-hawkbit'),
+        'bridge-unit': os.path.join(prefix, 'lib/systemd/system/dfota-hawkbit.service'),
+        'bridge-sysusers': os.path.join(prefix, 'lib/sysusers.d/dfota-hawkbit.conf'),
+        'bridge-man8': p('DFOTAD_MANDIR', 'man8/dfota-hawkbit.8'),
+        'bridge-man5': p('DFOTAD_MANDIR', 'man5/hawkbit.conf.5'),
+        'bridge-example': p('DFOTAD_DATADIR', 'doc/dfotad/hawkbit.conf.example'),
     }
     for iface in ('Modem', 'Fota', 'Files'):
         files[f'xml-{iface}'] = p('DFOTAD_DATADIR', f'dbus-1/interfaces/org.dfotad1.{iface}.xml')
@@ -125,10 +131,10 @@ def check_layout(destdir, files):
             good = False
             continue
         executable = os.access(full, os.X_OK)
-        if what in ('daemon', 'client') and not executable:
+        if what in ('daemon', 'client', 'bridge') and not executable:
             fail(f'{what}: {path} is not executable')
             good = False
-        elif what not in ('daemon', 'client') and executable:
+        elif what not in ('daemon', 'client', 'bridge') and executable:
             fail(f'{what}: {path} is executable, it is data')
             good = False
     if good:
@@ -159,13 +165,13 @@ def check_unit_contents(destdir, files):
     return text
 
 
-def check_verify(destdir, files, unit_text, tmp):
+def check_verify(destdir, files, unit_text, tmp, unit='dfotad.service', binary='daemon'):
     # systemd 252's verify --root= cannot resolve sysinit.target in a bare tree: verify a copy
     # whose ExecStart points at the DESTDIR binary against the host's units instead.
-    unit_dir = os.path.join(tmp, 'verify')
+    unit_dir = os.path.join(tmp, 'verify-' + unit)
     os.mkdir(unit_dir)
-    copy = os.path.join(unit_dir, 'dfotad.service')
-    daemon = under(destdir, files['daemon'])
+    copy = os.path.join(unit_dir, unit)
+    daemon = under(destdir, files[binary])
     with open(copy, 'w') as f:
         f.write(re.sub(r'^ExecStart=\S+', f'ExecStart={daemon}', unit_text, flags=re.M))
     env = dict(os.environ)
@@ -173,21 +179,22 @@ def check_verify(destdir, files, unit_text, tmp):
     env['MANPATH'] = under(destdir, os.path.dirname(os.path.dirname(files['man8'])))
     r = run(['systemd-analyze', 'verify', '--man=yes', copy], env=env)
     # Warnings about the host's own units are not ours; anything naming our unit is.
+    name = unit.removesuffix('.service')
     ours = [ln for ln in (r.stdout + r.stderr).splitlines()
-            if 'dfotad' in ln or copy in ln]
+            if name in ln or copy in ln]
     if r.returncode != 0 or ours:
         print(r.stdout, r.stderr, sep='\n')
         fail(f'systemd-analyze verify exited {r.returncode} with {len(ours)} message(s) '
-             'about dfotad.service')
+             f'about {unit}')
     else:
-        ok('systemd-analyze verify is clean')
+        ok(f'systemd-analyze verify {unit} is clean')
 
 
-def check_security(destdir):
+def check_security(destdir, unit='dfotad.service'):
     argv = ['systemd-analyze', 'security', '--offline=yes', '--threshold=20',
-            f'--root={destdir}', '--no-pager', 'dfotad.service']
+            f'--root={destdir}', '--no-pager', unit]
     r = run(argv)
-    m = re.search(r'Overall exposure level for dfotad\.service:\s*([0-9.]+)', r.stdout)
+    m = re.search(r'Overall exposure level for ' + re.escape(unit) + r':\s*([0-9.]+)', r.stdout)
     if r.returncode != 0 or not m:
         print(r.stdout, r.stderr, sep='\n')
         fail(f'{" ".join(argv)} exited {r.returncode}'
@@ -197,7 +204,7 @@ def check_security(destdir):
     if score > 2.0:
         fail(f'exposure {score} > 2.0')
     else:
-        ok(f'systemd-analyze security: exposure {score} (threshold 2.0)')
+        ok(f'systemd-analyze security {unit}: exposure {score} (threshold 2.0)')
 
 
 def check_security_control(tmp):
@@ -307,8 +314,47 @@ def check_sysusers(destdir, files):
     ok('sysusers: user dfotad, group dfota, dfotad in dialout')
 
 
+def check_bridge(destdir, files):
+    # dfota-hawkbit(8): its unit, its user in group dfota, and the contract's flags and keys
+    # documented.
+    before = len(failures)
+    unit = open(under(destdir, files['bridge-unit'])).read()
+    if unit_exec_start(unit) != files['bridge']:
+        fail(f'dfota-hawkbit.service ExecStart={unit_exec_start(unit)}, expected {files["bridge"]}')
+    for line in ('Type=notify', 'After=dfotad.service', 'User=dfota-hawkbit',
+                 'SupplementaryGroups=dfota\n', 'StateDirectory=dfota-hawkbit\n'):
+        if not re.search('^' + re.escape(line), unit, re.M):
+            fail(f'dfota-hawkbit.service lacks "{line.strip()}"')
+    if re.search(r'@[A-Za-z_]+@', unit):
+        fail('dfota-hawkbit.service has an unsubstituted @variable@')
+    root = os.path.join(os.path.dirname(destdir), 'sysusers-bridge')
+    os.makedirs(os.path.join(root, 'etc'))
+    r = run(['systemd-sysusers', f'--root={root}', under(destdir, files['sysusers']),
+             under(destdir, files['bridge-sysusers'])])
+    if r.returncode != 0:
+        fail(f'systemd-sysusers (with dfota-hawkbit.conf) exited {r.returncode}: {r.stderr}')
+    else:
+        group = open(os.path.join(root, 'etc/group')).read()
+        if not re.search(r'^dfota:x:\d+:(.*,)?dfota-hawkbit(,|$)', group, re.M):
+            fail('sysusers did not put dfota-hawkbit into group dfota')
+    man8 = open(under(destdir, files['bridge-man8'])).read().replace('\\-', '-')
+    for flag in ('--config', '--session', '--state-dir', '--verbose'):
+        if flag not in man8:
+            fail(f'dfota-hawkbit(8) does not document {flag}')
+    man5 = open(under(destdir, files['bridge-man5'])).read().replace('\\-', '-')
+    example = open(under(destdir, files['bridge-example'])).read()
+    for key in ('server', 'tenant', 'controller-id', 'target-token', 'gateway-token', 'modem',
+                'download', 'ca-file'):
+        if not re.search(rf'^\.BI?R? {re.escape(key)}=', man5, re.M):
+            fail(f'hawkbit.conf(5) has no entry for {key}=')
+        if not re.search(rf'^#?{re.escape(key)}=', example, re.M):
+            fail(f'hawkbit.conf.example does not show {key}=')
+    if len(failures) == before:
+        ok('dfota-hawkbit: unit, user in group dfota, man pages and example')
+
+
 def check_man(destdir, files):
-    for key in ('man8', 'man1', 'man5'):
+    for key in ('man8', 'man1', 'man5', 'bridge-man8', 'bridge-man5'):
         path = under(destdir, files[key])
         text = open(path).read()
         left = re.findall(r'@[A-Z_]+@', text)
@@ -439,7 +485,11 @@ def main():
             if not failures:
                 unit_text = check_unit_contents(destdir, files)
                 check_verify(destdir, files, unit_text, tmp)
+                check_verify(destdir, files, open(under(destdir, files['bridge-unit'])).read(),
+                             tmp, 'dfota-hawkbit.service', 'bridge')
                 check_security(destdir)
+                check_security(destdir, 'dfota-hawkbit.service')
+                check_bridge(destdir, files)
                 check_security_control(tmp)
                 check_xml(destdir, files)
                 check_policy_loads(destdir, files, tmp)

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* test-ddi-json.c: the bridge's reading and writing of hawkBit DDI documents, table-driven:
+ * polling sleep, ids, the .pack artifact of a deployment, feedback bodies. */
+#include "ddi-json.h"
+
+#include <string.h>
+
+static void
+test_parse_sleep(void)
+{
+	const struct {
+		const char *in;
+		guint out;
+	} cases[] = {
+		{ "00:00:01", 1 },
+		{ "00:05:00", 300 },
+		{ "12:00:00", 43200 },
+		{ "00:00:00", 1 },
+		{ NULL, DDI_DEFAULT_POLL_S },
+		{ "", DDI_DEFAULT_POLL_S },
+		{ "5", DDI_DEFAULT_POLL_S },
+		{ "00:60:00", DDI_DEFAULT_POLL_S },
+		{ "00:00:61", DDI_DEFAULT_POLL_S },
+		{ "00:00:01x", DDI_DEFAULT_POLL_S },
+		{ "a:b:c", DDI_DEFAULT_POLL_S },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
+		g_assert_cmpuint(ddi_parse_sleep(cases[i].in), ==, cases[i].out);
+}
+
+static void
+test_ids(void)
+{
+	const char *good[] = { "7", "1234567890", "a-b_C", NULL };
+	const char *bad[] = {
+		"",
+		"../x",
+		"a/b",
+		"a b",
+		"a?b",
+		"%41",
+		"\xc3\xa9",
+		"0123456789012345678901234567890123456789012345678901234567890123456789",
+		NULL
+	};
+	g_autoptr(JsonParser) p = json_parser_new();
+	g_autofree char *num = NULL;
+
+	for (guint i = 0; good[i] != NULL; i++)
+		g_assert_true(ddi_id_is_safe(good[i]));
+	for (guint i = 0; bad[i] != NULL; i++)
+		g_assert_false(ddi_id_is_safe(bad[i]));
+	g_assert_false(ddi_id_is_safe(NULL));
+	g_assert_true(json_parser_load_from_data(p, "{\"id\": 42}", -1, NULL));
+	num = ddi_id_member(json_node_get_object(json_parser_get_root(p)));
+	g_assert_cmpstr(num, ==, "42");
+}
+
+#define SHA "b645c836ec587aceb8445040f3bd20016e54772f181c1d3de0e4aaa41ae7fdc2"
+#define ART(name, links)                                                                      \
+	"{\"filename\": \"" name "\", \"size\": 100, \"hashes\": {\"sha256\": \"" SHA "\"}, " \
+	"\"_links\": {" links "}}"
+#define DL \
+	"\"download\": {\"href\": \"https://h/a\"}, \"download-http\": {\"href\": \"http://h/a\"}"
+
+static void
+test_find_artifact(void)
+{
+	const struct {
+		const char *chunks;
+		gboolean ok;
+		const char *why;
+	} cases[] = {
+		{ "[{\"artifacts\": [" ART("u.pack", DL) "]}]", TRUE, NULL },
+		{ "[{\"artifacts\": [" ART("notes.txt", DL) ", " ART("u.pack", DL) "]}]", TRUE,
+		  NULL },
+		{ "[{\"artifacts\": [" ART("u.bin", DL) "]}]", FALSE, "no .pack" },
+		{ "[]", FALSE, "no .pack" },
+		{ "[{\"artifacts\": [" ART("a.pack", DL) "]}, {\"artifacts\": [" ART("b.pack",
+		                                                                     DL) "]}]",
+		  FALSE, "2 .pack" },
+		{ "[{\"artifacts\": [" ART("u.pack", "") "]}]", FALSE, "no download link" },
+		{ "[{\"artifacts\": [{\"filename\": \"u.pack\", \"hashes\": {\"sha256\": \"xyz\"}, "
+		  "\"_links\": {" DL "}}]}]",
+		  FALSE, "malformed sha256" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *doc = g_strdup_printf("{\"chunks\": %s}", cases[i].chunks);
+		g_autoptr(JsonParser) p = json_parser_new();
+		g_autofree char *why = NULL;
+		DdiArtifact a = { 0 };
+		gboolean ok;
+
+		g_assert_true(json_parser_load_from_data(p, doc, -1, NULL));
+		ok = ddi_find_artifact(json_node_get_object(json_parser_get_root(p)), &a, &why);
+		g_test_message("case %u: %s", i, why != NULL ? why : "ok");
+		g_assert_cmpint(ok, ==, cases[i].ok);
+		if (ok) {
+			g_assert_cmpstr(a.filename, ==, "u.pack");
+			g_assert_cmpstr(a.download, ==, "https://h/a");
+			g_assert_cmpstr(a.download_http, ==, "http://h/a");
+			g_assert_cmpstr(a.sha256, ==, SHA);
+			g_assert_cmpint(a.size, ==, 100);
+		} else {
+			g_assert_nonnull(strstr(why, cases[i].why));
+		}
+	}
+}
+
+static void
+test_feedback_body(void)
+{
+	const char *details[] = { "phase", "uploading", "percent", "40", NULL };
+	g_autoptr(JsonNode) node = ddi_feedback_body("7", "proceeding", "none", 2, 5, details);
+	g_autoptr(JsonNode) closed = ddi_feedback_body("7", "closed", "failure", 0, 0, NULL);
+	g_autofree char *text = json_to_string(node, FALSE);
+	g_autofree char *closed_text = json_to_string(closed, FALSE);
+
+	g_assert_cmpstr(text, ==,
+	                "{\"id\":\"7\",\"status\":{\"execution\":\"proceeding\",\"result\":"
+	                "{\"finished\":\"none\",\"progress\":{\"cnt\":2,\"of\":5}},"
+	                "\"details\":[\"phase: uploading\",\"percent: 40\"]}}");
+	g_assert_cmpstr(closed_text, ==,
+	                "{\"id\":\"7\",\"status\":{\"execution\":\"closed\",\"result\":"
+	                "{\"finished\":\"failure\"},\"details\":[]}}");
+	g_assert_cmpint(ddi_phase_step("uploading"), ==, 2);
+	g_assert_cmpint(ddi_phase_step("downloading"), ==, 2);
+	g_assert_cmpint(ddi_phase_step("updating"), ==, 3);
+	g_assert_cmpint(ddi_phase_step("verifying"), ==, 5);
+	g_assert_cmpint(ddi_phase_step("artifact-download"), ==, 1);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/ddi-json/parse-sleep", test_parse_sleep);
+	g_test_add_func("/ddi-json/ids", test_ids);
+	g_test_add_func("/ddi-json/find-artifact", test_find_artifact);
+	g_test_add_func("/ddi-json/feedback-body", test_feedback_body);
+	return g_test_run();
+}
