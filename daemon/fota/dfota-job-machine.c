@@ -748,9 +748,8 @@ on_initialized(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 
 	if (!job || !m->accepted)
 		return;
-	if (job->step == DFOTA_JOB_STEP_REBOOTING && (job->end_seen || job->updating_done))
-		jm_verify(m, fx);
-	else if (job->step == DFOTA_JOB_STEP_VERIFYING)
+	if ((job->step == DFOTA_JOB_STEP_REBOOTING && (job->end_seen || job->updating_done)) ||
+	    job->step == DFOTA_JOB_STEP_VERIFYING)
 		jm_verify(m, fx);
 }
 
@@ -787,13 +786,11 @@ on_tty_lost(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	if (!job || !m->accepted)
 		return;
 	switch (job->step) {
-	case DFOTA_JOB_STEP_UPDATING:
-	case DFOTA_JOB_STEP_REBOOTING:
-		return; /* the module may be flashing on its own: wait for it within the timeout */
-	case DFOTA_JOB_STEP_FETCHING:
-		return; /* the gateway-side download goes on; the upload will need the port */
-	case DFOTA_JOB_STEP_UPLOADING:
-		return; /* the upload fails by itself with ModemLost */
+	case DFOTA_JOB_STEP_UPDATING:  /* the module may be flashing on its own: wait for it */
+	case DFOTA_JOB_STEP_REBOOTING: /* within the timeout */
+	case DFOTA_JOB_STEP_FETCHING:  /* the gateway-side download goes on */
+	case DFOTA_JOB_STEP_UPLOADING: /* the upload fails by itself with ModemLost */
+		return;
 	default:
 		jm_fail(m, fx, ev->now, -1, "The modem's port %s went away during the job",
 		        ev->line ? ev->line : "");

@@ -104,6 +104,7 @@ test_find_artifact(void)
 			g_assert_cmpstr(a.sha256, ==, SHA);
 			g_assert_cmpint(a.size, ==, 100);
 		} else {
+			g_assert_nonnull(why);
 			g_assert_nonnull(strstr(why, cases[i].why));
 		}
 	}
