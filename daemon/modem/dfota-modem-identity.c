@@ -91,48 +91,52 @@ init_gone(const GError *error)
 	       g_error_matches(error, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST);
 }
 
+/* The two identity queries: each applies only a complete answer. */
+static const struct {
+	const char *command;
+	gboolean (*apply)(DfotaModem *self, char **lines);
+} identity_queries[] = {
+	{ "ATI", dfota_modem_apply_identity_lines },
+	{ "AT+CGSN=1", dfota_modem_apply_imei_lines },
+};
+
+static void identity_ask(DfotaModem *self, guint query);
+
 static void
-identity_imei_done(GObject *source, GAsyncResult *res, gpointer user_data)
+identity_query_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(DfotaModem) self = user_data;
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, &error);
+	guint query = self->identity_query;
 
 	if (init_gone(error))
 		return;
 	if (!lines)
-		g_message("modem %s: AT+CGSN=1 failed: %s", self->cfg.name, error->message);
+		g_message("modem %s: %s failed: %s", self->cfg.name,
+		          identity_queries[query].command, error->message);
 	else
-		dfota_modem_apply_imei_lines(self, lines);
-	identity_after_round(self);
+		identity_queries[query].apply(self, lines);
+	identity_ask(self, query + 1);
 }
 
+/* Asks query @query and those after it whose answer is still missing, then ends the round. */
 static void
-identity_ask_imei(DfotaModem *self)
+identity_ask(DfotaModem *self, guint query)
 {
-	if (self->imei_current || !self->channel) {
-		identity_after_round(self);
+	for (; query < G_N_ELEMENTS(identity_queries) && self->channel; query++) {
+		gboolean have = query == 0 ? self->identity_current : self->imei_current;
+
+		if (have)
+			continue;
+		self->identity_query = query;
+		dfota_at_channel_send(self->channel, identity_queries[query].command,
+		                      self->cfg.command_timeout_ms, DFOTA_AT_FLAG_NONE,
+		                      self->init_cancellable, identity_query_done,
+		                      g_object_ref(self));
 		return;
 	}
-	dfota_at_channel_send(self->channel, "AT+CGSN=1", self->cfg.command_timeout_ms,
-	                      DFOTA_AT_FLAG_NONE, self->init_cancellable, identity_imei_done,
-	                      g_object_ref(self));
-}
-
-static void
-identity_ati_done(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(DfotaModem) self = user_data;
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, &error);
-
-	if (init_gone(error))
-		return;
-	if (!lines)
-		g_message("modem %s: ATI failed: %s", self->cfg.name, error->message);
-	else
-		dfota_modem_apply_identity_lines(self, lines);
-	identity_ask_imei(self);
+	identity_after_round(self);
 }
 
 /* One round: ATI and AT+CGSN=1, each only while its answer is still missing. */
@@ -142,13 +146,7 @@ dfota_modem_identity_round(DfotaModem *self)
 	if (!self->channel)
 		return;
 	self->identity_tries++;
-	if (self->identity_current) {
-		identity_ask_imei(self);
-		return;
-	}
-	dfota_at_channel_send(self->channel, "ATI", self->cfg.command_timeout_ms,
-	                      DFOTA_AT_FLAG_NONE, self->init_cancellable, identity_ati_done,
-	                      g_object_ref(self));
+	identity_ask(self, 0);
 }
 
 /* "APP RDY" follows "RDY" once the module's application side is up: identity queries that

@@ -62,6 +62,7 @@ struct _DfotaModem {
 	/* identity after boot */
 	gint64 boot_us;              /* when the current initialisation began */
 	guint identity_tries;        /* rounds asked since then */
+	guint identity_query;        /* the identity query in flight (dfota-modem-identity.c) */
 	guint identity_retry_id;     /* the next round */
 	gboolean identity_current;   /* ATI answered completely since then */
 	gboolean imei_current;       /* AT+CGSN=1 answered with an IMEI since then */
