@@ -15,6 +15,8 @@ void jm_journal_job(DfotaJobMachine *m, GArray *fx);
 void jm_progress(GArray *fx, const char *phase, guint percent);
 void jm_publish(DfotaJobMachine *m, GArray *fx, const char *phase, guint percent);
 void jm_set_step(DfotaJobMachine *m, GArray *fx, DfotaJobStep step, guint percent);
+void jm_release(DfotaJobMachine *m);
+void jm_refuse(DfotaJobMachine *m, GArray *fx, const GError *error);
 void jm_finish(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error, int code,
                const char *to_revision, GVariant *extra);
 void jm_verify(DfotaJobMachine *m, GArray *fx);
