@@ -64,15 +64,15 @@ char *
 bench_stats_describe(const BenchStats *s, const char *unit)
 {
 	return g_strdup_printf("n=%u median=%.1f%s p99=%.1f%s min=%.1f%s max=%.1f%s", s->n,
-			       s->median, unit, s->p99, unit, s->min, unit, s->max, unit);
+	                       s->median, unit, s->p99, unit, s->min, unit, s->max, unit);
 }
 
 void
 bench_row(const char *item, const char *measured, const char *baseline, double ratio,
-	  const char *target, gboolean met)
+          const char *target, gboolean met)
 {
 	g_print("| %s | %s | %s | %.3f | %s | %s |\n", item, measured, baseline, ratio,
-		target ? target : "-", target ? (met ? "met" : "MISSED") : "info");
+	        target ? target : "-", target ? (met ? "met" : "MISSED") : "info");
 }
 
 GDBusConnection *
@@ -83,10 +83,10 @@ bench_bus_new(GError **error)
 	if (!address)
 		return NULL;
 	return g_dbus_connection_new_for_address_sync(
-		address,
-		G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-		NULL, NULL, error);
+	        address,
+	        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+	                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+	        NULL, NULL, error);
 }
 
 static gboolean
@@ -124,7 +124,7 @@ typedef struct {
 
 static void
 on_props_changed(GDBusConnection *c, const char *sender, const char *path, const char *iface,
-		 const char *signal, GVariant *params, gpointer user_data)
+                 const char *signal, GVariant *params, gpointer user_data)
 {
 	StateWait *w = user_data;
 	g_autoptr(GVariant) changed = NULL;
@@ -136,8 +136,8 @@ on_props_changed(GDBusConnection *c, const char *sender, const char *path, const
 }
 
 gboolean
-bench_wait_modem_state(GDBusConnection *conn, const char *path, const char *state,
-		       double timeout_s, GError **error)
+bench_wait_modem_state(GDBusConnection *conn, const char *path, const char *state, double timeout_s,
+                       GError **error)
 {
 	StateWait w = { state, FALSE };
 	guint sub;
@@ -145,15 +145,13 @@ bench_wait_modem_state(GDBusConnection *conn, const char *path, const char *stat
 	g_autoptr(GVariant) value = NULL;
 
 	/* subscribe first, then read: a change between the two cannot be missed */
-	sub = g_dbus_connection_signal_subscribe(conn, NULL, "org.freedesktop.DBus.Properties",
-						 "PropertiesChanged", path, BENCH_MODEM_IFACE,
-						 G_DBUS_SIGNAL_FLAGS_NONE, on_props_changed, &w,
-						 NULL);
-	reply = g_dbus_connection_call_sync(conn, BENCH_BUS_NAME, path,
-					    "org.freedesktop.DBus.Properties", "Get",
-					    g_variant_new("(ss)", BENCH_MODEM_IFACE, "State"),
-					    G_VARIANT_TYPE("(v)"), G_DBUS_CALL_FLAGS_NONE, 5000,
-					    NULL, NULL);
+	sub = g_dbus_connection_signal_subscribe(
+	        conn, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged", path,
+	        BENCH_MODEM_IFACE, G_DBUS_SIGNAL_FLAGS_NONE, on_props_changed, &w, NULL);
+	reply = g_dbus_connection_call_sync(
+	        conn, BENCH_BUS_NAME, path, "org.freedesktop.DBus.Properties", "Get",
+	        g_variant_new("(ss)", BENCH_MODEM_IFACE, "State"), G_VARIANT_TYPE("(v)"),
+	        G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
 	if (reply) {
 		g_variant_get(reply, "(v)", &value);
 		if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING) &&
@@ -164,7 +162,7 @@ bench_wait_modem_state(GDBusConnection *conn, const char *path, const char *stat
 	g_dbus_connection_signal_unsubscribe(conn, sub);
 	if (!w.seen)
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-			    "%s did not reach State %s within %.0f s", path, state, timeout_s);
+		            "%s did not reach State %s within %.0f s", path, state, timeout_s);
 	return w.seen;
 }
 
@@ -172,9 +170,9 @@ gboolean
 bench_command(GDBusConnection *conn, const char *path, const char *command, GError **error)
 {
 	g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-		conn, BENCH_BUS_NAME, path, BENCH_MODEM_IFACE, "Command",
-		g_variant_new("(su)", command, 0u), G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE,
-		10000, NULL, error);
+	        conn, BENCH_BUS_NAME, path, BENCH_MODEM_IFACE, "Command",
+	        g_variant_new("(su)", command, 0u), G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE,
+	        10000, NULL, error);
 
 	return reply != NULL;
 }
@@ -187,7 +185,7 @@ bench_pty_open(const char *path, GError **error)
 
 	if (fd < 0 || tcgetattr(fd, &tio) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "open %s: %s", path,
-			    g_strerror(errno));
+		            g_strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -221,7 +219,7 @@ bench_pty_roundtrip(int fd, const char *command, double timeout_s, GError **erro
 
 	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "write pty: %s",
-			    g_strerror(errno));
+		            g_strerror(errno));
 		return FALSE;
 	}
 	/* a leading CR/LF in the buffer lets "\nOK\r\n" match the first line too */
@@ -233,13 +231,13 @@ bench_pty_roundtrip(int fd, const char *command, double timeout_s, GError **erro
 
 		if (left <= 0 || poll(&p, 1, (int)(left / 1000) + 1) <= 0) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-				    "no final result to %s on the pty", command);
+			            "no final result to %s on the pty", command);
 			return FALSE;
 		}
 		n = read(fd, buf + have, sizeof buf - 1 - have);
 		if (n <= 0) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "read pty: %s",
-				    n < 0 ? g_strerror(errno) : "EOF");
+			            n < 0 ? g_strerror(errno) : "EOF");
 			return FALSE;
 		}
 		have += (gsize)n;

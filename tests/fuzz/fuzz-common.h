@@ -15,15 +15,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* abort() so that libFuzzer saves the input as crash-<sha1> and the run fails. */
-#define FUZZ_CHECK(cond, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n  ", __FILE__, __LINE__,     \
-			        #cond);                                                            \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-			abort();                                                                   \
-		}                                                                                  \
+#define FUZZ_CHECK(cond, ...)                                                                  \
+	do {                                                                                   \
+		if (!(cond)) {                                                                 \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n  ", __FILE__, __LINE__, \
+			        #cond);                                                        \
+			fprintf(stderr, __VA_ARGS__);                                          \
+			fputc('\n', stderr);                                                   \
+			abort();                                                               \
+		}                                                                              \
 	} while (0)
 
 static inline GLogWriterOutput

@@ -51,8 +51,7 @@ skip_terminator(DfotaLineReader *r, const guint8 *data, gsize pos, gsize left)
 	FUZZ_CHECK(skip <= 1, "skip_terminator returned %zu", skip);
 	FUZZ_CHECK(skip == 0 || (prev == '\r' && data[pos] == '\n') ||
 	                   (prev == '\n' && data[pos] == '\r'),
-	           "skipped 0x%02x after 0x%02x: not the second half of a pair", data[pos],
-	           prev);
+	           "skipped 0x%02x after 0x%02x: not the second half of a pair", data[pos], prev);
 	return skip;
 }
 

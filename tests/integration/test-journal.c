@@ -135,7 +135,8 @@ test_story_reaches_journal(void)
 		GLogLevelFlags level;
 		const char *phase;
 		const char *message;
-	} story[] = { /* the levels daemon/fota/dfota-fota.c logs a job's story at */
+	} story[] = {
+		/* the levels daemon/fota/dfota-fota.c logs a job's story at */
 		{ G_LOG_LEVEL_MESSAGE, "downloading", "job 7 (upgrade) accepted" },
 		{ G_LOG_LEVEL_MESSAGE, "updating", "job 7: updating" },
 		{ G_LOG_LEVEL_MESSAGE, "rebooting", "job 7: rebooting" },

@@ -51,8 +51,7 @@ on_body(char *ptr, size_t size, size_t nmemb, void *user)
 }
 
 static int
-on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-	    curl_off_t ulnow)
+on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	SimHttp *http = user;
 
@@ -112,7 +111,7 @@ worker(gpointer data)
 
 SimHttp *
 sim_http_start(const char *url, gsize max_bytes, double low_speed_s, SimHttpDone done,
-	       gpointer user_data)
+               gpointer user_data)
 {
 	SimHttp *http = g_new0(SimHttp, 1);
 

@@ -129,7 +129,7 @@ bad:
 
 int
 sim_make_package(const char *out, const char *model, const char *from, const char *to,
-		 gsize payload_size, gboolean corrupt)
+                 gsize payload_size, gboolean corrupt)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GByteArray) buf = g_byte_array_new();
@@ -146,10 +146,10 @@ sim_make_package(const char *out, const char *model, const char *from, const cha
 		payload[i] = (guint8)(state >> 24);
 	}
 	header = g_strdup_printf(MAGIC "\nmodel: %s\nfrom: %s\nto: %s\npayload-size: %zu\n"
-				 "payload-xor16: %04x\n\n",
-				 model, from, to, payload_size,
-				 corrupt && payload_size == 0 ? 0xdead
-							      : sim_xor16(payload, payload_size));
+	                               "payload-xor16: %04x\n\n",
+	                         model, from, to, payload_size,
+	                         corrupt && payload_size == 0 ? 0xdead
+	                                                      : sim_xor16(payload, payload_size));
 	if (corrupt && payload_size > 0)
 		payload[payload_size / 2] ^= 0x5a;
 	g_byte_array_append(buf, (const guint8 *)header, (guint)strlen(header));

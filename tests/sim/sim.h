@@ -117,7 +117,7 @@ typedef struct {
 	guint app_rdy_ms; /* "APP RDY" this long after "RDY" (0: never) */
 	gboolean app_ready;
 	guint app_rdy_timer;
-	char *ati_urc; /* an unsolicited line sent inside every ATI answer (NULL: none) */
+	char *ati_urc;      /* an unsolicited line sent inside every ATI answer (NULL: none) */
 	guint field;        /* SimField bits */
 	gboolean radio_off; /* AT+CFUN=0: a download fails with HTTPEND 702 */
 

@@ -95,8 +95,8 @@ test_match(void)
 static void
 test_find_path(void)
 {
-	g_autoptr(GPtrArray) ports = g_ptr_array_new_with_free_func(
-		(GDestroyNotify)dfota_port_info_free);
+	g_autoptr(GPtrArray) ports =
+	        g_ptr_array_new_with_free_func((GDestroyNotify)dfota_port_info_free);
 	g_autofree char *dir = g_dir_make_tmp("dfota-ports-XXXXXX", NULL);
 	g_autofree char *target = g_build_filename(dir, "ttyFAKE0", NULL);
 	g_autofree char *link = g_build_filename(dir, "modem", NULL);
@@ -117,10 +117,10 @@ test_variant(void)
 {
 	g_autoptr(GPtrArray) ports = make_ports();
 	g_autoptr(GVariant) empty = g_variant_ref_sink(dfota_port_info_to_variant(NULL));
-	g_autoptr(GVariant) native = g_variant_ref_sink(
-		dfota_port_info_to_variant(g_ptr_array_index(ports, 0)));
-	g_autoptr(GVariant) usb = g_variant_ref_sink(
-		dfota_port_info_to_variant(g_ptr_array_index(ports, 1)));
+	g_autoptr(GVariant) native =
+	        g_variant_ref_sink(dfota_port_info_to_variant(g_ptr_array_index(ports, 0)));
+	g_autoptr(GVariant) usb =
+	        g_variant_ref_sink(dfota_port_info_to_variant(g_ptr_array_index(ports, 1)));
 	g_autoptr(GVariantDict) d = NULL;
 	guint16 q = 0;
 	const char *s = NULL;
