@@ -73,8 +73,6 @@ start_quiet(DfotaAtChannel *self, guint ms)
 void
 probe_done(DfotaAtChannel *self, gboolean ok)
 {
-	g_autoptr(GError) error = NULL;
-
 	if (ok) {
 		finish_current(self, NULL);
 		g_debug("AT channel resynchronised");

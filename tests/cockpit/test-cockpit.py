@@ -380,7 +380,8 @@ def browse(driver, By, WebDriverWait, ws_port, http_port, tmp, daemon, start_dfo
     # The checkbox: the gateway downloads the package (UpgradeViaHost).
     wait_for("the modem ready again", lambda: text("modem-state") == "ready")
     driver.execute_script(RECORDER)
-    start(f"http://127.0.0.1:{http_port}/next.pack", via_host=True)
+    # Paced (about a second) so that the fetching phase lasts long enough to be rendered.
+    start(f"http://127.0.0.1:{http_port}/slow/next.pack?bps=20000", via_host=True)
     wait_for("the result of the host-side upgrade", lambda: NEXT_REV in text("last-result"))
     result = text("last-result")
     check(result.startswith("success"), f"host-side last result: {result!r}")
