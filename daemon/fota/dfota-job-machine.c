@@ -59,6 +59,7 @@ jm_verify(DfotaJobMachine *m, GArray *fx)
 void
 jm_start_host_fetch(DfotaJobMachine *m, GArray *fx)
 {
+	g_return_if_fail(m->url != NULL);
 	jm_set_step(m, fx, DFOTA_JOB_STEP_FETCHING, 0);
 	jm_push(fx, DFOTA_JM_FX_HOST_FETCH)->text = g_strdup(m->url);
 }
@@ -72,6 +73,16 @@ download_failed(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error,
 
 	if (!job->fallback_via_host || job->via_host || job->kind != DFOTA_JOB_KIND_UPGRADE) {
 		jm_finish(m, fx, now, error, code, NULL, NULL);
+		return;
+	}
+	if (!m->url) {
+		/* A job resumed from its record: the URL as given is not journalled, so the
+		 * gateway cannot fetch the package. */
+		g_autoptr(GError) e = g_error_new(error->domain, error->code,
+		                                  "%s; the fallback via the gateway could not run "
+		                                  "because the daemon restarted during the job",
+		                                  error->message);
+		jm_finish(m, fx, now, e, code, NULL, NULL);
 		return;
 	}
 	job->via_host = TRUE;

@@ -88,7 +88,7 @@ effect_token(const DfotaJmEffect *e)
  * rev REV [SUB] | rev-fail
  * progress DONE TOTAL     fetch ok DIGEST | fetch fail | fetch cancelled
  * upload ok|fail          mcu ok SIZE | mcu fail       delete ok|fail
- * resume STEP PHASE PCT [end] [host]                   a journalled job of kind upgrade
+ * resume STEP PHASE PCT [end] [host] [fallback]        a journalled job of kind upgrade
  * journal                 the journal opened with no job on record
  * hold-expired            the module was not identified in time
  */
@@ -250,6 +250,8 @@ feed(Run *r, const char *text)
 				resumed->end_seen = TRUE;
 			else if (g_str_equal(w[i], "host"))
 				resumed->kind = DFOTA_JOB_KIND_UPGRADE_VIA_HOST;
+			else if (g_str_equal(w[i], "fallback"))
+				resumed->fallback_via_host = TRUE;
 		}
 		ev.job = g_steal_pointer(&resumed);
 	} else {
@@ -617,6 +619,14 @@ static const Line resume_starting[] = {
 	{ NULL, NULL },
 };
 
+/* The URL is not on record: after a restart the fallback cannot run, and the job ends once. */
+static const Line resume_fallback_httpend[] = {
+	{ "resume downloading downloading 20 fallback", "accept downloading:20 arm:600" },
+	{ "urc +QIND: \"FOTA\",\"HTTPEND\",702", "finish:DownloadFailed:702" },
+	{ "timer", "none" },
+	{ NULL, NULL },
+};
+
 /* A forced upgrade with no job of ours. */
 static const Line forced_resume[] = {
 	{ "journal", "none" },
@@ -716,6 +726,7 @@ static const char *const random_starts[] = {
 	"resume updating updating 50",
 	"resume rebooting rebooting 0 end",
 	"resume fetching fetching 10 host",
+	"resume downloading downloading 20 fallback",
 };
 /* NOLINTEND(bugprone-suspicious-missing-comma) */
 
@@ -787,6 +798,8 @@ check_effects(Run *r, Watch *w, const char *event)
 		case DFOTA_JM_FX_HOST_FETCH:
 		case DFOTA_JM_FX_HOST_UPLOAD:
 		case DFOTA_JM_FX_QUERY_REVISION:
+			if (e->type == DFOTA_JM_FX_HOST_FETCH && !e->text)
+				g_error("after \"%s\": a fetch with no URL", event);
 			/* The step these act in is on record first (once there is a record). */
 			if (w->accepted && !w->journalled)
 				g_error("after \"%s\": effect %u acts before the journal", event,
@@ -977,6 +990,7 @@ main(int argc, char **argv)
 		{ "resume/rebooting", resume_rebooting },
 		{ "resume/uploading", resume_uploading },
 		{ "resume/starting", resume_starting },
+		{ "resume/fallback-httpend", resume_fallback_httpend },
 		{ "forced-resume", forced_resume },
 		{ "forced-then-record", forced_then_record },
 		{ "held-then-record", held_then_record },
