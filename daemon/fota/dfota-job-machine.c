@@ -623,6 +623,16 @@ on_revision(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		        rev);
 		return;
 	}
+	if (!job->end_seen && !job->updating_done) {
+		/* The firmware changed but the module never said its update succeeded. */
+		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
+		                                  "The module came back running %s%s%s but never "
+		                                  "reported the update finished (no END,0 nor "
+		                                  "UPDATING 100); its outcome is not confirmed",
+		                                  rev, *sub ? " " : "", sub);
+		jm_finish(m, fx, ev->now, e, -1, rev, NULL);
+		return;
+	}
 	if (job->end_seen && *job->from_revision && g_strcmp0(rev, job->from_revision) == 0 &&
 	    g_strcmp0(sub, job->from_sub_edition) == 0) {
 		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_REVISION_UNCHANGED,

@@ -440,6 +440,19 @@ static const Line field_no_start_no_end[] = {
 	{ NULL, NULL },
 };
 
+/* A new revision without END,0 or UPDATING 100 is not reported as success. */
+static const Line field_changed_unconfirmed[] = {
+	{ "start upgrade", "" },
+	{ "preflight ok", "" },
+	{ "reply ok", "accept" },
+	{ "urc +QIND: \"FOTA\",\"HTTPEND\",0", "downloading:100" },
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",30%", "updating:30" },
+	{ "boot", "rebooting:0 arm:180" },
+	{ "timer up", "query" },
+	{ "rev " REV_TO, "finish:ModemLost:-1" },
+	{ NULL, NULL },
+};
+
 /* Field: UPDATING 100, reboot, still the old revision: wait once for a forced resume. */
 static const Line field_no_end_old_revision[] = {
 	{ "start upgrade-local", "" },
@@ -738,6 +751,7 @@ typedef struct {
 	guint percent;
 	gboolean journalled; /* this event's effects recorded the job's step */
 	gboolean progressed; /* this event's effects recorded a percent */
+	gboolean module_ok;  /* END,0 or UPDATING 100 was fed (or is on the resumed record) */
 } Watch;
 
 static gboolean
@@ -762,6 +776,9 @@ check_effects(Run *r, Watch *w, const char *event)
 
 	w->journalled = FALSE;
 	w->progressed = FALSE;
+	if (strstr(event, "\"END\",0") || strstr(event, "\"UPDATING\",100%") ||
+	    (resumed && g_str_has_suffix(event, " end")))
+		w->module_ok = TRUE;
 	for (guint i = 0; i < r->fx->len; i++) {
 		DfotaJmEffect *e = &g_array_index(r->fx, DfotaJmEffect, i);
 
@@ -820,6 +837,9 @@ check_effects(Run *r, Watch *w, const char *event)
 			if (success && g_strcmp0(kind, "fetch-mcu-file") != 0 && from && *from)
 				g_assert_cmpstr(from, !=, to);
 			g_assert_true(success == (e->error == NULL));
+			/* Never success unless the module said so (END,0 or UPDATING 100). */
+			if (success && g_strcmp0(kind, "fetch-mcu-file") != 0)
+				g_assert_true(w->module_ok);
 			break;
 		}
 		case DFOTA_JM_FX_REFUSE:
@@ -973,6 +993,7 @@ main(int argc, char **argv)
 		{ "field/end-601", field_end_601 },
 		{ "field/no-start-no-end", field_no_start_no_end },
 		{ "field/no-end-old-revision", field_no_end_old_revision },
+		{ "field/changed-unconfirmed", field_changed_unconfirmed },
 		{ "field/revision-unchanged", field_revision_unchanged },
 		{ "fault/cut-at-start", fault_cut_at_start },
 		{ "fault/cut-at-start-no-resume", fault_cut_at_start_no_resume },
