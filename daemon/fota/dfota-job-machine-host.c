@@ -112,14 +112,23 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		/* A forced update began before the module was identified: it is the recorded
 		 * job when there is one, else a job of its own with a fresh id. */
 		if (job) {
-			m->job->id = job->id;
-			m->job->kind = job->kind;
-			m->job->started = job->started;
-			g_free(m->job->source);
-			m->job->source = g_strdup(job->source);
-			g_free(m->job->from_revision);
-			m->job->from_revision = g_strdup(job->from_revision);
-			dfota_job_free(job);
+			/* Every recorded field is kept; where the module is now (step, phase,
+			 * percent) and what it has reported since are the live job's. */
+			DfotaJob *live = m->job;
+
+			job->step = live->step;
+			g_free(job->phase);
+			job->phase = g_steal_pointer(&live->phase);
+			job->percent = live->percent;
+			job->end_seen = job->end_seen || live->end_seen;
+			job->power_cut = job->power_cut || live->power_cut;
+			job->updating_done = live->updating_done;
+			if (!*job->from_revision) {
+				g_free(job->from_revision);
+				job->from_revision = g_steal_pointer(&live->from_revision);
+			}
+			m->job = job;
+			dfota_job_free(live);
 		} else {
 			m->job->id = ev->id;
 		}

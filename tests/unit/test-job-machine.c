@@ -895,6 +895,48 @@ test_random_paths(void)
 	g_rand_free(rand);
 }
 
+/* A forced update followed before the record was read takes every field of the record. */
+static void
+test_adopt_record(void)
+{
+	Run r;
+	DfotaJob *rec = dfota_job_new(DFOTA_JOB_KIND_UPGRADE, URL);
+	DfotaJmEvent ev = { .type = DFOTA_JM_EV_RESUME, .now = 2000, .module_answers = TRUE };
+
+	run_init(&r);
+	feed(&r, "urc +QIND: \"FOTA\",\"UPDATING\",20%");
+	feed(&r, "hold-expired");
+	g_assert_nonnull(r.m.job);
+	rec->id = 7;
+	rec->step = DFOTA_JOB_STEP_REBOOTING;
+	g_free(rec->from_revision);
+	rec->from_revision = g_strdup(REV_FROM);
+	g_free(rec->from_sub_edition);
+	rec->from_sub_edition = g_strdup("01");
+	g_free(rec->filename);
+	rec->filename = g_strdup("pkg.bin");
+	rec->fallback_via_host = TRUE;
+	rec->via_host = TRUE;
+	rec->power_cut = TRUE;
+	rec->first_failure = g_strdup("DownloadFailed: code 702");
+	ev.job = rec;
+	g_array_set_size(r.fx, 0);
+	dfota_job_machine_step(&r.m, &ev, r.fx);
+	g_assert_cmpuint(r.m.job->id, ==, 7);
+	g_assert_cmpint(r.m.job->kind, ==, DFOTA_JOB_KIND_UPGRADE);
+	g_assert_cmpstr(r.m.job->from_revision, ==, REV_FROM);
+	g_assert_cmpstr(r.m.job->from_sub_edition, ==, "01");
+	g_assert_cmpstr(r.m.job->filename, ==, "pkg.bin");
+	g_assert_true(r.m.job->fallback_via_host);
+	g_assert_true(r.m.job->via_host);
+	g_assert_true(r.m.job->power_cut);
+	g_assert_cmpstr(r.m.job->first_failure, ==, "DownloadFailed: code 702");
+	/* Where the module is now is the live job's. */
+	g_assert_cmpint(r.m.job->step, ==, DFOTA_JOB_STEP_UPDATING);
+	g_assert_cmpuint(r.m.job->percent, ==, 20);
+	run_clear(&r);
+}
+
 /* The log line of a job's end carries the module's code (journald's DFOTAD_CODE). */
 static void
 test_finish_log_code(void)
@@ -1026,6 +1068,7 @@ main(int argc, char **argv)
 	g_test_add_func("/job-machine/random-paths", test_random_paths);
 	g_test_add_func("/job-machine/steps-markdown", test_steps_markdown);
 	g_test_add_func("/job-machine/finish-log-code", test_finish_log_code);
+	g_test_add_func("/job-machine/adopt-record", test_adopt_record);
 	g_test_add_func("/job-machine/record-survives-journal", test_record_survives_journal);
 	return g_test_run();
 }
