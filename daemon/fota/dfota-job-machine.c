@@ -43,7 +43,7 @@ accept(DfotaJobMachine *m, GArray *fx, gint64 now, DfotaJobStep step)
 	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
 	          "job %" G_GUINT64_FORMAT " (%s) accepted: %s, from revision %s", m->job->id,
 	          dfota_job_kind_to_string(m->job->kind), m->job->source, m->job->from_revision);
-	jm_push(fx, DFOTA_JM_FX_ACCEPT);
+	jm_push(fx, DFOTA_JM_FX_ACCEPT)->result = g_variant_ref_sink(dfota_job_to_public(m->job));
 	jm_set_step(m, fx, step, 0);
 	replay_early(m, fx, now);
 }

@@ -82,8 +82,10 @@ typedef struct {
 } DfotaJmEvent;
 
 typedef enum {
-	DFOTA_JM_FX_REFUSE,           /* fail the method call (error); nothing was started */
-	DFOTA_JM_FX_ACCEPT,           /* reply to the method call: the job runs (Job set) */
+	DFOTA_JM_FX_REFUSE, /* fail the method call (error); nothing was started */
+	/* reply to the method call: the job runs (Job set to result, its public keys, which
+	 * stand even when the job finishes within the same batch of effects) */
+	DFOTA_JM_FX_ACCEPT,
 	DFOTA_JM_FX_PREFLIGHT,        /* check the network (upgrade, fetch-mcu) or fota.pack */
 	DFOTA_JM_FX_SEND_COMMAND,     /* text: the AT+QFOTADL line to send */
 	DFOTA_JM_FX_ARM_TIMER,        /* seconds */
@@ -116,7 +118,7 @@ typedef struct {
 	gboolean has_code;
 	guint64 id;
 	GError *error;
-	GVariant *result; /* FINISH: the result; JOURNAL_JOB: the record */
+	GVariant *result; /* FINISH: the result; JOURNAL_JOB: the record; ACCEPT: the Job */
 } DfotaJmEffect;
 
 typedef struct {

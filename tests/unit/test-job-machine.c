@@ -784,6 +784,9 @@ check_effects(Run *r, Watch *w, const char *event)
 
 		switch (e->type) {
 		case DFOTA_JM_FX_ACCEPT:
+			/* The Job it shows stands until FINISH, even if the job is gone. */
+			g_assert_nonnull(e->result);
+			g_assert_true(g_variant_lookup(e->result, "id", "t", NULL));
 			g_assert_false(w->accepted);
 			w->accepted = TRUE;
 			w->running = TRUE;
@@ -893,6 +896,38 @@ test_random_paths(void)
 	g_test_message("%u accepted jobs, %u finished within 60 events", jobs, finished);
 	g_assert_cmpuint(finished, >, jobs / 2);
 	g_rand_free(rand);
+}
+
+/* An HTTPEND error that raced the OK ends the job as it is accepted: ACCEPT still shows it. */
+static void
+test_accept_then_finish(void)
+{
+	Run r;
+	guint64 accepted = 0, finished = 0;
+	gint accept_at = -1, finish_at = -1;
+
+	run_init(&r);
+	feed(&r, "journal");
+	feed(&r, "start upgrade");
+	feed(&r, "preflight ok");
+	feed(&r, "urc +QIND: \"FOTA\",\"HTTPEND\",702");
+	feed(&r, "reply ok");
+	for (guint i = 0; i < r.fx->len; i++) {
+		const DfotaJmEffect *e = &g_array_index(r.fx, DfotaJmEffect, i);
+		if (e->type == DFOTA_JM_FX_ACCEPT) {
+			accept_at = (gint)i;
+			g_assert_true(g_variant_lookup(e->result, "id", "t", &accepted));
+		} else if (e->type == DFOTA_JM_FX_FINISH) {
+			finish_at = (gint)i;
+			g_assert_true(g_variant_lookup(e->result, "id", "t", &finished));
+		}
+	}
+	g_assert_cmpint(accept_at, >=, 0);
+	g_assert_cmpint(finish_at, >, accept_at);
+	g_assert_cmpuint(accepted, !=, 0);
+	g_assert_cmpuint(accepted, ==, finished);
+	g_assert_null(r.m.job);
+	run_clear(&r);
 }
 
 /* A forced update followed before the record was read takes every field of the record. */
@@ -1069,6 +1104,7 @@ main(int argc, char **argv)
 	g_test_add_func("/job-machine/steps-markdown", test_steps_markdown);
 	g_test_add_func("/job-machine/finish-log-code", test_finish_log_code);
 	g_test_add_func("/job-machine/adopt-record", test_adopt_record);
+	g_test_add_func("/job-machine/accept-then-finish", test_accept_then_finish);
 	g_test_add_func("/job-machine/record-survives-journal", test_record_survives_journal);
 	return g_test_run();
 }
