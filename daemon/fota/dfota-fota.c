@@ -608,6 +608,7 @@ fota_ensure_journal(DfotaFota *self)
 	g_autoptr(GVariant) last = NULL;
 	DfotaJmEvent ev = { .type = DFOTA_JM_EV_RESUME };
 	DfotaModemState state;
+	guint ids;
 
 	if (self->journal || !*dfota_modem_get_imei(self->modem))
 		return;
@@ -622,8 +623,12 @@ fota_ensure_journal(DfotaFota *self)
 	ev.job = dfota_job_from_record(record);
 	state = dfota_modem_get_state(self->modem);
 	ev.module_answers = state == DFOTA_MODEM_STATE_BUSY || state == DFOTA_MODEM_STATE_READY;
-	if (dfota_job_machine_wants_id(&self->machine, &ev))
+	ids = dfota_job_machine_ids_wanted(&self->machine, &ev);
+	if (ids > 0)
 		ev.id = dfota_journal_take_job_id(self->journal);
+	/* Taken in one go, they are consecutive. */
+	for (guint i = 1; i < ids; i++)
+		dfota_journal_take_job_id(self->journal);
 	fota_feed(self, &ev);
 }
 

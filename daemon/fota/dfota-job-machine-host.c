@@ -103,7 +103,8 @@ jm_on_delete_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	jm_finish(m, fx, ev->now, e, -1, NULL, NULL);
 }
 
-static void
+/* Returns TRUE when it gave ev->id to the job. */
+static gboolean
 resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 {
 	DfotaJob *job = ev->job;
@@ -134,10 +135,10 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		}
 		jm_push(fx, DFOTA_JM_FX_JOB_CHANGED);
 		jm_journal_job(m, fx);
-		return;
+		return !job;
 	}
 	if (!job)
-		return;
+		return FALSE;
 	m->job = job;
 	m->accepted = TRUE;
 	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
@@ -176,6 +177,7 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	default:
 		break;
 	}
+	return FALSE;
 }
 
 /* The journal opened: the job it records resumes (or a forced update followed meanwhile
@@ -183,7 +185,9 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 void
 jm_on_resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 {
+	gboolean taken;
+
 	m->journal_open = TRUE;
-	resume(m, fx, ev);
-	jm_replay_held(m, fx, ev);
+	taken = resume(m, fx, ev);
+	jm_replay_held(m, fx, ev, taken && ev->id ? ev->id + 1 : ev->id);
 }

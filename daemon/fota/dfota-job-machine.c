@@ -264,10 +264,11 @@ on_urc(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 
 static void on_initialized(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev);
 
-/* Follows the held URCs (the journal opened, or will not in time). @ev: id for a job they
- * start, module_answers for the restart among them. */
+/* Follows the held URCs (the journal opened, or will not in time). @id: the first of the
+ * ids taken for the jobs they start (dfota_job_machine_ids_wanted()), each job its own;
+ * @ev: module_answers for the restart among them. */
 void
-jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev, guint64 id)
 {
 	g_autoptr(GPtrArray) held = m->held;
 
@@ -279,13 +280,15 @@ jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	m->replaying = TRUE;
 	for (guint i = 0; i < held->len; i++) {
 		DfotaFotaUrc *u = held->pdata[i];
-		DfotaJmEvent e = {
-			.type = DFOTA_JM_EV_URC, .now = ev->now, .urc = u, .id = ev->id
-		};
+		DfotaJmEvent e = { .type = DFOTA_JM_EV_URC, .now = ev->now, .urc = u, .id = id };
 
-		if (u->event != HELD_BOOT)
+		if (u->event != HELD_BOOT) {
+			gboolean idle = m->job == NULL;
+
 			on_urc(m, fx, &e);
-		else if (i + 1 == held->len && ev->module_answers)
+			if (idle && m->job && id)
+				id++;
+		} else if (i + 1 == held->len && ev->module_answers)
 			/* The module restarted and has been initialised since (that is what opened
 			 * the journal): its revision tells the outcome now. */
 			on_initialized(m, fx, ev);
@@ -293,31 +296,42 @@ jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	m->replaying = FALSE;
 }
 
+static gboolean
+starts_job(const DfotaFotaUrc *u)
+{
+	return u->event == DFOTA_FOTA_EVENT_START || u->event == DFOTA_FOTA_EVENT_UPDATING;
+}
+
+guint
+dfota_job_machine_ids_wanted(const DfotaJobMachine *m, const DfotaJmEvent *ev)
+{
+	guint n = 0;
+
+	switch (ev->type) {
+	case DFOTA_JM_EV_START:
+		return !m->job && ev->module_answers ? 1 : 0;
+	case DFOTA_JM_EV_URC:
+		return !m->job && (m->journal_open || m->hold_expired) && starts_job(ev->urc) ? 1
+		                                                                              : 0;
+	case DFOTA_JM_EV_RESUME:
+		/* A forced update followed meanwhile with no record takes one; the held URCs
+		 * start at most one job per run of START/UPDATING (only other URCs end one). */
+		if (m->job && !ev->job)
+			n++;
+		for (guint i = 0; i < m->held->len; i++)
+			if (starts_job(m->held->pdata[i]) &&
+			    (i == 0 || !starts_job(m->held->pdata[i - 1])))
+				n++;
+		return n;
+	default:
+		return 0;
+	}
+}
+
 gboolean
 dfota_job_machine_wants_id(const DfotaJobMachine *m, const DfotaJmEvent *ev)
 {
-	switch (ev->type) {
-	case DFOTA_JM_EV_START:
-		return !m->job && ev->module_answers;
-	case DFOTA_JM_EV_URC:
-		return !m->job && (m->journal_open || m->hold_expired) &&
-		       (ev->urc->event == DFOTA_FOTA_EVENT_START ||
-		        ev->urc->event == DFOTA_FOTA_EVENT_UPDATING);
-	case DFOTA_JM_EV_RESUME:
-		if (ev->job)
-			return FALSE;
-		if (m->job)
-			return TRUE;
-		for (guint i = 0; i < m->held->len; i++) {
-			const DfotaFotaUrc *u = m->held->pdata[i];
-			if (u->event == DFOTA_FOTA_EVENT_START ||
-			    u->event == DFOTA_FOTA_EVENT_UPDATING)
-				return TRUE;
-		}
-		return FALSE;
-	default:
-		return FALSE;
-	}
+	return dfota_job_machine_ids_wanted(m, ev) > 0;
 }
 
 static void
@@ -331,7 +345,7 @@ on_hold_expired(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	          "the module reports a firmware update but could not be identified within %d s: "
 	          "following it without its record",
 	          HOLD_WAIT_S);
-	jm_replay_held(m, fx, ev);
+	jm_replay_held(m, fx, ev, ev->id);
 }
 
 static void

@@ -147,6 +147,9 @@ GArray *dfota_job_machine_effects_new(void);
 /* TRUE when @ev would start a job (a method call, a forced update, a held one) and so needs a
  * fresh job id in ev->id from the journal. */
 gboolean dfota_job_machine_wants_id(const DfotaJobMachine *m, const DfotaJmEvent *ev);
+/* How many fresh ids @ev may use: ev->id is the first of that many consecutive ones (the
+ * held URCs a journal opening replays may start more than one job). */
+guint dfota_job_machine_ids_wanted(const DfotaJobMachine *m, const DfotaJmEvent *ev);
 
 /* The steps a kind goes through, in order, ending with DFOTA_JOB_STEP_NONE; @fallback: the
  * steps of the upgrade's fallback-via-host branch. */

@@ -131,6 +131,7 @@ feed(Run *r, const char *text)
 	g_auto(GStrv) w = g_strsplit(text, " ", -1);
 	DfotaJmEvent ev = { .now = 1000 };
 	g_autoptr(DfotaJob) resumed = NULL;
+	guint ids;
 
 	g_array_set_size(r->fx, 0);
 	g_clear_error(&r->error);
@@ -142,7 +143,6 @@ feed(Run *r, const char *text)
 		ev.type = DFOTA_JM_EV_START;
 		ev.module_answers = g_str_equal(w[0], "start");
 		ev.line = "initializing";
-		ev.id = r->next_id++;
 		ev.source = ev.kind == DFOTA_JOB_KIND_UPGRADE_LOCAL ? "UFS:fota.pack" : URL;
 		for (guint i = 2; w[i]; i++) {
 			if (g_str_equal(w[i], "fallback"))
@@ -175,7 +175,6 @@ feed(Run *r, const char *text)
 		ev.type = DFOTA_JM_EV_URC;
 		g_assert_true(dfota_fota_urc_parse(text + 4, &r->urc));
 		ev.urc = &r->urc;
-		ev.id = r->next_id++;
 	} else if (g_str_equal(w[0], "boot")) {
 		ev.type = DFOTA_JM_EV_BOOT_LINE;
 		ev.line = "RDY";
@@ -225,7 +224,6 @@ feed(Run *r, const char *text)
 	} else if (g_str_equal(w[0], "journal")) {
 		ev.type = DFOTA_JM_EV_RESUME;
 		ev.module_answers = TRUE;
-		ev.id = r->next_id++;
 	} else if (g_str_equal(w[0], "hold-expired")) {
 		ev.type = DFOTA_JM_EV_HOLD_EXPIRED;
 		ev.module_answers = TRUE;
@@ -254,10 +252,17 @@ feed(Run *r, const char *text)
 				resumed->fallback_via_host = TRUE;
 		}
 		ev.job = g_steal_pointer(&resumed);
+		r->next_id = MAX(r->next_id, 8);
 	} else {
 		g_error("unknown event \"%s\"", text);
 	}
 	ev.error = r->error;
+	/* As the journal hands them out: consecutive, never twice. */
+	ids = dfota_job_machine_ids_wanted(&r->m, &ev);
+	if (ids > 0) {
+		ev.id = r->next_id;
+		r->next_id += ids;
+	}
 	dfota_job_machine_step(&r->m, &ev, r->fx);
 }
 
@@ -752,6 +757,7 @@ typedef struct {
 	gboolean journalled; /* this event's effects recorded the job's step */
 	gboolean progressed; /* this event's effects recorded a percent */
 	gboolean module_ok;  /* END,0 or UPDATING 100 was fed (or is on the resumed record) */
+	guint64 last_id;     /* the id of the last job accepted */
 } Watch;
 
 static gboolean
@@ -786,7 +792,12 @@ check_effects(Run *r, Watch *w, const char *event)
 		case DFOTA_JM_FX_ACCEPT:
 			/* The Job it shows stands until FINISH, even if the job is gone. */
 			g_assert_nonnull(e->result);
-			g_assert_true(g_variant_lookup(e->result, "id", "t", NULL));
+			{
+				guint64 id = 0;
+				g_assert_true(g_variant_lookup(e->result, "id", "t", &id));
+				g_assert_cmpuint(id, >, w->last_id);
+				w->last_id = id;
+			}
 			g_assert_false(w->accepted);
 			w->accepted = TRUE;
 			w->running = TRUE;
@@ -927,6 +938,37 @@ test_accept_then_finish(void)
 	g_assert_cmpuint(accepted, !=, 0);
 	g_assert_cmpuint(accepted, ==, finished);
 	g_assert_null(r.m.job);
+	run_clear(&r);
+}
+
+/* Held URCs that start two jobs give each its own id, in order. */
+static void
+test_held_two_jobs(void)
+{
+	Run r;
+	guint64 ids[2] = { 0 };
+	guint accepts = 0, finishes = 0;
+
+	run_init(&r);
+	feed(&r, "urc +QIND: \"FOTA\",\"START\"");
+	feed(&r, "urc +QIND: \"FOTA\",\"END\",6508");
+	feed(&r, "urc +QIND: \"FOTA\",\"START\"");
+	feed(&r, "urc +QIND: \"FOTA\",\"UPDATING\",10%");
+	feed(&r, "journal");
+	for (guint i = 0; i < r.fx->len; i++) {
+		const DfotaJmEffect *e = &g_array_index(r.fx, DfotaJmEffect, i);
+		if (e->type == DFOTA_JM_FX_ACCEPT) {
+			g_assert_cmpuint(accepts, <, 2);
+			g_assert_true(g_variant_lookup(e->result, "id", "t", &ids[accepts++]));
+		} else if (e->type == DFOTA_JM_FX_FINISH) {
+			finishes++;
+		}
+	}
+	g_assert_cmpuint(accepts, ==, 2);
+	g_assert_cmpuint(finishes, ==, 1);
+	g_assert_cmpuint(ids[0], !=, 0);
+	g_assert_cmpuint(ids[1], >, ids[0]);
+	g_assert_cmpuint(r.m.job->id, ==, ids[1]);
 	run_clear(&r);
 }
 
@@ -1104,6 +1146,7 @@ main(int argc, char **argv)
 	g_test_add_func("/job-machine/steps-markdown", test_steps_markdown);
 	g_test_add_func("/job-machine/finish-log-code", test_finish_log_code);
 	g_test_add_func("/job-machine/adopt-record", test_adopt_record);
+	g_test_add_func("/job-machine/held-two-jobs", test_held_two_jobs);
 	g_test_add_func("/job-machine/accept-then-finish", test_accept_then_finish);
 	g_test_add_func("/job-machine/record-survives-journal", test_record_survives_journal);
 	return g_test_run();
