@@ -153,6 +153,12 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		host_interrupted(m, fx, ev->now);
 		break;
 	case DFOTA_JOB_STEP_STARTING:
+		if (dfota_job_is_host(job) && job->command_accepted) {
+			/* The module took the uploaded package: it may be flashing it. */
+			jm_set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
+			jm_arm(m, fx, m->cfg.update_timeout_s);
+			break;
+		}
 		if (dfota_job_is_host(job)) {
 			host_interrupted(m, fx, ev->now);
 			break;

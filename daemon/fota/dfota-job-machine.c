@@ -484,7 +484,11 @@ on_command_reply(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		return;
 	}
 	if (m->accepted) {
-		/* Host kinds: accepted long ago; the module now flashes the uploaded package. */
+		/* Host kinds: accepted long ago; the module now flashes the uploaded package.
+		 * Recorded, so that a restarted daemon follows the update instead of deleting
+		 * the package. */
+		job->command_accepted = TRUE;
+		jm_journal_job(m, fx);
 		jm_arm(m, fx, m->cfg.update_timeout_s);
 		return;
 	}

@@ -88,7 +88,8 @@ effect_token(const DfotaJmEffect *e)
  * rev REV [SUB] | rev-fail
  * progress DONE TOTAL     fetch ok DIGEST | fetch fail | fetch cancelled
  * upload ok|fail          mcu ok SIZE | mcu fail       delete ok|fail
- * resume STEP PHASE PCT [end] [host] [fallback]        a journalled job of kind upgrade
+ * resume STEP PHASE PCT [end] [host] [fallback] [accepted]
+ *                         a journalled job of kind upgrade
  * journal                 the journal opened with no job on record
  * hold-expired            the module was not identified in time
  */
@@ -250,6 +251,8 @@ feed(Run *r, const char *text)
 				resumed->kind = DFOTA_JOB_KIND_UPGRADE_VIA_HOST;
 			else if (g_str_equal(w[i], "fallback"))
 				resumed->fallback_via_host = TRUE;
+			else if (g_str_equal(w[i], "accepted"))
+				resumed->command_accepted = TRUE;
 		}
 		ev.job = g_steal_pointer(&resumed);
 		r->next_id = MAX(r->next_id, 8);
@@ -637,6 +640,17 @@ static const Line resume_starting[] = {
 	{ NULL, NULL },
 };
 
+/* AT+QFOTADL=1 was answered OK before the restart: the module may be flashing, so the job
+ * follows it and verifies the revision; fota.pack is not deleted. */
+static const Line resume_host_command_accepted[] = {
+	{ "resume starting uploading 100 host accepted", "accept journal:updating arm:300" },
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",40%", "updating:40" },
+	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
+	{ "init", "query" },
+	{ "rev " REV_TO, "finish:ok" },
+	{ NULL, NULL },
+};
+
 /* The URL is not on record: after a restart the fallback cannot run, and the job ends once. */
 static const Line resume_fallback_httpend[] = {
 	{ "resume downloading downloading 20 fallback", "accept downloading:20 arm:600" },
@@ -745,6 +759,7 @@ static const char *const random_starts[] = {
 	"resume rebooting rebooting 0 end",
 	"resume fetching fetching 10 host",
 	"resume downloading downloading 20 fallback",
+	"resume starting uploading 100 host accepted",
 };
 /* NOLINTEND(bugprone-suspicious-missing-comma) */
 
@@ -1057,6 +1072,7 @@ test_record_survives_journal(void)
 	job->fallback_via_host = TRUE;
 	job->via_host = TRUE;
 	job->first_failure = g_strdup("DownloadFailed: code 702");
+	job->command_accepted = TRUE;
 	journal = dfota_journal_open(dir, "/dev/ttyUSB0", "866971030012345");
 	g_assert_true(dfota_journal_set_job(journal, dfota_job_to_record(job), NULL));
 	dfota_journal_free(journal);
@@ -1069,6 +1085,7 @@ test_record_survives_journal(void)
 	g_assert_true(back->fallback_via_host);
 	g_assert_true(back->via_host);
 	g_assert_cmpstr(back->first_failure, ==, "DownloadFailed: code 702");
+	g_assert_true(back->command_accepted);
 	dfota_journal_set_job(journal, NULL, NULL);
 	dfota_journal_free(journal);
 	{
@@ -1131,6 +1148,7 @@ main(int argc, char **argv)
 		{ "resume/uploading", resume_uploading },
 		{ "resume/starting", resume_starting },
 		{ "resume/fallback-httpend", resume_fallback_httpend },
+		{ "resume/host-command-accepted", resume_host_command_accepted },
 		{ "forced-resume", forced_resume },
 		{ "forced-then-record", forced_then_record },
 		{ "held-then-record", held_then_record },
