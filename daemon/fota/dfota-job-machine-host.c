@@ -141,10 +141,10 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		return FALSE;
 	m->job = job;
 	m->accepted = TRUE;
+	jm_push(fx, DFOTA_JM_FX_ACCEPT)->result = g_variant_ref_sink(dfota_job_to_public(job));
 	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
 	          "resuming job %" G_GUINT64_FORMAT " (%s) recorded at %s %u%%", job->id,
 	          dfota_job_kind_to_string(job->kind), job->phase, job->percent);
-	jm_push(fx, DFOTA_JM_FX_ACCEPT)->result = g_variant_ref_sink(dfota_job_to_public(job));
 	jm_progress(fx, job->phase, job->percent);
 	switch (job->step) {
 	case DFOTA_JOB_STEP_PREFLIGHT:

@@ -40,10 +40,11 @@ static void
 accept(DfotaJobMachine *m, GArray *fx, gint64 now, DfotaJobStep step)
 {
 	m->accepted = TRUE;
+	/* First, so that the logs after it carry the job's id even if it ends in this batch. */
+	jm_push(fx, DFOTA_JM_FX_ACCEPT)->result = g_variant_ref_sink(dfota_job_to_public(m->job));
 	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
 	          "job %" G_GUINT64_FORMAT " (%s) accepted: %s, from revision %s", m->job->id,
 	          dfota_job_kind_to_string(m->job->kind), m->job->source, m->job->from_revision);
-	jm_push(fx, DFOTA_JM_FX_ACCEPT)->result = g_variant_ref_sink(dfota_job_to_public(m->job));
 	jm_set_step(m, fx, step, 0);
 	replay_early(m, fx, now);
 }

@@ -940,6 +940,9 @@ test_accept_then_finish(void)
 	feed(&r, "reply ok");
 	for (guint i = 0; i < r.fx->len; i++) {
 		const DfotaJmEffect *e = &g_array_index(r.fx, DfotaJmEffect, i);
+		if (e->type == DFOTA_JM_FX_LOG)
+			/* Logged once the Job is shown, so the log carries its id. */
+			g_assert_cmpint(accept_at, >=, 0);
 		if (e->type == DFOTA_JM_FX_ACCEPT) {
 			accept_at = (gint)i;
 			g_assert_true(g_variant_lookup(e->result, "id", "t", &accepted));
