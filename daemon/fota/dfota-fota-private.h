@@ -31,6 +31,8 @@ struct _DfotaFota {
 	char *phase;         /* published: what the last Progress said */
 	guint percent;
 	GVariant *last_result;
+	GVariant
+	        *job_shown; /* the Job property from ACCEPT to FINISH (the machine's may be gone) */
 };
 
 /* Ties an async callback to the job that started it. */

@@ -261,7 +261,7 @@ do_refuse(DfotaFota *self, const GError *error)
 }
 
 static void
-do_accept(DfotaFota *self)
+do_accept(DfotaFota *self, GVariant *job)
 {
 	DfotaFotaStartedFunc cb = self->started_cb;
 	gpointer data = self->started_data;
@@ -270,6 +270,8 @@ do_accept(DfotaFota *self)
 	self->started_data = NULL;
 	if (!self->job_cancellable)
 		self->job_cancellable = g_cancellable_new();
+	g_clear_pointer(&self->job_shown, g_variant_unref);
+	self->job_shown = g_variant_ref(job);
 	if (cb)
 		cb(NULL, data);
 	dfota_modem_set_job_active(self->modem, TRUE);
@@ -292,6 +294,7 @@ do_finish(DfotaFota *self, GVariant *result)
 {
 	if (self->journal)
 		dfota_journal_finish_job(self->journal, result, NULL);
+	g_clear_pointer(&self->job_shown, g_variant_unref);
 	g_clear_pointer(&self->last_result, g_variant_unref);
 	self->last_result = g_variant_ref(result);
 	release_io(self);
@@ -319,7 +322,7 @@ run_effect(DfotaFota *self, DfotaJmEffect *fx)
 		do_refuse(self, fx->error);
 		break;
 	case DFOTA_JM_FX_ACCEPT:
-		do_accept(self);
+		do_accept(self, fx->result);
 		break;
 	case DFOTA_JM_FX_PREFLIGHT:
 		do_preflight(self);
@@ -356,6 +359,10 @@ run_effect(DfotaFota *self, DfotaJmEffect *fx)
 		g_signal_emit(self, signals[SIGNAL_PROGRESS], 0, fx->phase, fx->percent);
 		break;
 	case DFOTA_JM_FX_JOB_CHANGED:
+		if (job && self->job_shown) {
+			g_variant_unref(self->job_shown);
+			self->job_shown = g_variant_ref_sink(dfota_job_to_public(job));
+		}
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_JOB]);
 		break;
 	case DFOTA_JM_FX_QUERY_REVISION:
@@ -378,11 +385,16 @@ run_effect(DfotaFota *self, DfotaJmEffect *fx)
 	case DFOTA_JM_FX_FINISH:
 		do_finish(self, fx->result);
 		break;
-	case DFOTA_JM_FX_LOG:
-		dfota_log_job(fx->level, dfota_modem_get_config(self->modem)->name,
-		              job ? job->id : 0, self->phase,
+	case DFOTA_JM_FX_LOG: {
+		guint64 id = job ? job->id : 0;
+
+		/* A job that ended within this batch: its id is still the one shown. */
+		if (!job && self->job_shown)
+			g_variant_lookup(self->job_shown, "id", "t", &id);
+		dfota_log_job(fx->level, dfota_modem_get_config(self->modem)->name, id, self->phase,
 		              fx->has_code ? fx->code : DFOTA_LOG_NO_CODE, "%s", fx->text);
 		break;
+	}
 	}
 }
 
@@ -596,6 +608,7 @@ fota_ensure_journal(DfotaFota *self)
 	g_autoptr(GVariant) last = NULL;
 	DfotaJmEvent ev = { .type = DFOTA_JM_EV_RESUME };
 	DfotaModemState state;
+	guint ids;
 
 	if (self->journal || !*dfota_modem_get_imei(self->modem))
 		return;
@@ -610,8 +623,12 @@ fota_ensure_journal(DfotaFota *self)
 	ev.job = dfota_job_from_record(record);
 	state = dfota_modem_get_state(self->modem);
 	ev.module_answers = state == DFOTA_MODEM_STATE_BUSY || state == DFOTA_MODEM_STATE_READY;
-	if (dfota_job_machine_wants_id(&self->machine, &ev))
+	ids = dfota_job_machine_ids_wanted(&self->machine, &ev);
+	if (ids > 0)
 		ev.id = dfota_journal_take_job_id(self->journal);
+	/* Taken in one go, they are consecutive. */
+	for (guint i = 1; i < ids; i++)
+		dfota_journal_take_job_id(self->journal);
 	fota_feed(self, &ev);
 }
 
@@ -634,6 +651,8 @@ dfota_fota_get_job(DfotaFota *self)
 {
 	if (self->machine.job && self->machine.accepted)
 		return g_variant_ref_sink(dfota_job_to_public(self->machine.job));
+	if (self->job_shown)
+		return g_variant_ref(self->job_shown);
 	return g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
 }
 
@@ -692,6 +711,7 @@ dfota_fota_finalize(GObject *object)
 	dfota_job_machine_clear(&self->machine);
 	g_free(self->phase);
 	g_clear_handle_id(&self->hold_timer_id, g_source_remove);
+	g_clear_pointer(&self->job_shown, g_variant_unref);
 	g_clear_pointer(&self->last_result, g_variant_unref);
 	g_clear_pointer(&self->journal, dfota_journal_free);
 	dfota_fota_config_clear(&self->cfg);

@@ -103,7 +103,8 @@ jm_on_delete_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	jm_finish(m, fx, ev->now, e, -1, NULL, NULL);
 }
 
-static void
+/* Returns TRUE when it gave ev->id to the job. */
+static gboolean
 resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 {
 	DfotaJob *job = ev->job;
@@ -112,29 +113,38 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		/* A forced update began before the module was identified: it is the recorded
 		 * job when there is one, else a job of its own with a fresh id. */
 		if (job) {
-			m->job->id = job->id;
-			m->job->kind = job->kind;
-			m->job->started = job->started;
-			g_free(m->job->source);
-			m->job->source = g_strdup(job->source);
-			g_free(m->job->from_revision);
-			m->job->from_revision = g_strdup(job->from_revision);
-			dfota_job_free(job);
+			/* Every recorded field is kept; where the module is now (step, phase,
+			 * percent) and what it has reported since are the live job's. */
+			DfotaJob *live = m->job;
+
+			job->step = live->step;
+			g_free(job->phase);
+			job->phase = g_steal_pointer(&live->phase);
+			job->percent = live->percent;
+			job->end_seen = job->end_seen || live->end_seen;
+			job->power_cut = job->power_cut || live->power_cut;
+			job->updating_done = live->updating_done;
+			if (!*job->from_revision) {
+				g_free(job->from_revision);
+				job->from_revision = g_steal_pointer(&live->from_revision);
+			}
+			m->job = job;
+			dfota_job_free(live);
 		} else {
 			m->job->id = ev->id;
 		}
 		jm_push(fx, DFOTA_JM_FX_JOB_CHANGED);
 		jm_journal_job(m, fx);
-		return;
+		return !job;
 	}
 	if (!job)
-		return;
+		return FALSE;
 	m->job = job;
 	m->accepted = TRUE;
+	jm_push(fx, DFOTA_JM_FX_ACCEPT)->result = g_variant_ref_sink(dfota_job_to_public(job));
 	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
 	          "resuming job %" G_GUINT64_FORMAT " (%s) recorded at %s %u%%", job->id,
 	          dfota_job_kind_to_string(job->kind), job->phase, job->percent);
-	jm_push(fx, DFOTA_JM_FX_ACCEPT);
 	jm_progress(fx, job->phase, job->percent);
 	switch (job->step) {
 	case DFOTA_JOB_STEP_PREFLIGHT:
@@ -143,6 +153,12 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		host_interrupted(m, fx, ev->now);
 		break;
 	case DFOTA_JOB_STEP_STARTING:
+		if (dfota_job_is_host(job) && job->command_accepted) {
+			/* The module took the uploaded package: it may be flashing it. */
+			jm_set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
+			jm_arm(m, fx, m->cfg.update_timeout_s);
+			break;
+		}
 		if (dfota_job_is_host(job)) {
 			host_interrupted(m, fx, ev->now);
 			break;
@@ -167,6 +183,7 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	default:
 		break;
 	}
+	return FALSE;
 }
 
 /* The journal opened: the job it records resumes (or a forced update followed meanwhile
@@ -174,7 +191,9 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 void
 jm_on_resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 {
+	gboolean taken;
+
 	m->journal_open = TRUE;
-	resume(m, fx, ev);
-	jm_replay_held(m, fx, ev);
+	taken = resume(m, fx, ev);
+	jm_replay_held(m, fx, ev, taken && ev->id ? ev->id + 1 : ev->id);
 }

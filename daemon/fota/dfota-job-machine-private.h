@@ -24,7 +24,7 @@ DfotaJobStep jm_next_step(const DfotaJob *job, DfotaJobStep step);
 void jm_start_host_fetch(DfotaJobMachine *m, GArray *fx);
 G_GNUC_PRINTF(5, 6)
 void jm_fail(DfotaJobMachine *m, GArray *fx, gint64 now, int code, const char *format, ...);
-void jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev);
+void jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev, guint64 id);
 void jm_on_host_progress(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev);
 void jm_on_fetch_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev);
 void jm_on_upload_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev);

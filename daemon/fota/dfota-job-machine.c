@@ -40,10 +40,11 @@ static void
 accept(DfotaJobMachine *m, GArray *fx, gint64 now, DfotaJobStep step)
 {
 	m->accepted = TRUE;
+	/* First, so that the logs after it carry the job's id even if it ends in this batch. */
+	jm_push(fx, DFOTA_JM_FX_ACCEPT)->result = g_variant_ref_sink(dfota_job_to_public(m->job));
 	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
 	          "job %" G_GUINT64_FORMAT " (%s) accepted: %s, from revision %s", m->job->id,
 	          dfota_job_kind_to_string(m->job->kind), m->job->source, m->job->from_revision);
-	jm_push(fx, DFOTA_JM_FX_ACCEPT);
 	jm_set_step(m, fx, step, 0);
 	replay_early(m, fx, now);
 }
@@ -59,6 +60,7 @@ jm_verify(DfotaJobMachine *m, GArray *fx)
 void
 jm_start_host_fetch(DfotaJobMachine *m, GArray *fx)
 {
+	g_return_if_fail(m->url != NULL);
 	jm_set_step(m, fx, DFOTA_JOB_STEP_FETCHING, 0);
 	jm_push(fx, DFOTA_JM_FX_HOST_FETCH)->text = g_strdup(m->url);
 }
@@ -72,6 +74,16 @@ download_failed(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error,
 
 	if (!job->fallback_via_host || job->via_host || job->kind != DFOTA_JOB_KIND_UPGRADE) {
 		jm_finish(m, fx, now, error, code, NULL, NULL);
+		return;
+	}
+	if (!m->url) {
+		/* A job resumed from its record: the URL as given is not journalled, so the
+		 * gateway cannot fetch the package. */
+		g_autoptr(GError) e = g_error_new(error->domain, error->code,
+		                                  "%s; the fallback via the gateway could not run "
+		                                  "because the daemon restarted during the job",
+		                                  error->message);
+		jm_finish(m, fx, now, e, code, NULL, NULL);
 		return;
 	}
 	job->via_host = TRUE;
@@ -253,10 +265,11 @@ on_urc(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 
 static void on_initialized(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev);
 
-/* Follows the held URCs (the journal opened, or will not in time). @ev: id for a job they
- * start, module_answers for the restart among them. */
+/* Follows the held URCs (the journal opened, or will not in time). @id: the first of the
+ * ids taken for the jobs they start (dfota_job_machine_ids_wanted()), each job its own;
+ * @ev: module_answers for the restart among them. */
 void
-jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
+jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev, guint64 id)
 {
 	g_autoptr(GPtrArray) held = m->held;
 
@@ -268,13 +281,15 @@ jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	m->replaying = TRUE;
 	for (guint i = 0; i < held->len; i++) {
 		DfotaFotaUrc *u = held->pdata[i];
-		DfotaJmEvent e = {
-			.type = DFOTA_JM_EV_URC, .now = ev->now, .urc = u, .id = ev->id
-		};
+		DfotaJmEvent e = { .type = DFOTA_JM_EV_URC, .now = ev->now, .urc = u, .id = id };
 
-		if (u->event != HELD_BOOT)
+		if (u->event != HELD_BOOT) {
+			gboolean idle = m->job == NULL;
+
 			on_urc(m, fx, &e);
-		else if (i + 1 == held->len && ev->module_answers)
+			if (idle && m->job && id)
+				id++;
+		} else if (i + 1 == held->len && ev->module_answers)
 			/* The module restarted and has been initialised since (that is what opened
 			 * the journal): its revision tells the outcome now. */
 			on_initialized(m, fx, ev);
@@ -282,31 +297,42 @@ jm_replay_held(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	m->replaying = FALSE;
 }
 
+static gboolean
+starts_job(const DfotaFotaUrc *u)
+{
+	return u->event == DFOTA_FOTA_EVENT_START || u->event == DFOTA_FOTA_EVENT_UPDATING;
+}
+
+guint
+dfota_job_machine_ids_wanted(const DfotaJobMachine *m, const DfotaJmEvent *ev)
+{
+	guint n = 0;
+
+	switch (ev->type) {
+	case DFOTA_JM_EV_START:
+		return !m->job && ev->module_answers ? 1 : 0;
+	case DFOTA_JM_EV_URC:
+		return !m->job && (m->journal_open || m->hold_expired) && starts_job(ev->urc) ? 1
+		                                                                              : 0;
+	case DFOTA_JM_EV_RESUME:
+		/* A forced update followed meanwhile with no record takes one; the held URCs
+		 * start at most one job per run of START/UPDATING (only other URCs end one). */
+		if (m->job && !ev->job)
+			n++;
+		for (guint i = 0; i < m->held->len; i++)
+			if (starts_job(m->held->pdata[i]) &&
+			    (i == 0 || !starts_job(m->held->pdata[i - 1])))
+				n++;
+		return n;
+	default:
+		return 0;
+	}
+}
+
 gboolean
 dfota_job_machine_wants_id(const DfotaJobMachine *m, const DfotaJmEvent *ev)
 {
-	switch (ev->type) {
-	case DFOTA_JM_EV_START:
-		return !m->job && ev->module_answers;
-	case DFOTA_JM_EV_URC:
-		return !m->job && (m->journal_open || m->hold_expired) &&
-		       (ev->urc->event == DFOTA_FOTA_EVENT_START ||
-		        ev->urc->event == DFOTA_FOTA_EVENT_UPDATING);
-	case DFOTA_JM_EV_RESUME:
-		if (ev->job)
-			return FALSE;
-		if (m->job)
-			return TRUE;
-		for (guint i = 0; i < m->held->len; i++) {
-			const DfotaFotaUrc *u = m->held->pdata[i];
-			if (u->event == DFOTA_FOTA_EVENT_START ||
-			    u->event == DFOTA_FOTA_EVENT_UPDATING)
-				return TRUE;
-		}
-		return FALSE;
-	default:
-		return FALSE;
-	}
+	return dfota_job_machine_ids_wanted(m, ev) > 0;
 }
 
 static void
@@ -320,7 +346,7 @@ on_hold_expired(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	          "the module reports a firmware update but could not be identified within %d s: "
 	          "following it without its record",
 	          HOLD_WAIT_S);
-	jm_replay_held(m, fx, ev);
+	jm_replay_held(m, fx, ev, ev->id);
 }
 
 static void
@@ -459,7 +485,11 @@ on_command_reply(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		return;
 	}
 	if (m->accepted) {
-		/* Host kinds: accepted long ago; the module now flashes the uploaded package. */
+		/* Host kinds: accepted long ago; the module now flashes the uploaded package.
+		 * Recorded, so that a restarted daemon follows the update instead of deleting
+		 * the package. */
+		job->command_accepted = TRUE;
+		jm_journal_job(m, fx);
 		jm_arm(m, fx, m->cfg.update_timeout_s);
 		return;
 	}
@@ -610,6 +640,16 @@ on_revision(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		        "The module restarted during the update and came back running %s without "
 		        "finishing it; the job is lost",
 		        rev);
+		return;
+	}
+	if (!job->end_seen && !job->updating_done) {
+		/* The firmware changed but the module never said its update succeeded. */
+		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
+		                                  "The module came back running %s%s%s but never "
+		                                  "reported the update finished (no END,0 nor "
+		                                  "UPDATING 100); its outcome is not confirmed",
+		                                  rev, *sub ? " " : "", sub);
+		jm_finish(m, fx, ev->now, e, -1, rev, NULL);
 		return;
 	}
 	if (job->end_seen && *job->from_revision && g_strcmp0(rev, job->from_revision) == 0 &&

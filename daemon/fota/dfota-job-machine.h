@@ -82,8 +82,10 @@ typedef struct {
 } DfotaJmEvent;
 
 typedef enum {
-	DFOTA_JM_FX_REFUSE,           /* fail the method call (error); nothing was started */
-	DFOTA_JM_FX_ACCEPT,           /* reply to the method call: the job runs (Job set) */
+	DFOTA_JM_FX_REFUSE, /* fail the method call (error); nothing was started */
+	/* reply to the method call: the job runs (Job set to result, its public keys, which
+	 * stand even when the job finishes within the same batch of effects) */
+	DFOTA_JM_FX_ACCEPT,
 	DFOTA_JM_FX_PREFLIGHT,        /* check the network (upgrade, fetch-mcu) or fota.pack */
 	DFOTA_JM_FX_SEND_COMMAND,     /* text: the AT+QFOTADL line to send */
 	DFOTA_JM_FX_ARM_TIMER,        /* seconds */
@@ -116,7 +118,7 @@ typedef struct {
 	gboolean has_code;
 	guint64 id;
 	GError *error;
-	GVariant *result; /* FINISH: the result; JOURNAL_JOB: the record */
+	GVariant *result; /* FINISH: the result; JOURNAL_JOB: the record; ACCEPT: the Job */
 } DfotaJmEffect;
 
 typedef struct {
@@ -145,6 +147,9 @@ GArray *dfota_job_machine_effects_new(void);
 /* TRUE when @ev would start a job (a method call, a forced update, a held one) and so needs a
  * fresh job id in ev->id from the journal. */
 gboolean dfota_job_machine_wants_id(const DfotaJobMachine *m, const DfotaJmEvent *ev);
+/* How many fresh ids @ev may use: ev->id is the first of that many consecutive ones (the
+ * held URCs a journal opening replays may start more than one job). */
+guint dfota_job_machine_ids_wanted(const DfotaJobMachine *m, const DfotaJmEvent *ev);
 
 /* The steps a kind goes through, in order, ending with DFOTA_JOB_STEP_NONE; @fallback: the
  * steps of the upgrade's fallback-via-host branch. */

@@ -131,6 +131,8 @@ dfota_job_to_record(const DfotaJob *job)
 	if (job->first_failure)
 		g_variant_builder_add(&b, "{sv}", "first-failure",
 		                      g_variant_new_string(job->first_failure));
+	if (job->command_accepted)
+		g_variant_builder_add(&b, "{sv}", "command-accepted", g_variant_new_boolean(TRUE));
 	return g_variant_builder_end(&b);
 }
 
@@ -178,6 +180,7 @@ dfota_job_from_record(GVariant *record)
 	g_variant_lookup(record, "updating-done", "b", &job->updating_done);
 	g_variant_lookup(record, "fallback-via-host", "b", &job->fallback_via_host);
 	g_variant_lookup(record, "via-host", "b", &job->via_host);
+	g_variant_lookup(record, "command-accepted", "b", &job->command_accepted);
 	if (g_variant_lookup(record, "first-failure", "&s", &s))
 		job->first_failure = g_strdup(s);
 	return job;

@@ -50,6 +50,7 @@ typedef struct {
 	gboolean fallback_via_host; /* upgrade: fetch the URL on the gateway if the module fails */
 	gboolean via_host;          /* upgrade: the fallback runs (host steps from now on) */
 	char *first_failure;        /* via_host: why the module's own download failed */
+	gboolean command_accepted;  /* host steps: the module answered OK to AT+QFOTADL=1 */
 } DfotaJob;
 
 const char *dfota_job_kind_to_string(DfotaJobKind kind);

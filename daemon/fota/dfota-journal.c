@@ -119,6 +119,7 @@ static const RecordKey job_keys[] = {
 	{ "updating-done", "b", NULL },
 	{ "fallback-via-host", "b", NULL },
 	{ "first-failure", "s", NULL },
+	{ "command-accepted", "b", NULL },
 	{ NULL },
 };
 static const char *const job_required[] = { "id", "kind", "source", NULL };

@@ -41,6 +41,7 @@ static const ModelKey job_model[] = {
 	{ "updating-done", "b" },
 	{ "fallback-via-host", "b" },
 	{ "first-failure", "s" },
+	{ "command-accepted", "b" },
 	{ NULL, NULL },
 };
 

@@ -88,7 +88,8 @@ effect_token(const DfotaJmEffect *e)
  * rev REV [SUB] | rev-fail
  * progress DONE TOTAL     fetch ok DIGEST | fetch fail | fetch cancelled
  * upload ok|fail          mcu ok SIZE | mcu fail       delete ok|fail
- * resume STEP PHASE PCT [end] [host]                   a journalled job of kind upgrade
+ * resume STEP PHASE PCT [end] [host] [fallback] [accepted]
+ *                         a journalled job of kind upgrade
  * journal                 the journal opened with no job on record
  * hold-expired            the module was not identified in time
  */
@@ -131,6 +132,7 @@ feed(Run *r, const char *text)
 	g_auto(GStrv) w = g_strsplit(text, " ", -1);
 	DfotaJmEvent ev = { .now = 1000 };
 	g_autoptr(DfotaJob) resumed = NULL;
+	guint ids;
 
 	g_array_set_size(r->fx, 0);
 	g_clear_error(&r->error);
@@ -142,7 +144,6 @@ feed(Run *r, const char *text)
 		ev.type = DFOTA_JM_EV_START;
 		ev.module_answers = g_str_equal(w[0], "start");
 		ev.line = "initializing";
-		ev.id = r->next_id++;
 		ev.source = ev.kind == DFOTA_JOB_KIND_UPGRADE_LOCAL ? "UFS:fota.pack" : URL;
 		for (guint i = 2; w[i]; i++) {
 			if (g_str_equal(w[i], "fallback"))
@@ -175,7 +176,6 @@ feed(Run *r, const char *text)
 		ev.type = DFOTA_JM_EV_URC;
 		g_assert_true(dfota_fota_urc_parse(text + 4, &r->urc));
 		ev.urc = &r->urc;
-		ev.id = r->next_id++;
 	} else if (g_str_equal(w[0], "boot")) {
 		ev.type = DFOTA_JM_EV_BOOT_LINE;
 		ev.line = "RDY";
@@ -225,7 +225,6 @@ feed(Run *r, const char *text)
 	} else if (g_str_equal(w[0], "journal")) {
 		ev.type = DFOTA_JM_EV_RESUME;
 		ev.module_answers = TRUE;
-		ev.id = r->next_id++;
 	} else if (g_str_equal(w[0], "hold-expired")) {
 		ev.type = DFOTA_JM_EV_HOLD_EXPIRED;
 		ev.module_answers = TRUE;
@@ -250,12 +249,23 @@ feed(Run *r, const char *text)
 				resumed->end_seen = TRUE;
 			else if (g_str_equal(w[i], "host"))
 				resumed->kind = DFOTA_JOB_KIND_UPGRADE_VIA_HOST;
+			else if (g_str_equal(w[i], "fallback"))
+				resumed->fallback_via_host = TRUE;
+			else if (g_str_equal(w[i], "accepted"))
+				resumed->command_accepted = TRUE;
 		}
 		ev.job = g_steal_pointer(&resumed);
+		r->next_id = MAX(r->next_id, 8);
 	} else {
 		g_error("unknown event \"%s\"", text);
 	}
 	ev.error = r->error;
+	/* As the journal hands them out: consecutive, never twice. */
+	ids = dfota_job_machine_ids_wanted(&r->m, &ev);
+	if (ids > 0) {
+		ev.id = r->next_id;
+		r->next_id += ids;
+	}
 	dfota_job_machine_step(&r->m, &ev, r->fx);
 }
 
@@ -438,6 +448,19 @@ static const Line field_no_start_no_end[] = {
 	{ NULL, NULL },
 };
 
+/* A new revision without END,0 or UPDATING 100 is not reported as success. */
+static const Line field_changed_unconfirmed[] = {
+	{ "start upgrade", "" },
+	{ "preflight ok", "" },
+	{ "reply ok", "accept" },
+	{ "urc +QIND: \"FOTA\",\"HTTPEND\",0", "downloading:100" },
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",30%", "updating:30" },
+	{ "boot", "rebooting:0 arm:180" },
+	{ "timer up", "query" },
+	{ "rev " REV_TO, "finish:ModemLost:-1" },
+	{ NULL, NULL },
+};
+
 /* Field: UPDATING 100, reboot, still the old revision: wait once for a forced resume. */
 static const Line field_no_end_old_revision[] = {
 	{ "start upgrade-local", "" },
@@ -617,6 +640,25 @@ static const Line resume_starting[] = {
 	{ NULL, NULL },
 };
 
+/* AT+QFOTADL=1 was answered OK before the restart: the module may be flashing, so the job
+ * follows it and verifies the revision; fota.pack is not deleted. */
+static const Line resume_host_command_accepted[] = {
+	{ "resume starting uploading 100 host accepted", "accept journal:updating arm:300" },
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",40%", "updating:40" },
+	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
+	{ "init", "query" },
+	{ "rev " REV_TO, "finish:ok" },
+	{ NULL, NULL },
+};
+
+/* The URL is not on record: after a restart the fallback cannot run, and the job ends once. */
+static const Line resume_fallback_httpend[] = {
+	{ "resume downloading downloading 20 fallback", "accept downloading:20 arm:600" },
+	{ "urc +QIND: \"FOTA\",\"HTTPEND\",702", "finish:DownloadFailed:702" },
+	{ "timer", "none" },
+	{ NULL, NULL },
+};
+
 /* A forced upgrade with no job of ours. */
 static const Line forced_resume[] = {
 	{ "journal", "none" },
@@ -716,6 +758,8 @@ static const char *const random_starts[] = {
 	"resume updating updating 50",
 	"resume rebooting rebooting 0 end",
 	"resume fetching fetching 10 host",
+	"resume downloading downloading 20 fallback",
+	"resume starting uploading 100 host accepted",
 };
 /* NOLINTEND(bugprone-suspicious-missing-comma) */
 
@@ -727,6 +771,8 @@ typedef struct {
 	guint percent;
 	gboolean journalled; /* this event's effects recorded the job's step */
 	gboolean progressed; /* this event's effects recorded a percent */
+	gboolean module_ok;  /* END,0 or UPDATING 100 was fed (or is on the resumed record) */
+	guint64 last_id;     /* the id of the last job accepted */
 } Watch;
 
 static gboolean
@@ -751,11 +797,22 @@ check_effects(Run *r, Watch *w, const char *event)
 
 	w->journalled = FALSE;
 	w->progressed = FALSE;
+	if (strstr(event, "\"END\",0") || strstr(event, "\"UPDATING\",100%") ||
+	    (resumed && g_str_has_suffix(event, " end")))
+		w->module_ok = TRUE;
 	for (guint i = 0; i < r->fx->len; i++) {
 		DfotaJmEffect *e = &g_array_index(r->fx, DfotaJmEffect, i);
 
 		switch (e->type) {
 		case DFOTA_JM_FX_ACCEPT:
+			/* The Job it shows stands until FINISH, even if the job is gone. */
+			g_assert_nonnull(e->result);
+			{
+				guint64 id = 0;
+				g_assert_true(g_variant_lookup(e->result, "id", "t", &id));
+				g_assert_cmpuint(id, >, w->last_id);
+				w->last_id = id;
+			}
 			g_assert_false(w->accepted);
 			w->accepted = TRUE;
 			w->running = TRUE;
@@ -787,6 +844,8 @@ check_effects(Run *r, Watch *w, const char *event)
 		case DFOTA_JM_FX_HOST_FETCH:
 		case DFOTA_JM_FX_HOST_UPLOAD:
 		case DFOTA_JM_FX_QUERY_REVISION:
+			if (e->type == DFOTA_JM_FX_HOST_FETCH && !e->text)
+				g_error("after \"%s\": a fetch with no URL", event);
 			/* The step these act in is on record first (once there is a record). */
 			if (w->accepted && !w->journalled)
 				g_error("after \"%s\": effect %u acts before the journal", event,
@@ -807,6 +866,9 @@ check_effects(Run *r, Watch *w, const char *event)
 			if (success && g_strcmp0(kind, "fetch-mcu-file") != 0 && from && *from)
 				g_assert_cmpstr(from, !=, to);
 			g_assert_true(success == (e->error == NULL));
+			/* Never success unless the module said so (END,0 or UPDATING 100). */
+			if (success && g_strcmp0(kind, "fetch-mcu-file") != 0)
+				g_assert_true(w->module_ok);
 			break;
 		}
 		case DFOTA_JM_FX_REFUSE:
@@ -862,6 +924,114 @@ test_random_paths(void)
 	g_rand_free(rand);
 }
 
+/* An HTTPEND error that raced the OK ends the job as it is accepted: ACCEPT still shows it. */
+static void
+test_accept_then_finish(void)
+{
+	Run r;
+	guint64 accepted = 0, finished = 0;
+	gint accept_at = -1, finish_at = -1;
+
+	run_init(&r);
+	feed(&r, "journal");
+	feed(&r, "start upgrade");
+	feed(&r, "preflight ok");
+	feed(&r, "urc +QIND: \"FOTA\",\"HTTPEND\",702");
+	feed(&r, "reply ok");
+	for (guint i = 0; i < r.fx->len; i++) {
+		const DfotaJmEffect *e = &g_array_index(r.fx, DfotaJmEffect, i);
+		if (e->type == DFOTA_JM_FX_LOG)
+			/* Logged once the Job is shown, so the log carries its id. */
+			g_assert_cmpint(accept_at, >=, 0);
+		if (e->type == DFOTA_JM_FX_ACCEPT) {
+			accept_at = (gint)i;
+			g_assert_true(g_variant_lookup(e->result, "id", "t", &accepted));
+		} else if (e->type == DFOTA_JM_FX_FINISH) {
+			finish_at = (gint)i;
+			g_assert_true(g_variant_lookup(e->result, "id", "t", &finished));
+		}
+	}
+	g_assert_cmpint(accept_at, >=, 0);
+	g_assert_cmpint(finish_at, >, accept_at);
+	g_assert_cmpuint(accepted, !=, 0);
+	g_assert_cmpuint(accepted, ==, finished);
+	g_assert_null(r.m.job);
+	run_clear(&r);
+}
+
+/* Held URCs that start two jobs give each its own id, in order. */
+static void
+test_held_two_jobs(void)
+{
+	Run r;
+	guint64 ids[2] = { 0 };
+	guint accepts = 0, finishes = 0;
+
+	run_init(&r);
+	feed(&r, "urc +QIND: \"FOTA\",\"START\"");
+	feed(&r, "urc +QIND: \"FOTA\",\"END\",6508");
+	feed(&r, "urc +QIND: \"FOTA\",\"START\"");
+	feed(&r, "urc +QIND: \"FOTA\",\"UPDATING\",10%");
+	feed(&r, "journal");
+	for (guint i = 0; i < r.fx->len; i++) {
+		const DfotaJmEffect *e = &g_array_index(r.fx, DfotaJmEffect, i);
+		if (e->type == DFOTA_JM_FX_ACCEPT) {
+			g_assert_cmpuint(accepts, <, 2);
+			g_assert_true(g_variant_lookup(e->result, "id", "t", &ids[accepts++]));
+		} else if (e->type == DFOTA_JM_FX_FINISH) {
+			finishes++;
+		}
+	}
+	g_assert_cmpuint(accepts, ==, 2);
+	g_assert_cmpuint(finishes, ==, 1);
+	g_assert_cmpuint(ids[0], !=, 0);
+	g_assert_cmpuint(ids[1], >, ids[0]);
+	g_assert_cmpuint(r.m.job->id, ==, ids[1]);
+	run_clear(&r);
+}
+
+/* A forced update followed before the record was read takes every field of the record. */
+static void
+test_adopt_record(void)
+{
+	Run r;
+	DfotaJob *rec = dfota_job_new(DFOTA_JOB_KIND_UPGRADE, URL);
+	DfotaJmEvent ev = { .type = DFOTA_JM_EV_RESUME, .now = 2000, .module_answers = TRUE };
+
+	run_init(&r);
+	feed(&r, "urc +QIND: \"FOTA\",\"UPDATING\",20%");
+	feed(&r, "hold-expired");
+	g_assert_nonnull(r.m.job);
+	rec->id = 7;
+	rec->step = DFOTA_JOB_STEP_REBOOTING;
+	g_free(rec->from_revision);
+	rec->from_revision = g_strdup(REV_FROM);
+	g_free(rec->from_sub_edition);
+	rec->from_sub_edition = g_strdup("01");
+	g_free(rec->filename);
+	rec->filename = g_strdup("pkg.bin");
+	rec->fallback_via_host = TRUE;
+	rec->via_host = TRUE;
+	rec->power_cut = TRUE;
+	rec->first_failure = g_strdup("DownloadFailed: code 702");
+	ev.job = rec;
+	g_array_set_size(r.fx, 0);
+	dfota_job_machine_step(&r.m, &ev, r.fx);
+	g_assert_cmpuint(r.m.job->id, ==, 7);
+	g_assert_cmpint(r.m.job->kind, ==, DFOTA_JOB_KIND_UPGRADE);
+	g_assert_cmpstr(r.m.job->from_revision, ==, REV_FROM);
+	g_assert_cmpstr(r.m.job->from_sub_edition, ==, "01");
+	g_assert_cmpstr(r.m.job->filename, ==, "pkg.bin");
+	g_assert_true(r.m.job->fallback_via_host);
+	g_assert_true(r.m.job->via_host);
+	g_assert_true(r.m.job->power_cut);
+	g_assert_cmpstr(r.m.job->first_failure, ==, "DownloadFailed: code 702");
+	/* Where the module is now is the live job's. */
+	g_assert_cmpint(r.m.job->step, ==, DFOTA_JOB_STEP_UPDATING);
+	g_assert_cmpuint(r.m.job->percent, ==, 20);
+	run_clear(&r);
+}
+
 /* The log line of a job's end carries the module's code (journald's DFOTAD_CODE). */
 static void
 test_finish_log_code(void)
@@ -905,6 +1075,7 @@ test_record_survives_journal(void)
 	job->fallback_via_host = TRUE;
 	job->via_host = TRUE;
 	job->first_failure = g_strdup("DownloadFailed: code 702");
+	job->command_accepted = TRUE;
 	journal = dfota_journal_open(dir, "/dev/ttyUSB0", "866971030012345");
 	g_assert_true(dfota_journal_set_job(journal, dfota_job_to_record(job), NULL));
 	dfota_journal_free(journal);
@@ -917,6 +1088,7 @@ test_record_survives_journal(void)
 	g_assert_true(back->fallback_via_host);
 	g_assert_true(back->via_host);
 	g_assert_cmpstr(back->first_failure, ==, "DownloadFailed: code 702");
+	g_assert_true(back->command_accepted);
 	dfota_journal_set_job(journal, NULL, NULL);
 	dfota_journal_free(journal);
 	{
@@ -960,6 +1132,7 @@ main(int argc, char **argv)
 		{ "field/end-601", field_end_601 },
 		{ "field/no-start-no-end", field_no_start_no_end },
 		{ "field/no-end-old-revision", field_no_end_old_revision },
+		{ "field/changed-unconfirmed", field_changed_unconfirmed },
 		{ "field/revision-unchanged", field_revision_unchanged },
 		{ "fault/cut-at-start", fault_cut_at_start },
 		{ "fault/cut-at-start-no-resume", fault_cut_at_start_no_resume },
@@ -977,6 +1150,8 @@ main(int argc, char **argv)
 		{ "resume/rebooting", resume_rebooting },
 		{ "resume/uploading", resume_uploading },
 		{ "resume/starting", resume_starting },
+		{ "resume/fallback-httpend", resume_fallback_httpend },
+		{ "resume/host-command-accepted", resume_host_command_accepted },
 		{ "forced-resume", forced_resume },
 		{ "forced-then-record", forced_then_record },
 		{ "held-then-record", held_then_record },
@@ -991,6 +1166,9 @@ main(int argc, char **argv)
 	g_test_add_func("/job-machine/random-paths", test_random_paths);
 	g_test_add_func("/job-machine/steps-markdown", test_steps_markdown);
 	g_test_add_func("/job-machine/finish-log-code", test_finish_log_code);
+	g_test_add_func("/job-machine/adopt-record", test_adopt_record);
+	g_test_add_func("/job-machine/held-two-jobs", test_held_two_jobs);
+	g_test_add_func("/job-machine/accept-then-finish", test_accept_then_finish);
 	g_test_add_func("/job-machine/record-survives-journal", test_record_survives_journal);
 	return g_test_run();
 }
