@@ -2,6 +2,7 @@
 /* ddi-client.c: blocking libcurl requests for the DDI worker thread. Transfers abort as soon as
  * the bridge is told to stop (the progress callback reads the stop flag). */
 #include "ddi-client.h"
+#include "ddi-json.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 /* Downloads over a slow link: abort only when less than 1 byte/s flowed for this long. */
 #define LOW_SPEED_TIME_S 60L
 /* Bodies of API answers are small; a larger one is not hawkBit's. */
-#define MAX_BODY (4 * 1024 * 1024)
+#define MAX_BODY (256 * 1024)
 
 void
 ddi_response_clear(DdiResponse *r)
@@ -190,7 +191,9 @@ ddi_response_object(const DdiResponse *r, JsonParser **parser_out)
 	g_autoptr(JsonParser) parser = json_parser_new();
 	JsonNode *root;
 
-	if (r->body == NULL || !json_parser_load_from_data(parser, r->body, -1, NULL))
+	/* A deeply nested document would exhaust the worker thread's stack in the parser. */
+	if (r->body == NULL || ddi_json_too_deep(r->body, strlen(r->body), DDI_MAX_DEPTH) ||
+	    !json_parser_load_from_data(parser, r->body, -1, NULL))
 		return NULL;
 	root = json_parser_get_root(parser);
 	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))

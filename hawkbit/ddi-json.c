@@ -201,3 +201,29 @@ ddi_find_artifact(JsonObject *deployment, DdiArtifact *a, char **why)
 	}
 	return TRUE;
 }
+
+gboolean
+ddi_json_too_deep(const char *text, gsize len, guint max_depth)
+{
+	gboolean in_string = FALSE;
+	guint depth = 0;
+
+	for (gsize i = 0; i < len; i++) {
+		char ch = text[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = FALSE;
+		} else if (ch == '"') {
+			in_string = TRUE;
+		} else if (ch == '[' || ch == '{') {
+			if (++depth > max_depth)
+				return TRUE;
+		} else if ((ch == ']' || ch == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return FALSE;
+}

@@ -50,4 +50,11 @@ guint ddi_parse_sleep(const char *s);
  * there is none, several, no download link or a malformed sha256. */
 gboolean ddi_find_artifact(JsonObject *deployment, DdiArtifact *a, char **why);
 
+/* The deepest nesting of arrays and objects the bridge parses. */
+#define DDI_MAX_DEPTH 64
+
+/* TRUE when @text (@len bytes) nests arrays and objects deeper than @max_depth; brackets in
+ * strings do not count. */
+gboolean ddi_json_too_deep(const char *text, gsize len, guint max_depth);
+
 G_END_DECLS

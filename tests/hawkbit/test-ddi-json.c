@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-ddi-json.c: the bridge's reading and writing of hawkBit DDI documents, table-driven:
  * polling sleep, ids, the .pack artifact of a deployment, feedback bodies. */
+#include "ddi-client.h"
 #include "ddi-json.h"
 
 #include <string.h>
@@ -133,6 +134,46 @@ test_feedback_body(void)
 	g_assert_cmpint(ddi_phase_step("artifact-download"), ==, 1);
 }
 
+static gboolean
+too_deep(const char *text, guint max_depth)
+{
+	return ddi_json_too_deep(text, strlen(text), max_depth);
+}
+
+static void
+test_too_deep(void)
+{
+	gsize n = 4 * 1024 * 1024;
+	g_autofree char *deep = g_malloc(n);
+	g_autoptr(GString) ok = g_string_new(NULL);
+	g_autoptr(GString) over = g_string_new(NULL);
+
+	DdiResponse r = { 0 };
+	JsonParser *parser = NULL;
+
+	memset(deep, '[', n);
+	g_assert_true(ddi_json_too_deep(deep, n, DDI_MAX_DEPTH));
+	/* An API answer that deep is refused before the parser sees it. */
+	deep[n - 1] = '\0';
+	r.body = g_steal_pointer(&deep);
+	g_assert_null(ddi_response_object(&r, &parser));
+	g_assert_null(parser);
+	ddi_response_clear(&r);
+	for (guint i = 0; i < DDI_MAX_DEPTH; i++)
+		g_string_append(ok, i % 2 ? "[" : "{\"a\":");
+	g_string_append(ok, "1");
+	for (guint i = DDI_MAX_DEPTH; i > 0; i--)
+		g_string_append(ok, (i - 1) % 2 ? "]" : "}");
+	g_assert_false(ddi_json_too_deep(ok->str, ok->len, DDI_MAX_DEPTH));
+	g_string_append_printf(over, "[%s]", ok->str);
+	g_assert_true(ddi_json_too_deep(over->str, over->len, DDI_MAX_DEPTH));
+	/* Brackets inside strings, also after an escaped quote, do not nest. */
+	g_assert_false(too_deep("{\"a\": \"[[[[[[\\\"[[[[\"}", 2));
+	g_assert_true(too_deep("[[[\"x\"]]]", 2));
+	g_assert_false(too_deep("[[[\"x\"]]]", 3));
+	g_assert_false(too_deep("[][][][]", 1));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -141,5 +182,6 @@ main(int argc, char **argv)
 	g_test_add_func("/ddi-json/ids", test_ids);
 	g_test_add_func("/ddi-json/find-artifact", test_find_artifact);
 	g_test_add_func("/ddi-json/feedback-body", test_feedback_body);
+	g_test_add_func("/ddi-json/too-deep", test_too_deep);
 	return g_test_run();
 }
