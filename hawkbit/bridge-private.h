@@ -16,8 +16,12 @@
 /* At most one proceeding feedback per this interval (hawkBit keeps at most 1000 per action). */
 #define FEEDBACK_INTERVAL_US (3 * G_USEC_PER_SEC)
 #define DOWNLOAD_ATTEMPTS 5
+/* The largest artifact the bridge downloads (firmware packs are a few MiB). */
+#define MAX_ARTIFACT_BYTES (64 * 1024 * 1024)
 #define BRIDGE_VERSION "0.1.0"
 #define LOST_AFTER_US (180 * G_USEC_PER_SEC)
+/* How long a restarted bridge waits for dfotad before it enters the poll loop. */
+#define RESUME_WAIT_US (30 * G_USEC_PER_SEC)
 
 typedef enum { EV_QUIT, EV_PROGRESS, EV_FINISHED, EV_DAEMON_UP } EventType;
 

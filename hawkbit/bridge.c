@@ -278,21 +278,66 @@ started_job_id(Bridge *b, guint64 previous)
 	return bridge_dict_id(last) > previous ? bridge_dict_id(last) : 0;
 }
 
-/* A D-Bus error that says "try again later" rather than "this action cannot run". */
-static gboolean
-is_transient(const char *remote)
+/* What a failed start call means for the action. */
+typedef enum {
+	START_NOT_STARTED, /* dfotad said so: try again on a later poll */
+	START_UNKNOWN,     /* no answer: dfotad may have started the job */
+	START_REFUSED,     /* the action cannot run: close it */
+} StartFailure;
+
+static StartFailure
+classify_start_error(const char *remote)
 {
-	/* A dfotad without the method will not grow it by waiting. */
-	if (remote != NULL && (strcmp(remote, "org.freedesktop.DBus.Error.UnknownMethod") == 0 ||
-	                       strcmp(remote, "org.freedesktop.DBus.Error.UnknownInterface") == 0))
+	if (remote == NULL)
+		return START_UNKNOWN; /* a timeout or a lost connection */
+	if (strcmp(remote, ERROR_PREFIX "Busy") == 0 ||
+	    strcmp(remote, ERROR_PREFIX "NotReady") == 0 ||
+	    strcmp(remote, "org.freedesktop.DBus.Error.ServiceUnknown") == 0)
+		return START_NOT_STARTED;
+	if (strcmp(remote, "org.freedesktop.DBus.Error.NoReply") == 0 ||
+	    strcmp(remote, "org.freedesktop.DBus.Error.Disconnected") == 0 ||
+	    strcmp(remote, "org.freedesktop.DBus.Error.Timeout") == 0 ||
+	    strcmp(remote, "org.freedesktop.DBus.Error.TimedOut") == 0)
+		return START_UNKNOWN;
+	return START_REFUSED;
+}
+
+/* Settles a STARTING stage from dfotad's @job and @last: RUNNING when a job started at or
+ * after the start call exists, DOWNLOADING (start it again) when none did. */
+static void
+settle_starting(Bridge *b, GVariant *job, GVariant *last)
+{
+	BridgeState *s = b->state;
+
+	if (bridge_dict_id(job) > 0 && dict_started(job) >= s->started_us - G_USEC_PER_SEC)
+		s->job_id = bridge_dict_id(job);
+	else if (bridge_dict_id(last) > 0 && dict_started(last) >= s->started_us - G_USEC_PER_SEC)
+		s->job_id = bridge_dict_id(last);
+	s->stage = s->job_id > 0 ? BRIDGE_STAGE_RUNNING : BRIDGE_STAGE_DOWNLOADING;
+	(void)bridge_state_save(s, NULL);
+}
+
+/* A STARTING stage whose start call got no answer: settled when dfotad answers. TRUE when it
+ * is settled (RUNNING or DOWNLOADING), FALSE while dfotad stays silent. */
+static gboolean
+try_settle_starting(Bridge *b)
+{
+	g_autoptr(GVariant) job = bridge_dfotad_property(b, IFACE_FOTA, "Job");
+	g_autoptr(GVariant) last = NULL;
+
+	if (job == NULL)
 		return FALSE;
-	return remote == NULL || strcmp(remote, ERROR_PREFIX "Busy") == 0 ||
-	       strcmp(remote, ERROR_PREFIX "NotReady") == 0 ||
-	       g_str_has_prefix(remote, "org.freedesktop.DBus.Error.");
+	last = bridge_dfotad_property(b, IFACE_FOTA, "LastResult");
+	settle_starting(b, job, last);
+	g_message("action %s: %s", b->state->action_id,
+	          b->state->stage == BRIDGE_STAGE_RUNNING ? "dfotad had started its job"
+	                                                  : "dfotad had not started its job");
+	return TRUE;
 }
 
 /* Calls @method; on success the action is RUNNING with dfotad's job id. FALSE when the call
- * failed for now (the action is tried again on a later poll). */
+ * failed for now (the action is tried again on a later poll). A call without an answer leaves
+ * the action STARTING until dfotad tells whether the job started. */
 static gboolean
 start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 {
@@ -305,6 +350,7 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 
 	b->state->stage = BRIDGE_STAGE_STARTING;
 	b->state->started_us = g_get_real_time();
+	b->state->job_id = 0;
 	if (!bridge_state_save(b->state, &save_error))
 		g_warning("%s", save_error->message);
 	/* Drop what was queued before this job. */
@@ -323,16 +369,36 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 		g_autofree char *remote = g_dbus_error_get_remote_error(error);
 
 		g_dbus_error_strip_remote_error(error);
-		if (is_transient(remote)) {
+		switch (classify_start_error(remote)) {
+		case START_NOT_STARTED:
 			g_message("action %s: %s not possible now (%s: %s); trying again later",
-			          b->state->action_id, method, remote != NULL ? remote : "error",
-			          error->message);
+			          b->state->action_id, method, remote, error->message);
 			b->state->stage = BRIDGE_STAGE_DOWNLOADING;
 			if (!bridge_state_save(b->state, &save_error))
 				g_warning("%s", save_error->message);
 			return FALSE;
+		case START_UNKNOWN:
+			g_warning("action %s: %s got no answer (%s: %s); asking dfotad whether the "
+			          "job started",
+			          b->state->action_id, method, remote != NULL ? remote : "error",
+			          error->message);
+			if (!try_settle_starting(b) || b->state->stage != BRIDGE_STAGE_RUNNING)
+				return FALSE;
+			bridge_note_progress(b, "started", 0);
+			return TRUE;
+		case START_REFUSED:
+			break;
 		}
-		if (g_str_has_prefix(remote, ERROR_PREFIX)) {
+		if (strcmp(remote, "org.freedesktop.DBus.Error.AccessDenied") == 0 ||
+		    strcmp(remote, "org.freedesktop.DBus.Error.AuthFailed") == 0) {
+			g_autofree char *msg =
+			        g_strdup_printf("dfotad denied the bridge %s (%s: %s); check the "
+			                        "D-Bus policy for the "
+			                        "bridge's user",
+			                        method, remote, error->message);
+
+			bridge_close_failure(b, "AccessDenied", msg);
+		} else if (g_str_has_prefix(remote, ERROR_PREFIX)) {
 			bridge_close_failure(b, remote + strlen(ERROR_PREFIX), error->message);
 		} else {
 			g_autofree char *msg = g_strdup_printf(
@@ -519,7 +585,7 @@ run_deployment(Bridge *b, const DdiArtifact *a)
 		(void)g_unlink(path);
 		follow_job(b);
 	}
-	if (b->state->stage != BRIDGE_STAGE_DOWNLOADING)
+	if (b->state->stage != BRIDGE_STAGE_DOWNLOADING && b->state->stage != BRIDGE_STAGE_STARTING)
 		(void)g_unlink(path);
 }
 
@@ -689,6 +755,13 @@ poll_once(Bridge *b)
 	bridge_send_config_data(b, ddi_link_href(o, "configData") != NULL);
 	if (b->state->stage == BRIDGE_STAGE_CLOSING)
 		return b->poll_s;
+	/* A start call without an answer: never started again before dfotad tells. */
+	if (b->state->stage == BRIDGE_STAGE_STARTING && !try_settle_starting(b))
+		return b->poll_s;
+	if (b->state->stage == BRIDGE_STAGE_RUNNING) {
+		follow_job(b);
+		return b->poll_s;
+	}
 	if ((href = ddi_link_href(o, "cancelAction")) != NULL)
 		handle_cancel(b, href, FALSE);
 	else if ((href = ddi_link_href(o, "deploymentBase")) != NULL)
@@ -703,6 +776,7 @@ resume(Bridge *b)
 	BridgeState *s = b->state;
 	g_autoptr(GVariant) job = NULL;
 	g_autoptr(GVariant) last = NULL;
+	gint64 until;
 
 	if (s->action_id != NULL) {
 		/* The bridge before the restart may have just reported: keep the interval. */
@@ -713,31 +787,31 @@ resume(Bridge *b)
 		bridge_retry_closing(b);
 	if (s->stage != BRIDGE_STAGE_STARTING && s->stage != BRIDGE_STAGE_RUNNING)
 		return;
-	/* Wait for dfotad: it knows what became of the job. */
+	/* Wait a while for dfotad: it knows what became of the job. */
+	until = g_get_monotonic_time() + RESUME_WAIT_US;
 	while (!g_atomic_int_get(&b->stop) &&
 	       (job = bridge_dfotad_property(b, IFACE_FOTA, "Job")) == NULL) {
-		Event *e = next_event(b, 5000);
+		gint64 left = until - g_get_monotonic_time();
+		Event *e;
 
+		if (left <= 0)
+			break;
+		e = next_event(b, MIN(left / 1000 + 1, 5000));
 		if (e != NULL)
 			event_free(e);
 	}
-	if (job == NULL)
+	if (job == NULL) {
+		if (!g_atomic_int_get(&b->stop))
+			g_message(
+			        "action %s: dfotad does not answer yet; the poll loop settles the "
+			        "action once it does",
+			        s->action_id);
 		return;
-	last = bridge_dfotad_property(b, IFACE_FOTA, "LastResult");
-	if (s->stage == BRIDGE_STAGE_STARTING) {
-		/* Did the call reach dfotad before the bridge stopped? */
-		if (bridge_dict_id(job) > 0 && dict_started(job) >= s->started_us - G_USEC_PER_SEC)
-			s->job_id = bridge_dict_id(job);
-		else if (bridge_dict_id(last) > 0 &&
-		         dict_started(last) >= s->started_us - G_USEC_PER_SEC)
-			s->job_id = bridge_dict_id(last);
-		else
-			s->stage =
-			        BRIDGE_STAGE_DOWNLOADING; /* it did not: start it on the next poll */
-		if (s->job_id > 0)
-			s->stage = BRIDGE_STAGE_RUNNING;
-		(void)bridge_state_save(s, NULL);
 	}
+	last = bridge_dfotad_property(b, IFACE_FOTA, "LastResult");
+	/* Did the call reach dfotad before the bridge stopped? */
+	if (s->stage == BRIDGE_STAGE_STARTING)
+		settle_starting(b, job, last);
 	if (s->stage == BRIDGE_STAGE_RUNNING) {
 		g_message("action %s: following dfotad job %" G_GUINT64_FORMAT " after a restart",
 		          s->action_id, s->job_id);
