@@ -686,9 +686,16 @@ handle_cancel(Bridge *b, const char *href, gboolean running)
 	                                    "Cancel", NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
 	                                    CALL_TIMEOUT_MS, NULL, &error);
 	if (reply == NULL) {
+		g_autofree char *remote = g_dbus_error_get_remote_error(error);
 		g_autofree char *msg = NULL;
 
 		g_dbus_error_strip_remote_error(error);
+		if (g_strcmp0(remote, ERROR_PREFIX "NotCancellable") != 0) {
+			/* dfotad away, busy or slow: the cancel is asked for again on the next poll. */
+			g_message("cancel of action %s failed for now (%s: %s); trying again",
+			          stop_id, remote != NULL ? remote : "error", error->message);
+			return;
+		}
 		msg = g_strdup_printf("the job is past its cancellable phases: %s", error->message);
 		g_message("cancel of action %s rejected: %s", stop_id, msg);
 		g_hash_table_add(b->cancels_seen, g_strdup(id));
