@@ -446,6 +446,22 @@ download_artifact(Bridge *b, const DdiArtifact *a, const char *path, gboolean *r
 	GStatBuf st;
 
 	*retry = FALSE;
+	if (a->size > MAX_ARTIFACT_BYTES) {
+		g_autofree char *msg =
+		        g_strdup_printf("artifact %s is %" G_GINT64_FORMAT
+		                        " bytes; the bridge takes at most %d MiB",
+		                        a->filename, a->size, MAX_ARTIFACT_BYTES / (1024 * 1024));
+
+		bridge_close_failure(b, "InvalidArgument", msg);
+		return FALSE;
+	}
+	if (a->sha256 == NULL) {
+		bridge_close_failure(b, "InvalidArgument", "the artifact has no sha256 hash");
+		return FALSE;
+	}
+	if (a->size < 0)
+		g_message("action %s: hawkBit announced no size for %s; relying on its sha256 hash",
+		          b->state->action_id, a->filename);
 	for (guint attempt = 0; attempt < DOWNLOAD_ATTEMPTS; attempt++) {
 		if (g_atomic_int_get(&b->stop))
 			return *retry = TRUE, FALSE;
@@ -468,8 +484,8 @@ download_artifact(Bridge *b, const DdiArtifact *a, const char *path, gboolean *r
 			return *retry = TRUE, FALSE;
 		}
 		/* A missing or forbidden artifact will not appear by retrying. */
-		if (r.status == 404 || r.status == 410 || r.status == 403 || r.status == 401 ||
-		    attempt + 1 == DOWNLOAD_ATTEMPTS) {
+		if (r.too_large || r.status == 404 || r.status == 410 || r.status == 403 ||
+		    r.status == 401 || attempt + 1 == DOWNLOAD_ATTEMPTS) {
 			g_autofree char *msg =
 			        r.status != 0 ? g_strdup_printf("download of %s failed: HTTP %ld",
 			                                        a->filename, r.status)

@@ -227,3 +227,18 @@ ddi_json_too_deep(const char *text, gsize len, guint max_depth)
 	}
 	return FALSE;
 }
+
+guint
+ddi_parse_retry_after(const char *s, guint max)
+{
+	gsize len = s != NULL ? strlen(s) : 0;
+	guint64 v = 0;
+
+	if (len == 0 || strspn(s, "0123456789") != len)
+		return 0;
+	/* Digits only: any value too long to read is above @max. */
+	if (len > 18)
+		return max;
+	v = g_ascii_strtoull(s, NULL, 10);
+	return v == 0 ? 0 : (guint)MIN(v, (guint64)max);
+}

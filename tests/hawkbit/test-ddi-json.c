@@ -31,6 +31,21 @@ test_parse_sleep(void)
 }
 
 static void
+test_parse_retry_after(void)
+{
+	g_assert_cmpuint(ddi_parse_retry_after("30", 300), ==, 30);
+	g_assert_cmpuint(ddi_parse_retry_after("300", 300), ==, 300);
+	/* Longer than the longest back-off: capped, not ignored. */
+	g_assert_cmpuint(ddi_parse_retry_after("301", 300), ==, 300);
+	g_assert_cmpuint(ddi_parse_retry_after("86400", 300), ==, 300);
+	g_assert_cmpuint(ddi_parse_retry_after("99999999999999999999", 300), ==, 300);
+	g_assert_cmpuint(ddi_parse_retry_after("0", 300), ==, 0);
+	g_assert_cmpuint(ddi_parse_retry_after("", 300), ==, 0);
+	g_assert_cmpuint(ddi_parse_retry_after(NULL, 300), ==, 0);
+	g_assert_cmpuint(ddi_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 300), ==, 0);
+}
+
+static void
 test_ids(void)
 {
 	const char *good[] = { "7", "1234567890", "a-b_C", NULL };
@@ -174,14 +189,33 @@ test_too_deep(void)
 	g_assert_false(too_deep("[][][][]", 1));
 }
 
+static void
+test_same_origin(void)
+{
+	const char *server = "https://hawkbit.example:8443";
+
+	g_assert_true(ddi_same_origin(server, "https://hawkbit.example:8443/DEFAULT/x"));
+	g_assert_true(ddi_same_origin(server, "https://HAWKBIT.example:8443/y"));
+	g_assert_false(ddi_same_origin(server, "https://evil.example:8443/x"));
+	g_assert_false(ddi_same_origin(server, "http://hawkbit.example:8443/x"));
+	g_assert_false(ddi_same_origin(server, "https://hawkbit.example/x"));
+	g_assert_false(ddi_same_origin(server, "https://hawkbit.example:8443@evil.example/x"));
+	g_assert_false(ddi_same_origin(server, "not a url"));
+	g_assert_false(ddi_same_origin(server, NULL));
+	g_assert_true(ddi_same_origin("https://h.example", "https://h.example:443/x"));
+	g_assert_true(ddi_same_origin("http://h.example", "http://h.example:80/x"));
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/ddi-json/parse-sleep", test_parse_sleep);
 	g_test_add_func("/ddi-json/ids", test_ids);
+	g_test_add_func("/ddi-json/parse-retry-after", test_parse_retry_after);
 	g_test_add_func("/ddi-json/find-artifact", test_find_artifact);
 	g_test_add_func("/ddi-json/feedback-body", test_feedback_body);
 	g_test_add_func("/ddi-json/too-deep", test_too_deep);
+	g_test_add_func("/ddi-json/same-origin", test_same_origin);
 	return g_test_run();
 }
