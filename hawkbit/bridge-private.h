@@ -71,6 +71,10 @@ char *bridge_dfotad_string(Bridge *b, const char *iface, const char *name);
 /* "id" of a Job/LastResult dictionary, 0 when absent. */
 guint64 bridge_dict_id(GVariant *dict);
 
+/* The state's action is gone from hawkBit (410): finished without a report, its artifact
+ * removed. */
+void bridge_drop_action(Bridge *b);
+
 /* ---- reports to hawkBit (bridge-report.c) ---- */
 
 /* POSTs @node to @url: TRUE when hawkBit took it (2xx) or has dropped the action (410). */
@@ -88,8 +92,8 @@ void bridge_close_from_result(Bridge *b, GVariant *result);
 /* Sends a closed feedback kept in the state by an earlier attempt. */
 void bridge_retry_closing(Bridge *b);
 
-/* configData when hawkBit asks for it (@requested) or the modem's data changed since the
- * last one sent. */
+/* configData when hawkBit asks for it (@requested), on the first poll after the bridge
+ * starts, or when the modem's data changed since the last one sent. */
 void bridge_send_config_data(Bridge *b, gboolean requested);
 
 /* Feedback on a cancel action. */

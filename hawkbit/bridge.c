@@ -156,22 +156,31 @@ get_object(Bridge *b, const char *url, long *status, JsonParser **parser)
 		g_warning("GET %s: the answer is not a JSON object", url);
 	else if (r.status != 200)
 		g_warning("GET %s: HTTP %ld", url, r.status);
-	/* 429 and 503 may say when to come back (in seconds; the HTTP-date form is not used by
-	 * hawkBit). */
-	b->retry_after_s = 0;
-	if ((r.status == 429 || r.status == 503) && r.retry_after != NULL) {
-		guint64 v;
-
-		if (g_ascii_string_to_unsigned(r.retry_after, 10, 1, MAX_BACKOFF_S, &v, NULL))
-			b->retry_after_s = (guint)v;
-	}
+	/* 429 and 503 may say when to come back; a longer wait than the longest back-off is
+	 * capped to it. */
+	b->retry_after_s = r.status == 429 || r.status == 503
+	                           ? ddi_parse_retry_after(r.retry_after, MAX_BACKOFF_S)
+	                           : 0;
 	ddi_response_clear(&r);
 	return o;
+}
+
+void
+bridge_drop_action(Bridge *b)
+{
+	g_autofree char *name = g_strdup_printf("artifact-%s.pack", b->state->action_id);
+	g_autofree char *path = g_build_filename(b->state_dir, name, NULL);
+
+	g_message("action %s: gone from hawkBit (HTTP 410); dropped", b->state->action_id);
+	(void)g_unlink(path);
+	bridge_state_finish(b->state);
+	(void)bridge_state_save(b->state, NULL);
 }
 
 /* ---- following a job ------------------------------------------------------------------------- */
 
 static void handle_cancel(Bridge *b, const char *href, gboolean running);
+static guint backoff(Bridge *b);
 
 /* Looks at dfotad's Job and LastResult for the followed job: TRUE (and the action closed) when
  * it has ended. A dfotad that has just restarted shows neither for a while (it resumes the job
@@ -210,8 +219,9 @@ check_job(Bridge *b)
 	return TRUE;
 }
 
-/* Polls the controller base while a job runs: only a cancelAction matters then. */
-static void
+/* Polls the controller base while a job runs: only a cancelAction matters then. Returns the
+ * seconds to the next poll (backing off while the server fails). */
+static guint
 poll_during_job(Bridge *b)
 {
 	g_autofree char *url = ddi_controller_url(&b->ddi, NULL);
@@ -220,8 +230,12 @@ poll_during_job(Bridge *b)
 	JsonObject *o = get_object(b, url, &status, &parser);
 	const char *cancel = ddi_link_href(o, "cancelAction");
 
+	if (o == NULL)
+		return backoff(b);
+	b->failures = 0;
 	if (cancel != NULL)
 		handle_cancel(b, cancel, TRUE);
+	return b->poll_s;
 }
 
 /* Follows dfotad's job until its Finished; returns when the action is closed or the bridge
@@ -246,10 +260,11 @@ follow_job(Bridge *b)
 		if (e == NULL) {
 			bridge_note_progress(b, NULL, 0);
 			if (g_get_monotonic_time() >= next_poll) {
-				next_poll =
-				        g_get_monotonic_time() + (gint64)b->poll_s * G_USEC_PER_SEC;
+				guint s = b->poll_s;
+
 				if (!check_job(b))
-					poll_during_job(b);
+					s = poll_during_job(b);
+				next_poll = g_get_monotonic_time() + (gint64)s * G_USEC_PER_SEC;
 			}
 			continue;
 		}
@@ -583,6 +598,8 @@ run_deployment(Bridge *b, const DdiArtifact *a)
 		return;
 	}
 	bridge_note_progress(b, "artifact-download", 0);
+	if (b->state->action_id == NULL)
+		return; /* hawkBit has dropped it */
 	if (!download_artifact(b, a, path, &retry))
 		return;
 	if (cancelled_before_start(b)) {
@@ -619,13 +636,8 @@ handle_deployment(Bridge *b, const char *href)
 
 	o = get_object(b, href, &status, &parser);
 	if (o == NULL) {
-		if (status == 410 && b->state->action_id != NULL &&
-		    b->state->stage == BRIDGE_STAGE_DOWNLOADING) {
-			g_message("action %s: gone from hawkBit (HTTP 410); dropped",
-			          b->state->action_id);
-			bridge_state_finish(b->state);
-			(void)bridge_state_save(b->state, NULL);
-		}
+		if (status == 410 && b->state->action_id != NULL)
+			bridge_drop_action(b);
 		return;
 	}
 	id = ddi_id_member(o);
@@ -877,6 +889,7 @@ bridge_new(BridgeConfig *config, GDBusConnection *bus, const char *state_dir)
 	b->ddi.controller_id = config->controller_id;
 	b->ddi.ca_file = config->ca_file;
 	b->ddi.stop = &b->stop;
+	b->ddi.max_download = MAX_ARTIFACT_BYTES;
 	if (config->target_token != NULL)
 		b->ddi.auth_header =
 		        g_strdup_printf("Authorization: TargetToken %s", config->target_token);
