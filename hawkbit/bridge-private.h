@@ -75,6 +75,17 @@ guint64 bridge_dict_id(GVariant *dict);
  * removed. */
 void bridge_drop_action(Bridge *b);
 
+/* What a failed start call (its D-Bus error name @remote, NULL for a local error such as a
+ * timeout) means for the action. */
+typedef enum {
+	START_NOT_STARTED, /* dfotad said so: try again on a later poll */
+	START_UNKNOWN,     /* no answer: dfotad may have started the job */
+	START_DENIED,      /* the bus refused the bridge: close the action */
+	START_REFUSED,     /* the action cannot run: close it */
+} StartFailure;
+
+StartFailure bridge_classify_start_error(const char *remote);
+
 /* ---- reports to hawkBit (bridge-report.c) ---- */
 
 /* POSTs @node to @url: TRUE when hawkBit took it (2xx) or has dropped the action (410). */

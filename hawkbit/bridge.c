@@ -293,15 +293,8 @@ started_job_id(Bridge *b, guint64 previous)
 	return bridge_dict_id(last) > previous ? bridge_dict_id(last) : 0;
 }
 
-/* What a failed start call means for the action. */
-typedef enum {
-	START_NOT_STARTED, /* dfotad said so: try again on a later poll */
-	START_UNKNOWN,     /* no answer: dfotad may have started the job */
-	START_REFUSED,     /* the action cannot run: close it */
-} StartFailure;
-
-static StartFailure
-classify_start_error(const char *remote)
+StartFailure
+bridge_classify_start_error(const char *remote)
 {
 	if (remote == NULL)
 		return START_UNKNOWN; /* a timeout or a lost connection */
@@ -314,6 +307,9 @@ classify_start_error(const char *remote)
 	    strcmp(remote, "org.freedesktop.DBus.Error.Timeout") == 0 ||
 	    strcmp(remote, "org.freedesktop.DBus.Error.TimedOut") == 0)
 		return START_UNKNOWN;
+	if (strcmp(remote, "org.freedesktop.DBus.Error.AccessDenied") == 0 ||
+	    strcmp(remote, "org.freedesktop.DBus.Error.AuthFailed") == 0)
+		return START_DENIED;
 	return START_REFUSED;
 }
 
@@ -384,7 +380,7 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 		g_autofree char *remote = g_dbus_error_get_remote_error(error);
 
 		g_dbus_error_strip_remote_error(error);
-		switch (classify_start_error(remote)) {
+		switch (bridge_classify_start_error(remote)) {
 		case START_NOT_STARTED:
 			g_message("action %s: %s not possible now (%s: %s); trying again later",
 			          b->state->action_id, method, remote, error->message);
@@ -401,11 +397,11 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 				return FALSE;
 			bridge_note_progress(b, "started", 0);
 			return TRUE;
+		case START_DENIED:
 		case START_REFUSED:
 			break;
 		}
-		if (strcmp(remote, "org.freedesktop.DBus.Error.AccessDenied") == 0 ||
-		    strcmp(remote, "org.freedesktop.DBus.Error.AuthFailed") == 0) {
+		if (bridge_classify_start_error(remote) == START_DENIED) {
 			g_autofree char *msg =
 			        g_strdup_printf("dfotad denied the bridge %s (%s: %s); check the "
 			                        "D-Bus policy for the "

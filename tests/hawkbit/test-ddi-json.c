@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-ddi-json.c: the bridge's reading and writing of hawkBit DDI documents, table-driven:
- * polling sleep, ids, the .pack artifact of a deployment, feedback bodies. */
+ * polling sleep, Retry-After, ids, the .pack artifact of a deployment, feedback bodies, nesting
+ * depth, which links get the token; and the bridge's reading of a failed start call. */
+#include "bridge-private.h"
 #include "ddi-client.h"
 #include "ddi-json.h"
 
@@ -206,6 +208,32 @@ test_same_origin(void)
 	g_assert_true(ddi_same_origin("http://h.example", "http://h.example:80/x"));
 }
 
+/* Only dfotad's own "not now" answers mean a start call did not start the job. */
+static void
+test_start_errors(void)
+{
+	const struct {
+		const char *remote;
+		StartFailure out;
+	} cases[] = {
+		{ "org.dfotad1.Error.Busy", START_NOT_STARTED },
+		{ "org.dfotad1.Error.NotReady", START_NOT_STARTED },
+		{ "org.freedesktop.DBus.Error.ServiceUnknown", START_NOT_STARTED },
+		{ NULL, START_UNKNOWN },
+		{ "org.freedesktop.DBus.Error.NoReply", START_UNKNOWN },
+		{ "org.freedesktop.DBus.Error.Disconnected", START_UNKNOWN },
+		{ "org.freedesktop.DBus.Error.Timeout", START_UNKNOWN },
+		{ "org.freedesktop.DBus.Error.AccessDenied", START_DENIED },
+		{ "org.freedesktop.DBus.Error.AuthFailed", START_DENIED },
+		{ "org.freedesktop.DBus.Error.UnknownMethod", START_REFUSED },
+		{ "org.dfotad1.Error.InvalidArgument", START_REFUSED },
+		{ "org.dfotad1.Error.AccessDenied", START_REFUSED },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
+		g_assert_cmpint(bridge_classify_start_error(cases[i].remote), ==, cases[i].out);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -217,5 +245,6 @@ main(int argc, char **argv)
 	g_test_add_func("/ddi-json/feedback-body", test_feedback_body);
 	g_test_add_func("/ddi-json/too-deep", test_too_deep);
 	g_test_add_func("/ddi-json/same-origin", test_same_origin);
+	g_test_add_func("/ddi-json/start-errors", test_start_errors);
 	return g_test_run();
 }
