@@ -16,8 +16,12 @@
 /* At most one proceeding feedback per this interval (hawkBit keeps at most 1000 per action). */
 #define FEEDBACK_INTERVAL_US (3 * G_USEC_PER_SEC)
 #define DOWNLOAD_ATTEMPTS 5
+/* The largest artifact the bridge downloads (firmware packs are a few MiB). */
+#define MAX_ARTIFACT_BYTES (64 * 1024 * 1024)
 #define BRIDGE_VERSION "0.1.0"
 #define LOST_AFTER_US (180 * G_USEC_PER_SEC)
+/* How long a restarted bridge waits for dfotad before it enters the poll loop. */
+#define RESUME_WAIT_US (30 * G_USEC_PER_SEC)
 
 typedef enum { EV_QUIT, EV_PROGRESS, EV_FINISHED, EV_DAEMON_UP } EventType;
 
@@ -67,6 +71,21 @@ char *bridge_dfotad_string(Bridge *b, const char *iface, const char *name);
 /* "id" of a Job/LastResult dictionary, 0 when absent. */
 guint64 bridge_dict_id(GVariant *dict);
 
+/* The state's action is gone from hawkBit (410): finished without a report, its artifact
+ * removed. */
+void bridge_drop_action(Bridge *b);
+
+/* What a failed start call (its D-Bus error name @remote, NULL for a local error such as a
+ * timeout) means for the action. */
+typedef enum {
+	START_NOT_STARTED, /* dfotad said so: try again on a later poll */
+	START_UNKNOWN,     /* no answer: dfotad may have started the job */
+	START_DENIED,      /* the bus refused the bridge: close the action */
+	START_REFUSED,     /* the action cannot run: close it */
+} StartFailure;
+
+StartFailure bridge_classify_start_error(const char *remote);
+
 /* ---- reports to hawkBit (bridge-report.c) ---- */
 
 /* POSTs @node to @url: TRUE when hawkBit took it (2xx) or has dropped the action (410). */
@@ -84,8 +103,8 @@ void bridge_close_from_result(Bridge *b, GVariant *result);
 /* Sends a closed feedback kept in the state by an earlier attempt. */
 void bridge_retry_closing(Bridge *b);
 
-/* configData when hawkBit asks for it (@requested) or the modem's data changed since the
- * last one sent. */
+/* configData when hawkBit asks for it (@requested), on the first poll after the bridge
+ * starts, or when the modem's data changed since the last one sent. */
 void bridge_send_config_data(Bridge *b, gboolean requested);
 
 /* Feedback on a cancel action. */

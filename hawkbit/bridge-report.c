@@ -47,9 +47,13 @@ send_proceeding(Bridge *b, const char *phase, guint percent)
 	                                             ddi_phase_step(phase), 5, details);
 	g_autofree char *url = action_feedback_url(b, b->action_id);
 
+	gboolean gone = FALSE;
+
 	b->last_feedback_us = g_get_monotonic_time();
 	b->feedback_pending = FALSE;
-	bridge_post_feedback(b, url, node, NULL);
+	bridge_post_feedback(b, url, node, &gone);
+	if (gone && b->state->action_id != NULL && strcmp(b->state->action_id, b->action_id) == 0)
+		bridge_drop_action(b);
 }
 
 /* A phase or percent change: reported now when it is the action's first report or the interval
@@ -166,12 +170,13 @@ bridge_send_config_data(Bridge *b, gboolean requested)
 	g_autofree char *url = NULL;
 	DdiResponse r = { 0 };
 
-	/* Nothing worth reporting until dfotad knows the modem. Sent when hawkBit asks for it
-	 * and, after a first time, whenever the data change. */
+	/* Nothing worth reporting until dfotad knows the modem. Sent when hawkBit asks for it,
+	 * once after the bridge starts (the data may have changed while it was not running),
+	 * and whenever the data change. */
 	if (*model == '\0' || *revision == '\0')
 		return;
 	data_text = g_strdup_printf("%s\n%s\n%s", model, revision, imei);
-	if (!requested && (b->config_sent == NULL || strcmp(b->config_sent, data_text) == 0))
+	if (!requested && b->config_sent != NULL && strcmp(b->config_sent, data_text) == 0)
 		return;
 	json_builder_begin_object(jb);
 	json_builder_set_member_name(jb, "mode");

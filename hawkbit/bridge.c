@@ -156,22 +156,31 @@ get_object(Bridge *b, const char *url, long *status, JsonParser **parser)
 		g_warning("GET %s: the answer is not a JSON object", url);
 	else if (r.status != 200)
 		g_warning("GET %s: HTTP %ld", url, r.status);
-	/* 429 and 503 may say when to come back (in seconds; the HTTP-date form is not used by
-	 * hawkBit). */
-	b->retry_after_s = 0;
-	if ((r.status == 429 || r.status == 503) && r.retry_after != NULL) {
-		guint64 v;
-
-		if (g_ascii_string_to_unsigned(r.retry_after, 10, 1, MAX_BACKOFF_S, &v, NULL))
-			b->retry_after_s = (guint)v;
-	}
+	/* 429 and 503 may say when to come back; a longer wait than the longest back-off is
+	 * capped to it. */
+	b->retry_after_s = r.status == 429 || r.status == 503
+	                           ? ddi_parse_retry_after(r.retry_after, MAX_BACKOFF_S)
+	                           : 0;
 	ddi_response_clear(&r);
 	return o;
+}
+
+void
+bridge_drop_action(Bridge *b)
+{
+	g_autofree char *name = g_strdup_printf("artifact-%s.pack", b->state->action_id);
+	g_autofree char *path = g_build_filename(b->state_dir, name, NULL);
+
+	g_message("action %s: gone from hawkBit (HTTP 410); dropped", b->state->action_id);
+	(void)g_unlink(path);
+	bridge_state_finish(b->state);
+	(void)bridge_state_save(b->state, NULL);
 }
 
 /* ---- following a job ------------------------------------------------------------------------- */
 
 static void handle_cancel(Bridge *b, const char *href, gboolean running);
+static guint backoff(Bridge *b);
 
 /* Looks at dfotad's Job and LastResult for the followed job: TRUE (and the action closed) when
  * it has ended. A dfotad that has just restarted shows neither for a while (it resumes the job
@@ -210,8 +219,9 @@ check_job(Bridge *b)
 	return TRUE;
 }
 
-/* Polls the controller base while a job runs: only a cancelAction matters then. */
-static void
+/* Polls the controller base while a job runs: only a cancelAction matters then. Returns the
+ * seconds to the next poll (backing off while the server fails). */
+static guint
 poll_during_job(Bridge *b)
 {
 	g_autofree char *url = ddi_controller_url(&b->ddi, NULL);
@@ -220,8 +230,12 @@ poll_during_job(Bridge *b)
 	JsonObject *o = get_object(b, url, &status, &parser);
 	const char *cancel = ddi_link_href(o, "cancelAction");
 
+	if (o == NULL)
+		return backoff(b);
+	b->failures = 0;
 	if (cancel != NULL)
 		handle_cancel(b, cancel, TRUE);
+	return b->poll_s;
 }
 
 /* Follows dfotad's job until its Finished; returns when the action is closed or the bridge
@@ -246,10 +260,11 @@ follow_job(Bridge *b)
 		if (e == NULL) {
 			bridge_note_progress(b, NULL, 0);
 			if (g_get_monotonic_time() >= next_poll) {
-				next_poll =
-				        g_get_monotonic_time() + (gint64)b->poll_s * G_USEC_PER_SEC;
+				guint s = b->poll_s;
+
 				if (!check_job(b))
-					poll_during_job(b);
+					s = poll_during_job(b);
+				next_poll = g_get_monotonic_time() + (gint64)s * G_USEC_PER_SEC;
 			}
 			continue;
 		}
@@ -278,21 +293,62 @@ started_job_id(Bridge *b, guint64 previous)
 	return bridge_dict_id(last) > previous ? bridge_dict_id(last) : 0;
 }
 
-/* A D-Bus error that says "try again later" rather than "this action cannot run". */
-static gboolean
-is_transient(const char *remote)
+StartFailure
+bridge_classify_start_error(const char *remote)
 {
-	/* A dfotad without the method will not grow it by waiting. */
-	if (remote != NULL && (strcmp(remote, "org.freedesktop.DBus.Error.UnknownMethod") == 0 ||
-	                       strcmp(remote, "org.freedesktop.DBus.Error.UnknownInterface") == 0))
+	if (remote == NULL)
+		return START_UNKNOWN; /* a timeout or a lost connection */
+	if (strcmp(remote, ERROR_PREFIX "Busy") == 0 ||
+	    strcmp(remote, ERROR_PREFIX "NotReady") == 0 ||
+	    strcmp(remote, "org.freedesktop.DBus.Error.ServiceUnknown") == 0)
+		return START_NOT_STARTED;
+	if (strcmp(remote, "org.freedesktop.DBus.Error.NoReply") == 0 ||
+	    strcmp(remote, "org.freedesktop.DBus.Error.Disconnected") == 0 ||
+	    strcmp(remote, "org.freedesktop.DBus.Error.Timeout") == 0 ||
+	    strcmp(remote, "org.freedesktop.DBus.Error.TimedOut") == 0)
+		return START_UNKNOWN;
+	if (strcmp(remote, "org.freedesktop.DBus.Error.AccessDenied") == 0 ||
+	    strcmp(remote, "org.freedesktop.DBus.Error.AuthFailed") == 0)
+		return START_DENIED;
+	return START_REFUSED;
+}
+
+/* Settles a STARTING stage from dfotad's @job and @last: RUNNING when a job started at or
+ * after the start call exists, DOWNLOADING (start it again) when none did. */
+static void
+settle_starting(Bridge *b, GVariant *job, GVariant *last)
+{
+	BridgeState *s = b->state;
+
+	if (bridge_dict_id(job) > 0 && dict_started(job) >= s->started_us - G_USEC_PER_SEC)
+		s->job_id = bridge_dict_id(job);
+	else if (bridge_dict_id(last) > 0 && dict_started(last) >= s->started_us - G_USEC_PER_SEC)
+		s->job_id = bridge_dict_id(last);
+	s->stage = s->job_id > 0 ? BRIDGE_STAGE_RUNNING : BRIDGE_STAGE_DOWNLOADING;
+	(void)bridge_state_save(s, NULL);
+}
+
+/* A STARTING stage whose start call got no answer: settled when dfotad answers. TRUE when it
+ * is settled (RUNNING or DOWNLOADING), FALSE while dfotad stays silent. */
+static gboolean
+try_settle_starting(Bridge *b)
+{
+	g_autoptr(GVariant) job = bridge_dfotad_property(b, IFACE_FOTA, "Job");
+	g_autoptr(GVariant) last = NULL;
+
+	if (job == NULL)
 		return FALSE;
-	return remote == NULL || strcmp(remote, ERROR_PREFIX "Busy") == 0 ||
-	       strcmp(remote, ERROR_PREFIX "NotReady") == 0 ||
-	       g_str_has_prefix(remote, "org.freedesktop.DBus.Error.");
+	last = bridge_dfotad_property(b, IFACE_FOTA, "LastResult");
+	settle_starting(b, job, last);
+	g_message("action %s: %s", b->state->action_id,
+	          b->state->stage == BRIDGE_STAGE_RUNNING ? "dfotad had started its job"
+	                                                  : "dfotad had not started its job");
+	return TRUE;
 }
 
 /* Calls @method; on success the action is RUNNING with dfotad's job id. FALSE when the call
- * failed for now (the action is tried again on a later poll). */
+ * failed for now (the action is tried again on a later poll). A call without an answer leaves
+ * the action STARTING until dfotad tells whether the job started. */
 static gboolean
 start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 {
@@ -305,6 +361,7 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 
 	b->state->stage = BRIDGE_STAGE_STARTING;
 	b->state->started_us = g_get_real_time();
+	b->state->job_id = 0;
 	if (!bridge_state_save(b->state, &save_error))
 		g_warning("%s", save_error->message);
 	/* Drop what was queued before this job. */
@@ -323,16 +380,36 @@ start_job(Bridge *b, const char *method, GVariant *params, GUnixFDList *fds)
 		g_autofree char *remote = g_dbus_error_get_remote_error(error);
 
 		g_dbus_error_strip_remote_error(error);
-		if (is_transient(remote)) {
+		switch (bridge_classify_start_error(remote)) {
+		case START_NOT_STARTED:
 			g_message("action %s: %s not possible now (%s: %s); trying again later",
-			          b->state->action_id, method, remote != NULL ? remote : "error",
-			          error->message);
+			          b->state->action_id, method, remote, error->message);
 			b->state->stage = BRIDGE_STAGE_DOWNLOADING;
 			if (!bridge_state_save(b->state, &save_error))
 				g_warning("%s", save_error->message);
 			return FALSE;
+		case START_UNKNOWN:
+			g_warning("action %s: %s got no answer (%s: %s); asking dfotad whether the "
+			          "job started",
+			          b->state->action_id, method, remote != NULL ? remote : "error",
+			          error->message);
+			if (!try_settle_starting(b) || b->state->stage != BRIDGE_STAGE_RUNNING)
+				return FALSE;
+			bridge_note_progress(b, "started", 0);
+			return TRUE;
+		case START_DENIED:
+		case START_REFUSED:
+			break;
 		}
-		if (g_str_has_prefix(remote, ERROR_PREFIX)) {
+		if (bridge_classify_start_error(remote) == START_DENIED) {
+			g_autofree char *msg =
+			        g_strdup_printf("dfotad denied the bridge %s (%s: %s); check the "
+			                        "D-Bus policy for the "
+			                        "bridge's user",
+			                        method, remote, error->message);
+
+			bridge_close_failure(b, "AccessDenied", msg);
+		} else if (g_str_has_prefix(remote, ERROR_PREFIX)) {
 			bridge_close_failure(b, remote + strlen(ERROR_PREFIX), error->message);
 		} else {
 			g_autofree char *msg = g_strdup_printf(
@@ -380,6 +457,22 @@ download_artifact(Bridge *b, const DdiArtifact *a, const char *path, gboolean *r
 	GStatBuf st;
 
 	*retry = FALSE;
+	if (a->size > MAX_ARTIFACT_BYTES) {
+		g_autofree char *msg =
+		        g_strdup_printf("artifact %s is %" G_GINT64_FORMAT
+		                        " bytes; the bridge takes at most %d MiB",
+		                        a->filename, a->size, MAX_ARTIFACT_BYTES / (1024 * 1024));
+
+		bridge_close_failure(b, "InvalidArgument", msg);
+		return FALSE;
+	}
+	if (a->sha256 == NULL) {
+		bridge_close_failure(b, "InvalidArgument", "the artifact has no sha256 hash");
+		return FALSE;
+	}
+	if (a->size < 0)
+		g_message("action %s: hawkBit announced no size for %s; relying on its sha256 hash",
+		          b->state->action_id, a->filename);
 	for (guint attempt = 0; attempt < DOWNLOAD_ATTEMPTS; attempt++) {
 		if (g_atomic_int_get(&b->stop))
 			return *retry = TRUE, FALSE;
@@ -402,8 +495,8 @@ download_artifact(Bridge *b, const DdiArtifact *a, const char *path, gboolean *r
 			return *retry = TRUE, FALSE;
 		}
 		/* A missing or forbidden artifact will not appear by retrying. */
-		if (r.status == 404 || r.status == 410 || r.status == 403 || r.status == 401 ||
-		    attempt + 1 == DOWNLOAD_ATTEMPTS) {
+		if (r.too_large || r.status == 404 || r.status == 410 || r.status == 403 ||
+		    r.status == 401 || attempt + 1 == DOWNLOAD_ATTEMPTS) {
 			g_autofree char *msg =
 			        r.status != 0 ? g_strdup_printf("download of %s failed: HTTP %ld",
 			                                        a->filename, r.status)
@@ -501,6 +594,8 @@ run_deployment(Bridge *b, const DdiArtifact *a)
 		return;
 	}
 	bridge_note_progress(b, "artifact-download", 0);
+	if (b->state->action_id == NULL)
+		return; /* hawkBit has dropped it */
 	if (!download_artifact(b, a, path, &retry))
 		return;
 	if (cancelled_before_start(b)) {
@@ -519,7 +614,7 @@ run_deployment(Bridge *b, const DdiArtifact *a)
 		(void)g_unlink(path);
 		follow_job(b);
 	}
-	if (b->state->stage != BRIDGE_STAGE_DOWNLOADING)
+	if (b->state->stage != BRIDGE_STAGE_DOWNLOADING && b->state->stage != BRIDGE_STAGE_STARTING)
 		(void)g_unlink(path);
 }
 
@@ -537,13 +632,8 @@ handle_deployment(Bridge *b, const char *href)
 
 	o = get_object(b, href, &status, &parser);
 	if (o == NULL) {
-		if (status == 410 && b->state->action_id != NULL &&
-		    b->state->stage == BRIDGE_STAGE_DOWNLOADING) {
-			g_message("action %s: gone from hawkBit (HTTP 410); dropped",
-			          b->state->action_id);
-			bridge_state_finish(b->state);
-			(void)bridge_state_save(b->state, NULL);
-		}
+		if (status == 410 && b->state->action_id != NULL)
+			bridge_drop_action(b);
 		return;
 	}
 	id = ddi_id_member(o);
@@ -620,9 +710,16 @@ handle_cancel(Bridge *b, const char *href, gboolean running)
 	                                    "Cancel", NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
 	                                    CALL_TIMEOUT_MS, NULL, &error);
 	if (reply == NULL) {
+		g_autofree char *remote = g_dbus_error_get_remote_error(error);
 		g_autofree char *msg = NULL;
 
 		g_dbus_error_strip_remote_error(error);
+		if (g_strcmp0(remote, ERROR_PREFIX "NotCancellable") != 0) {
+			/* dfotad away, busy or slow: the cancel is asked for again on the next poll. */
+			g_message("cancel of action %s failed for now (%s: %s); trying again",
+			          stop_id, remote != NULL ? remote : "error", error->message);
+			return;
+		}
 		msg = g_strdup_printf("the job is past its cancellable phases: %s", error->message);
 		g_message("cancel of action %s rejected: %s", stop_id, msg);
 		g_hash_table_add(b->cancels_seen, g_strdup(id));
@@ -689,6 +786,13 @@ poll_once(Bridge *b)
 	bridge_send_config_data(b, ddi_link_href(o, "configData") != NULL);
 	if (b->state->stage == BRIDGE_STAGE_CLOSING)
 		return b->poll_s;
+	/* A start call without an answer: never started again before dfotad tells. */
+	if (b->state->stage == BRIDGE_STAGE_STARTING && !try_settle_starting(b))
+		return b->poll_s;
+	if (b->state->stage == BRIDGE_STAGE_RUNNING) {
+		follow_job(b);
+		return b->poll_s;
+	}
 	if ((href = ddi_link_href(o, "cancelAction")) != NULL)
 		handle_cancel(b, href, FALSE);
 	else if ((href = ddi_link_href(o, "deploymentBase")) != NULL)
@@ -703,6 +807,7 @@ resume(Bridge *b)
 	BridgeState *s = b->state;
 	g_autoptr(GVariant) job = NULL;
 	g_autoptr(GVariant) last = NULL;
+	gint64 until;
 
 	if (s->action_id != NULL) {
 		/* The bridge before the restart may have just reported: keep the interval. */
@@ -713,31 +818,31 @@ resume(Bridge *b)
 		bridge_retry_closing(b);
 	if (s->stage != BRIDGE_STAGE_STARTING && s->stage != BRIDGE_STAGE_RUNNING)
 		return;
-	/* Wait for dfotad: it knows what became of the job. */
+	/* Wait a while for dfotad: it knows what became of the job. */
+	until = g_get_monotonic_time() + RESUME_WAIT_US;
 	while (!g_atomic_int_get(&b->stop) &&
 	       (job = bridge_dfotad_property(b, IFACE_FOTA, "Job")) == NULL) {
-		Event *e = next_event(b, 5000);
+		gint64 left = until - g_get_monotonic_time();
+		Event *e;
 
+		if (left <= 0)
+			break;
+		e = next_event(b, MIN(left / 1000 + 1, 5000));
 		if (e != NULL)
 			event_free(e);
 	}
-	if (job == NULL)
+	if (job == NULL) {
+		if (!g_atomic_int_get(&b->stop))
+			g_message(
+			        "action %s: dfotad does not answer yet; the poll loop settles the "
+			        "action once it does",
+			        s->action_id);
 		return;
-	last = bridge_dfotad_property(b, IFACE_FOTA, "LastResult");
-	if (s->stage == BRIDGE_STAGE_STARTING) {
-		/* Did the call reach dfotad before the bridge stopped? */
-		if (bridge_dict_id(job) > 0 && dict_started(job) >= s->started_us - G_USEC_PER_SEC)
-			s->job_id = bridge_dict_id(job);
-		else if (bridge_dict_id(last) > 0 &&
-		         dict_started(last) >= s->started_us - G_USEC_PER_SEC)
-			s->job_id = bridge_dict_id(last);
-		else
-			s->stage =
-			        BRIDGE_STAGE_DOWNLOADING; /* it did not: start it on the next poll */
-		if (s->job_id > 0)
-			s->stage = BRIDGE_STAGE_RUNNING;
-		(void)bridge_state_save(s, NULL);
 	}
+	last = bridge_dfotad_property(b, IFACE_FOTA, "LastResult");
+	/* Did the call reach dfotad before the bridge stopped? */
+	if (s->stage == BRIDGE_STAGE_STARTING)
+		settle_starting(b, job, last);
 	if (s->stage == BRIDGE_STAGE_RUNNING) {
 		g_message("action %s: following dfotad job %" G_GUINT64_FORMAT " after a restart",
 		          s->action_id, s->job_id);
@@ -780,6 +885,7 @@ bridge_new(BridgeConfig *config, GDBusConnection *bus, const char *state_dir)
 	b->ddi.controller_id = config->controller_id;
 	b->ddi.ca_file = config->ca_file;
 	b->ddi.stop = &b->stop;
+	b->ddi.max_download = MAX_ARTIFACT_BYTES;
 	if (config->target_token != NULL)
 		b->ddi.auth_header =
 		        g_strdup_printf("Authorization: TargetToken %s", config->target_token);

@@ -201,3 +201,44 @@ ddi_find_artifact(JsonObject *deployment, DdiArtifact *a, char **why)
 	}
 	return TRUE;
 }
+
+gboolean
+ddi_json_too_deep(const char *text, gsize len, guint max_depth)
+{
+	gboolean in_string = FALSE;
+	guint depth = 0;
+
+	for (gsize i = 0; i < len; i++) {
+		char ch = text[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = FALSE;
+		} else if (ch == '"') {
+			in_string = TRUE;
+		} else if (ch == '[' || ch == '{') {
+			if (++depth > max_depth)
+				return TRUE;
+		} else if ((ch == ']' || ch == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return FALSE;
+}
+
+guint
+ddi_parse_retry_after(const char *s, guint max)
+{
+	gsize len = s != NULL ? strlen(s) : 0;
+	guint64 v = 0;
+
+	if (len == 0 || strspn(s, "0123456789") != len)
+		return 0;
+	/* Digits only: any value too long to read is above @max. */
+	if (len > 18)
+		return max;
+	v = g_ascii_strtoull(s, NULL, 10);
+	return v == 0 ? 0 : (guint)MIN(v, (guint64)max);
+}

@@ -50,4 +50,15 @@ guint ddi_parse_sleep(const char *s);
  * there is none, several, no download link or a malformed sha256. */
 gboolean ddi_find_artifact(JsonObject *deployment, DdiArtifact *a, char **why);
 
+/* Retry-After in seconds (the HTTP-date form is not used by hawkBit), at most @max; 0 when
+ * missing or malformed. */
+guint ddi_parse_retry_after(const char *s, guint max);
+
+/* The deepest nesting of arrays and objects the bridge parses. */
+#define DDI_MAX_DEPTH 64
+
+/* TRUE when @text (@len bytes) nests arrays and objects deeper than @max_depth; brackets in
+ * strings do not count. */
+gboolean ddi_json_too_deep(const char *text, gsize len, guint max_depth);
+
 G_END_DECLS

@@ -19,6 +19,8 @@ listening. The test drives it by rewriting --script (JSON, re-read on every requ
                                "sha256": "...", "size": N,  (optional overrides)
                                "status": 404,               (optional)
                                "cut_once": true,            first GET sends half, then closes
+                               "ignore_range": true,        answer a Range request with 200
+                               "range_416": true,           answer a Range request with 416
                                "bps": 4000}]},              paced delivery
      "cancel": {"id": "8", "stopId": "7"},
      "gone": ["7"],                 actions hawkBit has closed on its own: 410 for them
@@ -287,10 +289,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(404, b"no artifact\n", "text/plain")
         start = 0
         rng = self.headers.get("Range")
+        if art.get("ignore_range"):
+            rng = None
+        if rng and (art.get("range_416") or
+                    (rng.startswith("bytes=") and rng[6:].rstrip("-").isdigit() and
+                     int(rng[6:].rstrip("-")) >= len(data))):
+            return self._send(416, b"", "text/plain", {"Content-Range": "bytes */%d" % len(data)})
         if rng and rng.startswith("bytes=") and rng[6:].rstrip("-").isdigit():
             start = int(rng[6:].rstrip("-"))
-            if start >= len(data):
-                return self._send(416, b"", "text/plain")
         cut = False
         with LOCK:
             if art.get("cut_once") and filename not in self.server.state.cut_done:

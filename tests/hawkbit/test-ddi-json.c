@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* test-ddi-json.c: the bridge's reading and writing of hawkBit DDI documents, table-driven:
- * polling sleep, ids, the .pack artifact of a deployment, feedback bodies. */
+ * polling sleep, Retry-After, ids, the .pack artifact of a deployment, feedback bodies, nesting
+ * depth, which links get the token; and the bridge's reading of a failed start call. */
+#include "bridge-private.h"
+#include "ddi-client.h"
 #include "ddi-json.h"
 
 #include <string.h>
@@ -27,6 +30,21 @@ test_parse_sleep(void)
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
 		g_assert_cmpuint(ddi_parse_sleep(cases[i].in), ==, cases[i].out);
+}
+
+static void
+test_parse_retry_after(void)
+{
+	g_assert_cmpuint(ddi_parse_retry_after("30", 300), ==, 30);
+	g_assert_cmpuint(ddi_parse_retry_after("300", 300), ==, 300);
+	/* Longer than the longest back-off: capped, not ignored. */
+	g_assert_cmpuint(ddi_parse_retry_after("301", 300), ==, 300);
+	g_assert_cmpuint(ddi_parse_retry_after("86400", 300), ==, 300);
+	g_assert_cmpuint(ddi_parse_retry_after("99999999999999999999", 300), ==, 300);
+	g_assert_cmpuint(ddi_parse_retry_after("0", 300), ==, 0);
+	g_assert_cmpuint(ddi_parse_retry_after("", 300), ==, 0);
+	g_assert_cmpuint(ddi_parse_retry_after(NULL, 300), ==, 0);
+	g_assert_cmpuint(ddi_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 300), ==, 0);
 }
 
 static void
@@ -133,13 +151,100 @@ test_feedback_body(void)
 	g_assert_cmpint(ddi_phase_step("artifact-download"), ==, 1);
 }
 
+static gboolean
+too_deep(const char *text, guint max_depth)
+{
+	return ddi_json_too_deep(text, strlen(text), max_depth);
+}
+
+static void
+test_too_deep(void)
+{
+	gsize n = 4 * 1024 * 1024;
+	g_autofree char *deep = g_malloc(n);
+	g_autoptr(GString) ok = g_string_new(NULL);
+	g_autoptr(GString) over = g_string_new(NULL);
+
+	DdiResponse r = { 0 };
+	JsonParser *parser = NULL;
+
+	memset(deep, '[', n);
+	g_assert_true(ddi_json_too_deep(deep, n, DDI_MAX_DEPTH));
+	/* An API answer that deep is refused before the parser sees it. */
+	deep[n - 1] = '\0';
+	r.body = g_steal_pointer(&deep);
+	g_assert_null(ddi_response_object(&r, &parser));
+	g_assert_null(parser);
+	ddi_response_clear(&r);
+	for (guint i = 0; i < DDI_MAX_DEPTH; i++)
+		g_string_append(ok, i % 2 ? "[" : "{\"a\":");
+	g_string_append(ok, "1");
+	for (guint i = DDI_MAX_DEPTH; i > 0; i--)
+		g_string_append(ok, (i - 1) % 2 ? "]" : "}");
+	g_assert_false(ddi_json_too_deep(ok->str, ok->len, DDI_MAX_DEPTH));
+	g_string_append_printf(over, "[%s]", ok->str);
+	g_assert_true(ddi_json_too_deep(over->str, over->len, DDI_MAX_DEPTH));
+	/* Brackets inside strings, also after an escaped quote, do not nest. */
+	g_assert_false(too_deep("{\"a\": \"[[[[[[\\\"[[[[\"}", 2));
+	g_assert_true(too_deep("[[[\"x\"]]]", 2));
+	g_assert_false(too_deep("[[[\"x\"]]]", 3));
+	g_assert_false(too_deep("[][][][]", 1));
+}
+
+static void
+test_same_origin(void)
+{
+	const char *server = "https://hawkbit.example:8443";
+
+	g_assert_true(ddi_same_origin(server, "https://hawkbit.example:8443/DEFAULT/x"));
+	g_assert_true(ddi_same_origin(server, "https://HAWKBIT.example:8443/y"));
+	g_assert_false(ddi_same_origin(server, "https://evil.example:8443/x"));
+	g_assert_false(ddi_same_origin(server, "http://hawkbit.example:8443/x"));
+	g_assert_false(ddi_same_origin(server, "https://hawkbit.example/x"));
+	g_assert_false(ddi_same_origin(server, "https://hawkbit.example:8443@evil.example/x"));
+	g_assert_false(ddi_same_origin(server, "not a url"));
+	g_assert_false(ddi_same_origin(server, NULL));
+	g_assert_true(ddi_same_origin("https://h.example", "https://h.example:443/x"));
+	g_assert_true(ddi_same_origin("http://h.example", "http://h.example:80/x"));
+}
+
+/* Only dfotad's own "not now" answers mean a start call did not start the job. */
+static void
+test_start_errors(void)
+{
+	const struct {
+		const char *remote;
+		StartFailure out;
+	} cases[] = {
+		{ "org.dfotad1.Error.Busy", START_NOT_STARTED },
+		{ "org.dfotad1.Error.NotReady", START_NOT_STARTED },
+		{ "org.freedesktop.DBus.Error.ServiceUnknown", START_NOT_STARTED },
+		{ NULL, START_UNKNOWN },
+		{ "org.freedesktop.DBus.Error.NoReply", START_UNKNOWN },
+		{ "org.freedesktop.DBus.Error.Disconnected", START_UNKNOWN },
+		{ "org.freedesktop.DBus.Error.Timeout", START_UNKNOWN },
+		{ "org.freedesktop.DBus.Error.AccessDenied", START_DENIED },
+		{ "org.freedesktop.DBus.Error.AuthFailed", START_DENIED },
+		{ "org.freedesktop.DBus.Error.UnknownMethod", START_REFUSED },
+		{ "org.dfotad1.Error.InvalidArgument", START_REFUSED },
+		{ "org.dfotad1.Error.AccessDenied", START_REFUSED },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
+		g_assert_cmpint(bridge_classify_start_error(cases[i].remote), ==, cases[i].out);
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/ddi-json/parse-sleep", test_parse_sleep);
 	g_test_add_func("/ddi-json/ids", test_ids);
+	g_test_add_func("/ddi-json/parse-retry-after", test_parse_retry_after);
 	g_test_add_func("/ddi-json/find-artifact", test_find_artifact);
 	g_test_add_func("/ddi-json/feedback-body", test_feedback_body);
+	g_test_add_func("/ddi-json/too-deep", test_too_deep);
+	g_test_add_func("/ddi-json/same-origin", test_same_origin);
+	g_test_add_func("/ddi-json/start-errors", test_start_errors);
 	return g_test_run();
 }

@@ -62,6 +62,20 @@ test_failures(void)
 		g_assert_nonnull(strstr(hb_detail(no_pack, "message"), ".pack"));
 	}
 
+	{
+		g_autoptr(JsonObject) no_hash = NULL;
+		g_autoptr(JsonObject) too_big = NULL;
+		guint fetched = hb_count(b, "GET", "/artifacts/update.pack", NULL);
+
+		/* Without a sha256 hash a host download is not installed. */
+		no_hash = run_failing(b, "45", ", \"sha256\": null", "InvalidArgument");
+		g_assert_nonnull(strstr(hb_detail(no_hash, "message"), "no sha256 hash"));
+		/* Neither is fetched; an artifact announced above the cap is refused. */
+		too_big = run_failing(b, "46", ", \"size\": 100000000", "InvalidArgument");
+		g_assert_nonnull(strstr(hb_detail(too_big, "message"), "64 MiB"));
+		g_assert_cmpuint(hb_count(b, "GET", "/artifacts/update.pack", NULL), ==, fetched);
+	}
+
 	/* None of it reached the module. */
 	harness_round_trip(b->h);
 	hm_assert_no_finished(b->h, since);
@@ -73,7 +87,7 @@ test_failures(void)
 	g_assert_cmpstr(hb_detail(module, "code"), ==, "6505");
 	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
 	hm_assert_failed(result, "FlashWriteFailed");
-	for (guint i = 41; i <= 44; i++) {
+	for (guint i = 41; i <= 46; i++) {
 		g_autofree char *part = g_strdup_printf("/deploymentBase/%u/feedback", i);
 
 		g_assert_cmpuint(hb_count(b, "POST", part, "closed"), ==, 1);

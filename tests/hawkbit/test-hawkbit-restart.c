@@ -218,6 +218,65 @@ test_bridge_killed_downloading(void)
 	g_assert_false(g_file_test(partial, G_FILE_TEST_EXISTS));
 }
 
+/* hawkBit answers a proceeding feedback with 410 while the job runs: the bridge drops the
+ * action (no closed feedback for it, the state finished); dfotad's job itself runs on. */
+static void
+test_gone_while_running(void)
+{
+	/* Slow enough for progress feedback during the job. */
+	static const char *const slower_sim[] = { "--time-scale", "4", NULL };
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ .sim_args = slower_sim }, NULL);
+	g_autofree char *action = hb_action("87", "forced", NULL, NULL);
+	g_autoptr(GVariant) result = NULL;
+	g_autofree char *state = NULL;
+	g_autofree char *state_file = g_build_filename(b->state_dir, "action.state", NULL);
+	guint64 since = harness_mark(b->h);
+	guint feedback, polls;
+
+	hb_script(b, "{\"action\": %s}", action);
+	hb_config(b, NULL);
+	hb_bridge_start(b);
+	g_assert_true(harness_wait_property(b->h, HARNESS_IFACE_FOTA, "Phase",
+	                                    g_variant_new_string("uploading"), HB_WAIT_MS));
+	feedback = hb_count(b, "POST", "/deploymentBase/87/feedback", "proceeding");
+	hb_script(b, "{\"action\": %s, \"gone\": [\"87\"]}", action);
+	/* The next proceeding feedback gets 410. */
+	if (!hb_wait_count(b, "POST", "/deploymentBase/87/feedback", "proceeding", feedback + 1)) {
+		g_test_fail();
+		return;
+	}
+	result = harness_wait_finished(b->h, since, HB_WAIT_MS);
+	hm_assert_succeeded(result);
+	polls = hb_count(b, "GET", "/controller/v1/gw-1", NULL);
+	g_assert_true(hb_wait_count(b, "GET", "/controller/v1/gw-1", NULL, polls + 3));
+	g_assert_cmpuint(hb_count(b, "POST", "/deploymentBase/87/feedback", "closed"), ==, 0);
+	g_assert_true(g_file_get_contents(state_file, &state, NULL, NULL));
+	g_assert_null(strstr(state, "[action]"));
+	g_assert_nonnull(strstr(state, "87"));
+}
+
+/* configData goes out once after every start, also when hawkBit no longer asks for it: the
+ * modem may have changed while the bridge was not running. */
+static void
+test_config_after_restart(void)
+{
+	g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, NULL);
+	guint polls;
+
+	hb_script(b, "{\"config_data\": true}");
+	hb_config(b, NULL);
+	hb_bridge_start(b);
+	g_assert_true(hb_wait_count(b, "PUT", "/configData", NULL, 1));
+	hb_bridge_kill(b);
+	hb_script(b, "{}");
+	hb_bridge_start(b);
+	g_assert_true(hb_wait_count(b, "PUT", "/configData", NULL, 2));
+	/* Only once: later polls send nothing while the data stay the same. */
+	polls = hb_count(b, "GET", "/controller/v1/gw-1", NULL);
+	g_assert_true(hb_wait_count(b, "GET", "/controller/v1/gw-1", NULL, polls + 3));
+	g_assert_cmpuint(hb_count(b, "PUT", "/configData", NULL), ==, 2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,6 +286,8 @@ main(int argc, char **argv)
 	g_test_add_func("/hawkbit/bridge-killed-job-ends", test_bridge_killed_while_server_down);
 	g_test_add_func("/hawkbit/dfotad-restarted", test_dfotad_restarted);
 	g_test_add_func("/hawkbit/action-gone", test_action_gone);
+	g_test_add_func("/hawkbit/config-after-restart", test_config_after_restart);
+	g_test_add_func("/hawkbit/gone-while-running", test_gone_while_running);
 	g_test_add_func("/hawkbit/bridge-killed-downloading", test_bridge_killed_downloading);
 	return g_test_run();
 }

@@ -104,6 +104,33 @@ test_host_download(void)
 	hb_assert_auth(b, TOKEN);
 }
 
+/* A resumed download the server will not serve as a range (it answers 200 with the whole file,
+ * or 416): the file is fetched again from its start, once, and the action succeeds. */
+static void
+test_resume_refused(void)
+{
+	const char *extras[] = { ", \"cut_once\": true, \"ignore_range\": true",
+		                 ", \"cut_once\": true, \"range_416\": true" };
+
+	for (guint i = 0; i < G_N_ELEMENTS(extras); i++) {
+		g_autoptr(Hb) b = hb_new(&(HarnessOptions){ 0 }, TOKEN);
+		g_autofree char *action = hb_action("21", "forced", NULL, extras[i]);
+		g_autoptr(JsonObject) closed = NULL;
+		g_autoptr(JsonObject) again = NULL;
+
+		g_test_message("artifact%s", extras[i]);
+		hb_script(b, "{\"action\": %s}", action);
+		hb_config(b, "target-token=3f2a9c1e\n");
+		hb_bridge_start(b);
+		closed = hb_wait_closed(b, "21");
+		hb_assert_closed_success(closed);
+		/* Cut, refused range, whole file. */
+		g_assert_cmpuint(hb_count(b, "GET", "/artifacts/update.pack", NULL), ==, 3);
+		again = hb_last(b, "GET", "/artifacts/update.pack", NULL);
+		g_assert_null(hb_str(hb_obj(again, "headers"), "Range"));
+	}
+}
+
 /* update "skip" does nothing; a maintenance window "unavailable" waits; once "available" the
  * deployment runs. */
 static void
@@ -266,6 +293,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/hawkbit/host-download", test_host_download);
 	g_test_add_func("/hawkbit/skip-and-window", test_skip_and_window);
+	g_test_add_func("/hawkbit/resume-refused", test_resume_refused);
 	g_test_add_func("/hawkbit/cancel-before-start", test_cancel_before_start);
 	g_test_add_func("/hawkbit/https", test_https);
 	g_test_add_func("/hawkbit/cancel-while-downloading", test_cancel_while_downloading);
