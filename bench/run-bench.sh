@@ -32,6 +32,16 @@ SIM=${DFOTA_SIM:-$BUILD/tests/sim/dfota-sim}
 BENCH=${DFOTA_BENCH:-$BUILD/bench/dfota-bench}
 MINIMAL=${DFOTA_MINIMAL_OWNER:-$BUILD/bench/minimal-owner}
 HTTPD=${DFOTA_HTTPD:-$SRC/tests/httpd.py}
+PYBENCH=$SRC/bench/bench-python-command.py
+# The Python-client variant of item 1 needs PyGObject (python3-gi): the first interpreter
+# that has it (a python3 of a virtualenv or pyenv first in PATH may not).
+PYTHON_GI=${DFOTA_PYTHON_GI:-}
+if [ -z "$PYTHON_GI" ]; then
+	for py in python3 /usr/bin/python3; do
+		if "$py" -c 'import gi' 2>/dev/null; then PYTHON_GI=$py; break; fi
+	done
+fi
+[ -n "$PYTHON_GI" ] || { echo "run-bench.sh: no python3 with PyGObject (python3-gi)" >&2; exit 1; }
 for f in "$DFOTAD" "$SIM" "$BENCH" "$MINIMAL"; do
 	if [ ! -x "$f" ]; then
 		echo "run-bench.sh: $f is missing; build first (meson setup build && ninja -C build)" >&2
@@ -179,6 +189,8 @@ URL="http://127.0.0.1:$(cat "$W/http.port")/package.bin"
 
 M=/org/dfotad1/Modem
 run "1 AT round trip" "$BENCH" rtt --direct "$W/direct.tty" --modem $M/0 -n "$RTT_N"
+run "1p AT round trip, PyGObject client" "$PYTHON_GI" "$PYBENCH" --direct "$W/direct.tty" \
+	--modem $M/0 -n "$RTT_N"
 run "2 throughput" "$BENCH" throughput --direct "$W/direct.tty" --modem $M/0 \
 	--clients 1,8,32 --seconds "$TP_S"
 run "3 URC latency" "$BENCH" urc --control "$W/at.ctl" --modem $M/0 \
