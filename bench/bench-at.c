@@ -16,8 +16,8 @@ static gboolean
 ping(GDBusConnection *conn, GError **error)
 {
 	g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-		conn, BENCH_BUS_NAME, "/", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
-		G_DBUS_CALL_FLAGS_NONE, 5000, NULL, error);
+	        conn, BENCH_BUS_NAME, "/", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+	        G_DBUS_CALL_FLAGS_NONE, 5000, NULL, error);
 
 	return reply != NULL;
 }
@@ -110,19 +110,19 @@ bench_cmd_rtt(int argc, char **argv)
 	g_print("# 1. Command(\"AT\") via dfotad: %s\n", d_cmd);
 	g_print("# 1. AT on the pty directly:  %s\n", d_pty);
 	g_print("# 1. daemon's own share at the median: %.1f us\n",
-		s_cmd.median - s_ping.median - s_pty.median);
+	        s_cmd.median - s_ping.median - s_pty.median);
 	base_med = s_ping.median + s_pty.median;
 	base_p99 = s_ping.p99 + s_pty.p99;
 	m = g_strdup_printf("%.1f us", s_cmd.median);
 	b = g_strdup_printf("%.1f + %.1f us", s_ping.median, s_pty.median);
 	bench_row("1. AT round trip, median", m, b, s_cmd.median / base_med, "<= 1.3",
-		  s_cmd.median / base_med <= 1.3);
+	          s_cmd.median / base_med <= 1.3);
 	g_free(m);
 	g_free(b);
 	m = g_strdup_printf("%.1f us", s_cmd.p99);
 	b = g_strdup_printf("%.1f + %.1f us", s_ping.p99, s_pty.p99);
 	bench_row("1. AT round trip, p99", m, b, s_cmd.p99 / base_p99, "<= 1.5",
-		  s_cmd.p99 / base_p99 <= 1.5);
+	          s_cmd.p99 / base_p99 <= 1.5);
 	return 0;
 }
 
@@ -136,7 +136,8 @@ bench_cmd_client(int argc, char **argv)
 	gboolean use_ping = FALSE;
 	GOptionEntry entries[] = {
 		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
-		{ "ping", 0, 0, G_OPTION_ARG_NONE, &use_ping, "Peer.Ping instead of Command", NULL },
+		{ "ping", 0, 0, G_OPTION_ARG_NONE, &use_ping, "Peer.Ping instead of Command",
+		  NULL },
 		{ "start", 0, 0, G_OPTION_ARG_DOUBLE, &start, "CLOCK_MONOTONIC us", "T" },
 		{ "end", 0, 0, G_OPTION_ARG_DOUBLE, &end, "CLOCK_MONOTONIC us", "T" },
 		{ NULL }
@@ -197,7 +198,7 @@ direct_rate(const char *path, double seconds, GError **error)
 
 static double
 clients_rate(const char *modem, gboolean use_ping, guint clients, double seconds, guint *failed,
-	     GError **error)
+             GError **error)
 {
 	g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func(g_object_unref);
 	g_autofree char *self = g_file_read_link("/proc/self/exe", error);
@@ -213,8 +214,8 @@ clients_rate(const char *modem, gboolean use_ping, guint clients, double seconds
 	*failed = 0;
 	for (guint i = 0; i < clients; i++) {
 		GSubprocess *p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, error, self,
-						  "client", "--modem", modem, "--start", s_start,
-						  "--end", s_end, use_ping ? "--ping" : NULL, NULL);
+		                                  "client", "--modem", modem, "--start", s_start,
+		                                  "--end", s_end, use_ping ? "--ping" : NULL, NULL);
 		if (!p)
 			return -1;
 		g_ptr_array_add(procs, p);
@@ -245,7 +246,11 @@ bench_cmd_throughput(int argc, char **argv)
 {
 	g_autofree char *direct = NULL, *modem = NULL, *clients = NULL;
 	double seconds = 3;
+	gboolean paced = FALSE;
 	GOptionEntry entries[] = {
+		{ "paced", 0, 0, G_OPTION_ARG_NONE, &paced,
+		  "the simulators pace the line (--baud): daemon vs direct rate is the target",
+		  NULL },
 		{ "direct", 0, 0, G_OPTION_ARG_FILENAME, &direct, "pty of the direct sim", "PATH" },
 		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
 		{ "clients", 0, 0, G_OPTION_ARG_STRING, &clients, "e.g. 1,8,32", "LIST" },
@@ -272,11 +277,12 @@ bench_cmd_throughput(int argc, char **argv)
 		g_printerr("dfota-bench throughput: %s\n", error->message);
 		return 1;
 	}
-	g_print("# 2. direct pty: %.0f commands/s\n", base);
+	g_print("# 2. direct pty%s: %.0f commands/s\n", paced ? " (paced)" : "", base);
 	for (guint i = 0; counts[i]; i++) {
 		guint n = (guint)atoi(counts[i]), failed = 0;
-		g_autofree char *item = g_strdup_printf("2. throughput, %u client%s", n,
-							n == 1 ? "" : "s");
+		g_autofree char *item =
+		        g_strdup_printf("2. throughput%s, %u client%s", paced ? " paced" : "", n,
+		                        n == 1 ? "" : "s");
 		g_autofree char *m = NULL, *b = g_strdup_printf("%.0f cmd/s direct", base);
 		g_autofree char *pitem = NULL, *pm = NULL;
 		double rate, prate;
@@ -291,12 +297,19 @@ bench_cmd_throughput(int argc, char **argv)
 			return 1;
 		}
 		if (failed)
-			g_print("# 2. %u clients: %u commands failed (Busy: queue bound)\n", n, failed);
+			g_print("# 2. %u clients: %u commands failed (Busy: queue bound)\n", n,
+			        failed);
 		m = g_strdup_printf("%.0f cmd/s", rate);
-		bench_row(item, m, b, rate / base, n == 8 ? ">= 0.8" : NULL, rate / base >= 0.8);
-		pitem = g_strdup_printf("2. ... vs Peer.Ping rate, %u client%s", n, n == 1 ? "" : "s");
+		/* Paced, the line is the bottleneck and the daemon must keep it busy; unpaced, the
+		 * honest ceiling is what the same clients reach with a call the daemon's code never
+		 * sees (a serial line has no concurrency, a D-Bus round trip costs CPU). */
+		bench_row(item, m, b, rate / base, paced && n == 8 ? ">= 0.95" : NULL,
+		          rate / base >= 0.95);
+		pitem = g_strdup_printf("2. ...%s vs Peer.Ping rate, %u client%s",
+		                        paced ? " paced" : "", n, n == 1 ? "" : "s");
 		pm = g_strdup_printf("%.0f ping/s", prate);
-		bench_row(pitem, m, pm, rate / prate, NULL, FALSE);
+		bench_row(pitem, m, pm, rate / prate, !paced && n == 8 ? ">= 0.8" : NULL,
+		          rate / prate >= 0.8);
 	}
 	return 0;
 }

@@ -176,6 +176,10 @@ done
 # Memory under concurrent uploads: an unpaced line, room in UFS for every file.
 start_sim mem --flow rtscts --ack-turnaround 0 --time-scale 0.01 --ufs-size 83886080
 printf '\n[modem mem]\nport=%s\nflow=rtscts\n' "$W/mem.tty" >> "$W/dfotad.conf"
+# Many clients on a line paced at 115200 baud, against a direct twin paced alike.
+start_sim paced --baud 115200 --ack-turnaround 0 --time-scale 0.01
+start_sim pdirect --baud 115200 --ack-turnaround 0 --time-scale 0.01
+printf '\n[modem paced]\nport=%s\nbaud=115200\n' "$W/paced.tty" >> "$W/dfotad.conf"
 mkdir -p "$W/state" "$W/www"
 "$DFOTAD" --session --config "$W/dfotad.conf" --state-dir "$W/state" > "$W/dfotad.log" 2>&1 &
 PIDS+=($!)
@@ -209,6 +213,8 @@ for baud in 115200 921600; do
 done
 run "4 upload memory" "$BENCH" upload --modem $M/$i --flow rtscts --baud 921600 \
 	--kib "$MEM_KIB" --concurrent "$MEM_N"
+run "2 throughput, paced line" "$BENCH" throughput --paced --direct "$W/pdirect.tty" \
+	--modem $M/$((i + 1)) --clients 1,8 --seconds "$TP_S"
 run "5 host download" "$BENCH" fetch --modem $M/0 --side $M/1 --url "$URL" -n "$FETCH_N"
 
 echo
