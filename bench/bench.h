@@ -32,7 +32,7 @@ char *bench_stats_describe(const BenchStats *s, const char *unit);
 /* One row of the result table. @target: e.g. "<= 1.3", NULL for an informational row;
  * @met: the verdict. */
 void bench_row(const char *item, const char *measured, const char *baseline, double ratio,
-	       const char *target, gboolean met);
+               const char *target, gboolean met);
 
 /* A bus connection of its own (not the shared singleton), to the session bus address. */
 GDBusConnection *bench_bus_new(GError **error);
@@ -40,11 +40,11 @@ GDBusConnection *bench_bus_new(GError **error);
 /* Waits (main context iterations, deadline) until the Modem object at @path on @conn has
  * State @state. FALSE with a message on timeout. */
 gboolean bench_wait_modem_state(GDBusConnection *conn, const char *path, const char *state,
-				double timeout_s, GError **error);
+                                double timeout_s, GError **error);
 
 /* Modem.Command synchronously; returns FALSE and sets @error on a D-Bus error. */
 gboolean bench_command(GDBusConnection *conn, const char *path, const char *command,
-		       GError **error);
+                       GError **error);
 
 /* The host side of a simulator's pty: opened raw, blocking with poll deadlines. */
 int bench_pty_open(const char *path, GError **error);
@@ -62,6 +62,8 @@ int bench_cmd_urc(int argc, char **argv);
 int bench_cmd_upload(int argc, char **argv);
 int bench_cmd_fetch(int argc, char **argv);
 int bench_cmd_idle(int argc, char **argv);
+int bench_cmd_scale_modems(int argc, char **argv);
+int bench_cmd_scale_jobs(int argc, char **argv);
 
 /* Parses GOptionEntry options for a subcommand; prints the error and returns FALSE. */
 gboolean bench_parse(const char *name, GOptionEntry *entries, int *argc, char ***argv);
