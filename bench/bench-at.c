@@ -247,7 +247,11 @@ bench_cmd_throughput(int argc, char **argv)
 {
 	g_autofree char *direct = NULL, *modem = NULL, *clients = NULL;
 	double seconds = 3;
+	gboolean paced = FALSE;
 	GOptionEntry entries[] = {
+		{ "paced", 0, 0, G_OPTION_ARG_NONE, &paced,
+		  "the simulators pace the line (--baud): daemon vs direct rate is the target",
+		  NULL },
 		{ "direct", 0, 0, G_OPTION_ARG_FILENAME, &direct, "pty of the direct sim", "PATH" },
 		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
 		{ "clients", 0, 0, G_OPTION_ARG_STRING, &clients, "e.g. 1,8,32", "LIST" },
@@ -274,11 +278,12 @@ bench_cmd_throughput(int argc, char **argv)
 		g_printerr("dfota-bench throughput: %s\n", error->message);
 		return 1;
 	}
-	g_print("# 2. direct pty: %.0f commands/s\n", base);
+	g_print("# 2. direct pty%s: %.0f commands/s\n", paced ? " (paced)" : "", base);
 	for (guint i = 0; counts[i]; i++) {
 		guint n = (guint)atoi(counts[i]), failed = 0;
 		g_autofree char *item =
-		        g_strdup_printf("2. throughput, %u client%s", n, n == 1 ? "" : "s");
+		        g_strdup_printf("2. throughput%s, %u client%s", paced ? " paced" : "", n,
+		                        n == 1 ? "" : "s");
 		g_autofree char *m = NULL, *b = g_strdup_printf("%.0f cmd/s direct", base);
 		g_autofree char *pitem = NULL, *pm = NULL;
 		double rate, prate;
@@ -296,11 +301,16 @@ bench_cmd_throughput(int argc, char **argv)
 			g_print("# 2. %u clients: %u commands failed (Busy: queue bound)\n", n,
 			        failed);
 		m = g_strdup_printf("%.0f cmd/s", rate);
-		bench_row(item, m, b, rate / base, n == 8 ? ">= 0.8" : NULL, rate / base >= 0.8);
-		pitem = g_strdup_printf("2. ... vs Peer.Ping rate, %u client%s", n,
-		                        n == 1 ? "" : "s");
+		/* Paced, the line is the bottleneck and the daemon must keep it busy; unpaced, the
+		 * honest ceiling is what the same clients reach with a call the daemon's code never
+		 * sees (a serial line has no concurrency, a D-Bus round trip costs CPU). */
+		bench_row(item, m, b, rate / base, paced && n == 8 ? ">= 0.95" : NULL,
+		          rate / base >= 0.95);
+		pitem = g_strdup_printf("2. ...%s vs Peer.Ping rate, %u client%s",
+		                        paced ? " paced" : "", n, n == 1 ? "" : "s");
 		pm = g_strdup_printf("%.0f ping/s", prate);
-		bench_row(pitem, m, pm, rate / prate, NULL, FALSE);
+		bench_row(pitem, m, pm, rate / prate, !paced && n == 8 ? ">= 0.8" : NULL,
+		          rate / prate >= 0.8);
 	}
 	return 0;
 }

@@ -17,6 +17,8 @@ static const struct {
 	{ "upload", bench_cmd_upload, "4. Files.Upload vs the protocol bound" },
 	{ "fetch", bench_cmd_fetch, "5. UpgradeViaHost fetch vs curl; Command meanwhile" },
 	{ "idle", bench_cmd_idle, "6./7. idle cost and startup vs minimal-owner" },
+	{ "scale-modems", bench_cmd_scale_modems, "8. 1..N modems on one daemon" },
+	{ "scale-jobs", bench_cmd_scale_jobs, "8. jobs in a row: time, RSS, state size" },
 };
 
 int

@@ -64,6 +64,8 @@ int bench_cmd_urc(int argc, char **argv);
 int bench_cmd_upload(int argc, char **argv);
 int bench_cmd_fetch(int argc, char **argv);
 int bench_cmd_idle(int argc, char **argv);
+int bench_cmd_scale_modems(int argc, char **argv);
+int bench_cmd_scale_jobs(int argc, char **argv);
 
 /* Parses GOptionEntry options for a subcommand; prints the error and returns FALSE. */
 gboolean bench_parse(const char *name, GOptionEntry *entries, int *argc, char ***argv);

@@ -33,6 +33,16 @@ SIM=${DFOTA_SIM:-$BUILD/tests/sim/dfota-sim}
 BENCH=${DFOTA_BENCH:-$BUILD/bench/dfota-bench}
 MINIMAL=${DFOTA_MINIMAL_OWNER:-$BUILD/bench/minimal-owner}
 HTTPD=${DFOTA_HTTPD:-$SRC/tests/httpd.py}
+PYBENCH=$SRC/bench/bench-python-command.py
+# The Python-client variant of item 1 needs PyGObject (python3-gi): the first interpreter
+# that has it (a python3 of a virtualenv or pyenv first in PATH may not).
+PYTHON_GI=${DFOTA_PYTHON_GI:-}
+if [ -z "$PYTHON_GI" ]; then
+	for py in python3 /usr/bin/python3; do
+		if "$py" -c 'import gi' 2>/dev/null; then PYTHON_GI=$py; break; fi
+	done
+fi
+[ -n "$PYTHON_GI" ] || { echo "run-bench.sh: no python3 with PyGObject (python3-gi)" >&2; exit 1; }
 for f in "$DFOTAD" "$SIM" "$BENCH" "$MINIMAL"; do
 	if [ ! -x "$f" ]; then
 		echo "run-bench.sh: $f is missing; build first (meson setup build && ninja -C build)" >&2
@@ -43,9 +53,11 @@ done
 if [ $SMOKE = 1 ]; then
 	IDLE_SECONDS=${IDLE_SECONDS:-3}; RUNS=2; RTT_N=50; TP_S=0.5; URC_N=20
 	UPL_KIB=2; UPL_REPEAT=1; FETCH_N=1; MEM_N=4; MEM_KIB=1024
+	SCALE_COUNTS=1,4; SCALE_S=0.5; JOBS_N=20
 else
 	IDLE_SECONDS=${IDLE_SECONDS:-30}; RUNS=5; RTT_N=3000; TP_S=3; URC_N=1000
 	UPL_KIB=64; UPL_REPEAT=3; FETCH_N=5; MEM_N=16; MEM_KIB=4096
+	SCALE_COUNTS=1,4,16; SCALE_S=3; JOBS_N=1000
 fi
 
 W=$(mktemp -d /tmp/dfota-bench.XXXXXX)
@@ -138,6 +150,11 @@ run "6/7 startup and idle" "$BENCH" idle --daemon "$DFOTAD" --minimal "$MINIMAL"
 	--port "$W/idle.tty" --sim-log "$W/idle.sim" --direct "$W/direct.tty" \
 	--state-dir "$W/state-idle" --seconds "$IDLE_SECONDS" --runs "$RUNS"
 
+# ---- 8, modems: one daemon per count (dfota-bench starts and stops them and their sims) ----
+mkdir -p "$W/scale"
+run "8 scale: modems" "$BENCH" scale-modems --daemon "$DFOTAD" --sim "$SIM" --dir "$W/scale" \
+	--counts "$SCALE_COUNTS" --seconds "$SCALE_S"
+
 # ---- the daemon for 1-5: modems in configuration order = object paths ----
 UPLOADS=(115200:0 115200:5 115200:20 921600:0 921600:5 921600:20)
 cat > "$W/dfotad.conf" <<EOF
@@ -167,12 +184,18 @@ done
 # Memory under concurrent uploads: an unpaced line, room in UFS for every file.
 start_sim mem --flow rtscts --ack-turnaround 0 --time-scale 0.01 --ufs-size 83886080
 printf '\n[modem mem]\nport=%s\nflow=rtscts\n' "$W/mem.tty" >> "$W/dfotad.conf"
+# Many clients on a line paced at 115200 baud, against a direct twin paced alike.
+start_sim paced --baud 115200 --ack-turnaround 0 --time-scale 0.01
+start_sim pdirect --baud 115200 --ack-turnaround 0 --time-scale 0.01
+printf '\n[modem paced]\nport=%s\nbaud=115200\n' "$W/paced.tty" >> "$W/dfotad.conf"
 mkdir -p "$W/state" "$W/www"
 "$DFOTAD" --session --config "$W/dfotad.conf" --state-dir "$W/state" > "$W/dfotad.log" 2>&1 &
 PIDS+=($!)
+DFOTAD_PID=$!
 "$MINIMAL" --name org.dfotad1.BenchEmitter --fifo "$W/emit.fifo" > "$W/emitter.log" 2>&1 &
 PIDS+=($!)
 head -c 1048576 /dev/urandom > "$W/www/package.bin"
+head -c 4096 /dev/urandom > "$W/www/small.bin"
 python3 "$HTTPD" --root "$W/www" --port-file "$W/http.port" 2> "$W/httpd.log" &
 PIDS+=($!)
 wait_for "[ -s '$W/http.port' ]" "httpd"
@@ -180,6 +203,8 @@ URL="http://127.0.0.1:$(cat "$W/http.port")/package.bin"
 
 M=/org/dfotad1/Modem
 run "1 AT round trip" "$BENCH" rtt --direct "$W/direct.tty" --modem $M/0 -n "$RTT_N"
+run "1p AT round trip, PyGObject client" "$PYTHON_GI" "$PYBENCH" --direct "$W/direct.tty" \
+	--modem $M/0 -n "$RTT_N"
 run "2 throughput" "$BENCH" throughput --direct "$W/direct.tty" --modem $M/0 \
 	--clients 1,8,32 --seconds "$TP_S"
 run "3 URC latency" "$BENCH" urc --control "$W/at.ctl" --modem $M/0 \
@@ -198,7 +223,12 @@ for baud in 115200 921600; do
 done
 run "4 upload memory" "$BENCH" upload --modem $M/$i --flow rtscts --baud 921600 \
 	--kib "$MEM_KIB" --concurrent "$MEM_N"
+run "2 throughput, paced line" "$BENCH" throughput --paced --direct "$W/pdirect.tty" \
+	--modem $M/$((i + 1)) --clients 1,8 --seconds "$TP_S"
 run "5 host download" "$BENCH" fetch --modem $M/0 --side $M/1 --url "$URL" -n "$FETCH_N"
+# ---- 8, jobs in a row: after every other use of this daemon ----
+run "8 scale: jobs in a row" "$BENCH" scale-jobs --modem $M/1 --pid "$DFOTAD_PID" \
+	--state-dir "$W/state" --url "${URL%/*}/small.bin" -n "$JOBS_N"
 
 echo
 echo "dfotad benchmarks ($([ $SMOKE = 1 ] && echo smoke || echo full) run): $(nproc) CPUs," \

@@ -12,7 +12,7 @@ packages=(
 	dbus-daemon python3 curl openssl ca-certificates
 	systemd libxml2-utils groff-base
 	clang libclang-rt-14-dev clang-format valgrind
-	python3-prometheus-client
+	python3-prometheus-client python3-gi
 	cockpit-ws cockpit-bridge chromium chromium-driver python3-selenium
 )
 missing=()

@@ -22,6 +22,7 @@
 #include "at-parse.h"
 #include "dfota-error.h"
 #include "dfota-line-reader.h"
+#include "dfota-log.h"
 #include "dfota-redact.h"
 
 /* Once unresponsive, the quiet between probes. It must exceed the module's AT+QFUPL
@@ -202,7 +203,7 @@ write_command(DfotaAtChannel *self, Command *cmd)
 	g_autofree char *wire = g_strconcat(cmd->text, "\r", NULL);
 
 	self->current = cmd;
-	g_debug("--> %s", cmd->shown);
+	dfota_debug("--> %s", cmd->shown);
 	if (!write_or_lose(self, wire, strlen(wire)))
 		return;
 	self->commands_written++;
@@ -353,6 +354,20 @@ has_expected_prefix(const Command *cmd, const char *line)
 	return FALSE;
 }
 
+/* Logs @what and @line at debug level, with URLs redacted (the module echoes what it is
+ * sent, URLs included); nothing is built when debug messages are not shown. */
+static void
+debug_line(const char *what, const char *line)
+{
+	static int cache = -1;
+	g_autofree char *shown = NULL;
+
+	if (G_LIKELY(!dfota_log_debug_on(G_LOG_DOMAIN, &cache)))
+		return;
+	shown = dfota_text_redact_urls(line);
+	g_debug("%s%s", what, shown);
+}
+
 static void
 handle_line(DfotaAtChannel *self, const char *line)
 {
@@ -360,20 +375,18 @@ handle_line(DfotaAtChannel *self, const char *line)
 	g_autofree char *trimmed = g_strstrip(g_strdup(line));
 	DfotaAtFinal final;
 	int code = -1;
-	/* The module echoes what it is sent, URLs included. */
-	g_autofree char *shown = dfota_text_redact_urls(line);
 
-	g_debug("<-- %s", shown);
+	debug_line("<-- ", line);
 	if (self->state == STATE_QUIET) {
 		if (is_urc_line(self, line))
 			dispatch_urc(self, line);
 		else
-			g_debug("Discarding late line after a timeout: %s", shown);
+			debug_line("Discarding late line after a timeout: ", line);
 		return;
 	}
 	if (cmd == NULL) {
 		if (g_ascii_strncasecmp(trimmed, "AT", 2) == 0) {
-			g_debug("Dropping stray echo: %s", shown);
+			debug_line("Dropping stray echo: ", line);
 			return;
 		}
 		dispatch_urc(self, line);
@@ -560,6 +573,8 @@ void
 enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable, GAsyncReadyCallback callback,
         gpointer user_data, gpointer tag)
 {
+	gboolean at_once;
+
 	/* GTask defers any return made in the iteration that created it, so the errors below
 	 * reach the callback from the main loop, never from inside this call. */
 	cmd->task = g_task_new(self, cancellable, callback, user_data);
@@ -586,17 +601,19 @@ enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable, GAsyncRea
 		command_free(cmd);
 		return;
 	}
-	if (cancellable) {
+	/* An idle channel writes at once: a main-loop round less per command. Only bytes go
+	 * out here; the command's task completes later, never inside this call. Written, a
+	 * command runs to its end, so only one that waits watches its cancellable. */
+	at_once = self->state == STATE_RUNNING && !self->current && !self->kick_source &&
+	          !self->asleep && g_queue_is_empty(&self->queue);
+	if (cancellable && !at_once) {
 		cmd->cancel_source = g_cancellable_source_new(cancellable);
 		g_source_set_callback(cmd->cancel_source, G_SOURCE_FUNC(on_cancelled_while_queued),
 		                      cmd, NULL);
 		g_source_attach(cmd->cancel_source, self->context);
 	}
 	g_queue_push_tail(&self->queue, cmd);
-	/* An idle channel writes at once: a main-loop round less per command. Only bytes go
-	 * out here; the command's task completes later, never inside this call. */
-	if (self->state == STATE_RUNNING && !self->current && !self->kick_source &&
-	    g_queue_get_length(&self->queue) == 1)
+	if (at_once)
 		on_kick(self);
 	else
 		schedule_next(self);

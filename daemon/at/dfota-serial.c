@@ -27,6 +27,7 @@ struct _DfotaSerial {
 	GSource *out_source;
 	GByteArray *out; /* bytes not yet taken by the kernel, from out_off on */
 	gsize out_off;
+	guint64 written; /* bytes accepted by dfota_serial_write() */
 };
 
 enum { SIGNAL_DATA, SIGNAL_DRAINED, SIGNAL_LOST, N_SIGNALS };
@@ -218,6 +219,7 @@ dfota_serial_write(DfotaSerial *self, const void *data, gsize len, GError **erro
 	}
 	if (len == 0)
 		return TRUE;
+	self->written += len;
 	/* With nothing queued, hand the bytes to the kernel at once: a command should not wait a
 	 * main-loop round for a writable fd it almost always has. Whatever the kernel does not
 	 * take (or an error) is left to the writable source, so "drained" and any loss are still
@@ -240,6 +242,13 @@ dfota_serial_write(DfotaSerial *self, const void *data, gsize len, GError **erro
 		g_source_attach(self->out_source, self->context);
 	}
 	return TRUE;
+}
+
+guint64
+dfota_serial_get_written(DfotaSerial *self)
+{
+	g_return_val_if_fail(DFOTA_IS_SERIAL(self), 0);
+	return self->written;
 }
 
 gsize

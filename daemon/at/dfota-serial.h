@@ -27,6 +27,9 @@ gboolean dfota_serial_write(DfotaSerial *self, const void *data, gsize len, GErr
 
 /* Bytes queued and not yet handed to the kernel. */
 gsize dfota_serial_get_pending(DfotaSerial *self);
+/* Bytes accepted by dfota_serial_write() since the port was opened (taken by the kernel or
+ * queued). */
+guint64 dfota_serial_get_written(DfotaSerial *self);
 
 const char *dfota_serial_get_path(DfotaSerial *self);
 guint dfota_serial_get_baud(DfotaSerial *self);

@@ -47,13 +47,35 @@ dfota_log_job(GLogLevelFlags level, const char *modem, guint64 job, const char *
 	g_log_structured_array(level, fields, n);
 }
 
+gboolean
+dfota_log_debug_on(const char *domain, int *cache)
+{
+	int on;
+
+	if (g_log_get_debug_enabled())
+		return TRUE;
+	on = g_atomic_int_get(cache);
+	if (on < 0) {
+		on = !g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, domain);
+		g_atomic_int_set(cache, on);
+	}
+	return on == 1;
+}
+
 GLogWriterOutput
 dfota_log_writer_redacting(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
                            gpointer user_data)
 {
 	g_autofree GLogField *copy = NULL;
 	g_autofree char *shown = NULL;
+	const char *domain = NULL;
 
+	for (gsize i = 0; i < n_fields; i++)
+		if (strcmp(fields[i].key, "GLIB_DOMAIN") == 0 && fields[i].length < 0)
+			domain = fields[i].value;
+	/* what the default writer drops needs no redaction */
+	if (g_log_writer_default_would_drop(level, domain))
+		return G_LOG_WRITER_HANDLED;
 	for (gsize i = 0; i < n_fields; i++) {
 		g_autofree char *message = NULL;
 

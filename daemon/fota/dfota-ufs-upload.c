@@ -262,8 +262,11 @@ on_upl_raw(DfotaAtChannel *channel, const guint8 *data, gsize len, gpointer user
 	while (n < len && data[n] == 'A' && u->acks < blocks && u->acks * UFS_BLOCK < u->sent) {
 		n++;
 		u->acks++;
-		report_upload_progress(u, MIN((guint64)u->acks * UFS_BLOCK, size));
+		/* The next block goes out first: the module waits for it, while the progress
+		 * report (a property, a signal, the journal's side file for a job) and the stall
+		 * watch can wait for the bytes to be on their way. */
 		send_next_block(u);
+		report_upload_progress(u, MIN((guint64)u->acks * UFS_BLOCK, size));
 		watch_stall(u);
 	}
 	return n;

@@ -167,6 +167,50 @@ test_story_reaches_journal(void)
 		                   dropped->str);
 }
 
+static guint evaluated;
+
+static const char *
+count_evaluation(void)
+{
+	evaluated++;
+	return "line";
+}
+
+/* dfota_debug() builds its message only when a debug message would be shown: the AT trace is
+ * not formatted, redacted and handed to a writer that drops it, once per line. */
+static void
+test_debug_gate(void)
+{
+	int cache_at = -1, cache_other = -1;
+
+	g_unsetenv("G_MESSAGES_DEBUG");
+	g_log_set_debug_enabled(FALSE);
+	g_ptr_array_set_size(records, 0);
+	evaluated = 0;
+	dfota_debug("<-- %s", count_evaluation());
+	g_assert_cmpuint(evaluated, ==, 0);
+	g_assert_cmpuint(records->len, ==, 0);
+
+	/* --verbose */
+	g_log_set_debug_enabled(TRUE);
+	dfota_debug("<-- %s", count_evaluation());
+	g_assert_cmpuint(evaluated, ==, 1);
+	g_assert_cmpuint(records->len, ==, 1);
+	g_assert_cmpstr(field(last_record(), "MESSAGE"), ==, "<-- line");
+	g_assert_cmpstr(field(last_record(), "PRIORITY"), ==, "7");
+	g_log_set_debug_enabled(FALSE);
+
+	/* G_MESSAGES_DEBUG names domains; the answer is kept per cache */
+	g_setenv("G_MESSAGES_DEBUG", "dfota-at", TRUE);
+	g_assert_true(dfota_log_debug_on("dfota-at", &cache_at));
+	g_assert_false(dfota_log_debug_on("dfota-fota", &cache_other));
+	g_unsetenv("G_MESSAGES_DEBUG");
+	g_assert_true(dfota_log_debug_on("dfota-at", &cache_at));
+	g_log_set_debug_enabled(TRUE);
+	g_assert_true(dfota_log_debug_on("dfota-fota", &cache_other));
+	g_log_set_debug_enabled(FALSE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -177,6 +221,7 @@ main(int argc, char **argv)
 	g_log_set_writer_func(recording_writer, NULL, NULL);
 	g_test_add_func("/journal/fields", test_fields);
 	g_test_add_func("/journal/story-reaches-journal", test_story_reaches_journal);
+	g_test_add_func("/journal/debug-gate", test_debug_gate);
 	status = g_test_run();
 	g_ptr_array_unref(records);
 	return status;

@@ -358,6 +358,8 @@ typedef struct {
 	gsize max_pending;
 	GCancellable *cancellable;
 	guint64 cancel_at;
+	gboolean check_ahead;  /* acknowledged mode: see on_progress() */
+	guint64 late_block_at; /* the first progress (done) the next block had not gone before */
 } Fixture;
 
 static void
@@ -447,6 +449,17 @@ on_progress(guint64 done, guint64 total, gpointer data)
 	fx->last_done = done;
 	fx->last_total = total;
 	fx->max_pending = MAX(fx->max_pending, pending);
+	/* In acknowledged mode the block after an 'A' is written before that 'A' is reported:
+	 * the module waits for it. Data bytes written = all bytes written - the command lines the
+	 * module logged (each with its CR). */
+	if (fx->check_ahead && done < total && fx->late_block_at == 0) {
+		guint64 commands = 0;
+
+		for (guint i = 0; i < fx->m.log->len; i++)
+			commands += strlen(g_ptr_array_index(fx->m.log, i)) + 1;
+		if (dfota_serial_get_written(fx->serial) - commands < MIN(done + 1024, total))
+			fx->late_block_at = done;
+	}
 	if (fx->cancellable && fx->cancel_at && done >= fx->cancel_at)
 		g_cancellable_cancel(fx->cancellable);
 }
@@ -541,6 +554,19 @@ static void
 test_upload_ack(Fixture *fx, gconstpointer unused)
 {
 	check_upload_ok(fx, 5000, FALSE, FALSE); /* a last partial block */
+}
+
+static void
+test_upload_ack_block_before_progress(Fixture *fx, gconstpointer unused)
+{
+	g_autoptr(GBytes) data = random_bytes(8 * 1024 + 100);
+
+	fx->check_ahead = TRUE;
+	upload(fx, "fota.pack", data, FALSE);
+	g_assert_no_error(fx->error);
+	g_assert_true(stored_equals(fx, "fota.pack", data));
+	g_assert_cmpuint(fx->progress_calls, >=, 8);
+	g_assert_cmpuint(fx->late_block_at, ==, 0);
 }
 
 static void
@@ -991,6 +1017,7 @@ main(int argc, char **argv)
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 	ADD("/ufs/upload/ack", test_upload_ack);
 	ADD("/ufs/upload/ack-spaces", test_upload_ack_spaces);
+	ADD("/ufs/upload/ack-block-before-progress", test_upload_ack_block_before_progress);
 	ADD("/ufs/upload/streaming", test_upload_streaming);
 	ADD("/ufs/upload/replaces", test_upload_replaces);
 	ADD("/ufs/upload/no-space", test_upload_no_space);
