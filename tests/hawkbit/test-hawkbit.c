@@ -222,7 +222,7 @@ test_https(void)
 	g_autofree char *ca_line = g_strdup_printf("ca-file=%s\n", ca);
 	g_autoptr(JsonObject) closed = NULL;
 
-	hb_make_test_ca(harness_tmpdir(b->h));
+	hm_make_test_ca(harness_tmpdir(b->h), "dfota-hawkbit test CA");
 	hb_ddi_stop(b);
 	b->tls_cert = g_build_filename(harness_tmpdir(b->h), "server.pem", NULL);
 	b->tls_key = g_build_filename(harness_tmpdir(b->h), "server.key", NULL);

@@ -691,3 +691,58 @@ hm_via_host_fails(Harness *h, const char *url, GVariant *opts, const char *error
 	}
 	return result;
 }
+
+/* A CA (@dir/ca.pem, named @ca_name) and a server certificate for 127.0.0.1 and only that
+ * (@dir/server.pem, server.key), made with openssl. */
+void
+hm_make_test_ca(const char *dir, const char *ca_name)
+{
+	g_autofree char *ext = g_build_filename(dir, "ext.cnf", NULL);
+	g_autofree char *subject = g_strdup_printf("/CN=%s", ca_name);
+	g_autoptr(GError) error = NULL;
+	const char *const cmds[][32] = {
+		{ "openssl",
+		  "req",
+		  "-x509",
+		  "-newkey",
+		  "ec",
+		  "-pkeyopt",
+		  "ec_paramgen_curve:prime256v1",
+		  "-nodes",
+		  "-keyout",
+		  "ca.key",
+		  "-out",
+		  "ca.pem",
+		  "-days",
+		  "2",
+		  "-subj",
+		  subject,
+		  "-addext",
+		  "basicConstraints=critical,CA:TRUE",
+		  "-addext",
+		  "keyUsage=critical,keyCertSign,cRLSign",
+		  NULL },
+		{ "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+		  "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1",
+		  NULL },
+		{ "openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
+		  "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile",
+		  "ext.cnf", NULL },
+	};
+
+	g_file_set_contents(ext,
+	                    "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n"
+	                    "extendedKeyUsage=serverAuth\n",
+	                    -1, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < G_N_ELEMENTS(cmds); i++) {
+		g_autofree char *out = NULL;
+		int status = 0;
+
+		g_spawn_sync(dir, (char **)cmds[i], NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+		             &out, &status, &error);
+		g_assert_no_error(error);
+		if (!g_spawn_check_wait_status(status, NULL))
+			g_error("%s failed: %s", cmds[i][1], out);
+	}
+}

@@ -49,6 +49,9 @@ void hm_dir_free(HmDir *d);
 char *hm_dir_file(HmDir *d, const char *name);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HmDir, hm_dir_free)
 
+/* A test CA and a certificate for 127.0.0.1 in @dir (ca.pem, server.pem, server.key). */
+void hm_make_test_ca(const char *dir, const char *ca_name);
+
 /* A helper process tracked by PID; it gets SIGTERM when the test process dies. */
 typedef struct _HmAux HmAux;
 

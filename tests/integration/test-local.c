@@ -368,59 +368,6 @@ test_http(void)
 	via_host_ok(h, url2, hm_options(sha_upper, NULL), HARNESS_REV_TO, "BC65JAR01A03", len2);
 }
 
-/* A CA and a server certificate for 127.0.0.1 (and only that), made with openssl. */
-static void
-make_test_ca(HmDir *d)
-{
-	g_autofree char *ext = hm_dir_file(d, "ext.cnf");
-	g_autoptr(GError) error = NULL;
-	const char *const cmds[][32] = {
-		{ "openssl",
-		  "req",
-		  "-x509",
-		  "-newkey",
-		  "ec",
-		  "-pkeyopt",
-		  "ec_paramgen_curve:prime256v1",
-		  "-nodes",
-		  "-keyout",
-		  "ca.key",
-		  "-out",
-		  "ca.pem",
-		  "-days",
-		  "2",
-		  "-subj",
-		  "/CN=dfotad test CA",
-		  "-addext",
-		  "basicConstraints=critical,CA:TRUE",
-		  "-addext",
-		  "keyUsage=critical,keyCertSign,cRLSign",
-		  NULL },
-		{ "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-		  "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1",
-		  NULL },
-		{ "openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
-		  "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile",
-		  "ext.cnf", NULL },
-	};
-
-	g_file_set_contents(ext,
-	                    "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n"
-	                    "extendedKeyUsage=serverAuth\n",
-	                    -1, &error);
-	g_assert_no_error(error);
-	for (guint i = 0; i < G_N_ELEMENTS(cmds); i++) {
-		g_autofree char *out = NULL;
-		int status = 0;
-
-		g_spawn_sync(d->path, (char **)cmds[i], NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
-		             &out, &status, &error);
-		g_assert_no_error(error);
-		if (!g_spawn_check_wait_status(status, NULL))
-			g_error("%s failed: %s", cmds[i][1], out);
-	}
-}
-
 static void
 test_https(void)
 {
@@ -443,7 +390,7 @@ test_https(void)
 	g_autoptr(GVariant) failed = NULL;
 	gsize len = 0;
 
-	make_test_ca(dir);
+	hm_make_test_ca(dir->path, "dfotad test CA");
 	h = harness_new(&opts);
 	www = g_build_filename(harness_tmpdir(h), "www", NULL);
 	{
