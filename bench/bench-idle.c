@@ -90,28 +90,6 @@ spawn(const char *const *argv, const char *notify_path, GError **error)
 	return g_subprocess_launcher_spawnv(l, argv, error);
 }
 
-static void
-on_exit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_subprocess_wait_finish(G_SUBPROCESS(source), res, NULL);
-	*(gboolean *)user_data = TRUE;
-}
-
-static void
-stop(GSubprocess *p)
-{
-	gboolean exited = FALSE;
-
-	g_subprocess_wait_async(p, NULL, on_exit_cb, &exited);
-	g_subprocess_send_signal(p, SIGTERM);
-	if (!bench_wait_flag(&exited, 10)) {
-		g_printerr("dfota-bench idle: pid %s ignored SIGTERM; killing it\n",
-		           g_subprocess_get_identifier(p));
-		g_subprocess_force_exit(p);
-		bench_wait_flag(&exited, 10);
-	}
-}
-
 /* Voluntary + nonvoluntary context switches per thread: tid -> count (as a pointer-sized
  * integer), and each thread's name into @names. */
 static GHashTable *
@@ -257,12 +235,12 @@ start(GDBusConnection *conn, Run *r, const char *const *argv, GError **error)
 	if (p && !bench_wait_flag(&r->ready, 30)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s: no READY=1 in 30 s",
 		            argv[0]);
-		stop(p);
+		bench_stop_process(p);
 		g_clear_object(&p);
 	}
 	if (p && conn && !bench_wait_flag(&r->modem_ready, 30)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "Modem/0 not ready in 30 s");
-		stop(p);
+		bench_stop_process(p);
 		g_clear_object(&p);
 	}
 	r->ready_us -= t0;
@@ -349,7 +327,7 @@ bench_cmd_idle(int argc, char **argv)
 		p = start(NULL, &r, margv, &error);
 		if (!p)
 			goto fail;
-		stop(p);
+		bench_stop_process(p);
 		g_clear_object(&p);
 		g_array_append_val(m_ready, r.ready_us);
 		p = start(conn, &r, dargv, &error);
@@ -359,7 +337,7 @@ bench_cmd_idle(int argc, char **argv)
 		g_array_append_val(d_modem, r.modem_us);
 		g_clear_pointer(&cmds, g_ptr_array_unref);
 		cmds = init_commands(log, offset);
-		stop(p);
+		bench_stop_process(p);
 		g_clear_object(&p);
 		if ((t = replay(direct, cmds, &error)) < 0)
 			goto fail;
@@ -396,14 +374,14 @@ bench_cmd_idle(int argc, char **argv)
 		goto fail;
 	g_usleep(1000000);
 	measure_idle("minimal-owner", p, seconds, &im);
-	stop(p);
+	bench_stop_process(p);
 	g_clear_object(&p);
 	if (!(p = start(conn, &r, dargv, &error)))
 		goto fail;
 	/* let the initialisation's last replies and property updates settle */
 	g_usleep(1000000);
 	measure_idle("dfotad", p, seconds, &id);
-	stop(p);
+	bench_stop_process(p);
 	g_clear_object(&p);
 	g_free(m);
 	g_free(b);
@@ -430,7 +408,7 @@ fail:
 	g_printerr("dfota-bench idle: %s\n", error->message);
 out:
 	if (p)
-		stop(p);
+		bench_stop_process(p);
 	if (r.notify_fd >= 0)
 		close(r.notify_fd);
 	if (r.notify_path)

@@ -26,29 +26,6 @@
 
 /* ---- processes ---- */
 
-static void
-on_exited(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_subprocess_wait_finish(G_SUBPROCESS(source), res, NULL);
-	*(gboolean *)user_data = TRUE;
-}
-
-/* SIGTERM, then SIGKILL after 10 s; waits for the exit either way. */
-static void
-stop_process(GSubprocess *p)
-{
-	gboolean exited = FALSE;
-
-	if (!p)
-		return;
-	g_subprocess_wait_async(p, NULL, on_exited, &exited);
-	g_subprocess_send_signal(p, SIGTERM);
-	if (!bench_wait_flag(&exited, 10)) {
-		g_subprocess_force_exit(p);
-		bench_wait_flag(&exited, 10);
-	}
-}
-
 /* A simulator on @dir/@name.tty, returned once it printed READY. */
 static GSubprocess *
 start_sim(const char *sim, const char *dir, const char *name, guint baud, GError **error)
@@ -72,7 +49,7 @@ start_sim(const char *sim, const char *dir, const char *name, guint baud, GError
 			if (error && !*error)
 				g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 				            "simulator %s ended before READY", name);
-			stop_process(p);
+			bench_stop_process(p);
 			return NULL;
 		}
 		if (g_str_has_prefix(line, "READY"))
@@ -246,9 +223,9 @@ run_modems(const char *daemon, const char *sim, const char *dir, guint n, guint 
 out:
 	if (sub)
 		g_dbus_connection_signal_unsubscribe(conn, sub);
-	stop_process(d);
+	bench_stop_process(d);
 	for (guint i = 0; i < sims->len; i++)
-		stop_process(sims->pdata[i]);
+		bench_stop_process(sims->pdata[i]);
 	g_hash_table_unref(w.seen);
 	return ok;
 }

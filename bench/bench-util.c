@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <termios.h>
 #include <time.h>
@@ -265,4 +266,28 @@ bench_parse(const char *name, GOptionEntry *entries, int *argc, char ***argv)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+static void
+on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_subprocess_wait_finish(G_SUBPROCESS(source), res, NULL);
+	*(gboolean *)user_data = TRUE;
+}
+
+void
+bench_stop_process(GSubprocess *p)
+{
+	gboolean exited = FALSE;
+
+	if (!p)
+		return;
+	g_subprocess_wait_async(p, NULL, on_stopped, &exited);
+	g_subprocess_send_signal(p, SIGTERM);
+	if (!bench_wait_flag(&exited, 10)) {
+		g_printerr("dfota-bench: pid %s ignored SIGTERM; killing it\n",
+		           g_subprocess_get_identifier(p));
+		g_subprocess_force_exit(p);
+		bench_wait_flag(&exited, 10);
+	}
 }

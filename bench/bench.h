@@ -55,6 +55,8 @@ gboolean bench_pty_roundtrip(int fd, const char *command, double timeout_s, GErr
 
 /* Iterates the thread-default main context until *@flag or the deadline. */
 gboolean bench_wait_flag(gboolean *flag, double timeout_s);
+/* SIGTERM, then SIGKILL after 10 s; waits for the exit either way. NULL is ignored. */
+void bench_stop_process(GSubprocess *p);
 
 /* Subcommands (bench-at.c, bench-urc.c, bench-upload.c, bench-fetch.c, bench-idle.c) */
 int bench_cmd_rtt(int argc, char **argv);
