@@ -14,13 +14,115 @@
 #define DEFAULT_MODEM "/org/dfotad1/Modem/0"
 
 static gboolean
-ping(GDBusConnection *conn, GError **error)
+ping_name(GDBusConnection *conn, const char *name, GError **error)
 {
-	g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-	        conn, BENCH_BUS_NAME, "/", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
-	        G_DBUS_CALL_FLAGS_NONE, 5000, NULL, error);
+	g_autoptr(GVariant) reply =
+	        g_dbus_connection_call_sync(conn, name, "/", "org.freedesktop.DBus.Peer", "Ping",
+	                                    NULL, NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, error);
 
 	return reply != NULL;
+}
+
+static gboolean
+ping(GDBusConnection *conn, GError **error)
+{
+	return ping_name(conn, BENCH_BUS_NAME, error);
+}
+
+/* A floor of benchmark 1: bench/floor-modem, the least a D-Bus service can do for Command. */
+typedef struct {
+	char *label; /* e.g. "GDBus" */
+	char *name;  /* its bus name */
+	GArray *t_ping, *t_cmd;
+} Floor;
+
+static void
+floor_free(Floor *f)
+{
+	g_free(f->label);
+	g_free(f->name);
+	g_array_unref(f->t_ping);
+	g_array_unref(f->t_cmd);
+	g_free(f);
+}
+
+/* LABEL=NAME */
+static Floor *
+floor_parse(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	Floor *f;
+
+	if (!eq || eq == arg || !g_dbus_is_name(eq + 1))
+		return NULL;
+	f = g_new0(Floor, 1);
+	f->label = g_strndup(arg, (gsize)(eq - arg));
+	f->name = g_strdup(eq + 1);
+	f->t_ping = g_array_new(FALSE, FALSE, sizeof(double));
+	f->t_cmd = g_array_new(FALSE, FALSE, sizeof(double));
+	return f;
+}
+
+static gboolean
+floor_round(GDBusConnection *conn, Floor *f, gboolean keep, GError **error)
+{
+	double t0 = bench_now_us(), t1, t2;
+	g_autoptr(GVariant) reply = NULL;
+
+	if (!ping_name(conn, f->name, error))
+		return FALSE;
+	t1 = bench_now_us();
+	reply = g_dbus_connection_call_sync(conn, f->name, DEFAULT_MODEM, BENCH_MODEM_IFACE,
+	                                    "Command", g_variant_new("(su)", "AT", 0u),
+	                                    G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, 10000,
+	                                    NULL, error);
+	if (!reply)
+		return FALSE;
+	t2 = bench_now_us();
+	if (keep) {
+		g_array_append_val(f->t_ping, (double){ t1 - t0 });
+		g_array_append_val(f->t_cmd, (double){ t2 - t1 });
+	}
+	return TRUE;
+}
+
+/* A floor starts alongside the daemon: wait until it owns its name. */
+static gboolean
+floor_wait(GDBusConnection *conn, Floor *f, GError **error)
+{
+	double deadline = bench_now_us() + 10e6;
+
+	while (!ping_name(conn, f->name, error)) {
+		if (bench_now_us() > deadline)
+			return FALSE;
+		g_clear_error(error);
+		g_usleep(50000);
+	}
+	return TRUE;
+}
+
+/* The rows of one floor: its own ratio against the same baselines, and dfotad against it. */
+static void
+floor_report(Floor *f, const BenchStats *s_cmd, const BenchStats *s_pty)
+{
+	BenchStats fp = bench_stats(f->t_ping), fc = bench_stats(f->t_cmd);
+	g_autofree char *d_ping = bench_stats_describe(&fp, "us");
+	g_autofree char *d_cmd = bench_stats_describe(&fc, "us");
+	g_autofree char *item = NULL, *m = NULL, *b = NULL;
+
+	g_print("# 1. floor %s: Peer.Ping: %s\n", f->label, d_ping);
+	g_print("# 1. floor %s: Command(\"AT\"): %s\n", f->label, d_cmd);
+	item = g_strdup_printf("1. floor: minimal %s service, same Command, median", f->label);
+	m = g_strdup_printf("%.1f us", fc.median);
+	b = g_strdup_printf("%.1f + %.1f us", fp.median, s_pty->median);
+	bench_row(item, m, b, fc.median / (fp.median + s_pty->median), NULL, FALSE);
+	g_free(item);
+	g_free(m);
+	g_free(b);
+	item = g_strdup_printf("1. dfotad's Command / the minimal %s service's, median", f->label);
+	m = g_strdup_printf("%.1f us", s_cmd->median);
+	b = g_strdup_printf("%.1f us", fc.median);
+	bench_row(item, m, b, s_cmd->median / fc.median, NULL, FALSE);
 }
 
 /* Puts the direct simulator into the state the daemon keeps its own in (echo off). */
@@ -43,9 +145,13 @@ int
 bench_cmd_rtt(int argc, char **argv)
 {
 	g_autofree char *direct = NULL, *modem = NULL;
+	g_auto(GStrv) floor_args = NULL;
+	g_autoptr(GPtrArray) floors = g_ptr_array_new_with_free_func((GDestroyNotify)floor_free);
 	int iterations = 2000, warmup = 100;
 	GOptionEntry entries[] = {
 		{ "direct", 0, 0, G_OPTION_ARG_FILENAME, &direct, "pty of the direct sim", "PATH" },
+		{ "floor", 0, 0, G_OPTION_ARG_STRING_ARRAY, &floor_args,
+		  "a floor-modem service measured in the same rounds", "LABEL=NAME" },
 		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
 		{ "iterations", 'n', 0, G_OPTION_ARG_INT, &iterations, "measured rounds", "N" },
 		{ "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "unmeasured rounds", "N" },
@@ -70,6 +176,16 @@ bench_cmd_rtt(int argc, char **argv)
 	}
 	if (!modem)
 		modem = g_strdup(DEFAULT_MODEM);
+	for (guint i = 0; floor_args && floor_args[i]; i++) {
+		Floor *f = floor_parse(floor_args[i]);
+
+		if (!f) {
+			g_printerr("dfota-bench rtt: --floor %s is not LABEL=BUSNAME\n",
+			           floor_args[i]);
+			return 1;
+		}
+		g_ptr_array_add(floors, f);
+	}
 	if (!(conn = bench_bus_new(&error)) ||
 	    !bench_wait_modem_state(conn, modem, "ready", 30, &error) ||
 	    (fd = open_direct(direct, &error)) < 0) {
@@ -90,6 +206,12 @@ bench_cmd_rtt(int argc, char **argv)
 		if (!bench_pty_roundtrip(fd, "AT", 5, &error))
 			break;
 		t3 = bench_now_us();
+		for (guint k = 0; i == -warmup && k < floors->len && !error; k++)
+			floor_wait(conn, floors->pdata[k], &error);
+		for (guint k = 0; k < floors->len && !error; k++)
+			floor_round(conn, floors->pdata[k], i >= 0, &error);
+		if (error)
+			break;
 		if (i < 0)
 			continue;
 		g_array_append_val(t_ping, (double){ t1 - t0 });
@@ -124,6 +246,8 @@ bench_cmd_rtt(int argc, char **argv)
 	b = g_strdup_printf("%.1f + %.1f us", s_ping.p99, s_pty.p99);
 	bench_row("1. AT round trip, p99", m, b, s_cmd.p99 / base_p99, "<= 1.5",
 	          s_cmd.p99 / base_p99 <= 1.5);
+	for (guint k = 0; k < floors->len; k++)
+		floor_report(floors->pdata[k], &s_cmd, &s_pty);
 	return 0;
 }
 

@@ -6,7 +6,10 @@ measured by the same client in the same interleaved rounds: org.freedesktop.DBus
 org.dfotad1 and "AT" written directly on the pty of a twin simulator (echo off, as dfotad keeps
 its own). Prints "#" detail lines and table rows like dfota-bench (docs/performance.md).
 
-  bench-python-command.py --direct PTY [--modem PATH] [-n N] [--warmup N]
+  bench-python-command.py --direct PTY [--modem PATH] [-n N] [--warmup N] [--floor LABEL=NAME]...
+
+--floor adds a bench/floor-modem service (the least a D-Bus service can do for Command) to the
+same rounds: its own ratio against the same baselines, and dfotad's Command against its.
 
 Exit status 0 when it ran (a missed target is reported, not failed), 1 when it could not.
 """
@@ -87,21 +90,44 @@ def wait_ready(conn, modem, timeout_s=30.0):
     raise TimeoutError("%s is not ready" % modem)
 
 
+def wait_owned(conn, name, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.call_sync(name, "/", "org.freedesktop.DBus.Peer", "Ping", None, None,
+                           Gio.DBusCallFlags.NONE, 5000, None)
+            return
+        except GLib.Error:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--direct", required=True, help="pty of the direct twin simulator")
     ap.add_argument("--modem", default="/org/dfotad1/Modem/0")
     ap.add_argument("-n", "--iterations", type=int, default=3000)
     ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--floor", action="append", default=[], metavar="LABEL=NAME",
+                    help="a floor-modem service measured in the same rounds")
     args = ap.parse_args()
     if args.iterations < 1:
         ap.error("--iterations must be >= 1")
+    floors = []
+    for arg in args.floor:
+        label, _, name = arg.partition("=")
+        if not label or not Gio.dbus_is_name(name):
+            ap.error("--floor %s is not LABEL=BUSNAME" % arg)
+        floors.append({"label": label, "name": name, "ping": [], "cmd": []})
 
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     conn = Gio.DBusConnection.new_for_address_sync(
         address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
         | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
     wait_ready(conn, args.modem)
+    for f in floors:
+        wait_owned(conn, f["name"])
     fd = pty_open(args.direct)
     pty_roundtrip(fd, "ATE0")
     pty_roundtrip(fd, "AT+CMEE=1")
@@ -126,6 +152,17 @@ def main():
             t_ping.append(t1 - t0)
             t_cmd.append(t2 - t1)
             t_pty.append(t3 - t2)
+        for f in floors:
+            f0 = now_us()
+            conn.call_sync(f["name"], "/", "org.freedesktop.DBus.Peer", "Ping", None, None,
+                           Gio.DBusCallFlags.NONE, 5000, None)
+            f1 = now_us()
+            conn.call_sync(f["name"], "/org/dfotad1/Modem/0", "org.dfotad1.Modem", "Command",
+                           cmd_args, cmd_type, Gio.DBusCallFlags.NONE, 5000, None)
+            f2 = now_us()
+            if i >= 0:
+                f["ping"].append(f1 - f0)
+                f["cmd"].append(f2 - f1)
     os.close(fd)
 
     sp, sc, sd = stats(t_ping), stats(t_cmd), stats(t_pty)
@@ -141,6 +178,16 @@ def main():
     base = sp["p99"] + sd["p99"]
     row("1p. AT round trip, PyGObject client, p99", "%.1f us" % sc["p99"],
         "%.1f + %.1f us" % (sp["p99"], sd["p99"]), sc["p99"] / base, None, False)
+    for f in floors:
+        fp, fc = stats(f["ping"]), stats(f["cmd"])
+        print("# 1p. floor %s: Peer.Ping: %s" % (f["label"], describe(fp)))
+        print("# 1p. floor %s: Command(\"AT\"): %s" % (f["label"], describe(fc)))
+        row("1p. floor: minimal %s service, same Command, median" % f["label"],
+            "%.1f us" % fc["median"], "%.1f + %.1f us" % (fp["median"], sd["median"]),
+            fc["median"] / (fp["median"] + sd["median"]), None, False)
+        row("1p. dfotad's Command / the minimal %s service's, median" % f["label"],
+            "%.1f us" % sc["median"], "%.1f us" % fc["median"], sc["median"] / fc["median"],
+            None, False)
     return 0
 
 

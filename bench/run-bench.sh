@@ -32,6 +32,7 @@ DFOTAD=${DFOTAD:-$BUILD/daemon/dfotad}
 SIM=${DFOTA_SIM:-$BUILD/tests/sim/dfota-sim}
 BENCH=${DFOTA_BENCH:-$BUILD/bench/dfota-bench}
 MINIMAL=${DFOTA_MINIMAL_OWNER:-$BUILD/bench/minimal-owner}
+FLOOR=${DFOTA_FLOOR_MODEM:-$BUILD/bench/floor-modem}
 HTTPD=${DFOTA_HTTPD:-$SRC/tests/httpd.py}
 PYBENCH=$SRC/bench/bench-python-command.py
 # The Python-client variant of item 1 needs PyGObject (python3-gi): the first interpreter
@@ -43,7 +44,7 @@ if [ -z "$PYTHON_GI" ]; then
 	done
 fi
 [ -n "$PYTHON_GI" ] || { echo "run-bench.sh: no python3 with PyGObject (python3-gi)" >&2; exit 1; }
-for f in "$DFOTAD" "$SIM" "$BENCH" "$MINIMAL"; do
+for f in "$DFOTAD" "$SIM" "$BENCH" "$MINIMAL" "$FLOOR"; do
 	if [ ! -x "$f" ]; then
 		echo "run-bench.sh: $f is missing; build first (meson setup build && ninja -C build)" >&2
 		exit 1
@@ -192,6 +193,16 @@ mkdir -p "$W/state" "$W/www"
 "$DFOTAD" --session --config "$W/dfotad.conf" --state-dir "$W/state" > "$W/dfotad.log" 2>&1 &
 PIDS+=($!)
 DFOTAD_PID=$!
+# The floors of benchmark 1: the least a GDBus and an sd-bus service can do for Command, each
+# on its own twin simulator.
+FLOORS=()
+for lib in gdbus sd-bus; do
+	start_sim "floor-$lib" "${SIMOPTS[@]}"
+	"$FLOOR" --library "$lib" --name "org.dfotad1.BenchFloor${lib//-/}" \
+		--pty "$W/floor-$lib.tty" > "$W/floor-$lib.log" 2>&1 &
+	PIDS+=($!)
+done
+FLOORS=(--floor GDBus=org.dfotad1.BenchFloorgdbus --floor sd-bus=org.dfotad1.BenchFloorsdbus)
 "$MINIMAL" --name org.dfotad1.BenchEmitter --fifo "$W/emit.fifo" > "$W/emitter.log" 2>&1 &
 PIDS+=($!)
 head -c 1048576 /dev/urandom > "$W/www/package.bin"
@@ -202,9 +213,9 @@ wait_for "[ -s '$W/http.port' ]" "httpd"
 URL="http://127.0.0.1:$(cat "$W/http.port")/package.bin"
 
 M=/org/dfotad1/Modem
-run "1 AT round trip" "$BENCH" rtt --direct "$W/direct.tty" --modem $M/0 -n "$RTT_N"
+run "1 AT round trip" "$BENCH" rtt --direct "$W/direct.tty" --modem $M/0 -n "$RTT_N" "${FLOORS[@]}"
 run "1p AT round trip, PyGObject client" "$PYTHON_GI" "$PYBENCH" --direct "$W/direct.tty" \
-	--modem $M/0 -n "$RTT_N"
+	--modem $M/0 -n "$RTT_N" "${FLOORS[@]}"
 run "2 throughput" "$BENCH" throughput --direct "$W/direct.tty" --modem $M/0 \
 	--clients 1,8,32 --seconds "$TP_S"
 run "3 URC latency" "$BENCH" urc --control "$W/at.ctl" --modem $M/0 \
