@@ -67,16 +67,11 @@ static gboolean
 floor_round(GDBusConnection *conn, Floor *f, gboolean keep, GError **error)
 {
 	double t0 = bench_now_us(), t1, t2;
-	g_autoptr(GVariant) reply = NULL;
 
 	if (!ping_name(conn, f->name, error))
 		return FALSE;
 	t1 = bench_now_us();
-	reply = g_dbus_connection_call_sync(conn, f->name, DEFAULT_MODEM, BENCH_MODEM_IFACE,
-	                                    "Command", g_variant_new("(su)", "AT", 0u),
-	                                    G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, 10000,
-	                                    NULL, error);
-	if (!reply)
+	if (!bench_command_to(conn, f->name, DEFAULT_MODEM, "AT", error))
 		return FALSE;
 	t2 = bench_now_us();
 	if (keep) {
@@ -256,11 +251,13 @@ bench_cmd_rtt(int argc, char **argv)
 int
 bench_cmd_client(int argc, char **argv)
 {
-	g_autofree char *modem = NULL;
+	g_autofree char *modem = NULL, *name = NULL;
 	double start = 0, end = 0;
 	gboolean use_ping = FALSE;
 	GOptionEntry entries[] = {
 		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
+		{ "name", 0, 0, G_OPTION_ARG_STRING, &name, "bus name (default org.dfotad1)",
+		  "NAME" },
 		{ "ping", 0, 0, G_OPTION_ARG_NONE, &use_ping, "Peer.Ping instead of Command",
 		  NULL },
 		{ "start", 0, 0, G_OPTION_ARG_DOUBLE, &start, "CLOCK_MONOTONIC us", "T" },
@@ -275,7 +272,9 @@ bench_cmd_client(int argc, char **argv)
 
 	if (!bench_parse("client", entries, &argc, &argv) || !modem || end <= start)
 		return 1;
-	if (!(conn = bench_bus_new(&error)) || !bench_command(conn, modem, "AT", &error)) {
+	if (!name)
+		name = g_strdup(BENCH_BUS_NAME);
+	if (!(conn = bench_bus_new(&error)) || !bench_command_to(conn, name, modem, "AT", &error)) {
 		g_printerr("dfota-bench client: %s\n", error->message);
 		return 1;
 	}
@@ -286,7 +285,8 @@ bench_cmd_client(int argc, char **argv)
 		g_usleep((gulong)(start - now));
 	while (bench_now_us() < end) {
 		g_autoptr(GError) e = NULL;
-		gboolean done = use_ping ? ping(conn, &e) : bench_command(conn, modem, "AT", &e);
+		gboolean done = use_ping ? ping_name(conn, name, &e)
+		                         : bench_command_to(conn, name, modem, "AT", &e);
 
 		if (bench_now_us() > end)
 			break;
@@ -322,8 +322,8 @@ direct_rate(const char *path, double seconds, GError **error)
 }
 
 static double
-clients_rate(const char *modem, gboolean use_ping, guint clients, double seconds, guint *failed,
-             GError **error)
+clients_rate(const char *name, const char *modem, gboolean use_ping, guint clients, double seconds,
+             guint *failed, GError **error)
 {
 	g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func(g_object_unref);
 	g_autofree char *self = g_file_read_link("/proc/self/exe", error);
@@ -338,9 +338,10 @@ clients_rate(const char *modem, gboolean use_ping, guint clients, double seconds
 		return -1;
 	*failed = 0;
 	for (guint i = 0; i < clients; i++) {
-		GSubprocess *p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, error, self,
-		                                  "client", "--modem", modem, "--start", s_start,
-		                                  "--end", s_end, use_ping ? "--ping" : NULL, NULL);
+		GSubprocess *p =
+		        g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, error, self, "client",
+		                         "--name", name, "--modem", modem, "--start", s_start,
+		                         "--end", s_end, use_ping ? "--ping" : NULL, NULL);
 		if (!p)
 			return -1;
 		g_ptr_array_add(procs, p);
@@ -366,10 +367,48 @@ clients_rate(const char *modem, gboolean use_ping, guint clients, double seconds
 	return total / seconds;
 }
 
+/* The same @clients against a floor-modem (LABEL=NAME): its Command rate against its own
+ * Peer.Ping rate, and dfotad's @rate against its Command rate. */
+static gboolean
+floor_throughput(const char *arg, guint clients, double seconds, double rate, GError **error)
+{
+	const char *eq = strchr(arg, '=');
+	g_autofree char *label = NULL, *item = NULL, *m = NULL, *b = NULL;
+	guint failed = 0;
+	double prate, frate;
+
+	if (!eq || eq == arg || !g_dbus_is_name(eq + 1)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "--floor %s is not LABEL=BUSNAME", arg);
+		return FALSE;
+	}
+	label = g_strndup(arg, (gsize)(eq - arg));
+	if ((prate = clients_rate(eq + 1, DEFAULT_MODEM, TRUE, clients, seconds, &failed, error)) <
+	            0 ||
+	    (frate = clients_rate(eq + 1, DEFAULT_MODEM, FALSE, clients, seconds, &failed, error)) <
+	            0)
+		return FALSE;
+	item = g_strdup_printf("2. floor: minimal %s service, %u clients vs its Peer.Ping rate",
+	                       label, clients);
+	m = g_strdup_printf("%.0f cmd/s", frate);
+	b = g_strdup_printf("%.0f ping/s", prate);
+	bench_row(item, m, b, frate / prate, NULL, FALSE);
+	g_free(item);
+	g_free(m);
+	g_free(b);
+	item = g_strdup_printf("2. dfotad's rate / the minimal %s service's, %u clients", label,
+	                       clients);
+	m = g_strdup_printf("%.0f cmd/s", rate);
+	b = g_strdup_printf("%.0f cmd/s", frate);
+	bench_row(item, m, b, rate / frate, NULL, FALSE);
+	return TRUE;
+}
+
 int
 bench_cmd_throughput(int argc, char **argv)
 {
 	g_autofree char *direct = NULL, *modem = NULL, *clients = NULL;
+	g_auto(GStrv) floor_args = NULL;
 	double seconds = 3;
 	gboolean paced = FALSE;
 	GOptionEntry entries[] = {
@@ -380,6 +419,8 @@ bench_cmd_throughput(int argc, char **argv)
 		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
 		{ "clients", 0, 0, G_OPTION_ARG_STRING, &clients, "e.g. 1,8,32", "LIST" },
 		{ "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds, "per measurement", "S" },
+		{ "floor", 0, 0, G_OPTION_ARG_STRING_ARRAY, &floor_args,
+		  "a floor-modem service measured with 8 clients too", "LABEL=NAME" },
 		{ NULL }
 	};
 	g_autoptr(GError) error = NULL;
@@ -415,8 +456,10 @@ bench_cmd_throughput(int argc, char **argv)
 		if (n == 0)
 			continue;
 		/* the ceiling of any D-Bus method: the same clients doing Peer.Ping */
-		prate = clients_rate(modem, TRUE, n, seconds, &failed, &error);
-		rate = prate < 0 ? -1 : clients_rate(modem, FALSE, n, seconds, &failed, &error);
+		prate = clients_rate(BENCH_BUS_NAME, modem, TRUE, n, seconds, &failed, &error);
+		rate = prate < 0 ? -1
+		                 : clients_rate(BENCH_BUS_NAME, modem, FALSE, n, seconds, &failed,
+		                                &error);
 		if (rate < 0) {
 			g_printerr("dfota-bench throughput: %s\n", error->message);
 			return 1;
@@ -435,6 +478,12 @@ bench_cmd_throughput(int argc, char **argv)
 		pm = g_strdup_printf("%.0f ping/s", prate);
 		bench_row(pitem, m, pm, rate / prate, !paced && n == 8 ? ">= 0.8" : NULL,
 		          rate / prate >= 0.8);
+		if (n == 8)
+			for (guint k = 0; floor_args && floor_args[k]; k++)
+				if (!floor_throughput(floor_args[k], n, seconds, rate, &error)) {
+					g_printerr("dfota-bench throughput: %s\n", error->message);
+					return 1;
+				}
 	}
 	return 0;
 }

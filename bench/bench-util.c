@@ -170,10 +170,16 @@ bench_wait_modem_state(GDBusConnection *conn, const char *path, const char *stat
 gboolean
 bench_command(GDBusConnection *conn, const char *path, const char *command, GError **error)
 {
+	return bench_command_to(conn, BENCH_BUS_NAME, path, command, error);
+}
+
+gboolean
+bench_command_to(GDBusConnection *conn, const char *name, const char *path, const char *command,
+                 GError **error)
+{
 	g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-	        conn, BENCH_BUS_NAME, path, BENCH_MODEM_IFACE, "Command",
-	        g_variant_new("(su)", command, 0u), G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE,
-	        10000, NULL, error);
+	        conn, name, path, BENCH_MODEM_IFACE, "Command", g_variant_new("(su)", command, 0u),
+	        G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL, error);
 
 	return reply != NULL;
 }

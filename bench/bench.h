@@ -47,6 +47,9 @@ gboolean bench_wait_modem_state(GDBusConnection *conn, const char *path, const c
 /* Modem.Command synchronously; returns FALSE and sets @error on a D-Bus error. */
 gboolean bench_command(GDBusConnection *conn, const char *path, const char *command,
                        GError **error);
+/* The same to another bus name (a floor-modem of benchmark 1). */
+gboolean bench_command_to(GDBusConnection *conn, const char *name, const char *path,
+                          const char *command, GError **error);
 
 /* The host side of a simulator's pty: opened raw, blocking with poll deadlines. */
 int bench_pty_open(const char *path, GError **error);

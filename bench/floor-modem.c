@@ -3,8 +3,9 @@
  *
  * It owns a bus name, exports /org/dfotad1/Modem/0 with org.dfotad1.Modem.Command(su) -> s
  * and a read-only State "ready", and answers Command by writing the text and CR to a pty and
- * replying when the final result line arrives. No queue, no checks, no journal, no logging:
- * what remains of a Command's cost over Peer.Ping plus the pty is the D-Bus library's.
+ * replying when the final result line arrives; calls that arrive meanwhile wait in a plain
+ * FIFO. No checks, no bound, no timeout, no journal, no logging: what remains of a Command's
+ * cost over Peer.Ping plus the pty is the D-Bus library's.
  *
  *   floor-modem --name NAME --pty PATH [--library gdbus|sd-bus]
  *
@@ -31,12 +32,17 @@ typedef struct {
 	GMainLoop *loop;
 	GDBusConnection *conn; /* gdbus */
 	int pty;
-	GString *in;                 /* bytes of the answer in progress */
-	GDBusMethodInvocation *call; /* gdbus: the call waiting for its final result */
-	sd_bus *bus;                 /* sd-bus */
-	sd_bus_message *msg;         /* sd-bus: the call waiting for its final result */
+	GString *in;  /* bytes of the answer in progress */
+	GQueue calls; /* Call: the head is on the line */
+	sd_bus *bus;  /* sd-bus */
 	int status;
 } Floor;
+
+typedef struct {
+	char *line;                  /* the command and CR */
+	GDBusMethodInvocation *call; /* gdbus */
+	sd_bus_message *msg;         /* sd-bus */
+} Call;
 
 /* The answer so far ends in a final result line: the info lines before it, or NULL. */
 static char *
@@ -62,6 +68,19 @@ take_answer(Floor *f)
 	return info;
 }
 
+static void
+send_head(Floor *f)
+{
+	Call *call = g_queue_peek_head(&f->calls);
+	size_t len = strlen(call->line);
+
+	if (write(f->pty, call->line, len) != (ssize_t)len) {
+		g_printerr("floor-modem: write: %s\n", g_strerror(errno));
+		f->status = 1;
+		g_main_loop_quit(f->loop);
+	}
+}
+
 static gboolean
 on_pty(gint fd, GIOCondition cond, gpointer user_data)
 {
@@ -69,6 +88,7 @@ on_pty(gint fd, GIOCondition cond, gpointer user_data)
 	char buf[512];
 	ssize_t n = read(fd, buf, sizeof buf);
 	g_autofree char *info = NULL;
+	Call *call;
 
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -79,25 +99,34 @@ on_pty(gint fd, GIOCondition cond, gpointer user_data)
 		return G_SOURCE_REMOVE;
 	}
 	g_string_append_len(f->in, buf, n);
-	if (!(info = take_answer(f)))
+	if (!(info = take_answer(f)) || !(call = g_queue_pop_head(&f->calls)))
 		return G_SOURCE_CONTINUE;
-	if (f->call) {
-		g_dbus_method_invocation_return_value(g_steal_pointer(&f->call),
-		                                      g_variant_new("(s)", info));
-	} else if (f->msg) {
-		sd_bus_reply_method_return(f->msg, "s", info);
-		sd_bus_message_unref(g_steal_pointer(&f->msg));
+	/* the next command first, as dfotad's channel does */
+	if (!g_queue_is_empty(&f->calls))
+		send_head(f);
+	if (call->call) {
+		g_dbus_method_invocation_return_value(call->call, g_variant_new("(s)", info));
+	} else {
+		sd_bus_reply_method_return(call->msg, "s", info);
+		sd_bus_message_unref(call->msg);
 	}
+	g_free(call->line);
+	g_free(call);
 	return G_SOURCE_CONTINUE;
 }
 
-static gboolean
-send_line(Floor *f, const char *command)
+/* Queues a call; writes it at once when the line is free. */
+static void
+enqueue(Floor *f, const char *command, GDBusMethodInvocation *invocation, sd_bus_message *msg)
 {
-	g_autofree char *line = g_strconcat(command, "\r", NULL);
-	size_t len = strlen(line);
+	Call *call = g_new0(Call, 1);
 
-	return write(f->pty, line, len) == (ssize_t)len;
+	call->line = g_strconcat(command, "\r", NULL);
+	call->call = invocation;
+	call->msg = msg ? sd_bus_message_ref(msg) : NULL;
+	g_queue_push_tail(&f->calls, call);
+	if (f->calls.length == 1)
+		send_head(f);
 }
 
 /* ---- GDBus ---- */
@@ -112,12 +141,7 @@ gdbus_method_call(GDBusConnection *conn, const char *sender, const char *path, c
 	guint32 timeout;
 
 	g_variant_get(params, "(&su)", &command, &timeout);
-	if (f->call || !send_line(f, command)) {
-		g_dbus_method_invocation_return_dbus_error(invocation, "org.dfotad1.Error.Busy",
-		                                           "one command at a time");
-		return;
-	}
-	f->call = invocation;
+	enqueue(f, command, invocation, NULL);
 }
 
 static GVariant *
@@ -174,9 +198,7 @@ sdbus_command(sd_bus_message *m, void *user_data, sd_bus_error *error)
 
 	if (r < 0)
 		return r;
-	if (f->msg || !send_line(f, command))
-		return sd_bus_error_set(error, "org.dfotad1.Error.Busy", "one command at a time");
-	f->msg = sd_bus_message_ref(m);
+	enqueue(f, command, NULL, m);
 	return 1;
 }
 
@@ -307,8 +329,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	g_main_loop_run(f.loop);
-	if (f.msg)
-		sd_bus_message_unref(f.msg);
+	for (Call *call; (call = g_queue_pop_head(&f.calls));) {
+		if (call->call)
+			g_dbus_method_invocation_return_dbus_error(
+			        call->call, "org.dfotad1.Error.Busy", "floor-modem is stopping");
+		if (call->msg)
+			sd_bus_message_unref(call->msg);
+		g_free(call->line);
+		g_free(call);
+	}
 	if (f.bus)
 		sd_bus_flush_close_unref(f.bus);
 	g_clear_object(&f.conn);

@@ -217,7 +217,7 @@ run "1 AT round trip" "$BENCH" rtt --direct "$W/direct.tty" --modem $M/0 -n "$RT
 run "1p AT round trip, PyGObject client" "$PYTHON_GI" "$PYBENCH" --direct "$W/direct.tty" \
 	--modem $M/0 -n "$RTT_N" "${FLOORS[@]}"
 run "2 throughput" "$BENCH" throughput --direct "$W/direct.tty" --modem $M/0 \
-	--clients 1,8,32 --seconds "$TP_S"
+	--clients 1,8,32 --seconds "$TP_S" "${FLOORS[@]}"
 run "3 URC latency" "$BENCH" urc --control "$W/at.ctl" --modem $M/0 \
 	--emitter-fifo "$W/emit.fifo" --emitter-name org.dfotad1.BenchEmitter -n "$URC_N"
 i=2
