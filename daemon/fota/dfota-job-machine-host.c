@@ -74,7 +74,7 @@ jm_on_upload_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 static void
 host_interrupted(DfotaJobMachine *m, GArray *fx, gint64 now)
 {
-	if (m->job->step == DFOTA_JOB_STEP_UPLOADING || m->job->step == DFOTA_JOB_STEP_STARTING) {
+	if (m->job->step == DFOTA_JOB_STEP_UPLOADING) {
 		/* The module may have sat in AT+QFUPL data mode: it has left it by the time it
 		 * answered the initialisation, so the partial file can go. */
 		jm_push(fx, DFOTA_JM_FX_DELETE_PARTIAL);
@@ -93,7 +93,7 @@ jm_on_delete_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	g_autoptr(GError) e = NULL;
 
 	if (!m->job || !m->accepted || !dfota_job_is_host(m->job) ||
-	    (m->job->step != DFOTA_JOB_STEP_UPLOADING && m->job->step != DFOTA_JOB_STEP_STARTING))
+	    m->job->step != DFOTA_JOB_STEP_UPLOADING)
 		return;
 	e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_INTERRUPTED,
 	                "The daemon restarted while the job was %s; %s; start the upgrade again",
@@ -153,14 +153,16 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		host_interrupted(m, fx, ev->now);
 		break;
 	case DFOTA_JOB_STEP_STARTING:
-		if (dfota_job_is_host(job) && job->command_accepted) {
-			/* The module took the uploaded package: it may be flashing it. */
+		if (dfota_job_is_host(job)) {
+			/* The upload is complete and AT+QFOTADL=1 may have gone out: when the module
+			 * took it (known, or its answer never seen) it may be flashing the package,
+			 * so the job follows the update instead of deleting the package under it. */
+			if (!job->command_accepted)
+				jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+				          "whether the module took AT+QFOTADL=1 is unknown: "
+				          "listening for its update");
 			jm_set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
 			jm_arm(m, fx, m->cfg.update_timeout_s);
-			break;
-		}
-		if (dfota_job_is_host(job)) {
-			host_interrupted(m, fx, ev->now);
 			break;
 		}
 		/* Whether the module took the command is unknown: listen for it. */

@@ -153,6 +153,7 @@ handle_urc(DfotaJobMachine *m, GArray *fx, gint64 now, const DfotaFotaUrc *u)
 	case DFOTA_FOTA_EVENT_START:
 		if (!dfota_job_kind_upgrades(job->kind) || job->step < DFOTA_JOB_STEP_STARTING)
 			break;
+		job->command_accepted = TRUE;
 		if (job->step == DFOTA_JOB_STEP_UPDATING && job->percent > 0) {
 			/* The update starts over: the module restarted (a power cut, seen by a
 			 * daemon that was down at that moment) and resumes in forced mode. */
@@ -166,6 +167,7 @@ handle_urc(DfotaJobMachine *m, GArray *fx, gint64 now, const DfotaFotaUrc *u)
 	case DFOTA_FOTA_EVENT_UPDATING:
 		if (!dfota_job_kind_upgrades(job->kind) || job->step < DFOTA_JOB_STEP_STARTING)
 			break;
+		job->command_accepted = TRUE;
 		/* START may be skipped: the first UPDATING enters the step. */
 		if (job->step != DFOTA_JOB_STEP_UPDATING)
 			jm_set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
@@ -487,9 +489,9 @@ on_command_reply(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	if (m->accepted) {
 		/* Host kinds: accepted long ago; the module now flashes the uploaded package.
 		 * Recorded, so that a restarted daemon follows the update instead of deleting
-		 * the package. */
+		 * the package, and published: the package left the gateway's hands. */
 		job->command_accepted = TRUE;
-		jm_journal_job(m, fx);
+		jm_set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
 		jm_arm(m, fx, m->cfg.update_timeout_s);
 		return;
 	}
@@ -573,11 +575,20 @@ on_timer(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		jm_verify(m, fx);
 		return;
 	}
-	error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
-	                    "Nothing from the module for %u s while %s; the job is abandoned "
-	                    "(see the download-timeout, update-timeout and reboot-timeout "
-	                    "settings)",
-	                    m->timer_s, job->phase);
+	if (dfota_job_is_host(job) && job->step == DFOTA_JOB_STEP_UPDATING &&
+	    !job->command_accepted)
+		/* resumed with AT+QFOTADL=1 written but its answer never seen */
+		error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
+		                    "The module did not start updating within %u s of the "
+		                    "daemon's restart; the uploaded fota.pack is left in UFS, "
+		                    "where UpgradeLocal starts it",
+		                    m->timer_s);
+	else
+		error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
+		                    "Nothing from the module for %u s while %s; the job is "
+		                    "abandoned (see the download-timeout, update-timeout and "
+		                    "reboot-timeout settings)",
+		                    m->timer_s, job->phase);
 	if (job->step == DFOTA_JOB_STEP_DOWNLOADING)
 		download_failed(m, fx, ev->now, error, -1);
 	else

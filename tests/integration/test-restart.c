@@ -2,7 +2,7 @@
 /* test-restart.c: jobs survive the daemon: SIGKILL mid-download,
  * mid-update and mid-reboot with a restart on the same state directory, a power cut while
  * the daemon itself restarts, a forced upgrade with no journalled job, a host-side job cut
- * during its upload, and a corrupt journal. */
+ * during its upload or right after AT+QFOTADL=1, and a corrupt journal. */
 #include "fault-helpers.h"
 
 #define REV_3 "BC65JAR01A03"
@@ -323,6 +323,61 @@ test_host_upload_interrupted(void)
 	}
 }
 
+/* A host job killed once the package is in UFS and AT+QFOTADL=1 has gone out: with "hold
+ * start" the module answers OK and waits; with "hold ok" its OK waits too, so the killed
+ * daemon never saw it. Either way the module then flashes the package while the daemon is
+ * down or restarting: the restarted daemon follows the update (it neither deletes fota.pack
+ * under the module nor calls the job interrupted) and reports one truthful Finished. */
+static void
+test_kill_after_command(gconstpointer data)
+{
+	const char *hold = data;
+	const char *const sim_args[] = { "--time-scale", "0.5", NULL };
+	HarnessOptions opts = { .sim_args = sim_args };
+	g_autoptr(Harness) h = harness_new(&opts);
+	g_autofree char *url = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) result = NULL;
+	g_autofree char *trace = NULL;
+	guint64 since, id;
+	guint tty_mark;
+	int command;
+
+	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
+	url = harness_url(h, "update.pack");
+	harness_control(h, "hold %s", hold);
+	since = harness_mark(h);
+	tty_mark = harness_tty_mark(h);
+	reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "UpgradeViaHost",
+	                     g_variant_new("(s@a{sv})", url,
+	                                   g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
+	                     NULL, &error);
+	g_assert_no_error(error);
+	id = fh_job_id(h);
+	g_assert_cmpuint(id, >, 0);
+	g_assert_cmpint(harness_wait_tty(h, tty_mark, "(AT+QFOTADL accepted", 60000), >=, 0);
+	if (strcmp(hold, "start") == 0)
+		/* the daemon took the OK: the package is the module's now */
+		g_assert_true(fh_wait_progress(h, since, "updating", 0, 30000));
+	else
+		g_assert_false(fh_progress_seen(h, since, "updating", 0));
+	fh_daemon_kill(h);
+	harness_control(h, "release");
+	fh_daemon_start(h);
+
+	result = harness_wait_finished(h, since, 90000);
+	trace = fh_progress_trace(h, since);
+	g_test_message("progress: %s", trace);
+	assert_upgrade_result(result, id, "upgrade-via-host", HARNESS_REV_FROM, HARNESS_REV_TO);
+	assert_idle_after(h, result, HARNESS_REV_TO);
+	g_assert_cmpuint(harness_count_signals(h, since, HARNESS_IFACE_FOTA, "Finished"), ==, 1);
+	/* no AT+QFDEL of the package the module was flashing */
+	command = harness_tty_find(h, tty_mark, "AT+QFOTADL=1");
+	g_assert_cmpint(command, >=, 0);
+	g_assert_cmpint(harness_tty_find(h, (guint)command, "AT+QFDEL=\"fota.pack\""), ==, -1);
+}
+
 /* A journal that cannot be parsed is moved aside with a warning; the daemon works on. */
 static void
 test_corrupt_journal(void)
@@ -400,5 +455,7 @@ main(int argc, char **argv)
 	g_test_add_func("/restart/forced-resume-unknown-job", test_forced_resume_unknown);
 	g_test_add_func("/restart/corrupt-journal", test_corrupt_journal);
 	g_test_add_func("/restart/host-upload-interrupted", test_host_upload_interrupted);
+	g_test_add_data_func("/restart/host-kill-after-ok", "start", test_kill_after_command);
+	g_test_add_data_func("/restart/host-kill-before-ok-seen", "ok", test_kill_after_command);
 	return g_test_run();
 }

@@ -211,6 +211,11 @@ control_execute(Sim *sim, const char *line)
 	} else if (strcmp(w[0], "delay") == 0 && n == 2 &&
 	           g_ascii_string_to_unsigned(w[1], 10, 0, 3600000, &v, NULL)) {
 		sim->delay_next_ms = (int)v;
+	} else if (strcmp(w[0], "hold") == 0 && n == 2 &&
+	           (strcmp(w[1], "start") == 0 || strcmp(w[1], "ok") == 0)) {
+		sim->hold_fota = strcmp(w[1], "ok") == 0 ? SIM_HOLD_OK : SIM_HOLD_START;
+	} else if (strcmp(w[0], "release") == 0 && n == 1) {
+		sim_fota_release(sim);
 	} else if (strcmp(w[0], "identity-fail") == 0 && n == 2) {
 		return sim_parse_identity_fail(sim, w[1]);
 	} else if (strcmp(w[0], "sleep") == 0 && n == 1) {

@@ -24,7 +24,9 @@ struct _SimFota {
 	guint timer;
 	SimInject inject;
 	int inject_code;
-	guint jobs; /* alternates the seed's two misspellings of HTTPEND */
+	guint jobs;       /* alternates the seed's two misspellings of HTTPEND */
+	char *url;        /* modes 0 and 2, while the job waits for "release" */
+	gboolean waiting; /* accepted, held by "hold start|ok" until "release" */
 };
 
 static SimFota *
@@ -74,6 +76,8 @@ job_reset(SimFota *f)
 	}
 	g_clear_pointer(&f->res.body, g_bytes_unref);
 	g_clear_pointer(&f->filename, g_free);
+	g_clear_pointer(&f->url, g_free);
+	f->waiting = FALSE;
 	f->dl_done = FALSE;
 	f->phase = SIM_PHASE_NONE;
 	f->forced = FALSE;
@@ -124,6 +128,7 @@ step_ms(Sim *sim)
 }
 
 static gboolean update_tick(gpointer data);
+static void job_go(Sim *sim);
 
 static void
 begin_update(Sim *sim)
@@ -395,14 +400,38 @@ sim_fota_command(Sim *sim, const char *tail)
 	f->inject = inject;
 	f->inject_code = inject_code;
 	f->jobs++;
+	if (sim->hold_fota == SIM_HOLD_OK) {
+		/* The OK, and all the module says after it, waits for "release". */
+		sim_hold_output(sim, 24 * 3600 * 1000);
+	}
 	sim_send_line(sim, "OK");
 	if (f->mode == 1) {
 		g_clear_pointer(&f->package, g_bytes_unref);
 		f->package = g_bytes_ref(sim_ufs_find(sim, "fota.pack")->data);
+	} else {
+		f->filename = f->mode == 2 ? mcu_name(url, nargs == 3 ? args[2] : NULL) : NULL;
+		f->url = g_strdup(url);
+	}
+	if (sim->hold_fota != SIM_HOLD_NONE) {
+		sim->hold_fota = SIM_HOLD_NONE;
+		f->waiting = TRUE;
+		f->phase = f->mode == 1 ? SIM_PHASE_UPDATING : SIM_PHASE_DOWNLOADING;
+		sim_log(sim, "> (AT+QFOTADL accepted; the job waits for \"release\")");
+		return;
+	}
+	job_go(sim);
+}
+
+/* The accepted job sets off: the update of fota.pack, or the download. */
+static void
+job_go(Sim *sim)
+{
+	SimFota *f = fota_get(sim);
+
+	if (f->mode == 1) {
 		begin_update(sim);
 		return;
 	}
-	f->filename = f->mode == 2 ? mcu_name(url, nargs == 3 ? args[2] : NULL) : NULL;
 	f->phase = SIM_PHASE_DOWNLOADING;
 	f->next_pct = 0;
 	urc(sim, "HTTPSTART", -1, FALSE);
@@ -411,7 +440,21 @@ sim_fota_command(Sim *sim, const char *tail)
 		urc(sim, "FTPSTART", -1, FALSE);
 		urc(sim, "FTPEND", 0, FALSE);
 	}
-	f->http = sim_http_start(url, f->mode == 2 ? sim->ufs_size : sim->max_package,
+	f->http = sim_http_start(f->url, f->mode == 2 ? sim->ufs_size : sim->max_package,
 	                         sim_scaled_ms(sim, 30000) / 1000.0, on_http_done, sim);
 	f->timer = g_timeout_add(step_ms(sim), download_tick, sim);
+}
+
+void
+sim_fota_release(Sim *sim)
+{
+	SimFota *f = sim->fota;
+
+	sim_release_output(sim);
+	sim->hold_fota = SIM_HOLD_NONE;
+	if (f == NULL || !f->waiting)
+		return;
+	f->waiting = FALSE;
+	sim_log(sim, "> (release: the job sets off)");
+	job_go(sim);
 }

@@ -138,6 +138,17 @@ sim_write(Sim *sim, const void *data, gsize len)
 }
 
 void
+sim_release_output(Sim *sim)
+{
+	if (!sim->hold_until_us)
+		return;
+	sim->hold_until_us = 0;
+	sim->hold_pos = 0;
+	g_clear_handle_id(&sim->hold_timer, g_source_remove);
+	out_pump(sim);
+}
+
+void
 sim_hold_output(Sim *sim, int ms)
 {
 	sim->hold_pos = sim->out->len;

@@ -161,6 +161,9 @@ typedef struct {
 	guint idle_timer;
 	guint power_timer;
 	int delay_next_ms;
+	/* "hold start": the next accepted AT+QFOTADL gets its OK, then the job waits for
+	 * "release"; "hold ok": its OK waits too (all output does) */
+	enum { SIM_HOLD_NONE, SIM_HOLD_START, SIM_HOLD_OK } hold_fota;
 	GRand *rand;
 
 	/* module state */
@@ -200,6 +203,8 @@ void sim_send_line(Sim *sim, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void sim_send_error(Sim *sim, int code);
 void sim_log(Sim *sim, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void sim_hold_output(Sim *sim, int ms);
+/* Ends a sim_hold_output() now. */
+void sim_release_output(Sim *sim);
 void sim_reboot(Sim *sim, gboolean power_cut);
 void sim_input_pause_until(Sim *sim, gint64 until_us);
 /* A one-shot timer at @at_us (g_get_monotonic_time() clock) with microsecond precision: a
@@ -255,6 +260,9 @@ void sim_fota_cancel(Sim *sim);
 SimPhase sim_fota_phase(Sim *sim);
 void sim_fota_forced_upgrade(Sim *sim);
 void sim_fota_free(Sim *sim);
+/* "release": the output held by "hold ok" goes out, and the job held by "hold start|ok"
+ * sets off. */
+void sim_fota_release(Sim *sim);
 
 /* sim-http.c: libcurl in a worker thread, result marshalled to the main context */
 typedef struct {

@@ -575,8 +575,8 @@ static const Line host_upgrade[] = {
 	{ "progress 10 100", "uploading:10" },
 	{ "lost", "" },
 	{ "upload ok", "uploading:100 journal:starting send:AT+QFOTADL=1" },
-	{ "reply ok", "arm:300" },
-	{ "urc +QIND: \"FOTA\",\"START\"", "journal:updating updating:0" },
+	{ "reply ok", "journal:updating updating:0 arm:300" },
+	{ "urc +QIND: \"FOTA\",\"START\"", "journal:updating arm:300" },
 	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
 	{ "init", "query" },
 	{ "rev " REV_TO, "finish:ok" },
@@ -603,7 +603,7 @@ static const Line fallback_via_host[] = {
 	{ "urc +QIND: \"FOTA\",\"DOWNLOADING\",50%", "none" },
 	{ "fetch ok " DIGEST, "journal:uploading upload" },
 	{ "upload ok", "journal:starting send:AT+QFOTADL=1" },
-	{ "reply ok", "arm:300" },
+	{ "reply ok", "journal:updating updating:0 arm:300" },
 	{ "urc +QIND: \"FOTA\",\"UPDATING\",100%", "updating:100" },
 	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
 	{ "init", "query" },
@@ -648,6 +648,25 @@ static const Line resume_host_command_accepted[] = {
 	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
 	{ "init", "query" },
 	{ "rev " REV_TO, "finish:ok" },
+	{ NULL, NULL },
+};
+
+/* AT+QFOTADL=1 went out after the upload, but its answer was never seen: the module may be
+ * flashing the package, so the job follows it rather than delete the package under it. */
+static const Line resume_host_command_unknown[] = {
+	{ "resume starting uploading 100 host",
+	  "accept uploading:100 journal:updating updating:0" },
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",40%", "updating:40" },
+	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
+	{ "init", "query" },
+	{ "rev " REV_TO, "finish:ok" },
+	{ NULL, NULL },
+};
+
+/* ... and when the module had not taken it, the job ends saying where the package is. */
+static const Line resume_host_command_not_taken[] = {
+	{ "resume starting uploading 100 host", "accept journal:updating arm:300" },
+	{ "timer", "finish:Timeout:-1" },
 	{ NULL, NULL },
 };
 
@@ -760,6 +779,7 @@ static const char *const random_starts[] = {
 	"resume fetching fetching 10 host",
 	"resume downloading downloading 20 fallback",
 	"resume starting uploading 100 host accepted",
+	"resume starting uploading 100 host",
 };
 /* NOLINTEND(bugprone-suspicious-missing-comma) */
 
@@ -1152,6 +1172,8 @@ main(int argc, char **argv)
 		{ "resume/starting", resume_starting },
 		{ "resume/fallback-httpend", resume_fallback_httpend },
 		{ "resume/host-command-accepted", resume_host_command_accepted },
+		{ "resume/host-command-unknown", resume_host_command_unknown },
+		{ "resume/host-command-not-taken", resume_host_command_not_taken },
 		{ "forced-resume", forced_resume },
 		{ "forced-then-record", forced_then_record },
 		{ "held-then-record", held_then_record },
