@@ -34,6 +34,7 @@ typedef struct {
 	char *label; /* e.g. "GDBus" */
 	char *name;  /* its bus name */
 	GArray *t_ping, *t_cmd;
+	gboolean failed; /* information only: a floor that fails is reported and dropped */
 } Floor;
 
 static void
@@ -63,37 +64,53 @@ floor_parse(const char *arg)
 	return f;
 }
 
-static gboolean
-floor_round(GDBusConnection *conn, Floor *f, gboolean keep, GError **error)
+static void
+floor_drop(Floor *f, const char *what, GError *error)
 {
+	g_print("# 1. floor %s: %s failed (%s); its rows are left out\n", f->label, what,
+	        error->message);
+	f->failed = TRUE;
+}
+
+static void
+floor_round(GDBusConnection *conn, Floor *f, gboolean keep)
+{
+	g_autoptr(GError) error = NULL;
 	double t0 = bench_now_us(), t1, t2;
 
-	if (!ping_name(conn, f->name, error))
-		return FALSE;
+	if (f->failed)
+		return;
+	if (!ping_name(conn, f->name, &error)) {
+		floor_drop(f, "Peer.Ping", error);
+		return;
+	}
 	t1 = bench_now_us();
-	if (!bench_command_to(conn, f->name, DEFAULT_MODEM, "AT", error))
-		return FALSE;
+	if (!bench_command_to(conn, f->name, DEFAULT_MODEM, "AT", &error)) {
+		floor_drop(f, "Command", error);
+		return;
+	}
 	t2 = bench_now_us();
 	if (keep) {
 		g_array_append_val(f->t_ping, (double){ t1 - t0 });
 		g_array_append_val(f->t_cmd, (double){ t2 - t1 });
 	}
-	return TRUE;
 }
 
 /* A floor starts alongside the daemon: wait until it owns its name. */
-static gboolean
-floor_wait(GDBusConnection *conn, Floor *f, GError **error)
+static void
+floor_wait(GDBusConnection *conn, Floor *f)
 {
 	double deadline = bench_now_us() + 10e6;
+	g_autoptr(GError) error = NULL;
 
-	while (!ping_name(conn, f->name, error)) {
-		if (bench_now_us() > deadline)
-			return FALSE;
-		g_clear_error(error);
+	while (!ping_name(conn, f->name, &error)) {
+		if (bench_now_us() > deadline) {
+			floor_drop(f, "starting", error);
+			return;
+		}
+		g_clear_error(&error);
 		g_usleep(50000);
 	}
-	return TRUE;
 }
 
 /* The rows of one floor: its own ratio against the same baselines, and dfotad against it. */
@@ -201,12 +218,10 @@ bench_cmd_rtt(int argc, char **argv)
 		if (!bench_pty_roundtrip(fd, "AT", 5, &error))
 			break;
 		t3 = bench_now_us();
-		for (guint k = 0; i == -warmup && k < floors->len && !error; k++)
-			floor_wait(conn, floors->pdata[k], &error);
-		for (guint k = 0; k < floors->len && !error; k++)
-			floor_round(conn, floors->pdata[k], i >= 0, &error);
-		if (error)
-			break;
+		for (guint k = 0; i == -warmup && k < floors->len; k++)
+			floor_wait(conn, floors->pdata[k]);
+		for (guint k = 0; k < floors->len; k++)
+			floor_round(conn, floors->pdata[k], i >= 0);
 		if (i < 0)
 			continue;
 		g_array_append_val(t_ping, (double){ t1 - t0 });
@@ -242,7 +257,8 @@ bench_cmd_rtt(int argc, char **argv)
 	bench_row("1. AT round trip, p99", m, b, s_cmd.p99 / base_p99, "<= 1.5",
 	          s_cmd.p99 / base_p99 <= 1.5);
 	for (guint k = 0; k < floors->len; k++)
-		floor_report(floors->pdata[k], &s_cmd, &s_pty);
+		if (!((Floor *)floors->pdata[k])->failed)
+			floor_report(floors->pdata[k], &s_cmd, &s_pty);
 	return 0;
 }
 
@@ -478,12 +494,13 @@ bench_cmd_throughput(int argc, char **argv)
 		pm = g_strdup_printf("%.0f ping/s", prate);
 		bench_row(pitem, m, pm, rate / prate, !paced && n == 8 ? ">= 0.8" : NULL,
 		          rate / prate >= 0.8);
-		if (n == 8)
-			for (guint k = 0; floor_args && floor_args[k]; k++)
-				if (!floor_throughput(floor_args[k], n, seconds, rate, &error)) {
-					g_printerr("dfota-bench throughput: %s\n", error->message);
-					return 1;
-				}
+		for (guint k = 0; n == 8 && floor_args && floor_args[k]; k++) {
+			g_autoptr(GError) e = NULL;
+
+			/* information only: a floor that fails is reported, the run goes on */
+			if (!floor_throughput(floor_args[k], n, seconds, rate, &e))
+				g_print("# 2. floor %s failed: %s\n", floor_args[k], e->message);
+		}
 	}
 	return 0;
 }

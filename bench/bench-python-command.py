@@ -11,7 +11,8 @@ its own). Prints "#" detail lines and table rows like dfota-bench (docs/performa
 --floor adds a bench/floor-modem service (the least a D-Bus service can do for Command) to the
 same rounds: its own ratio against the same baselines, and dfotad's Command against its.
 
-Exit status 0 when it ran (a missed target is reported, not failed), 1 when it could not.
+Exit status 0 when it ran (a missed target is reported, not failed; a floor that fails is
+reported and left out), 1 when it could not, 2 on a usage error.
 """
 import argparse
 import os
@@ -119,7 +120,7 @@ def main():
         label, _, name = arg.partition("=")
         if not label or not Gio.dbus_is_name(name):
             ap.error("--floor %s is not LABEL=BUSNAME" % arg)
-        floors.append({"label": label, "name": name, "ping": [], "cmd": []})
+        floors.append({"label": label, "name": name, "ping": [], "cmd": [], "failed": False})
 
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     conn = Gio.DBusConnection.new_for_address_sync(
@@ -127,7 +128,11 @@ def main():
         | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
     wait_ready(conn, args.modem)
     for f in floors:
-        wait_owned(conn, f["name"])
+        try:
+            wait_owned(conn, f["name"])
+        except GLib.Error as e:
+            print("# 1p. floor %s did not start (%s); its rows are left out" % (f["label"], e))
+            f["failed"] = True
     fd = pty_open(args.direct)
     pty_roundtrip(fd, "ATE0")
     pty_roundtrip(fd, "AT+CMEE=1")
@@ -153,13 +158,22 @@ def main():
             t_cmd.append(t2 - t1)
             t_pty.append(t3 - t2)
         for f in floors:
-            f0 = now_us()
-            conn.call_sync(f["name"], "/", "org.freedesktop.DBus.Peer", "Ping", None, None,
-                           Gio.DBusCallFlags.NONE, 5000, None)
-            f1 = now_us()
-            conn.call_sync(f["name"], "/org/dfotad1/Modem/0", "org.dfotad1.Modem", "Command",
-                           cmd_args, cmd_type, Gio.DBusCallFlags.NONE, 5000, None)
-            f2 = now_us()
+            if f["failed"]:
+                continue
+            try:
+                f0 = now_us()
+                conn.call_sync(f["name"], "/", "org.freedesktop.DBus.Peer", "Ping", None,
+                               None, Gio.DBusCallFlags.NONE, 5000, None)
+                f1 = now_us()
+                conn.call_sync(f["name"], "/org/dfotad1/Modem/0", "org.dfotad1.Modem",
+                               "Command", cmd_args, cmd_type, Gio.DBusCallFlags.NONE, 5000,
+                               None)
+                f2 = now_us()
+            except GLib.Error as e:
+                # information only: a floor that fails is reported and left out
+                print("# 1p. floor %s failed (%s); its rows are left out" % (f["label"], e))
+                f["failed"] = True
+                continue
             if i >= 0:
                 f["ping"].append(f1 - f0)
                 f["cmd"].append(f2 - f1)
@@ -179,6 +193,8 @@ def main():
     row("1p. AT round trip, PyGObject client, p99", "%.1f us" % sc["p99"],
         "%.1f + %.1f us" % (sp["p99"], sd["p99"]), sc["p99"] / base, None, False)
     for f in floors:
+        if f["failed"] or not f["cmd"]:
+            continue
         fp, fc = stats(f["ping"]), stats(f["cmd"])
         print("# 1p. floor %s: Peer.Ping: %s" % (f["label"], describe(fp)))
         print("# 1p. floor %s: Command(\"AT\"): %s" % (f["label"], describe(fc)))

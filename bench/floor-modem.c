@@ -3,8 +3,8 @@
  *
  * It owns a bus name, exports /org/dfotad1/Modem/0 with org.dfotad1.Modem.Command(su) -> s
  * and a read-only State "ready", and answers Command by writing the text and CR to a pty and
- * replying when the final result line arrives; calls that arrive meanwhile wait in a plain
- * FIFO. No checks, no bound, no timeout, no journal, no logging: what remains of a Command's
+ * replying at the final result line (OK with the info lines, ERROR or +CME ERROR as a D-Bus
+ * error); calls that arrive meanwhile wait in a plain FIFO. No checks, no bound, no timeout, no journal, no logging: what remains of a Command's
  * cost over Peer.Ping plus the pty is the D-Bus library's.
  *
  *   floor-modem --name NAME --pty PATH [--library gdbus|sd-bus]
@@ -32,9 +32,10 @@ typedef struct {
 	GMainLoop *loop;
 	GDBusConnection *conn; /* gdbus */
 	int pty;
-	GString *in;  /* bytes of the answer in progress */
-	GQueue calls; /* Call: the head is on the line */
-	sd_bus *bus;  /* sd-bus */
+	GString *in;   /* bytes not yet framed into lines */
+	GString *info; /* the info lines of the answer in progress */
+	GQueue calls;  /* Call: the head is on the line */
+	sd_bus *bus;   /* sd-bus */
 	int status;
 } Floor;
 
@@ -44,28 +45,30 @@ typedef struct {
 	sd_bus_message *msg;         /* sd-bus */
 } Call;
 
-/* The answer so far ends in a final result line: the info lines before it, or NULL. */
-static char *
-take_answer(Floor *f)
+/* Takes the complete lines received so far: the info lines of the command in flight go to
+ * f->info, and at its final result (OK, ERROR, +CME ERROR) returns TRUE with @error set to
+ * the final line when it is not OK. */
+static gboolean
+take_final(Floor *f, char **error)
 {
-	static const char *const finals[] = { "\r\nOK\r\n", "\r\nERROR\r\n" };
-	const char *s = f->in->str;
-	const char *end = NULL;
-	char *info;
+	char *nl;
 
-	for (guint i = 0; i < G_N_ELEMENTS(finals) && !end; i++)
-		if (g_str_has_suffix(s, finals[i]))
-			end = s + f->in->len - strlen(finals[i]);
-	if (!end) {
-		const char *cme = strstr(s, "+CME ERROR:");
+	while ((nl = memchr(f->in->str, '\n', f->in->len))) {
+		g_autofree char *line = g_strstrip(g_strndup(f->in->str, (gsize)(nl - f->in->str)));
 
-		if (!cme || !g_str_has_suffix(cme, "\r\n"))
-			return NULL;
-		end = cme;
+		g_string_erase(f->in, 0, nl - f->in->str + 1);
+		if (*line == '\0')
+			continue;
+		if (strcmp(line, "OK") == 0 || strcmp(line, "ERROR") == 0 ||
+		    g_str_has_prefix(line, "+CME ERROR:")) {
+			*error = strcmp(line, "OK") == 0 ? NULL : g_steal_pointer(&line);
+			return TRUE;
+		}
+		if (f->info->len)
+			g_string_append_c(f->info, '\n');
+		g_string_append(f->info, line);
 	}
-	info = g_strstrip(g_strndup(s, (gsize)(end - s)));
-	g_string_truncate(f->in, 0);
-	return info;
+	return FALSE;
 }
 
 static void
@@ -81,13 +84,34 @@ send_head(Floor *f)
 	}
 }
 
+static void
+reply(Floor *f, Call *call, const char *final)
+{
+	if (call->call && final)
+		g_dbus_method_invocation_return_dbus_error(
+		        call->call, "org.dfotad1.Error.CommandFailed", final);
+	else if (call->call)
+		g_dbus_method_invocation_return_value(call->call,
+		                                      g_variant_new("(s)", f->info->str));
+	if (!call->msg)
+		return;
+	if (final)
+		sd_bus_reply_method_errorf(call->msg, "org.dfotad1.Error.CommandFailed", "%s",
+		                           final);
+	else
+		sd_bus_reply_method_return(call->msg, "s", f->info->str);
+	sd_bus_message_unref(call->msg);
+	/* sd-bus writes at once unless the socket is full; then it must not wait for input */
+	sd_bus_flush(f->bus);
+}
+
 static gboolean
 on_pty(gint fd, GIOCondition cond, gpointer user_data)
 {
 	Floor *f = user_data;
 	char buf[512];
 	ssize_t n = read(fd, buf, sizeof buf);
-	g_autofree char *info = NULL;
+	char *final = NULL;
 	Call *call;
 
 	if (n <= 0) {
@@ -99,19 +123,22 @@ on_pty(gint fd, GIOCondition cond, gpointer user_data)
 		return G_SOURCE_REMOVE;
 	}
 	g_string_append_len(f->in, buf, n);
-	if (!(info = take_answer(f)) || !(call = g_queue_pop_head(&f->calls)))
-		return G_SOURCE_CONTINUE;
-	/* the next command first, as dfotad's channel does */
-	if (!g_queue_is_empty(&f->calls))
-		send_head(f);
-	if (call->call) {
-		g_dbus_method_invocation_return_value(call->call, g_variant_new("(s)", info));
-	} else {
-		sd_bus_reply_method_return(call->msg, "s", info);
-		sd_bus_message_unref(call->msg);
+	while (take_final(f, &final)) {
+		if (!(call = g_queue_pop_head(&f->calls))) {
+			/* not ours (the ATE0 of the start, say) */
+			g_string_truncate(f->info, 0);
+			g_clear_pointer(&final, g_free);
+			continue;
+		}
+		/* the next command first, as dfotad's channel does */
+		if (!g_queue_is_empty(&f->calls))
+			send_head(f);
+		reply(f, call, final);
+		g_string_truncate(f->info, 0);
+		g_clear_pointer(&final, g_free);
+		g_free(call->line);
+		g_free(call);
 	}
-	g_free(call->line);
-	g_free(call);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -319,16 +346,16 @@ main(int argc, char **argv)
 	}
 	f.loop = g_main_loop_new(NULL, FALSE);
 	f.in = g_string_new(NULL);
+	f.info = g_string_new(NULL);
 	g_unix_fd_add(f.pty, G_IO_IN, on_pty, &f);
 	g_unix_signal_add(SIGTERM, on_term, &f);
 	g_unix_signal_add(SIGINT, on_term, &f);
 	ok = library && g_str_equal(library, "sd-bus") ? start_sdbus(&f, name, &error)
 	                                               : start_gdbus(&f, name, &error);
-	if (!ok) {
+	if (ok)
+		g_main_loop_run(f.loop);
+	else
 		g_printerr("floor-modem: %s\n", error->message);
-		return 1;
-	}
-	g_main_loop_run(f.loop);
 	for (Call *call; (call = g_queue_pop_head(&f.calls));) {
 		if (call->call)
 			g_dbus_method_invocation_return_dbus_error(
@@ -343,6 +370,7 @@ main(int argc, char **argv)
 	g_clear_object(&f.conn);
 	close(f.pty);
 	g_string_free(f.in, TRUE);
+	g_string_free(f.info, TRUE);
 	g_main_loop_unref(f.loop);
-	return f.status;
+	return ok ? f.status : 1;
 }

@@ -195,7 +195,6 @@ PIDS+=($!)
 DFOTAD_PID=$!
 # The floors of benchmark 1: the least a GDBus and an sd-bus service can do for Command, each
 # on its own twin simulator.
-FLOORS=()
 for lib in gdbus sd-bus; do
 	start_sim "floor-$lib" "${SIMOPTS[@]}"
 	"$FLOOR" --library "$lib" --name "org.dfotad1.BenchFloor${lib//-/}" \

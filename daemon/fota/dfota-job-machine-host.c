@@ -122,6 +122,7 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 			job->phase = g_steal_pointer(&live->phase);
 			job->percent = live->percent;
 			job->end_seen = job->end_seen || live->end_seen;
+			job->command_accepted = job->command_accepted || live->command_accepted;
 			job->power_cut = job->power_cut || live->power_cut;
 			job->updating_done = live->updating_done;
 			if (!*job->from_revision) {

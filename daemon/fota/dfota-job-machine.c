@@ -482,6 +482,15 @@ on_command_reply(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 
 	if (!job || job->step != DFOTA_JOB_STEP_STARTING)
 		return;
+	if (!ev->ok && m->accepted && dfota_job_is_host(job) &&
+	    g_error_matches(ev->error, DFOTA_ERROR, DFOTA_ERROR_TIMEOUT)) {
+		/* No answer is no refusal: the module may be flashing the uploaded package. */
+		jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
+		          "no answer to AT+QFOTADL=1: listening for the module's update");
+		jm_set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
+		jm_arm(m, fx, m->cfg.update_timeout_s);
+		return;
+	}
 	if (!ev->ok) {
 		jm_finish(m, fx, ev->now, ev->error, ev->code, NULL, NULL);
 		return;
@@ -569,26 +578,24 @@ on_timer(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 
 	if (!job || !m->accepted)
 		return;
+	if (job->step == DFOTA_JOB_STEP_UPDATING && dfota_job_is_host(job) &&
+	    !job->command_accepted && ev->module_answers) {
+		/* Whether the module took AT+QFOTADL=1 was never seen, and it said nothing
+		 * since: it may have finished while the port was closed; the revision tells. */
+		jm_verify(m, fx);
+		return;
+	}
 	if (job->step == DFOTA_JOB_STEP_REBOOTING && ev->module_answers) {
 		/* The module answers but no reboot (or no forced update after a power cut) was
 		 * seen in time: let the revision tell. */
 		jm_verify(m, fx);
 		return;
 	}
-	if (dfota_job_is_host(job) && job->step == DFOTA_JOB_STEP_UPDATING &&
-	    !job->command_accepted)
-		/* resumed with AT+QFOTADL=1 written but its answer never seen */
-		error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
-		                    "The module did not start updating within %u s of the "
-		                    "daemon's restart; the uploaded fota.pack is left in UFS, "
-		                    "where UpgradeLocal starts it",
-		                    m->timer_s);
-	else
-		error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
-		                    "Nothing from the module for %u s while %s; the job is "
-		                    "abandoned (see the download-timeout, update-timeout and "
-		                    "reboot-timeout settings)",
-		                    m->timer_s, job->phase);
+	error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
+	                    "Nothing from the module for %u s while %s; the job is abandoned "
+	                    "(see the download-timeout, update-timeout and reboot-timeout "
+	                    "settings)",
+	                    m->timer_s, job->phase);
 	if (job->step == DFOTA_JOB_STEP_DOWNLOADING)
 		download_failed(m, fx, ev->now, error, -1);
 	else
@@ -644,6 +651,17 @@ on_revision(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		          job->id, rev);
 		jm_set_step(m, fx, DFOTA_JOB_STEP_REBOOTING, 0);
 		jm_arm(m, fx, m->cfg.reboot_timeout_s);
+		return;
+	}
+	if (!job->end_seen && !changed && dfota_job_is_host(job) && !job->command_accepted &&
+	    !job->updating_done) {
+		/* AT+QFOTADL=1 went out, its answer was never seen, and the old firmware runs. */
+		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
+		                                  "The module did not start updating (it still runs "
+		                                  "%s); the uploaded fota.pack is left in UFS, where "
+		                                  "UpgradeLocal starts it",
+		                                  rev);
+		jm_finish(m, fx, ev->now, e, -1, NULL, NULL);
 		return;
 	}
 	if (!job->end_seen && !changed) {

@@ -328,10 +328,16 @@ test_host_upload_interrupted(void)
  * daemon never saw it. Either way the module then flashes the package while the daemon is
  * down or restarting: the restarted daemon follows the update (it neither deletes fota.pack
  * under the module nor calls the job interrupted) and reports one truthful Finished. */
+typedef struct {
+	const char *hold;       /* "start" or "ok" */
+	gboolean release_later; /* after the restarted daemon took the job up again */
+} KillAfterCommand;
+
 static void
 test_kill_after_command(gconstpointer data)
 {
-	const char *hold = data;
+	const KillAfterCommand *kc = data;
+	const char *hold = kc->hold;
 	const char *const sim_args[] = { "--time-scale", "0.5", NULL };
 	HarnessOptions opts = { .sim_args = sim_args };
 	g_autoptr(Harness) h = harness_new(&opts);
@@ -340,7 +346,7 @@ test_kill_after_command(gconstpointer data)
 	g_autoptr(GVariant) reply = NULL;
 	g_autoptr(GVariant) result = NULL;
 	g_autofree char *trace = NULL;
-	guint64 since, id;
+	guint64 since, restarted, id;
 	guint tty_mark;
 	int command;
 
@@ -363,8 +369,17 @@ test_kill_after_command(gconstpointer data)
 	else
 		g_assert_false(fh_progress_seen(h, since, "updating", 0));
 	fh_daemon_kill(h);
-	harness_control(h, "release");
-	fh_daemon_start(h);
+	restarted = harness_mark(h);
+	if (!kc->release_later) {
+		/* the module goes on while no daemon listens: its URCs wait in the pty */
+		harness_control(h, "release");
+		fh_daemon_start(h);
+	} else {
+		/* the restarted daemon follows the job from its record, then hears it live */
+		fh_daemon_start(h);
+		g_assert_true(fh_wait_progress(h, restarted, "updating", 0, 60000));
+		harness_control(h, "release");
+	}
 
 	result = harness_wait_finished(h, since, 90000);
 	trace = fh_progress_trace(h, since);
@@ -455,7 +470,14 @@ main(int argc, char **argv)
 	g_test_add_func("/restart/forced-resume-unknown-job", test_forced_resume_unknown);
 	g_test_add_func("/restart/corrupt-journal", test_corrupt_journal);
 	g_test_add_func("/restart/host-upload-interrupted", test_host_upload_interrupted);
-	g_test_add_data_func("/restart/host-kill-after-ok", "start", test_kill_after_command);
-	g_test_add_data_func("/restart/host-kill-before-ok-seen", "ok", test_kill_after_command);
+	static const KillAfterCommand after_ok = { "start", FALSE };
+	static const KillAfterCommand after_ok_live = { "start", TRUE };
+	static const KillAfterCommand before_ok_seen = { "ok", FALSE };
+
+	g_test_add_data_func("/restart/host-kill-after-ok", &after_ok, test_kill_after_command);
+	g_test_add_data_func("/restart/host-kill-after-ok-live", &after_ok_live,
+	                     test_kill_after_command);
+	g_test_add_data_func("/restart/host-kill-before-ok-seen", &before_ok_seen,
+	                     test_kill_after_command);
 	return g_test_run();
 }

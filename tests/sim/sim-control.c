@@ -212,6 +212,9 @@ control_execute(Sim *sim, const char *line)
 	           g_ascii_string_to_unsigned(w[1], 10, 0, 3600000, &v, NULL)) {
 		sim->delay_next_ms = (int)v;
 	} else if (strcmp(w[0], "hold") == 0 && n == 2 &&
+	           /* "hold start": the next accepted AT+QFOTADL gets its OK, then its job
+	            * waits for "release"; "hold ok": the OK (all output) waits too. A restart
+	            * of the module ends the hold, and the held job with it. */
 	           (strcmp(w[1], "start") == 0 || strcmp(w[1], "ok") == 0)) {
 		sim->hold_fota = strcmp(w[1], "ok") == 0 ? SIM_HOLD_OK : SIM_HOLD_START;
 	} else if (strcmp(w[0], "release") == 0 && n == 1) {

@@ -101,6 +101,12 @@ sim_fota_cancel(Sim *sim)
 
 	if (f == NULL || f->phase == SIM_PHASE_NONE)
 		return;
+	if (f->waiting) {
+		/* held by "hold": the job never began, and its held OK goes before the restart */
+		sim_release_output(sim);
+		job_reset(f);
+		return;
+	}
 	/* Losing power while UPDATING leaves the new image half written: the module finishes
 	 * the update on its next boot (seed 3.1 note). A download is simply lost. */
 	if (f->phase == SIM_PHASE_UPDATING)

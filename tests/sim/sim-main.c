@@ -269,6 +269,7 @@ power_down(Sim *sim, gboolean power_cut)
 		g_byte_array_set_size(sim->out, 0);
 		sim->hold_until_us = 0;
 		sim->hold_pos = 0;
+		g_clear_handle_id(&sim->hold_timer, g_source_remove);
 	}
 }
 

@@ -82,7 +82,7 @@ effect_token(const DfotaJmEffect *e)
 /*
  * start KIND [ARG] [fallback] [expect=REV] [sha=HEX]  method call (module at REV_FROM, ready)
  * start-notready KIND                                  method call while the modem is not ready
- * preflight ok|fail       reply ok|CODE               (CODE: the module's, or -1)
+ * preflight ok|fail       reply ok|CODE|timeout       (CODE: the module's, or -1)
  * urc LINE                boot                         line TEXT (APP RDY, POWERED DOWN, …)
  * init                    timer [up]                   lost
  * rev REV [SUB] | rev-fail
@@ -166,7 +166,10 @@ feed(Run *r, const char *text)
 	} else if (g_str_equal(w[0], "reply")) {
 		ev.type = DFOTA_JM_EV_COMMAND_REPLY;
 		ev.ok = g_str_equal(w[1], "ok");
-		if (!ev.ok) {
+		if (!ev.ok && g_str_equal(w[1], "timeout")) {
+			ev.code = -1;
+			r->error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT, "no answer");
+		} else if (!ev.ok) {
 			ev.code = atoi(w[1]);
 			r->error = ev.code > 0 ? dfota_error_from_cme(ev.code)
 			                       : g_error_new(DFOTA_ERROR,
@@ -663,10 +666,49 @@ static const Line resume_host_command_unknown[] = {
 	{ NULL, NULL },
 };
 
-/* ... and when the module had not taken it, the job ends saying where the package is. */
+/* ... and when the module had not taken it, the revision says so and the job ends saying
+ * where the package is; when it finished while the port was closed, the revision says that. */
 static const Line resume_host_command_not_taken[] = {
 	{ "resume starting uploading 100 host", "accept journal:updating arm:300" },
+	{ "timer up", "query" },
+	{ "rev " REV_FROM, "finish:Timeout:-1" },
+	{ NULL, NULL },
+};
+
+static const Line resume_host_command_done_unseen[] = {
+	{ "resume starting uploading 100 host", "accept journal:updating arm:300" },
+	{ "timer up", "query" },
+	{ "rev " REV_TO, "finish:ModemLost:-1" },
+	{ NULL, NULL },
+};
+
+/* A module silent through the timeout says nothing either way. */
+static const Line resume_host_command_silent[] = {
+	{ "resume starting uploading 100 host", "accept journal:updating arm:300" },
 	{ "timer", "finish:Timeout:-1" },
+	{ NULL, NULL },
+};
+
+/* No answer to AT+QFOTADL=1 is no refusal: the job listens for the update. */
+static const Line host_command_timeout[] = {
+	{ "start upgrade-from-file", "fetch" },
+	{ "fetch ok " DIGEST, "journal:uploading uploading:0 upload" },
+	{ "upload ok", "uploading:100 journal:starting send:AT+QFOTADL=1" },
+	{ "reply timeout", "journal:updating updating:0 arm:300" },
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",50%", "updating:50" },
+	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
+	{ "init", "query" },
+	{ "rev " REV_TO, "finish:ok" },
+	{ NULL, NULL },
+};
+
+/* A forced update followed before the record was found keeps what it saw of the module. */
+static const Line forced_then_host_record[] = {
+	{ "urc +QIND: \"FOTA\",\"UPDATING\",20%", "hold:5" },
+	{ "hold-expired", "accept updating:0 updating:20" },
+	{ "resume starting uploading 100 host", "job journal:updating" },
+	/* the module was seen updating: silence past the timeout is not "never started" */
+	{ "timer up", "finish:Timeout:-1" },
 	{ NULL, NULL },
 };
 
@@ -732,6 +774,7 @@ static const char *const random_events[] = {
 	"reply ok",
 	"reply 6503",
 	"reply -1",
+	"reply timeout",
 	"urc +QIND: \"FOTA\",\"HTTPSTART\"",
 	"urc +QIND: \"FOTA\",\"DOWNLOADING\",10%",
 	"urc +QIND: \"FOTA\",\"DOWNLOADING\",60%",
@@ -1174,6 +1217,10 @@ main(int argc, char **argv)
 		{ "resume/host-command-accepted", resume_host_command_accepted },
 		{ "resume/host-command-unknown", resume_host_command_unknown },
 		{ "resume/host-command-not-taken", resume_host_command_not_taken },
+		{ "resume/host-command-done-unseen", resume_host_command_done_unseen },
+		{ "resume/host-command-silent", resume_host_command_silent },
+		{ "host/command-timeout", host_command_timeout },
+		{ "forced-then-host-record", forced_then_host_record },
 		{ "forced-resume", forced_resume },
 		{ "forced-then-record", forced_then_record },
 		{ "held-then-record", held_then_record },
