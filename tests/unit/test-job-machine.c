@@ -836,6 +836,7 @@ typedef struct {
 	gboolean progressed; /* this event's effects recorded a percent */
 	gboolean module_ok;  /* END,0 or UPDATING 100 was fed (or is on the resumed record) */
 	guint64 last_id;     /* the id of the last job accepted */
+	gboolean flashing;   /* AT+QFOTADL=1 went out (or a record past it was resumed) */
 } Watch;
 
 static gboolean
@@ -863,6 +864,9 @@ check_effects(Run *r, Watch *w, const char *event)
 	if (strstr(event, "\"END\",0") || strstr(event, "\"UPDATING\",100%") ||
 	    (resumed && g_str_has_suffix(event, " end")))
 		w->module_ok = TRUE;
+	if (resumed && !g_str_has_prefix(event, "resume uploading") &&
+	    !g_str_has_prefix(event, "resume fetching"))
+		w->flashing = TRUE;
 	for (guint i = 0; i < r->fx->len; i++) {
 		DfotaJmEffect *e = &g_array_index(r->fx, DfotaJmEffect, i);
 
@@ -903,7 +907,16 @@ check_effects(Run *r, Watch *w, const char *event)
 			w->phase = g_strdup(e->phase);
 			w->percent = e->percent;
 			break;
+		case DFOTA_JM_FX_DELETE_PARTIAL:
+			/* Never the package under a module that may be flashing it. */
+			if (w->flashing)
+				g_error("after \"%s\": fota.pack deleted after AT+QFOTADL=1",
+				        event);
+			break;
 		case DFOTA_JM_FX_SEND_COMMAND:
+			if (g_strcmp0(e->text, "AT+QFOTADL=1") == 0)
+				w->flashing = TRUE;
+			/* fall through */
 		case DFOTA_JM_FX_HOST_FETCH:
 		case DFOTA_JM_FX_HOST_UPLOAD:
 		case DFOTA_JM_FX_QUERY_REVISION:
