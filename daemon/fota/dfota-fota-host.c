@@ -104,14 +104,15 @@ host_progress(guint64 done, guint64 total, gpointer user_data)
 	fota_feed(self, &ev);
 }
 
+/* @digest: the package's SHA-256, computed where it was read (the fetcher's thread, or chunk by
+ * chunk for an fd): hashing a package of up to max-package-size here would hold the main loop,
+ * and every other modem's commands, for milliseconds. */
 static void
-package_done(DfotaFota *self, GBytes *package, const GError *error)
+package_done(DfotaFota *self, GBytes *package, const char *digest, const GError *error)
 {
 	DfotaJmEvent ev = { .type = DFOTA_JM_EV_FETCH_DONE, .ok = package != NULL, .error = error };
-	g_autofree char *digest = NULL;
 
 	if (package) {
-		digest = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, package);
 		g_clear_pointer(&self->package, g_bytes_unref);
 		self->package = g_bytes_ref(package);
 	}
@@ -126,13 +127,15 @@ fetch_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	FotaCall *call = user_data;
 	DfotaFota *self = fota_call_self(call);
 	g_autoptr(GError) error = NULL;
+	g_autofree char *digest = NULL;
 	g_autoptr(GBytes) package =
-	        DFOTA_IS_FETCHER(source)
-	                ? dfota_fetcher_fetch_finish(DFOTA_FETCHER(source), res, &error)
-	                : dfota_fdio_read_all_finish(res, &error);
+	        g_async_result_is_tagged(res, dfota_fetcher_fetch)
+	                ? dfota_fetcher_fetch_finish(self ? self->fetcher : NULL, res, &digest,
+	                                             &error)
+	                : dfota_fdio_read_all_finish(res, &digest, &error);
 
 	if (self)
-		package_done(self, package, error);
+		package_done(self, package, digest, error);
 	fota_call_free(call);
 }
 

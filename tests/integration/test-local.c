@@ -221,7 +221,7 @@ test_local_corrupt_package(void)
 /* ---- UpgradeFromFile ------------------------------------------------------------------------ */
 
 static void
-from_file_success(Harness *h, int fd)
+from_file_success(Harness *h, int fd, GVariant *options)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) reply = NULL;
@@ -231,7 +231,8 @@ from_file_success(Harness *h, int fd)
 	guint mark = harness_tty_mark(h);
 
 	reply = hm_call_fd(h, HARNESS_IFACE_FOTA, "UpgradeFromFile",
-	                   g_variant_new("(h@a{sv})", 0, no_options()), fd, &error);
+	                   g_variant_new("(h@a{sv})", 0, options ? options : no_options()), fd,
+	                   &error);
 	g_assert_no_error(error);
 	result = finished(h, since, "upgrade-from-file", NULL, 60000);
 	phases = hm_job_phases(h, since);
@@ -251,7 +252,7 @@ test_from_file_regular(void)
 	int fd = open(pkg, O_RDONLY | O_CLOEXEC);
 
 	g_assert_cmpint(fd, >=, 0);
-	from_file_success(h, fd);
+	from_file_success(h, fd, NULL);
 	close(fd);
 	g_assert_cmpint(hm_ufs_size(h, "fota.pack"), ==, (gint64)file_size(pkg));
 }
@@ -271,8 +272,40 @@ test_from_file_pipe(void)
 	g_assert_cmpint(pipe2(pipefd, O_CLOEXEC), ==, 0);
 	g_assert_cmpint(write(pipefd[1], contents, len), ==, (gssize)len);
 	close(pipefd[1]);
-	from_file_success(h, pipefd[0]);
+	from_file_success(h, pipefd[0], NULL);
 	close(pipefd[0]);
+}
+
+/* The digest of a package read from an fd is taken as it is read: the right one passes, one
+ * that differs in a single digit fails the job before anything is uploaded. */
+static void
+test_from_file_sha256(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *pkg = make_package(h, "update.pack", NULL);
+	g_autofree char *sha = hm_sha256_of(pkg);
+	g_autofree char *wrong = g_strdup(sha);
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) result = NULL;
+	g_autoptr(GError) error = NULL;
+	guint64 since;
+	int fd;
+
+	wrong[63] = wrong[63] == '0' ? '1' : '0';
+	fd = open(pkg, O_RDONLY | O_CLOEXEC);
+	g_assert_cmpint(fd, >=, 0);
+	since = harness_mark(h);
+	reply = hm_call_fd(h, HARNESS_IFACE_FOTA, "UpgradeFromFile",
+	                   g_variant_new("(h@a{sv})", 0, hm_options(wrong, NULL)), fd, &error);
+	close(fd);
+	g_assert_no_error(error);
+	result = finished(h, since, "upgrade-from-file", "ChecksumMismatch", 20000);
+	g_assert_cmpint(hm_ufs_size(h, "fota.pack"), ==, -1);
+
+	fd = open(pkg, O_RDONLY | O_CLOEXEC);
+	g_assert_cmpint(fd, >=, 0);
+	from_file_success(h, fd, hm_options(sha, NULL));
+	close(fd);
 }
 
 /* ---- UpgradeViaHost ----------------------------------------------------------------------- */
@@ -671,6 +704,7 @@ main(int argc, char **argv)
 	g_test_add_func("/local/corrupt-package", test_local_corrupt_package);
 	g_test_add_func("/from-file/regular", test_from_file_regular);
 	g_test_add_func("/from-file/pipe", test_from_file_pipe);
+	g_test_add_func("/from-file/sha256", test_from_file_sha256);
 	g_test_add_func("/via-host/http", test_http);
 	g_test_add_func("/via-host/https", test_https);
 	g_test_add_func("/cancel/from-file-fetching", test_cancel_from_file_fetching);
