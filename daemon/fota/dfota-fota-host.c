@@ -263,15 +263,7 @@ dfota_fota_upgrade_from_fd(DfotaFota *self, int fd, GVariant *options, DfotaFota
 	}
 	ev.sha256 = opts.sha256;
 	ev.expect_revision = opts.from_revision;
-	if (self->machine.job) {
-		/* Busy: the fd is not ours to keep. */
-		fota_start(self, &ev, started, user_data);
-		close(fd);
-		return;
-	}
-	self->pending_fd = fd;
-	self->pending_size = size;
-	fota_start(self, &ev, started, user_data);
+	fota_start_fd(self, &ev, fd, size, started, user_data);
 }
 
 /* ---- cancel and restart --------------------------------------------------------------------- */

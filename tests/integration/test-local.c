@@ -371,6 +371,110 @@ via_host_ok(Harness *h, const char *url, GVariant *opts, const char *from, const
 	g_assert_cmpint(hm_ufs_size(h, "fota.pack"), ==, (gint64)package_size);
 }
 
+/* ---- a step is on disk before it is published ------------------------------------------------ */
+
+/* The order a job's phases come in; "idle" stands for a record with no job (the job is over). */
+static const char *const recorded_order[] = { "fetching",  "uploading", "downloading", "updating",
+	                                      "rebooting", "verifying", "idle",        NULL };
+
+static int
+phase_rank(const char *phase)
+{
+	for (int i = 0; recorded_order[i]; i++)
+		if (g_str_equal(recorded_order[i], phase))
+			return i;
+	g_error("unknown phase %s", phase);
+	return -1;
+}
+
+/* The phase the modem's journal records now, read as a restarted daemon would. */
+static char *
+recorded_phase(const char *state_dir)
+{
+	g_autoptr(GDir) dir = g_dir_open(state_dir, 0, NULL);
+	const char *name;
+
+	g_assert_nonnull(dir);
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		g_autofree char *path = NULL;
+		g_autofree char *text = NULL;
+		g_autoptr(GVariant) record = NULL;
+		g_autoptr(GVariant) job = NULL;
+		g_autoptr(GError) error = NULL;
+		const char *phase = NULL;
+
+		if (!g_str_has_suffix(name, ".journal"))
+			continue;
+		path = g_build_filename(state_dir, name, NULL);
+		g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+		record = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &error);
+		g_assert_no_error(error);
+		job = g_variant_lookup_value(record, "job", G_VARIANT_TYPE_VARDICT);
+		if (!job)
+			return g_strdup("idle");
+		g_assert_true(g_variant_lookup(job, "phase", "&s", &phase));
+		return g_strdup(phase);
+	}
+	g_error("no journal in %s", state_dir);
+	return NULL;
+}
+
+typedef struct {
+	char *state_dir;
+	guint checked;
+	GString *overtaken; /* the publications that came before their record */
+} RecordWatch;
+
+/* Runs when the test receives the signal, that is after the daemon sent it: the record of the
+ * phase it announces (or of a later one) must be on disk by then. */
+static void
+on_progress_check_record(GDBusConnection *conn, const char *sender, const char *path,
+                         const char *iface, const char *member, GVariant *params, gpointer data)
+{
+	RecordWatch *w = data;
+	g_autofree char *recorded = recorded_phase(w->state_dir);
+	const char *phase = NULL;
+	guint32 percent = 0;
+
+	g_variant_get(params, "(&su)", &phase, &percent);
+	if (phase_rank(recorded) < phase_rank(phase))
+		g_string_append_printf(w->overtaken, " Progress(%s, %u) while the journal held %s;",
+		                       phase, percent, recorded);
+	w->checked++;
+}
+
+/* The journal is written off the main loop; still, no Progress of a phase, and no end of the
+ * job, reaches a client before the journal records it (what lets a restarted daemon resume
+ * from any step a client has seen). */
+static void
+test_record_before_progress(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *pkg = hm_www_path(h, "update.pack");
+	g_autofree char *url = harness_url(h, "update.pack");
+	RecordWatch w = { .overtaken = g_string_new(NULL) };
+	gsize len = 0;
+	guint sub;
+
+	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
+	{
+		g_autofree char *contents = NULL;
+
+		g_assert_true(g_file_get_contents(pkg, &contents, &len, NULL));
+	}
+	w.state_dir = g_build_filename(harness_tmpdir(h), "state", NULL);
+	sub = g_dbus_connection_signal_subscribe(
+	        harness_bus(h), NULL, HARNESS_IFACE_FOTA, "Progress", HARNESS_MODEM_PATH, NULL,
+	        G_DBUS_SIGNAL_FLAGS_NONE, on_progress_check_record, &w, NULL);
+	via_host_ok(h, url, hm_options(NULL, NULL), HARNESS_REV_FROM, HARNESS_REV_TO, len);
+	g_dbus_connection_signal_unsubscribe(harness_bus(h), sub);
+	g_test_message("%u Progress signals checked against the journal", w.checked);
+	g_assert_cmpuint(w.checked, >=, 6); /* five phases and the idle of the end */
+	g_assert_cmpstr(w.overtaken->str, ==, "");
+	g_string_free(w.overtaken, TRUE);
+	g_free(w.state_dir);
+}
+
 static void
 test_http(void)
 {
@@ -706,6 +810,7 @@ main(int argc, char **argv)
 	g_test_add_func("/from-file/pipe", test_from_file_pipe);
 	g_test_add_func("/from-file/sha256", test_from_file_sha256);
 	g_test_add_func("/via-host/http", test_http);
+	g_test_add_func("/via-host/record-before-progress", test_record_before_progress);
 	g_test_add_func("/via-host/https", test_https);
 	g_test_add_func("/cancel/from-file-fetching", test_cancel_from_file_fetching);
 	g_test_add_func("/cancel/fetching", test_cancel_fetching);
