@@ -515,6 +515,7 @@ dfota_journal_finish_job(DfotaJournal *self, GVariant *result, GError **error)
 
 typedef struct {
 	DfotaJournal *journal; /* alive while the writer reports: it is freed with the journal */
+	gboolean finish;       /* the job is over: its side file goes whatever the outcome */
 	DfotaJournalDoneFunc done;
 	gpointer user_data;
 	GDestroyNotify destroy;
@@ -537,18 +538,20 @@ async_store_written(const GError *error, gpointer data)
 
 	if (error)
 		g_warning("journal %s: cannot write: %s", a->journal->path, error->message);
-	/* As in the synchronous write: the record now holds the percent. */
-	progress_forget(a->journal);
+	/* As in the synchronous writes: once the record holds the step, its percent is in it. */
+	if (!error || a->finish)
+		progress_forget(a->journal);
 	a->done(error, a->user_data);
 }
 
 static void
-journal_store_async(DfotaJournal *self, DfotaJournalDoneFunc done, gpointer user_data,
-                    GDestroyNotify destroy)
+journal_store_async(DfotaJournal *self, gboolean finish, DfotaJournalDoneFunc done,
+                    gpointer user_data, GDestroyNotify destroy)
 {
 	AsyncStore *a = g_new0(AsyncStore, 1);
 
 	a->journal = self;
+	a->finish = finish;
 	a->done = done;
 	a->user_data = user_data;
 	a->destroy = destroy;
@@ -564,7 +567,7 @@ dfota_journal_set_job_async(DfotaJournal *self, GVariant *job, DfotaJournalDoneF
 {
 	g_clear_pointer(&self->job, g_variant_unref);
 	self->job = job ? g_variant_ref_sink(job) : NULL;
-	journal_store_async(self, done, user_data, destroy);
+	journal_store_async(self, FALSE, done, user_data, destroy);
 }
 
 void
@@ -574,5 +577,5 @@ dfota_journal_finish_job_async(DfotaJournal *self, GVariant *result, DfotaJourna
 	g_clear_pointer(&self->job, g_variant_unref);
 	g_clear_pointer(&self->last_result, g_variant_unref);
 	self->last_result = result ? g_variant_ref_sink(result) : NULL;
-	journal_store_async(self, done, user_data, destroy);
+	journal_store_async(self, TRUE, done, user_data, destroy);
 }
