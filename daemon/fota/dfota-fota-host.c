@@ -150,8 +150,10 @@ fota_host_fetch(DfotaFota *self, const char *url)
 	};
 	int fd = self->pending_fd;
 
-	g_clear_object(&self->transfer_cancellable);
-	self->transfer_cancellable = g_cancellable_new();
+	/* Kept when Cancel() made it already (see dfota_fota_cancel()); release_io() drops it at
+	 * the end of every job. */
+	if (!self->transfer_cancellable)
+		self->transfer_cancellable = g_cancellable_new();
 	if (self->machine.job->kind == DFOTA_JOB_KIND_UPGRADE_FROM_FILE) {
 		self->pending_fd = -1;
 		dfota_fdio_read_all(fd, self->cfg.max_package_size, self->pending_size,
@@ -277,8 +279,7 @@ dfota_fota_cancel(DfotaFota *self, GError **error)
 		g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_NOT_CANCELLABLE, "No job is running");
 		return FALSE;
 	}
-	if (!self->transfer_cancellable ||
-	    (job->step != DFOTA_JOB_STEP_FETCHING && job->step != DFOTA_JOB_STEP_UPLOADING)) {
+	if (job->step != DFOTA_JOB_STEP_FETCHING && job->step != DFOTA_JOB_STEP_UPLOADING) {
 		g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_NOT_CANCELLABLE,
 		            "The job is %s on the module, which offers no way to stop it; only the "
 		            "gateway-side phases fetching and uploading can be cancelled",
@@ -286,6 +287,10 @@ dfota_fota_cancel(DfotaFota *self, GError **error)
 		return FALSE;
 	}
 	g_message("job %" G_GUINT64_FORMAT ": cancel requested while %s", job->id, job->phase);
+	/* The step's record may still be on its way to the disk (the reply to the method call
+	 * goes out before it) and its transfer not started yet: it then starts cancelled. */
+	if (!self->transfer_cancellable)
+		self->transfer_cancellable = g_cancellable_new();
 	g_cancellable_cancel(self->transfer_cancellable);
 	return TRUE;
 }

@@ -664,6 +664,36 @@ test_cancel_fetching(void)
 	hm_assert_tty_only(h, mark, allowed);
 }
 
+/* Cancel at once when the call is answered: the reply goes out before the job's first step is
+ * on disk, and its transfer starts only then; a cancel in between still stops the job. */
+static void
+test_cancel_right_after_reply(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *pkg = make_package(h, "update.pack", NULL);
+	g_autofree char *url = harness_url(h, "slow/update.pack?bps=" SLOW_BPS);
+	const char *const allowed[] = { "AT+QFLST", NULL };
+
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) reply = NULL;
+		g_autoptr(GVariant) result = NULL;
+		g_autofree char *phases = NULL;
+		guint64 since = harness_mark(h);
+		guint mark = harness_tty_mark(h);
+
+		reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "UpgradeViaHost",
+		                     g_variant_new("(s@a{sv})", url, no_options()), NULL, &error);
+		g_assert_no_error(error);
+		cancel_ok(h);
+		result = finished(h, since, "upgrade-via-host", "Cancelled", 20000);
+		phases = hm_job_phases(h, since);
+		g_assert_cmpstr(phases, ==, "fetching");
+		g_assert_cmpint(hm_ufs_size(h, "fota.pack"), ==, -1);
+		hm_assert_tty_only(h, mark, allowed);
+	}
+}
+
 static void
 test_cancel_uploading(void)
 {
@@ -814,6 +844,7 @@ main(int argc, char **argv)
 	g_test_add_func("/via-host/https", test_https);
 	g_test_add_func("/cancel/from-file-fetching", test_cancel_from_file_fetching);
 	g_test_add_func("/cancel/fetching", test_cancel_fetching);
+	g_test_add_func("/cancel/right-after-reply", test_cancel_right_after_reply);
 	g_test_add_func("/cancel/uploading", test_cancel_uploading);
 	g_test_add_func("/cancel/refused", test_cancel_refused);
 	g_test_add_func("/cancel/disconnect-does-not-cancel", test_disconnect_does_not_cancel);
