@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 static void fota_drain(DfotaFota *self);
+static void run_held_accept(DfotaFota *self);
 
 /* ---- the journal's writes: what follows a record waits for the disk ------------------------ */
 
@@ -34,6 +35,34 @@ record_write_free(gpointer data)
 	g_free(w);
 }
 
+/* The reply to a method call and the Job property it sets (ACCEPT) wait for the record of the
+ * job's first step that follows it in the batch: a client that reads Job and Phase when the
+ * reply comes sees the job accepted ("Phase leaves idle when the job is accepted"), as it did
+ * when that record was written on the main loop, and knows the job is on disk. */
+static gboolean
+record_follows(GArray *fx, guint from)
+{
+	for (guint i = from; i < fx->len; i++) {
+		DfotaJmEffectType t = g_array_index(fx, DfotaJmEffect, i).type;
+
+		if (t == DFOTA_JM_FX_JOURNAL_JOB || t == DFOTA_JM_FX_FINISH)
+			return TRUE;
+		if (t != DFOTA_JM_FX_LOG)
+			return FALSE;
+	}
+	return FALSE;
+}
+
+static void
+run_held_accept(DfotaFota *self)
+{
+	gint i = self->held_accept;
+
+	self->held_accept = -1;
+	if (i >= 0 && self->pending_fx && (guint)i < self->pending_fx->len)
+		fota_run_effect(self, &g_array_index(self->pending_fx, DfotaJmEffect, i));
+}
+
 static void
 record_written(const GError *error, gpointer data)
 {
@@ -44,11 +73,11 @@ record_written(const GError *error, gpointer data)
 		return;
 	/* A record that could not be written was logged; the job goes on, as it always did. */
 	self->journal_busy = FALSE;
-	if (w->result) {
-		self->running = TRUE;
+	self->running = TRUE;
+	run_held_accept(self);
+	if (w->result)
 		fota_finish_publish(self, w->result);
-		self->running = FALSE;
-	}
+	self->running = FALSE;
 	fota_drain(self);
 }
 
@@ -174,9 +203,14 @@ run_pending(DfotaFota *self)
 {
 	while (!self->journal_busy && self->pending_fx &&
 	       self->pending_pos < self->pending_fx->len) {
-		DfotaJmEffect *fx =
-		        &g_array_index(self->pending_fx, DfotaJmEffect, self->pending_pos++);
+		guint i = self->pending_pos++;
+		DfotaJmEffect *fx = &g_array_index(self->pending_fx, DfotaJmEffect, i);
 
+		if (fx->type == DFOTA_JM_FX_ACCEPT && self->journal &&
+		    record_follows(self->pending_fx, i + 1)) {
+			self->held_accept = (gint)i;
+			continue;
+		}
 		fota_run_effect(self, fx);
 	}
 	if (!self->journal_busy)
@@ -329,4 +363,5 @@ fota_order_clear(DfotaFota *self)
 {
 	g_queue_clear_full(&self->queued, queued_free);
 	g_clear_pointer(&self->pending_fx, g_array_unref);
+	self->held_accept = -1;
 }

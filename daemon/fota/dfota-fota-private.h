@@ -37,8 +37,9 @@ struct _DfotaFota {
 	/* The journal is written on a worker thread (dfota_journal_set_job_async()); the effects
 	 * after a record wait for it to be on disk, and so do the events that come meanwhile:
 	 * the machine sees them, and its effects are carried out, in the order they came. */
-	GArray *pending_fx;    /* DfotaJmEffect of the batch being carried out, or NULL */
-	guint pending_pos;     /* the next one */
+	GArray *pending_fx; /* DfotaJmEffect of the batch being carried out, or NULL */
+	guint pending_pos;  /* the next one */
+	gint held_accept;   /* index in pending_fx of an ACCEPT held for the next record, or -1 */
 	gboolean journal_busy; /* a record is on its way to the disk */
 	gboolean running;      /* carrying out effects: an event from inside waits its turn */
 	GQueue queued;         /* FotaQueued: events that came while busy or running */

@@ -725,6 +725,7 @@ dfota_fota_init(DfotaFota *self)
 {
 	self->phase = g_strdup("idle");
 	self->pending_fd = -1;
+	self->held_accept = -1;
 	g_queue_init(&self->queued);
 }
 

@@ -664,10 +664,57 @@ test_cancel_fetching(void)
 	hm_assert_tty_only(h, mark, allowed);
 }
 
-/* Cancel at once when the call is answered: the reply goes out before the job's first step is
- * on disk, and its transfer starts only then; a cancel in between still stops the job. */
+/* The contract: Job is set and Phase leaves idle when the job is accepted, and the reply comes
+ * before any signal of its job. A client that reads both right after the reply sees the job
+ * (the step's record is on disk first, then the reply, then the properties and Progress, in
+ * one go). */
 static void
-test_cancel_right_after_reply(void)
+test_accepted_state_at_reply(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *pkg = make_package(h, "update.pack", NULL);
+	g_autofree char *url = harness_url(h, "slow/update.pack?bps=" SLOW_BPS);
+
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) reply = NULL;
+		g_autoptr(GVariant) phase = NULL;
+		g_autoptr(GVariant) job = NULL;
+		g_autoptr(GVariant) result = NULL;
+		guint64 since = harness_mark(h);
+
+		reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "UpgradeViaHost",
+		                     g_variant_new("(s@a{sv})", url, no_options()), NULL, &error);
+		g_assert_no_error(error);
+		phase = harness_get_property(h, HARNESS_IFACE_FOTA, "Phase");
+		job = harness_get_property(h, HARNESS_IFACE_FOTA, "Job");
+		g_assert_cmpstr(g_variant_get_string(phase, NULL), ==, "fetching");
+		g_assert_cmpuint(g_variant_n_children(job), >, 0);
+		cancel_ok(h);
+		result = finished(h, since, "upgrade-via-host", "Cancelled", 20000);
+	}
+}
+
+typedef struct {
+	gboolean done;
+	GError *error;
+} PendingCall;
+
+static void
+on_call_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	PendingCall *p = data;
+	g_autoptr(GVariant) reply =
+	        g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &p->error);
+
+	p->done = TRUE;
+}
+
+/* Cancel sent right behind the call, without waiting for its reply: it reaches the daemon
+ * while the job's first step is being recorded, before the step's transfer starts; the job
+ * is cancelled all the same (the transfer starts cancelled). */
+static void
+test_cancel_pipelined(void)
 {
 	g_autoptr(Harness) h = harness_new(NULL);
 	g_autofree char *pkg = make_package(h, "update.pack", NULL);
@@ -675,17 +722,24 @@ test_cancel_right_after_reply(void)
 	const char *const allowed[] = { "AT+QFLST", NULL };
 
 	for (guint i = 0; i < 3; i++) {
-		g_autoptr(GError) error = NULL;
-		g_autoptr(GVariant) reply = NULL;
 		g_autoptr(GVariant) result = NULL;
 		g_autofree char *phases = NULL;
 		guint64 since = harness_mark(h);
 		guint mark = harness_tty_mark(h);
+		gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+		PendingCall call = { 0 };
 
-		reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "UpgradeViaHost",
-		                     g_variant_new("(s@a{sv})", url, no_options()), NULL, &error);
-		g_assert_no_error(error);
+		/* One connection: the bus delivers the two in the order sent. */
+		g_dbus_connection_call(harness_bus(h), HARNESS_BUS_NAME, HARNESS_MODEM_PATH,
+		                       HARNESS_IFACE_FOTA, "UpgradeViaHost",
+		                       g_variant_new("(s@a{sv})", url, no_options()), NULL,
+		                       G_DBUS_CALL_FLAGS_NONE, 20000, NULL, on_call_done, &call);
 		cancel_ok(h);
+		while (!call.done) {
+			g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+			g_main_context_iteration(NULL, TRUE);
+		}
+		g_assert_no_error(call.error);
 		result = finished(h, since, "upgrade-via-host", "Cancelled", 20000);
 		phases = hm_job_phases(h, since);
 		g_assert_cmpstr(phases, ==, "fetching");
@@ -844,7 +898,8 @@ main(int argc, char **argv)
 	g_test_add_func("/via-host/https", test_https);
 	g_test_add_func("/cancel/from-file-fetching", test_cancel_from_file_fetching);
 	g_test_add_func("/cancel/fetching", test_cancel_fetching);
-	g_test_add_func("/cancel/right-after-reply", test_cancel_right_after_reply);
+	g_test_add_func("/cancel/pipelined", test_cancel_pipelined);
+	g_test_add_func("/via-host/accepted-state-at-reply", test_accepted_state_at_reply);
 	g_test_add_func("/cancel/uploading", test_cancel_uploading);
 	g_test_add_func("/cancel/refused", test_cancel_refused);
 	g_test_add_func("/cancel/disconnect-does-not-cancel", test_disconnect_does_not_cancel);
