@@ -182,6 +182,7 @@ make_nonblocking(int fd)
 typedef struct {
 	GInputStream *stream;
 	GByteArray *data;
+	GChecksum *sha256; /* of the data so far: one chunk at a time, never all at the end */
 	guint64 max_size;
 	guint64 total;
 	DfotaFdioProgressFunc progress;
@@ -195,6 +196,7 @@ read_all_free(ReadAll *r)
 	stall_clear(&r->stall);
 	g_object_unref(r->stream);
 	g_byte_array_unref(r->data);
+	g_checksum_free(r->sha256);
 	g_free(r);
 }
 
@@ -233,6 +235,8 @@ read_all_chunk_done(GObject *source, GAsyncResult *res, gpointer user_data)
 		return;
 	}
 	g_byte_array_append(r->data, g_bytes_get_data(chunk, NULL), g_bytes_get_size(chunk));
+	g_checksum_update(r->sha256, g_bytes_get_data(chunk, NULL),
+	                  (gssize)g_bytes_get_size(chunk));
 	if (r->progress && r->total)
 		r->progress(MIN(r->data->len, r->total), r->total, r->progress_data);
 	read_all_next(g_steal_pointer(&task));
@@ -264,6 +268,7 @@ dfota_fdio_read_all(int fd, guint64 max_size, guint64 total, guint stall_s,
 	 * holds one and a half copies. */
 	r->data = total > 0 && total <= max_size ? g_byte_array_sized_new((guint)total)
 	                                         : g_byte_array_new();
+	r->sha256 = g_checksum_new(G_CHECKSUM_SHA256);
 	r->max_size = max_size;
 	r->total = total;
 	r->progress = progress;
@@ -273,9 +278,16 @@ dfota_fdio_read_all(int fd, guint64 max_size, guint64 total, guint stall_s,
 }
 
 GBytes *
-dfota_fdio_read_all_finish(GAsyncResult *result, GError **error)
+dfota_fdio_read_all_finish(GAsyncResult *result, char **sha256, GError **error)
 {
-	return g_task_propagate_pointer(G_TASK(result), error);
+	GBytes *bytes = g_task_propagate_pointer(G_TASK(result), error);
+
+	if (sha256) {
+		ReadAll *r = g_task_get_task_data(G_TASK(result));
+
+		*sha256 = bytes ? g_strdup(g_checksum_get_string(r->sha256)) : NULL;
+	}
+	return bytes;
 }
 
 typedef struct {

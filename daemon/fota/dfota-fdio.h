@@ -25,7 +25,9 @@ void dfota_fdio_read_all(int fd, guint64 max_size, guint64 total, guint stall_s,
                          DfotaFdioProgressFunc progress, gpointer progress_data,
                          GCancellable *cancellable, GAsyncReadyCallback callback,
                          gpointer user_data);
-GBytes *dfota_fdio_read_all_finish(GAsyncResult *result, GError **error);
+/* The data, with its SHA-256 in lowercase hex in *@sha256 (transfer full; may be NULL) when
+ * wanted: hashed chunk by chunk as it was read, so the end costs no pass over it all. */
+GBytes *dfota_fdio_read_all_finish(GAsyncResult *result, char **sha256, GError **error);
 
 /* Writes @data to @fd (taken over: closed when done). An fd that takes no byte for @stall_s
  * seconds (a pipe nobody reads) fails with DFOTA_ERROR_INVALID_ARGUMENT. */

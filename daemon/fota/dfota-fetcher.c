@@ -65,6 +65,7 @@ typedef struct {
 	char *url;   /* as given: for libcurl only */
 	char *shown; /* redacted (dfota-redact.h): for every message */
 	GByteArray *body;
+	GChecksum *sha256; /* of the body so far, fed as it arrives, on the worker */
 	guint64 max_size;
 	gint last_percent;
 	guint64 last_reported;
@@ -123,6 +124,7 @@ transfer_free(Transfer *t)
 	if (t->easy)
 		curl_easy_cleanup(t->easy);
 	g_clear_pointer(&t->body, g_byte_array_unref);
+	g_clear_pointer(&t->sha256, g_checksum_free);
 	g_clear_error(&t->abort_error);
 	g_clear_object(&t->task);
 	gate_release(t->gate);
@@ -139,19 +141,41 @@ typedef struct {
 	ProgressGate *gate;
 	GError *error;
 	GBytes *bytes;
+	char *sha256;
 } Completion;
+
+/* What the task returns: the body and its digest, both made on the worker. */
+typedef struct {
+	GBytes *bytes;
+	char *sha256;
+} FetchResult;
+
+static void
+fetch_result_free(gpointer data)
+{
+	FetchResult *r = data;
+
+	g_clear_pointer(&r->bytes, g_bytes_unref);
+	g_free(r->sha256);
+	g_free(r);
+}
 
 static gboolean
 deliver_completion(gpointer data)
 {
 	Completion *c = data;
 
+	FetchResult *r;
+
 	c->gate->closed = TRUE;
-	if (c->error)
+	if (c->error) {
 		g_task_return_error(c->task, g_steal_pointer(&c->error));
-	else
-		g_task_return_pointer(c->task, g_steal_pointer(&c->bytes),
-		                      (GDestroyNotify)g_bytes_unref);
+		return G_SOURCE_REMOVE;
+	}
+	r = g_new0(FetchResult, 1);
+	r->bytes = g_steal_pointer(&c->bytes);
+	r->sha256 = g_steal_pointer(&c->sha256);
+	g_task_return_pointer(c->task, r, fetch_result_free);
 	return G_SOURCE_REMOVE;
 }
 
@@ -164,6 +188,7 @@ completion_free(gpointer data)
 	gate_release(c->gate);
 	g_clear_error(&c->error);
 	g_clear_pointer(&c->bytes, g_bytes_unref);
+	g_free(c->sha256);
 	g_free(c);
 }
 
@@ -179,8 +204,10 @@ transfer_complete(Transfer *t, GError *error)
 	c->task = g_steal_pointer(&t->task);
 	c->gate = g_atomic_rc_box_acquire(t->gate);
 	c->error = error;
-	if (!error)
+	if (!error) {
 		c->bytes = g_byte_array_free_to_bytes(g_steal_pointer(&t->body));
+		c->sha256 = g_strdup(g_checksum_get_string(t->sha256));
+	}
 	g_main_context_invoke_full(g_task_get_context(c->task), G_PRIORITY_DEFAULT,
 	                           deliver_completion, c, completion_free);
 	transfer_free(t);
@@ -487,6 +514,7 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		g_byte_array_set_size(t->body, 0);
 	}
 	g_byte_array_append(t->body, (const guint8 *)data, (guint)len);
+	g_checksum_update(t->sha256, (const guchar *)data, (gssize)len);
 	return len;
 }
 
@@ -724,6 +752,7 @@ dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions
 	t->url = g_strdup(url);
 	t->shown = dfota_url_redact(url);
 	t->body = g_byte_array_new();
+	t->sha256 = g_checksum_new(G_CHECKSUM_SHA256);
 	t->max_size = options->max_size ? options->max_size : G_MAXUINT64;
 	t->last_percent = -1;
 	t->options = *options;
@@ -740,11 +769,23 @@ dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOptions
 }
 
 GBytes *
-dfota_fetcher_fetch_finish(DfotaFetcher *self, GAsyncResult *result, GError **error)
+dfota_fetcher_fetch_finish(DfotaFetcher *self, GAsyncResult *result, char **sha256, GError **error)
 {
+	FetchResult *r;
+	GBytes *bytes;
+
+	if (sha256)
+		*sha256 = NULL;
 	g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
 	g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == dfota_fetcher_fetch, NULL);
-	return g_task_propagate_pointer(G_TASK(result), error);
+	r = g_task_propagate_pointer(G_TASK(result), error);
+	if (!r)
+		return NULL;
+	bytes = g_steal_pointer(&r->bytes);
+	if (sha256)
+		*sha256 = g_steal_pointer(&r->sha256);
+	fetch_result_free(r);
+	return bytes;
 }
 
 DfotaFetcher *

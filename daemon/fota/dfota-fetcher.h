@@ -39,6 +39,10 @@ void dfota_fetcher_fetch(DfotaFetcher *self, const char *url, const DfotaFetchOp
                          DfotaFetchProgressFunc progress, gpointer progress_data,
                          GCancellable *cancellable, GAsyncReadyCallback callback,
                          gpointer user_data);
-GBytes *dfota_fetcher_fetch_finish(DfotaFetcher *self, GAsyncResult *result, GError **error);
+/* The body, with its SHA-256 in lowercase hex in *@sha256 (transfer full; may be NULL) when
+ * it is wanted: computed on the worker as the body arrives, so that a large package costs the
+ * caller's main loop no hashing. */
+GBytes *dfota_fetcher_fetch_finish(DfotaFetcher *self, GAsyncResult *result, char **sha256,
+                                   GError **error);
 
 G_END_DECLS

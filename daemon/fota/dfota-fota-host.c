@@ -104,14 +104,15 @@ host_progress(guint64 done, guint64 total, gpointer user_data)
 	fota_feed(self, &ev);
 }
 
+/* @digest: the package's SHA-256, computed where it was read (the fetcher's thread, or chunk by
+ * chunk for an fd): hashing a package of up to max-package-size here would hold the main loop,
+ * and every other modem's commands, for milliseconds. */
 static void
-package_done(DfotaFota *self, GBytes *package, const GError *error)
+package_done(DfotaFota *self, GBytes *package, const char *digest, const GError *error)
 {
 	DfotaJmEvent ev = { .type = DFOTA_JM_EV_FETCH_DONE, .ok = package != NULL, .error = error };
-	g_autofree char *digest = NULL;
 
 	if (package) {
-		digest = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, package);
 		g_clear_pointer(&self->package, g_bytes_unref);
 		self->package = g_bytes_ref(package);
 	}
@@ -126,13 +127,15 @@ fetch_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	FotaCall *call = user_data;
 	DfotaFota *self = fota_call_self(call);
 	g_autoptr(GError) error = NULL;
+	g_autofree char *digest = NULL;
 	g_autoptr(GBytes) package =
-	        DFOTA_IS_FETCHER(source)
-	                ? dfota_fetcher_fetch_finish(DFOTA_FETCHER(source), res, &error)
-	                : dfota_fdio_read_all_finish(res, &error);
+	        g_async_result_is_tagged(res, dfota_fetcher_fetch)
+	                ? dfota_fetcher_fetch_finish(self ? self->fetcher : NULL, res, &digest,
+	                                             &error)
+	                : dfota_fdio_read_all_finish(res, &digest, &error);
 
 	if (self)
-		package_done(self, package, error);
+		package_done(self, package, digest, error);
 	fota_call_free(call);
 }
 
@@ -147,8 +150,10 @@ fota_host_fetch(DfotaFota *self, const char *url)
 	};
 	int fd = self->pending_fd;
 
-	g_clear_object(&self->transfer_cancellable);
-	self->transfer_cancellable = g_cancellable_new();
+	/* Kept when Cancel() made it already (see dfota_fota_cancel()); release_io() drops it at
+	 * the end of every job. */
+	if (!self->transfer_cancellable)
+		self->transfer_cancellable = g_cancellable_new();
 	if (self->machine.job->kind == DFOTA_JOB_KIND_UPGRADE_FROM_FILE) {
 		self->pending_fd = -1;
 		dfota_fdio_read_all(fd, self->cfg.max_package_size, self->pending_size,
@@ -260,15 +265,7 @@ dfota_fota_upgrade_from_fd(DfotaFota *self, int fd, GVariant *options, DfotaFota
 	}
 	ev.sha256 = opts.sha256;
 	ev.expect_revision = opts.from_revision;
-	if (self->machine.job) {
-		/* Busy: the fd is not ours to keep. */
-		fota_start(self, &ev, started, user_data);
-		close(fd);
-		return;
-	}
-	self->pending_fd = fd;
-	self->pending_size = size;
-	fota_start(self, &ev, started, user_data);
+	fota_start_fd(self, &ev, fd, size, started, user_data);
 }
 
 /* ---- cancel and restart --------------------------------------------------------------------- */
@@ -282,8 +279,7 @@ dfota_fota_cancel(DfotaFota *self, GError **error)
 		g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_NOT_CANCELLABLE, "No job is running");
 		return FALSE;
 	}
-	if (!self->transfer_cancellable ||
-	    (job->step != DFOTA_JOB_STEP_FETCHING && job->step != DFOTA_JOB_STEP_UPLOADING)) {
+	if (job->step != DFOTA_JOB_STEP_FETCHING && job->step != DFOTA_JOB_STEP_UPLOADING) {
 		g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_NOT_CANCELLABLE,
 		            "The job is %s on the module, which offers no way to stop it; only the "
 		            "gateway-side phases fetching and uploading can be cancelled",
@@ -291,6 +287,10 @@ dfota_fota_cancel(DfotaFota *self, GError **error)
 		return FALSE;
 	}
 	g_message("job %" G_GUINT64_FORMAT ": cancel requested while %s", job->id, job->phase);
+	/* The step's record may still be on its way to the disk (the reply to the method call
+	 * goes out before it) and its transfer not started yet: it then starts cancelled. */
+	if (!self->transfer_cancellable)
+		self->transfer_cancellable = g_cancellable_new();
 	g_cancellable_cancel(self->transfer_cancellable);
 	return TRUE;
 }

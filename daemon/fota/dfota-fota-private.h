@@ -33,6 +33,19 @@ struct _DfotaFota {
 	GVariant *last_result;
 	GVariant
 	        *job_shown; /* the Job property from ACCEPT to FINISH (the machine's may be gone) */
+
+	/* The journal is written on a worker thread (dfota_journal_set_job_async()); the effects
+	 * after a record wait for it to be on disk, and so do the events that come meanwhile:
+	 * the machine sees them, and its effects are carried out, in the order they came. */
+	GArray *pending_fx; /* DfotaJmEffect of the batch being carried out, or NULL */
+	guint pending_pos;  /* the next one */
+	gint held_accept;   /* index in pending_fx of an ACCEPT held for the next record, or -1 */
+	gboolean journal_busy; /* a record is on its way to the disk */
+	gboolean running;      /* carrying out effects: an event from inside waits its turn */
+	GQueue queued;         /* FotaQueued: events that came while busy or running */
+	guint timer_gen;       /* ARM/CANCEL_TIMER: a queued expiry of an older timer is stale */
+	guint hold_gen;        /* the same for the hold timer */
+	gboolean disposed;     /* no more effects: the modem is gone */
 };
 
 /* Ties an async callback to the job that started it. */
@@ -50,6 +63,20 @@ void fota_feed(DfotaFota *self, DfotaJmEvent *ev);
 /* Starts a job of a method call (DFOTA_JM_EV_START with the modem's state filled in). */
 void fota_start(DfotaFota *self, DfotaJmEvent *ev, DfotaFotaStartedFunc started,
                 gpointer user_data);
+/* The same for UpgradeFromFile: @fd (taken) is kept for the job when it starts, closed when
+ * the call is refused. */
+void fota_start_fd(DfotaFota *self, DfotaJmEvent *ev, int fd, guint64 size,
+                   DfotaFotaStartedFunc started, gpointer user_data);
+
+/* dfota-fota.c: one effect of the machine as I/O; the end of a job, published once its
+ * result is on disk. */
+void fota_run_effect(DfotaFota *self, DfotaJmEffect *fx);
+void fota_finish_publish(DfotaFota *self, GVariant *result);
+/* dfota-fota-order.c: records @record (a step) or, with @finish, the result @record, on the
+ * journal's worker; what follows waits for it. */
+void fota_record_write(DfotaFota *self, GVariant *record, gboolean finish);
+/* Frees what the queue of events holds (finalize). */
+void fota_order_clear(DfotaFota *self);
 
 /* dfota-fota-host.c: the gateway-side I/O. */
 void fota_host_fetch(DfotaFota *self, const char *url);

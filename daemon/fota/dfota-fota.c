@@ -231,6 +231,7 @@ set_published(DfotaFota *self, const char *phase, guint percent)
 static void
 release_io(DfotaFota *self)
 {
+	self->timer_gen++;
 	g_clear_handle_id(&self->timer_id, g_source_remove);
 	if (self->job_cancellable)
 		g_cancellable_cancel(self->job_cancellable);
@@ -289,11 +290,10 @@ do_preflight(DfotaFota *self)
 		dfota_modem_ensure_network(self->modem, NULL, network_done, fota_call_new(self));
 }
 
-static void
-do_finish(DfotaFota *self, GVariant *result)
+/* The job is over and its result on disk: publish it. */
+void
+fota_finish_publish(DfotaFota *self, GVariant *result)
 {
-	if (self->journal)
-		dfota_journal_finish_job(self->journal, result, NULL);
 	g_clear_pointer(&self->job_shown, g_variant_unref);
 	g_clear_pointer(&self->last_result, g_variant_unref);
 	self->last_result = g_variant_ref(result);
@@ -313,7 +313,16 @@ do_finish(DfotaFota *self, GVariant *result)
 }
 
 static void
-run_effect(DfotaFota *self, DfotaJmEffect *fx)
+do_finish(DfotaFota *self, GVariant *result)
+{
+	if (self->journal)
+		fota_record_write(self, result, TRUE);
+	else
+		fota_finish_publish(self, result);
+}
+
+void
+fota_run_effect(DfotaFota *self, DfotaJmEffect *fx)
 {
 	DfotaJob *job = self->machine.job;
 
@@ -332,23 +341,27 @@ run_effect(DfotaFota *self, DfotaJmEffect *fx)
 		                    command_done, fota_call_new(self));
 		break;
 	case DFOTA_JM_FX_ARM_TIMER:
+		self->timer_gen++;
 		g_clear_handle_id(&self->timer_id, g_source_remove);
 		self->timer_id = g_timeout_add_seconds(fx->seconds, fota_on_timeout, self);
 		break;
 	case DFOTA_JM_FX_CANCEL_TIMER:
+		self->timer_gen++;
 		g_clear_handle_id(&self->timer_id, g_source_remove);
 		break;
 	case DFOTA_JM_FX_ARM_HOLD_TIMER:
+		self->hold_gen++;
 		g_clear_handle_id(&self->hold_timer_id, g_source_remove);
 		self->hold_timer_id =
 		        g_timeout_add_seconds(fx->seconds, fota_on_hold_timeout, self);
 		break;
 	case DFOTA_JM_FX_CANCEL_HOLD_TIMER:
+		self->hold_gen++;
 		g_clear_handle_id(&self->hold_timer_id, g_source_remove);
 		break;
 	case DFOTA_JM_FX_JOURNAL_JOB:
 		if (self->journal)
-			dfota_journal_set_job(self->journal, fx->result, NULL);
+			fota_record_write(self, fx->result, FALSE);
 		break;
 	case DFOTA_JM_FX_JOURNAL_PROGRESS:
 		if (self->journal)
@@ -395,46 +408,6 @@ run_effect(DfotaFota *self, DfotaJmEffect *fx)
 		              fx->has_code ? fx->code : DFOTA_LOG_NO_CODE, "%s", fx->text);
 		break;
 	}
-	}
-}
-
-void
-fota_feed(DfotaFota *self, DfotaJmEvent *ev)
-{
-	g_autoptr(GArray) effects = dfota_job_machine_effects_new();
-
-	ev->now = g_get_real_time();
-	dfota_job_machine_step(&self->machine, ev, effects);
-	for (guint i = 0; i < effects->len; i++)
-		run_effect(self, &g_array_index(effects, DfotaJmEffect, i));
-}
-
-void
-fota_start(DfotaFota *self, DfotaJmEvent *ev, DfotaFotaStartedFunc started, gpointer user_data)
-{
-	DfotaModemState state = dfota_modem_get_state(self->modem);
-	gboolean busy = self->machine.job != NULL;
-	DfotaFotaStartedFunc old_cb = self->started_cb;
-	gpointer old_data = self->started_data;
-
-	ev->type = DFOTA_JM_EV_START;
-	ev->module_answers = state == DFOTA_MODEM_STATE_READY;
-	ev->line = dfota_modem_state_to_string(state);
-	ev->revision = dfota_modem_get_revision(self->modem);
-	ev->sub_edition = dfota_modem_get_sub_edition(self->modem);
-	self->started_cb = started;
-	self->started_data = user_data;
-	if (!busy) {
-		if (!self->job_cancellable)
-			self->job_cancellable = g_cancellable_new();
-		/* Ids may skip (a refused call, a power cut), never repeat. */
-		if (self->journal && dfota_job_machine_wants_id(&self->machine, ev))
-			ev->id = dfota_journal_take_job_id(self->journal);
-	}
-	fota_feed(self, ev);
-	if (busy) {
-		self->started_cb = old_cb;
-		self->started_data = old_data;
 	}
 }
 
@@ -515,8 +488,6 @@ fota_handle_urc_line(DfotaFota *self, const char *line)
 	if (!dfota_fota_urc_parse(line, &u))
 		return;
 	ev.revision = dfota_modem_get_revision(self->modem);
-	if (self->journal && dfota_job_machine_wants_id(&self->machine, &ev))
-		ev.id = dfota_journal_take_job_id(self->journal);
 	fota_feed(self, &ev);
 	dfota_fota_urc_clear(&u);
 }
@@ -696,6 +667,8 @@ dfota_fota_dispose(GObject *object)
 
 	if (self->modem)
 		g_signal_handlers_disconnect_by_data(self->modem, self);
+	self->disposed = TRUE;
+	fota_order_clear(self);
 	release_io(self);
 	g_clear_object(&self->modem);
 	g_clear_object(&self->fetcher);
@@ -708,6 +681,7 @@ dfota_fota_finalize(GObject *object)
 	DfotaFota *self = DFOTA_FOTA(object);
 
 	release_io(self);
+	fota_order_clear(self);
 	dfota_job_machine_clear(&self->machine);
 	g_free(self->phase);
 	g_clear_handle_id(&self->hold_timer_id, g_source_remove);
@@ -751,6 +725,8 @@ dfota_fota_init(DfotaFota *self)
 {
 	self->phase = g_strdup("idle");
 	self->pending_fd = -1;
+	self->held_accept = -1;
+	g_queue_init(&self->queued);
 }
 
 DfotaFota *

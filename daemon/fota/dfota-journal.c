@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* dfota-journal.c: the per-modem record, one GVariant text file written atomically. */
+/* dfota-journal.c: the per-modem record, one GVariant text file written atomically; its text
+ * is checked in dfota-journal-parse.c, written off the main loop by dfota-journal-writer.c. */
 #include "dfota-journal.h"
 
 #include <errno.h>
@@ -9,9 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dfota-job.h"
-
-#define JOURNAL_FORMAT "a{sv}"
+#include "dfota-journal-writer.h"
 
 struct _DfotaJournal {
 	char *path;
@@ -22,6 +21,7 @@ struct _DfotaJournal {
 	guint64 id_limit;      /* ids below it are reserved on disk: taking one writes nothing */
 	GVariant *job;         /* a{sv} or NULL */
 	GVariant *last_result; /* a{sv} or NULL */
+	DfotaJournalWriter *writer; /* the asynchronous writes; created at the first */
 };
 
 static char *
@@ -38,260 +38,6 @@ sanitize(const char *s)
 	while (out->len && out->str[0] == '-')
 		g_string_erase(out, 0, 1);
 	return g_string_free(out, FALSE);
-}
-
-/* ---- what a record may hold ------------------------------------------------------------------
- * One table per dictionary: each key the daemon writes, with its GVariant type and, where the
- * type alone does not say enough, a check of the value. Job and LastResult are published as
- * a{sv} properties, so a key of another type (a maybe or a handle D-Bus cannot carry, a string
- * where clients read a number) would break GetAll or its readers: a record with such a key is
- * not loaded. A key the job starts to record must be added here, or it is dropped on load. */
-
-typedef struct {
-	const char *key;
-	const char *type;
-	gboolean (*valid)(GVariant *value);
-} RecordKey;
-
-static gboolean
-valid_id(GVariant *v)
-{
-	guint64 id = g_variant_get_uint64(v);
-
-	return id >= 1 && id < DFOTA_JOURNAL_ID_MAX;
-}
-
-static gboolean
-valid_kind(GVariant *v)
-{
-	DfotaJobKind kind;
-
-	return dfota_job_kind_from_string(g_variant_get_string(v, NULL), &kind);
-}
-
-static const char *const phase_names[] = { "idle",     "fetching",  "uploading", "downloading",
-	                                   "updating", "rebooting", "verifying", NULL };
-
-static gboolean
-valid_phase(GVariant *v)
-{
-	return g_strv_contains(phase_names, g_variant_get_string(v, NULL));
-}
-
-static gboolean
-valid_step(GVariant *v)
-{
-	return g_variant_get_uint32(v) <= DFOTA_JOB_STEP_VERIFYING;
-}
-
-static gboolean
-valid_percent(GVariant *v)
-{
-	return g_variant_get_uint32(v) <= 100;
-}
-
-static gboolean
-valid_error_name(GVariant *v)
-{
-	const char *s = g_variant_get_string(v, NULL);
-
-	return *s == '\0' || (g_str_has_prefix(s, "org.dfotad1.Error.") &&
-	                      g_dbus_is_member_name(s + strlen("org.dfotad1.Error.")));
-}
-
-#define PUBLIC_JOB_KEYS                                                                \
-	{ "id", "t", valid_id }, { "kind", "s", valid_kind }, { "source", "s", NULL }, \
-	        { "started", "t", NULL }, { "from-revision", "s", NULL },              \
-	{                                                                              \
-		"via-host", "b", NULL                                                  \
-	}
-
-/* The Job property's keys plus the job's private state (dfota_job_to_record()). */
-static const RecordKey job_keys[] = {
-	PUBLIC_JOB_KEYS,
-	{ "step", "u", valid_step },
-	{ "phase", "s", valid_phase },
-	{ "percent", "u", valid_percent },
-	{ "from-sub-edition", "s", NULL },
-	{ "filename", "s", NULL },
-	{ "end-seen", "b", NULL },
-	{ "power-cut", "b", NULL },
-	{ "updating-done", "b", NULL },
-	{ "fallback-via-host", "b", NULL },
-	{ "first-failure", "s", NULL },
-	{ "command-accepted", "b", NULL },
-	{ NULL },
-};
-static const char *const job_required[] = { "id", "kind", "source", NULL };
-
-/* LastResult (dbus-api.md): the Job keys and the outcome. */
-static const RecordKey last_result_keys[] = {
-	PUBLIC_JOB_KEYS,           { "success", "b", NULL },
-	{ "code", "i", NULL },     { "error", "s", valid_error_name },
-	{ "message", "s", NULL },  { "to-revision", "s", NULL },
-	{ "finished", "t", NULL }, { "file", "s", NULL },
-	{ "size", "t", NULL },     { NULL },
-};
-static const char *const last_result_required[] = { "id", "kind", "success", NULL };
-
-static const RecordKey *
-record_key_find(const RecordKey *table, const char *key)
-{
-	for (; table->key; table++)
-		if (g_str_equal(table->key, key))
-			return table;
-	return NULL;
-}
-
-static gboolean invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static gboolean
-invalid(GError **error, const char *fmt, ...)
-{
-	va_list ap;
-	g_autofree char *msg = NULL;
-
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, msg);
-	return FALSE;
-}
-
-/* A copy of @dict (a{sv}) with the known keys only, each checked; a key twice is refused
- * (which one would win is not the writer's intent). NULL for an empty dictionary. */
-static gboolean
-record_check(GVariant *dict, const char *what, const RecordKey *table, const char *const *required,
-             GVariant **out, GError **error)
-{
-	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
-	GVariantBuilder b;
-	GVariantIter iter;
-	const char *key;
-	GVariant *value;
-	gboolean any = FALSE;
-
-	*out = NULL;
-	g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-	g_variant_iter_init(&iter, dict);
-	while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
-		g_autoptr(GVariant) v = value;
-		const RecordKey *k = record_key_find(table, key);
-
-		if (!g_hash_table_add(seen, (gpointer)key)) {
-			g_variant_builder_clear(&b);
-			return invalid(error, "key \"%s\" appears twice in %s", key, what);
-		}
-		if (!k) {
-			g_debug("journal: dropping unknown key \"%s\" of %s", key, what);
-			continue;
-		}
-		if (!g_variant_is_of_type(v, G_VARIANT_TYPE(k->type))) {
-			g_variant_builder_clear(&b);
-			return invalid(error, "%s.%s is of type %s, not %s", what, key,
-			               g_variant_get_type_string(v), k->type);
-		}
-		if (k->valid && !k->valid(v)) {
-			g_variant_builder_clear(&b);
-			return invalid(error, "%s.%s has a value it can never have", what, key);
-		}
-		g_variant_builder_add(&b, "{sv}", key, v);
-		any = TRUE;
-	}
-	if (!any) {
-		g_variant_builder_clear(&b);
-		return TRUE;
-	}
-	for (guint i = 0; required[i]; i++) {
-		if (!g_hash_table_contains(seen, required[i])) {
-			g_variant_builder_clear(&b);
-			return invalid(error, "%s has no \"%s\"", what, required[i]);
-		}
-	}
-	*out = g_variant_ref_sink(g_variant_builder_end(&b));
-	return TRUE;
-}
-
-gboolean
-dfota_journal_parse(const char *text, gsize len, guint64 *next_id, GVariant **job,
-                    GVariant **last_result, GError **error)
-{
-	g_autoptr(GError) local = NULL;
-	g_autoptr(GVariant) v = NULL;
-	g_autoptr(GVariant) next = NULL;
-	g_autoptr(GVariant) job_v = NULL;
-	g_autoptr(GVariant) last_v = NULL;
-	g_autoptr(GVariant) job_out = NULL;
-	g_autoptr(GVariant) last_out = NULL;
-	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
-	GVariantIter iter;
-	const char *key;
-	GVariant *value;
-	guint64 id = 1;
-
-	*next_id = 0;
-	*job = NULL;
-	*last_result = NULL;
-	if (len > DFOTA_JOURNAL_MAX_BYTES)
-		return invalid(error, "%" G_GSIZE_FORMAT " bytes, more than a record can be", len);
-	if (memchr(text, '\0', len))
-		return invalid(error, "a NUL byte in the text");
-	/* g_variant_parse() fails on a string that is not UTF-8 without setting its error. */
-	if (!g_utf8_validate(text, (gssize)len, NULL))
-		return invalid(error, "the text is not valid UTF-8");
-	v = g_variant_parse(G_VARIANT_TYPE(JOURNAL_FORMAT), text, text + len, NULL, &local);
-	if (!v)
-		return invalid(error, "not a record (%s)",
-		               local ? local->message : "the text does not parse");
-
-	/* The id counter first: even a record refused below tells how far ids went. */
-	next = g_variant_lookup_value(v, "next-id", NULL);
-	if (next && g_variant_is_of_type(next, G_VARIANT_TYPE_UINT64) && valid_id(next))
-		*next_id = g_variant_get_uint64(next);
-
-	g_variant_iter_init(&iter, v);
-	while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
-		g_autoptr(GVariant) owned = value;
-
-		if (!g_hash_table_add(seen, (gpointer)key))
-			return invalid(error, "key \"%s\" appears twice", key);
-		if (g_str_equal(key, "next-id")) {
-			if (!g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64) || !valid_id(value))
-				return invalid(error,
-				               "next-id is not a number from 1 to 2^62-1 (type %s)",
-				               g_variant_get_type_string(value));
-			id = g_variant_get_uint64(value);
-		} else if (g_str_equal(key, "job") || g_str_equal(key, "last-result")) {
-			if (!g_variant_is_of_type(value, G_VARIANT_TYPE_VARDICT))
-				return invalid(error, "%s is of type %s, not a dictionary a{sv}",
-				               key, g_variant_get_type_string(value));
-			if (g_str_equal(key, "job"))
-				job_v = g_steal_pointer(&owned);
-			else
-				last_v = g_steal_pointer(&owned);
-		} else {
-			g_debug("journal: dropping unknown key \"%s\"", key);
-		}
-	}
-	if (job_v && !record_check(job_v, "job", job_keys, job_required, &job_out, error))
-		return FALSE;
-	if (last_v && !record_check(last_v, "last-result", last_result_keys, last_result_required,
-	                            &last_out, error))
-		return FALSE;
-	/* Never below an id the record shows was issued. */
-	for (guint i = 0; i < 2; i++) {
-		GVariant *d = i ? last_out : job_out;
-		guint64 used;
-
-		if (d && g_variant_lookup(d, "id", "t", &used) && used + 1 > id)
-			id = used + 1;
-	}
-	if (id >= DFOTA_JOURNAL_ID_MAX)
-		return invalid(error, "ids would pass 2^62");
-	*next_id = id;
-	*job = g_steal_pointer(&job_out);
-	*last_result = g_steal_pointer(&last_out);
-	return TRUE;
 }
 
 /* ---- reading files that may be anything ----------------------------------------------------- */
@@ -424,16 +170,13 @@ journal_load(DfotaJournal *self)
 	self->next_id = MAX(next_id, (guint64)MAX(g_get_real_time(), 1));
 }
 
-/* Temp file, fsync, rename, fsync of the directory: after a power cut the file is the old or
- * the new record, never a mix, and a completed write survives. The stored next-id is the end
- * of the reserved block (see journal_reserve_ids()). */
-static gboolean
-journal_store(DfotaJournal *self, GError **error)
+/* The record's text: next-id (the end of the reserved block, see journal_reserve_ids()), the
+ * job in progress and the last result. */
+static char *
+journal_text(DfotaJournal *self)
 {
 	GVariantBuilder b;
 	g_autoptr(GVariant) v = NULL;
-	g_autoptr(GError) local = NULL;
-	g_autofree char *text = NULL;
 
 	g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
 	g_variant_builder_add(&b, "{sv}", "next-id", g_variant_new_uint64(self->id_limit));
@@ -442,10 +185,21 @@ journal_store(DfotaJournal *self, GError **error)
 	if (self->last_result)
 		g_variant_builder_add(&b, "{sv}", "last-result", self->last_result);
 	v = g_variant_ref_sink(g_variant_builder_end(&b));
-	text = g_variant_print(v, TRUE);
-	if (g_file_set_contents_full(self->path, text, -1,
-	                             G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-	                             0600, &local))
+	return g_variant_print(v, TRUE);
+}
+
+/* Temp file, fsync, rename, fsync of the directory: after a power cut the file is the old or
+ * the new record, never a mix, and a completed write survives. After any asynchronous write
+ * still under way, so that an older record never lands over this one. */
+static gboolean
+journal_store(DfotaJournal *self, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	g_autofree char *text = journal_text(self);
+
+	if (self->writer)
+		dfota_journal_writer_wait(self->writer);
+	if (dfota_journal_write_file(self->path, text, &local))
 		return TRUE;
 	g_warning("journal %s: cannot write: %s", self->path, local->message);
 	g_propagate_error(error, g_steal_pointer(&local));
@@ -683,6 +437,7 @@ dfota_journal_free(DfotaJournal *self)
 {
 	if (!self)
 		return;
+	dfota_journal_writer_free(self->writer);
 	if (self->progress_fd >= 0)
 		close(self->progress_fd);
 	g_free(self->path);
@@ -754,4 +509,73 @@ dfota_journal_finish_job(DfotaJournal *self, GVariant *result, GError **error)
 	ok = journal_store(self, error);
 	progress_forget(self);
 	return ok;
+}
+
+/* ---- writes off the main loop ------------------------------------------------------------- */
+
+typedef struct {
+	DfotaJournal *journal; /* alive while the writer reports: it is freed with the journal */
+	gboolean finish;       /* the job is over: its side file goes whatever the outcome */
+	DfotaJournalDoneFunc done;
+	gpointer user_data;
+	GDestroyNotify destroy;
+} AsyncStore;
+
+static void
+async_store_free(gpointer data)
+{
+	AsyncStore *a = data;
+
+	if (a->destroy)
+		a->destroy(a->user_data);
+	g_free(a);
+}
+
+static void
+async_store_written(const GError *error, gpointer data)
+{
+	AsyncStore *a = data;
+
+	if (error)
+		g_warning("journal %s: cannot write: %s", a->journal->path, error->message);
+	/* As in the synchronous writes: once the record holds the step, its percent is in it. */
+	if (!error || a->finish)
+		progress_forget(a->journal);
+	a->done(error, a->user_data);
+}
+
+static void
+journal_store_async(DfotaJournal *self, gboolean finish, DfotaJournalDoneFunc done,
+                    gpointer user_data, GDestroyNotify destroy)
+{
+	AsyncStore *a = g_new0(AsyncStore, 1);
+
+	a->journal = self;
+	a->finish = finish;
+	a->done = done;
+	a->user_data = user_data;
+	a->destroy = destroy;
+	if (!self->writer)
+		self->writer = dfota_journal_writer_new();
+	dfota_journal_writer_submit(self->writer, self->path, journal_text(self),
+	                            async_store_written, a, async_store_free);
+}
+
+void
+dfota_journal_set_job_async(DfotaJournal *self, GVariant *job, DfotaJournalDoneFunc done,
+                            gpointer user_data, GDestroyNotify destroy)
+{
+	g_clear_pointer(&self->job, g_variant_unref);
+	self->job = job ? g_variant_ref_sink(job) : NULL;
+	journal_store_async(self, FALSE, done, user_data, destroy);
+}
+
+void
+dfota_journal_finish_job_async(DfotaJournal *self, GVariant *result, DfotaJournalDoneFunc done,
+                               gpointer user_data, GDestroyNotify destroy)
+{
+	g_clear_pointer(&self->job, g_variant_unref);
+	g_clear_pointer(&self->last_result, g_variant_unref);
+	self->last_result = result ? g_variant_ref_sink(result) : NULL;
+	journal_store_async(self, TRUE, done, user_data, destroy);
 }

@@ -12,8 +12,9 @@
  * kind, a phase or step that does not exist, an id that could wrap) is moved aside to
  * <name>.corrupt-<µs since the epoch> with one warning that names it and the reason, and the
  * journal starts empty; ids then continue above the time in µs (and above the old file's
- * next-id when that alone was readable), so an id that may have been issued is never reused. The main loop writes only when a job changes step (a handful of times per
- * job); percent updates and job ids cost no fsync (see below).
+ * next-id when that alone was readable), so an id that may have been issued is never reused. A record is written only when a job changes step (a handful of times per
+ * job), by the daemon on a worker thread (the _async writes below); percent updates and job
+ * ids cost no fsync (see below).
  */
 #pragma once
 
@@ -82,5 +83,18 @@ void dfota_journal_set_progress(DfotaJournal *self, guint64 job_id, const char *
 GVariant *dfota_journal_get_last_result(DfotaJournal *self);
 /* Stores @result as the last result and forgets the job in progress, in one durable write. */
 gboolean dfota_journal_finish_job(DfotaJournal *self, GVariant *result, GError **error);
+
+/* The same two writes without waiting for the disk on the caller's main loop: the record is
+ * written on a worker thread (dfota-journal-writer.h), writes land in the order made, and
+ * @done runs in the caller's main context once the record is on disk (@error NULL) or could
+ * not be written (@error set, logged). What depends on the record (a Progress of the step, a
+ * Finished) is published from @done, never before. The in-memory record (get_job(),
+ * get_last_result()) changes at once. @done is not called when the journal is freed first
+ * (freeing waits for the write itself); @destroy frees @user_data in every case. */
+typedef void (*DfotaJournalDoneFunc)(const GError *error, gpointer user_data);
+void dfota_journal_set_job_async(DfotaJournal *self, GVariant *job, DfotaJournalDoneFunc done,
+                                 gpointer user_data, GDestroyNotify destroy);
+void dfota_journal_finish_job_async(DfotaJournal *self, GVariant *result, DfotaJournalDoneFunc done,
+                                    gpointer user_data, GDestroyNotify destroy);
 
 G_END_DECLS

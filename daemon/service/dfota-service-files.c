@@ -147,7 +147,7 @@ upload_read_done(GObject *source, GAsyncResult *res, gpointer user_data)
 	FileCall *c = user_data;
 	ModemEntry *e = c->entry;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) data = dfota_fdio_read_all_finish(res, &error);
+	g_autoptr(GBytes) data = dfota_fdio_read_all_finish(res, NULL, &error);
 	const DfotaModemConfig *mcfg = dfota_modem_get_config(e->modem);
 	DfotaUfsUploadOptions opts = {
 		.streaming = mcfg->rtscts,

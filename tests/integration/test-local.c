@@ -221,7 +221,7 @@ test_local_corrupt_package(void)
 /* ---- UpgradeFromFile ------------------------------------------------------------------------ */
 
 static void
-from_file_success(Harness *h, int fd)
+from_file_success(Harness *h, int fd, GVariant *options)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) reply = NULL;
@@ -231,7 +231,8 @@ from_file_success(Harness *h, int fd)
 	guint mark = harness_tty_mark(h);
 
 	reply = hm_call_fd(h, HARNESS_IFACE_FOTA, "UpgradeFromFile",
-	                   g_variant_new("(h@a{sv})", 0, no_options()), fd, &error);
+	                   g_variant_new("(h@a{sv})", 0, options ? options : no_options()), fd,
+	                   &error);
 	g_assert_no_error(error);
 	result = finished(h, since, "upgrade-from-file", NULL, 60000);
 	phases = hm_job_phases(h, since);
@@ -251,7 +252,7 @@ test_from_file_regular(void)
 	int fd = open(pkg, O_RDONLY | O_CLOEXEC);
 
 	g_assert_cmpint(fd, >=, 0);
-	from_file_success(h, fd);
+	from_file_success(h, fd, NULL);
 	close(fd);
 	g_assert_cmpint(hm_ufs_size(h, "fota.pack"), ==, (gint64)file_size(pkg));
 }
@@ -271,8 +272,40 @@ test_from_file_pipe(void)
 	g_assert_cmpint(pipe2(pipefd, O_CLOEXEC), ==, 0);
 	g_assert_cmpint(write(pipefd[1], contents, len), ==, (gssize)len);
 	close(pipefd[1]);
-	from_file_success(h, pipefd[0]);
+	from_file_success(h, pipefd[0], NULL);
 	close(pipefd[0]);
+}
+
+/* The digest of a package read from an fd is taken as it is read: the right one passes, one
+ * that differs in a single digit fails the job before anything is uploaded. */
+static void
+test_from_file_sha256(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *pkg = make_package(h, "update.pack", NULL);
+	g_autofree char *sha = hm_sha256_of(pkg);
+	g_autofree char *wrong = g_strdup(sha);
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) result = NULL;
+	g_autoptr(GError) error = NULL;
+	guint64 since;
+	int fd;
+
+	wrong[63] = wrong[63] == '0' ? '1' : '0';
+	fd = open(pkg, O_RDONLY | O_CLOEXEC);
+	g_assert_cmpint(fd, >=, 0);
+	since = harness_mark(h);
+	reply = hm_call_fd(h, HARNESS_IFACE_FOTA, "UpgradeFromFile",
+	                   g_variant_new("(h@a{sv})", 0, hm_options(wrong, NULL)), fd, &error);
+	close(fd);
+	g_assert_no_error(error);
+	result = finished(h, since, "upgrade-from-file", "ChecksumMismatch", 20000);
+	g_assert_cmpint(hm_ufs_size(h, "fota.pack"), ==, -1);
+
+	fd = open(pkg, O_RDONLY | O_CLOEXEC);
+	g_assert_cmpint(fd, >=, 0);
+	from_file_success(h, fd, hm_options(sha, NULL));
+	close(fd);
 }
 
 /* ---- UpgradeViaHost ----------------------------------------------------------------------- */
@@ -336,6 +369,110 @@ via_host_ok(Harness *h, const char *url, GVariant *opts, const char *from, const
 	                harness_tty_find(h, mark, "[data "));
 	hm_assert_tty_only(h, mark, full_job_lines);
 	g_assert_cmpint(hm_ufs_size(h, "fota.pack"), ==, (gint64)package_size);
+}
+
+/* ---- a step is on disk before it is published ------------------------------------------------ */
+
+/* The order a job's phases come in; "idle" stands for a record with no job (the job is over). */
+static const char *const recorded_order[] = { "fetching",  "uploading", "downloading", "updating",
+	                                      "rebooting", "verifying", "idle",        NULL };
+
+static int
+phase_rank(const char *phase)
+{
+	for (int i = 0; recorded_order[i]; i++)
+		if (g_str_equal(recorded_order[i], phase))
+			return i;
+	g_error("unknown phase %s", phase);
+	return -1;
+}
+
+/* The phase the modem's journal records now, read as a restarted daemon would. */
+static char *
+recorded_phase(const char *state_dir)
+{
+	g_autoptr(GDir) dir = g_dir_open(state_dir, 0, NULL);
+	const char *name;
+
+	g_assert_nonnull(dir);
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		g_autofree char *path = NULL;
+		g_autofree char *text = NULL;
+		g_autoptr(GVariant) record = NULL;
+		g_autoptr(GVariant) job = NULL;
+		g_autoptr(GError) error = NULL;
+		const char *phase = NULL;
+
+		if (!g_str_has_suffix(name, ".journal"))
+			continue;
+		path = g_build_filename(state_dir, name, NULL);
+		g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+		record = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &error);
+		g_assert_no_error(error);
+		job = g_variant_lookup_value(record, "job", G_VARIANT_TYPE_VARDICT);
+		if (!job)
+			return g_strdup("idle");
+		g_assert_true(g_variant_lookup(job, "phase", "&s", &phase));
+		return g_strdup(phase);
+	}
+	g_error("no journal in %s", state_dir);
+	return NULL;
+}
+
+typedef struct {
+	char *state_dir;
+	guint checked;
+	GString *overtaken; /* the publications that came before their record */
+} RecordWatch;
+
+/* Runs when the test receives the signal, that is after the daemon sent it: the record of the
+ * phase it announces (or of a later one) must be on disk by then. */
+static void
+on_progress_check_record(GDBusConnection *conn, const char *sender, const char *path,
+                         const char *iface, const char *member, GVariant *params, gpointer data)
+{
+	RecordWatch *w = data;
+	g_autofree char *recorded = recorded_phase(w->state_dir);
+	const char *phase = NULL;
+	guint32 percent = 0;
+
+	g_variant_get(params, "(&su)", &phase, &percent);
+	if (phase_rank(recorded) < phase_rank(phase))
+		g_string_append_printf(w->overtaken, " Progress(%s, %u) while the journal held %s;",
+		                       phase, percent, recorded);
+	w->checked++;
+}
+
+/* The journal is written off the main loop; still, no Progress of a phase, and no end of the
+ * job, reaches a client before the journal records it (what lets a restarted daemon resume
+ * from any step a client has seen). */
+static void
+test_record_before_progress(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *pkg = hm_www_path(h, "update.pack");
+	g_autofree char *url = harness_url(h, "update.pack");
+	RecordWatch w = { .overtaken = g_string_new(NULL) };
+	gsize len = 0;
+	guint sub;
+
+	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
+	{
+		g_autofree char *contents = NULL;
+
+		g_assert_true(g_file_get_contents(pkg, &contents, &len, NULL));
+	}
+	w.state_dir = g_build_filename(harness_tmpdir(h), "state", NULL);
+	sub = g_dbus_connection_signal_subscribe(
+	        harness_bus(h), NULL, HARNESS_IFACE_FOTA, "Progress", HARNESS_MODEM_PATH, NULL,
+	        G_DBUS_SIGNAL_FLAGS_NONE, on_progress_check_record, &w, NULL);
+	via_host_ok(h, url, hm_options(NULL, NULL), HARNESS_REV_FROM, HARNESS_REV_TO, len);
+	g_dbus_connection_signal_unsubscribe(harness_bus(h), sub);
+	g_test_message("%u Progress signals checked against the journal", w.checked);
+	g_assert_cmpuint(w.checked, >=, 6); /* five phases and the idle of the end */
+	g_assert_cmpstr(w.overtaken->str, ==, "");
+	g_string_free(w.overtaken, TRUE);
+	g_free(w.state_dir);
 }
 
 static void
@@ -527,6 +664,90 @@ test_cancel_fetching(void)
 	hm_assert_tty_only(h, mark, allowed);
 }
 
+/* The contract: Job is set and Phase leaves idle when the job is accepted, and the reply comes
+ * before any signal of its job. A client that reads both right after the reply sees the job
+ * (the step's record is on disk first, then the reply, then the properties and Progress, in
+ * one go). */
+static void
+test_accepted_state_at_reply(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *pkg = make_package(h, "update.pack", NULL);
+	g_autofree char *url = harness_url(h, "slow/update.pack?bps=" SLOW_BPS);
+
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GVariant) reply = NULL;
+		g_autoptr(GVariant) phase = NULL;
+		g_autoptr(GVariant) job = NULL;
+		g_autoptr(GVariant) result = NULL;
+		guint64 since = harness_mark(h);
+
+		reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "UpgradeViaHost",
+		                     g_variant_new("(s@a{sv})", url, no_options()), NULL, &error);
+		g_assert_no_error(error);
+		phase = harness_get_property(h, HARNESS_IFACE_FOTA, "Phase");
+		job = harness_get_property(h, HARNESS_IFACE_FOTA, "Job");
+		g_assert_cmpstr(g_variant_get_string(phase, NULL), ==, "fetching");
+		g_assert_cmpuint(g_variant_n_children(job), >, 0);
+		cancel_ok(h);
+		result = finished(h, since, "upgrade-via-host", "Cancelled", 20000);
+	}
+}
+
+typedef struct {
+	gboolean done;
+	GError *error;
+} PendingCall;
+
+static void
+on_call_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	PendingCall *p = data;
+	g_autoptr(GVariant) reply =
+	        g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &p->error);
+
+	p->done = TRUE;
+}
+
+/* Cancel sent right behind the call, without waiting for its reply: it reaches the daemon
+ * while the job's first step is being recorded, before the step's transfer starts; the job
+ * is cancelled all the same (the transfer starts cancelled). */
+static void
+test_cancel_pipelined(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *pkg = make_package(h, "update.pack", NULL);
+	g_autofree char *url = harness_url(h, "slow/update.pack?bps=" SLOW_BPS);
+	const char *const allowed[] = { "AT+QFLST", NULL };
+
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr(GVariant) result = NULL;
+		g_autofree char *phases = NULL;
+		guint64 since = harness_mark(h);
+		guint mark = harness_tty_mark(h);
+		gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+		PendingCall call = { 0 };
+
+		/* One connection: the bus delivers the two in the order sent. */
+		g_dbus_connection_call(harness_bus(h), HARNESS_BUS_NAME, HARNESS_MODEM_PATH,
+		                       HARNESS_IFACE_FOTA, "UpgradeViaHost",
+		                       g_variant_new("(s@a{sv})", url, no_options()), NULL,
+		                       G_DBUS_CALL_FLAGS_NONE, 20000, NULL, on_call_done, &call);
+		cancel_ok(h);
+		while (!call.done) {
+			g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+			g_main_context_iteration(NULL, TRUE);
+		}
+		g_assert_no_error(call.error);
+		result = finished(h, since, "upgrade-via-host", "Cancelled", 20000);
+		phases = hm_job_phases(h, since);
+		g_assert_cmpstr(phases, ==, "fetching");
+		g_assert_cmpint(hm_ufs_size(h, "fota.pack"), ==, -1);
+		hm_assert_tty_only(h, mark, allowed);
+	}
+}
+
 static void
 test_cancel_uploading(void)
 {
@@ -671,10 +892,14 @@ main(int argc, char **argv)
 	g_test_add_func("/local/corrupt-package", test_local_corrupt_package);
 	g_test_add_func("/from-file/regular", test_from_file_regular);
 	g_test_add_func("/from-file/pipe", test_from_file_pipe);
+	g_test_add_func("/from-file/sha256", test_from_file_sha256);
 	g_test_add_func("/via-host/http", test_http);
+	g_test_add_func("/via-host/record-before-progress", test_record_before_progress);
 	g_test_add_func("/via-host/https", test_https);
 	g_test_add_func("/cancel/from-file-fetching", test_cancel_from_file_fetching);
 	g_test_add_func("/cancel/fetching", test_cancel_fetching);
+	g_test_add_func("/cancel/pipelined", test_cancel_pipelined);
+	g_test_add_func("/via-host/accepted-state-at-reply", test_accepted_state_at_reply);
 	g_test_add_func("/cancel/uploading", test_cancel_uploading);
 	g_test_add_func("/cancel/refused", test_cancel_refused);
 	g_test_add_func("/cancel/disconnect-does-not-cancel", test_disconnect_does_not_cancel);

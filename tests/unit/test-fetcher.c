@@ -97,6 +97,7 @@ url_for(const Server *s, const char *path)
 typedef struct {
 	GMainLoop *loop;
 	GBytes *bytes;
+	char *sha256; /* the digest the fetcher returned with the body */
 	GError *error;
 	gboolean done;
 	guint progress_calls;
@@ -168,7 +169,7 @@ on_fetched(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_assert_null(source); /* a task must not keep the fetcher alive */
 	if (g_thread_self() != main_thread)
 		f->calls_off_main_thread++;
-	f->bytes = dfota_fetcher_fetch_finish(f->fetcher, result, &f->error);
+	f->bytes = dfota_fetcher_fetch_finish(f->fetcher, result, &f->sha256, &f->error);
 	f->done = TRUE;
 	g_main_loop_quit(f->loop);
 }
@@ -191,6 +192,7 @@ static void
 fetch_clear(Fetch *f)
 {
 	g_clear_pointer(&f->bytes, g_bytes_unref);
+	g_clear_pointer(&f->sha256, g_free);
 	g_clear_error(&f->error);
 	g_clear_pointer(&f->loop, g_main_loop_unref);
 }
@@ -215,6 +217,16 @@ run_fetch(Fetch *f, const char *url, const DfotaFetchOptions *opts, GCancellable
 	g_assert_false(f->progress_decreased);
 }
 
+/* The digest that came with the body is the SHA-256 of exactly the package's bytes (not of a
+ * redirect's or an error page's body), in lowercase hex. */
+static void
+assert_package_digest(const Fetch *f)
+{
+	g_autofree char *want = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, package);
+
+	g_assert_cmpstr(f->sha256, ==, want);
+}
+
 static void
 test_success(void)
 {
@@ -225,6 +237,7 @@ test_success(void)
 	run_fetch(&f, url, &opts, NULL);
 	g_assert_no_error(f.error);
 	g_assert_true(g_bytes_equal(f.bytes, package));
+	assert_package_digest(&f);
 	g_assert_cmpuint(f.progress_calls, >, 0);
 	g_assert_cmpuint(f.progress_calls, <=, 102); /* whole-percent steps only */
 	g_assert_cmpuint(f.last_done, ==, FILE_SIZE);
@@ -250,6 +263,7 @@ check_http_error(const char *code)
 	g_assert_nonnull(strstr(f.error->message, code));
 	g_assert_nonnull(strstr(f.error->message, url));
 	g_assert_null(f.bytes);
+	g_assert_null(f.sha256);
 	fetch_clear(&f);
 }
 
@@ -412,6 +426,7 @@ test_redirects(void)
 	run_fetch(&f, ok_url, &opts, NULL);
 	g_assert_no_error(f.error);
 	g_assert_true(g_bytes_equal(f.bytes, package));
+	assert_package_digest(&f);
 	fetch_clear(&f);
 
 	memset(&f, 0, sizeof(f));
@@ -432,6 +447,7 @@ test_https(void)
 	run_fetch(&f, url, &with_ca, NULL);
 	g_assert_no_error(f.error);
 	g_assert_true(g_bytes_equal(f.bytes, package));
+	assert_package_digest(&f);
 	fetch_clear(&f);
 
 	memset(&f, 0, sizeof(f));

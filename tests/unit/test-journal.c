@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -667,6 +668,193 @@ test_state_dir(Fixture *f, gconstpointer unused)
 	g_assert_cmpuint(test_log_count, >=, 1);
 }
 
+/* ---- records written off the main loop (dfota_journal_set_job_async()) ---------------------- */
+
+static const char *const async_phases[] = { "fetching", "uploading", "updating", "rebooting" };
+
+typedef struct {
+	const char *path;
+	guint done;      /* reports so far */
+	guint destroyed; /* user data freed */
+	guint want;
+	GMainLoop *loop;
+} AsyncWatch;
+
+typedef struct {
+	AsyncWatch *watch;
+	guint index; /* the order it was made in; the finish is the last */
+} AsyncWrite;
+
+static void
+async_write_destroy(gpointer data)
+{
+	AsyncWrite *a = data;
+
+	a->watch->destroyed++;
+	g_free(a);
+}
+
+/* Which of the test's writes the file on disk holds now: the index of its phase, or the
+ * number of phases for the finished record, or -1 for the record from before them. */
+static int
+async_index_on_disk(const char *path)
+{
+	g_autofree char *text = file_text(path);
+	g_autoptr(GVariant) job = NULL;
+	g_autoptr(GVariant) last = NULL;
+	g_autoptr(GError) error = NULL;
+	const char *phase = NULL;
+	guint64 next_id;
+
+	g_assert_true(dfota_journal_parse(text, strlen(text), &next_id, &job, &last, &error));
+	g_assert_no_error(error);
+	if (last)
+		return G_N_ELEMENTS(async_phases);
+	if (!job)
+		return -1;
+	g_assert_true(g_variant_lookup(job, "phase", "&s", &phase));
+	for (guint i = 0; i < G_N_ELEMENTS(async_phases); i++)
+		if (g_str_equal(phase, async_phases[i]))
+			return (int)i;
+	g_assert_not_reached();
+}
+
+static void
+async_written(const GError *error, gpointer data)
+{
+	AsyncWrite *a = data;
+	AsyncWatch *w = a->watch;
+
+	g_assert_no_error(error);
+	/* Reported in the order made, each only once its record (or a later one) is on disk:
+	 * what the daemon publishes from here can never be ahead of the file. */
+	g_assert_cmpuint(a->index, ==, w->done);
+	g_assert_cmpint(async_index_on_disk(w->path), >=, (int)a->index);
+	w->done++;
+	if (w->done == w->want)
+		g_main_loop_quit(w->loop);
+}
+
+static gboolean
+async_deadline(gpointer unused)
+{
+	g_error("the journal's writes were not reported within 20 s");
+	return G_SOURCE_REMOVE;
+}
+
+static AsyncWrite *
+async_write_new(AsyncWatch *w, guint index)
+{
+	AsyncWrite *a = g_new0(AsyncWrite, 1);
+
+	a->watch = w;
+	a->index = index;
+	return a;
+}
+
+/* Steps and the finish written back to back, without waiting: each report comes in order,
+ * from the main loop, after its record reached the disk; a reopened journal (a restart)
+ * holds the last. */
+static void
+test_async_in_order(Fixture *f, gconstpointer unused)
+{
+	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
+	g_autoptr(GVariant) last = NULL;
+	g_autoptr(GVariant) job = NULL;
+	AsyncWatch w = { .want = G_N_ELEMENTS(async_phases) + 1 };
+	guint deadline = g_timeout_add_seconds(20, async_deadline, NULL);
+	GVariantDict d;
+	gboolean success = FALSE;
+
+	w.path = dfota_journal_get_path(j);
+	w.loop = g_main_loop_new(NULL, FALSE);
+	for (guint i = 0; i < G_N_ELEMENTS(async_phases); i++) {
+		dfota_journal_set_job_async(j, job_record(7, async_phases[i], 0), async_written,
+		                            async_write_new(&w, i), async_write_destroy);
+		/* The record in memory changes at once. */
+		g_assert_cmpuint(job_percent(j), ==, 0);
+	}
+	g_variant_dict_init(&d, NULL);
+	g_variant_dict_insert(&d, "id", "t", (guint64)7);
+	g_variant_dict_insert(&d, "kind", "s", "upgrade");
+	g_variant_dict_insert(&d, "success", "b", TRUE);
+	dfota_journal_finish_job_async(j, g_variant_dict_end(&d), async_written,
+	                               async_write_new(&w, G_N_ELEMENTS(async_phases)),
+	                               async_write_destroy);
+	g_assert_cmpuint(w.done, ==, 0); /* never from inside the call */
+	g_main_loop_run(w.loop);
+	g_source_remove(deadline);
+	g_main_loop_unref(w.loop);
+	g_assert_cmpuint(w.done, ==, w.want);
+	g_assert_cmpuint(w.destroyed, ==, w.want);
+
+	g_clear_pointer(&j, dfota_journal_free);
+	j = dfota_journal_open(f->dir, PORT, IMEI);
+	job = dfota_journal_get_job(j);
+	last = dfota_journal_get_last_result(j);
+	g_assert_null(job);
+	g_assert_nonnull(last);
+	g_assert_true(g_variant_lookup(last, "success", "b", &success));
+	g_assert_true(success);
+}
+
+/* Freeing the journal (the daemon stopping) waits for the write under way: the step is on
+ * disk afterwards; its report is dropped, its user data still freed. */
+static void
+test_async_free_waits(Fixture *f, gconstpointer unused)
+{
+	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
+	AsyncWatch w = { .want = 1 };
+	gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	g_autofree char *path = g_strdup(dfota_journal_get_path(j));
+
+	w.path = path;
+	dfota_journal_set_job_async(j, job_record(3, "uploading", 40), async_written,
+	                            async_write_new(&w, 0), async_write_destroy);
+	g_clear_pointer(&j, dfota_journal_free);
+	g_assert_cmpint(async_index_on_disk(w.path), ==, 1);
+	while (w.destroyed == 0) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(1000); /* the report source comes from the writer's thread */
+	}
+	g_assert_cmpuint(w.done, ==, 0);
+	j = dfota_journal_open(f->dir, PORT, IMEI);
+	g_assert_cmpuint(job_percent(j), ==, 40);
+}
+
+/* A synchronous write made while an asynchronous one is under way lands after it: the file
+ * ends with the newer record, never the older one written over it. */
+static void
+test_async_then_sync(Fixture *f, gconstpointer unused)
+{
+	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
+	AsyncWatch w = { .want = 1 };
+	guint deadline = g_timeout_add_seconds(20, async_deadline, NULL);
+	g_autoptr(GError) error = NULL;
+
+	w.path = dfota_journal_get_path(j);
+	w.loop = g_main_loop_new(NULL, FALSE);
+	dfota_journal_set_job_async(j, job_record(5, "fetching", 0), async_written,
+	                            async_write_new(&w, 0), async_write_destroy);
+	g_assert_true(dfota_journal_set_job(j, job_record(5, "uploading", 0), &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(async_index_on_disk(w.path), ==, 1);
+	g_main_loop_run(w.loop);
+	g_source_remove(deadline);
+	g_main_loop_unref(w.loop);
+	g_assert_cmpint(async_index_on_disk(w.path), ==, 1);
+	g_clear_pointer(&j, dfota_journal_free);
+	j = dfota_journal_open(f->dir, PORT, IMEI);
+	{
+		g_autoptr(GVariant) job = dfota_journal_get_job(j);
+		const char *phase = NULL;
+
+		g_assert_true(g_variant_lookup(job, "phase", "&s", &phase));
+		g_assert_cmpstr(phase, ==, "uploading");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -713,6 +901,12 @@ main(int argc, char **argv)
 	g_test_add("/journal/state-dir", Fixture, NULL, fixture_setup, test_state_dir,
 	           fixture_teardown);
 	g_test_add("/journal/ids", Fixture, NULL, fixture_setup, test_ids, fixture_teardown);
+	g_test_add("/journal/async/in-order", Fixture, NULL, fixture_setup, test_async_in_order,
+	           fixture_teardown);
+	g_test_add("/journal/async/free-waits", Fixture, NULL, fixture_setup, test_async_free_waits,
+	           fixture_teardown);
+	g_test_add("/journal/async/then-sync", Fixture, NULL, fixture_setup, test_async_then_sync,
+	           fixture_teardown);
 	g_test_add("/journal/progress-side-file", Fixture, NULL, fixture_setup,
 	           test_progress_side_file, fixture_teardown);
 	g_test_add("/journal/progress-mismatch", Fixture, NULL, fixture_setup,
