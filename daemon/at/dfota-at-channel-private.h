@@ -67,7 +67,11 @@ struct _DfotaAtChannel {
 	ChannelState state;
 	GQueue queue; /* Command*, waiting */
 	Command *current;
-	GSource *timeout_source;
+	/* The command timer: one source for the channel's life, never re-created. It fires at
+	 * or before command_deadline_us (0: none) and re-arms itself when the deadline moved
+	 * on; see restart_command_timer(). */
+	GSource *command_timer;
+	gint64 command_deadline_us;
 	GSource *quiet_source;
 	GSource *kick_source;
 	GSource *guard_source; /* escape guard time before "+++" */
@@ -106,6 +110,7 @@ void clear_source(GSource **source);
 GSource *add_timeout(DfotaAtChannel *self, guint ms, GSourceFunc func, const char *name);
 gboolean write_or_lose(DfotaAtChannel *self, const void *data, gsize len);
 void restart_command_timer(DfotaAtChannel *self);
+void stop_command_timer(DfotaAtChannel *self);
 void enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable,
              GAsyncReadyCallback callback, gpointer user_data, gpointer tag);
 

@@ -126,7 +126,7 @@ finish_current(DfotaAtChannel *self, GError *error)
 {
 	Command *cmd = g_steal_pointer(&self->current);
 
-	clear_source(&self->timeout_source);
+	stop_command_timer(self);
 	clear_source(&self->guard_source);
 	complete_command(cmd, error);
 }
@@ -136,7 +136,7 @@ fail_all(DfotaAtChannel *self, const GError *error)
 {
 	Command *cmd;
 
-	clear_source(&self->timeout_source);
+	stop_command_timer(self);
 	clear_source(&self->quiet_source);
 	clear_source(&self->kick_source);
 	clear_source(&self->guard_source);
@@ -188,14 +188,63 @@ write_or_lose(DfotaAtChannel *self, const void *data, gsize len)
 
 static gboolean on_command_timeout(gpointer data);
 
+/* A command's timeout restarts with every command written and, in a data phase, with every
+ * chunk: thousands of times a second at full rate. Creating and destroying a timeout source
+ * each time costs allocations, a source id and list surgery on the main context; moving a
+ * source's ready time outside its dispatch wakes the context (an eventfd write and one more
+ * loop round). So the channel keeps one timer source and only records the deadline here.
+ * The source is moved only when it would otherwise fire too late (it is idle, or the new
+ * deadline is earlier); when it fires before the deadline it re-arms itself from its own
+ * dispatch, which costs no wake-up. */
 void
 restart_command_timer(DfotaAtChannel *self)
 {
-	clear_source(&self->timeout_source);
-	if (self->current && self->current->timeout_ms > 0)
-		self->timeout_source = add_timeout(self, self->current->timeout_ms,
-		                                   on_command_timeout, "dfota-at-timeout");
+	gint64 ready;
+
+	if (!self->command_timer || !self->current || self->current->timeout_ms == 0) {
+		self->command_deadline_us = 0;
+		return;
+	}
+	self->command_deadline_us =
+	        g_get_monotonic_time() + (gint64)self->current->timeout_ms * 1000;
+	ready = g_source_get_ready_time(self->command_timer);
+	if (ready < 0 || ready > self->command_deadline_us)
+		g_source_set_ready_time(self->command_timer, self->command_deadline_us);
 }
+
+/* No command timeout runs; the timer, if armed, finds no deadline and goes idle. */
+void
+stop_command_timer(DfotaAtChannel *self)
+{
+	self->command_deadline_us = 0;
+}
+
+typedef struct {
+	GSource source;
+	DfotaAtChannel *channel; /* not a reference: the channel destroys the source first */
+} CommandTimer;
+
+static gboolean
+command_timer_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+	DfotaAtChannel *self = ((CommandTimer *)source)->channel;
+	gint64 deadline = self->command_deadline_us;
+
+	if (deadline == 0) {
+		g_source_set_ready_time(source, -1);
+		return G_SOURCE_CONTINUE;
+	}
+	if (g_get_monotonic_time() < deadline) {
+		g_source_set_ready_time(source, deadline);
+		return G_SOURCE_CONTINUE;
+	}
+	self->command_deadline_us = 0;
+	g_source_set_ready_time(source, -1);
+	on_command_timeout(self);
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs command_timer_funcs = { NULL, NULL, command_timer_dispatch, NULL, NULL, NULL };
 
 void
 write_command(DfotaAtChannel *self, Command *cmd)
@@ -261,7 +310,6 @@ on_command_timeout(gpointer data)
 	g_autoptr(DfotaAtChannel) keep = g_object_ref(self);
 	Command *cmd = self->current;
 
-	g_clear_pointer(&self->timeout_source, g_source_unref);
 	if (cmd == NULL)
 		return G_SOURCE_REMOVE;
 	if (cmd->kind == COMMAND_KIND_PROBE) {
@@ -420,7 +468,7 @@ handle_line(DfotaAtChannel *self, const char *line)
 			                        : error_for_final(cmd, final, code, trimmed);
 
 			self->current = NULL;
-			clear_source(&self->timeout_source);
+			stop_command_timer(self);
 			clear_source(&self->guard_source);
 			/* When the final line ends what the module sent, the next command goes out
 			 * before this one's caller hears back: the module works on it while the
@@ -702,6 +750,7 @@ dfota_at_channel_dispose(GObject *object)
 	if (self->state != STATE_CLOSED)
 		dfota_at_channel_shutdown(self);
 	g_clear_object(&self->serial);
+	clear_source(&self->command_timer);
 	g_ptr_array_set_size(self->handlers, 0);
 	G_OBJECT_CLASS(dfota_at_channel_parent_class)->dispose(object);
 }
@@ -725,6 +774,10 @@ dfota_at_channel_init(DfotaAtChannel *self)
 	self->context = g_main_context_ref_thread_default();
 	self->reader = dfota_line_reader_new(DFOTA_LINE_READER_DEFAULT_MAX);
 	self->state = STATE_RUNNING;
+	self->command_timer = g_source_new(&command_timer_funcs, sizeof(CommandTimer));
+	((CommandTimer *)self->command_timer)->channel = self;
+	g_source_set_static_name(self->command_timer, "dfota-at-timeout");
+	g_source_attach(self->command_timer, self->context);
 	g_queue_init(&self->queue);
 	self->max_queue = DFOTA_AT_CHANNEL_DEFAULT_MAX_QUEUE;
 	self->quiet_ms = DFOTA_AT_CHANNEL_DEFAULT_QUIET_MS;

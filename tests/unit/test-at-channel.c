@@ -692,6 +692,108 @@ test_probe_timeout_backoff(Fixture *f, gconstpointer data)
 	result_clear(&next);
 }
 
+/* ---- one command timer, re-armed ---- */
+
+typedef struct {
+	Fixture *f;
+	guint answer_after_ms; /* 0: at once */
+	gboolean silent;
+} AnsweringModule;
+
+static gboolean
+answer_ok(gpointer data)
+{
+	AnsweringModule *m = data;
+
+	pty_module_say(m->f->pty, "\r\nOK\r\n");
+	return G_SOURCE_REMOVE;
+}
+
+static void
+answering_on_command(PtyModule *pty, const char *cmd, gpointer data)
+{
+	AnsweringModule *m = data;
+
+	if (g_str_equal(cmd, "ATI")) {
+		pty_module_say(pty, "\r\nQuectel_Ltd\r\nQuectel_BC65\r\nRevision: BC65JAR01A01\r\n"
+		                    "\r\nOK\r\n");
+		return;
+	}
+	if (m->silent)
+		return;
+	if (m->answer_after_ms)
+		g_timeout_add(m->answer_after_ms, answer_ok, m);
+	else
+		answer_ok(m);
+}
+
+static void
+on_sent_count(GObject *source, GAsyncResult *res, gpointer data)
+{
+	guint *done = data;
+	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, NULL);
+
+	g_assert_nonnull(lines);
+	(*done)++;
+}
+
+/* A source id is taken from a counter on every attach: the ids handed out between two marks
+ * are the sources attached meanwhile. */
+static guint
+source_mark(void)
+{
+	guint id = g_idle_add(pty_test_deadline_hit, NULL);
+
+	g_source_remove(id);
+	return id;
+}
+
+static void
+test_timer_rearmed(Fixture *f, gconstpointer data)
+{
+	AnsweringModule m = { .f = f };
+	Result r = { 0 };
+	guint done = 0, before, after;
+	gint64 sent_at;
+
+	f->pty->on_command = answering_on_command;
+	f->pty->user_data = &m;
+
+	/* commands back to back: no source is created per command for its timeout */
+	before = source_mark();
+	for (guint i = 0; i < 40; i++)
+		dfota_at_channel_send(f->channel, "AT", 60000, DFOTA_AT_FLAG_NONE, NULL,
+		                      on_sent_count, &done);
+	pty_test_wait_count(&done, 40, WAIT_MS);
+	after = source_mark();
+	g_assert_cmpuint(after - before, <, 10);
+
+	/* an earlier deadline than the one armed (60 s, by the first command above) moves the
+	 * timer forward: the silent module's command times out after its own 150 ms, never
+	 * before */
+	m.silent = TRUE;
+	sent_at = g_get_monotonic_time();
+	send(f, "AT+COPS=?", 150, &r);
+	wait_result(&r);
+	g_assert_error(r.error, DFOTA_ERROR, DFOTA_ERROR_TIMEOUT);
+	g_assert_cmpint(g_get_monotonic_time() - sent_at, >=, 150 * 1000);
+	result_clear(&r);
+	m.silent = FALSE; /* the resync probe gets its identity */
+	pty_test_wait_count(&f->resynced, 1, WAIT_MS);
+
+	/* the timer, armed for a short timeout, does not end a later command with a longer one
+	 * when it fires at the stale time: it re-arms to the new deadline */
+	send(f, "AT", 100, &r);
+	wait_result(&r);
+	g_assert_no_error(r.error);
+	result_clear(&r);
+	m.answer_after_ms = 300;
+	send(f, "AT", 1500, &r);
+	wait_result(&r);
+	g_assert_no_error(r.error);
+	result_clear(&r);
+}
+
 /* ---- cancellation ---- */
 
 static void
@@ -981,6 +1083,7 @@ main(int argc, char **argv)
 	ADD("/at-channel/errors", test_errors);
 	ADD("/at-channel/timeout-resync", test_timeout_resync);
 	ADD("/at-channel/probe-timeout-backoff", test_probe_timeout_backoff);
+	ADD("/at-channel/timer-rearmed", test_timer_rearmed);
 	ADD("/at-channel/cancel", test_cancel);
 	ADD("/at-channel/lost", test_lost);
 	ADD("/at-channel/shutdown", test_shutdown);
