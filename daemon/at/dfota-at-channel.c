@@ -55,10 +55,6 @@ is_leaving(const Command *cmd)
 void
 command_free(Command *cmd)
 {
-	if (cmd->cancel_source) {
-		g_source_destroy(cmd->cancel_source);
-		g_source_unref(cmd->cancel_source);
-	}
 	g_clear_object(&cmd->task);
 	g_ptr_array_unref(cmd->lines);
 	g_strfreev(cmd->expected_prefixes);
@@ -144,6 +140,7 @@ fail_all(DfotaAtChannel *self, const GError *error)
 	if (self->current)
 		finish_current(self, g_error_copy(error));
 	while ((cmd = g_queue_pop_head(&self->queue)) != NULL) {
+		unwatch_command(self, cmd);
 		if (cmd->task)
 			g_task_return_error(cmd->task, g_error_copy(error));
 		command_free(cmd);
@@ -278,14 +275,16 @@ on_kick(gpointer data)
 	while ((cmd = g_queue_pop_head(&self->queue)) != NULL) {
 		GCancellable *cancellable = g_task_get_cancellable(cmd->task);
 		if (cancellable && g_cancellable_is_cancelled(cancellable)) {
+			unwatch_command(self, cmd);
 			g_task_return_new_error(cmd->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
 			                        "%s was cancelled before it was sent", cmd->shown);
 			command_free(cmd);
 			continue;
 		}
-		/* Written: from now on it runs to its end (cancelling only discards the answer). */
-		clear_source(&cmd->cancel_source);
+		/* Written: from now on it runs to its end (cancelling only discards the answer).
+		 * The write goes first: the module is waiting. */
 		write_command(self, cmd);
+		unwatch_command(self, cmd);
 		break;
 	}
 	return G_SOURCE_REMOVE;
@@ -590,20 +589,6 @@ dfota_at_channel_set_probe_timeout_ms(DfotaAtChannel *self, guint probe_timeout_
 	self->probe_timeout_ms = probe_timeout_ms > 0 ? probe_timeout_ms : DEFAULT_PROBE_TIMEOUT_MS;
 }
 
-static gboolean
-on_cancelled_while_queued(GCancellable *cancellable, gpointer data)
-{
-	Command *cmd = data;
-	DfotaAtChannel *self = g_task_get_source_object(cmd->task);
-
-	if (g_queue_remove(&self->queue, cmd)) {
-		g_task_return_new_error(cmd->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-		                        "%s was cancelled before it was sent", cmd->shown);
-		command_free(cmd); /* destroys this source: we are its last dispatch */
-	}
-	return G_SOURCE_REMOVE;
-}
-
 static guint
 count_bounded(DfotaAtChannel *self)
 {
@@ -654,12 +639,8 @@ enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable, GAsyncRea
 	 * command runs to its end, so only one that waits watches its cancellable. */
 	at_once = self->state == STATE_RUNNING && !self->current && !self->kick_source &&
 	          !self->asleep && g_queue_is_empty(&self->queue);
-	if (cancellable && !at_once) {
-		cmd->cancel_source = g_cancellable_source_new(cancellable);
-		g_source_set_callback(cmd->cancel_source, G_SOURCE_FUNC(on_cancelled_while_queued),
-		                      cmd, NULL);
-		g_source_attach(cmd->cancel_source, self->context);
-	}
+	if (cancellable && !at_once)
+		watch_command(self, cmd, cancellable);
 	g_queue_push_tail(&self->queue, cmd);
 	if (at_once)
 		on_kick(self);
@@ -761,6 +742,7 @@ dfota_at_channel_finalize(GObject *object)
 	DfotaAtChannel *self = DFOTA_AT_CHANNEL(object);
 
 	g_ptr_array_unref(self->handlers);
+	g_ptr_array_unref(self->cancel_watches);
 	g_ptr_array_unref(self->urc_prefixes);
 	dfota_line_reader_free(self->reader);
 	g_main_context_unref(self->context);
@@ -783,6 +765,7 @@ dfota_at_channel_init(DfotaAtChannel *self)
 	self->quiet_ms = DFOTA_AT_CHANNEL_DEFAULT_QUIET_MS;
 	self->probe_timeout_ms = DEFAULT_PROBE_TIMEOUT_MS;
 	self->handlers = g_ptr_array_new_with_free_func((GDestroyNotify)urc_handler_free);
+	self->cancel_watches = g_ptr_array_new_with_free_func((GDestroyNotify)cancel_watch_free);
 	self->urc_prefixes = g_ptr_array_new_with_free_func(g_free);
 	for (gsize i = 0; i < G_N_ELEMENTS(channel_urc_prefixes); i++)
 		dfota_at_channel_add_urc_prefix(self, channel_urc_prefixes[i]);

@@ -837,6 +837,67 @@ test_cancel(Fixture *f, gconstpointer data)
 	result_clear(&inflight);
 }
 
+/* Callers share a cancellable (the service: one per D-Bus client). Cancelling one ends exactly
+ * its queued commands, also when cancelled from another thread, and commands that wait do
+ * not cost a source each. */
+static gpointer
+cancel_in_thread(gpointer data)
+{
+	g_cancellable_cancel(data);
+	return NULL;
+}
+
+static void
+test_cancel_shared(Fixture *f, gconstpointer data)
+{
+	AnsweringModule m = { .f = f };
+	Result first = { 0 }, r[4] = { 0 };
+	const char *const texts[] = { "AT+A", "AT+B", "AT+C", "AT+D" };
+	g_autoptr(GCancellable) c1 = g_cancellable_new();
+	g_autoptr(GCancellable) c2 = g_cancellable_new();
+	g_autoptr(GCancellable) c3 = g_cancellable_new();
+	guint done = 0, before, after;
+	GThread *thread;
+
+	send(f, "AT+FIRST", 2000, &first);
+	for (guint i = 0; i < 4; i++)
+		dfota_at_channel_send(f->channel, texts[i], 2000, 0, i % 2 ? c2 : c1, on_sent,
+		                      &r[i]);
+	pty_module_expect(f->pty, "AT+FIRST", WAIT_MS);
+	thread = g_thread_new("canceller", cancel_in_thread, c1);
+	g_thread_join(thread);
+	wait_result(&r[0]);
+	wait_result(&r[2]);
+	g_assert_error(r[0].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	g_assert_error(r[2].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	g_assert_false(first.done);
+	g_assert_false(r[1].done);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	pty_module_expect(f->pty, "AT+B", WAIT_MS);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	pty_module_expect(f->pty, "AT+D", WAIT_MS);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	wait_result(&r[3]);
+	g_assert_no_error(first.error);
+	g_assert_no_error(r[1].error);
+	g_assert_no_error(r[3].error);
+	g_assert_cmpuint(f->pty->commands->len, ==, 3);
+
+	/* 40 commands of one caller, all but the first waiting: no source each */
+	f->pty->on_command = answering_on_command;
+	f->pty->user_data = &m;
+	before = source_mark();
+	for (guint i = 0; i < 40; i++)
+		dfota_at_channel_send(f->channel, "AT", 2000, DFOTA_AT_FLAG_NONE, c3, on_sent_count,
+		                      &done);
+	pty_test_wait_count(&done, 40, WAIT_MS);
+	after = source_mark();
+	g_assert_cmpuint(after - before, <, 10);
+	result_clear(&first);
+	for (guint i = 0; i < 4; i++)
+		result_clear(&r[i]);
+}
+
 /* ---- loss ---- */
 
 static void
@@ -1085,6 +1146,7 @@ main(int argc, char **argv)
 	ADD("/at-channel/probe-timeout-backoff", test_probe_timeout_backoff);
 	ADD("/at-channel/timer-rearmed", test_timer_rearmed);
 	ADD("/at-channel/cancel", test_cancel);
+	ADD("/at-channel/cancel-shared", test_cancel_shared);
 	ADD("/at-channel/lost", test_lost);
 	ADD("/at-channel/shutdown", test_shutdown);
 	ADD("/at-channel/upload", test_upload);
