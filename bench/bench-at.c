@@ -261,7 +261,6 @@ bench_cmd_throughput(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GDBusConnection) conn = NULL;
 	g_auto(GStrv) counts = NULL;
-	double base;
 
 	if (!bench_parse("throughput", entries, &argc, &argv))
 		return 1;
@@ -273,30 +272,46 @@ bench_cmd_throughput(int argc, char **argv)
 		modem = g_strdup(DEFAULT_MODEM);
 	counts = g_strsplit(clients ? clients : "1,8,32", ",", -1);
 	if (!(conn = bench_bus_new(&error)) ||
-	    !bench_wait_modem_state(conn, modem, "ready", 30, &error) ||
-	    (base = direct_rate(direct, seconds, &error)) < 0) {
+	    !bench_wait_modem_state(conn, modem, "ready", 30, &error)) {
 		g_printerr("dfota-bench throughput: %s\n", error->message);
 		return 1;
 	}
-	g_print("# 2. direct pty%s: %.0f commands/s\n", paced ? " (paced)" : "", base);
 	for (guint i = 0; counts[i]; i++) {
-		guint n = (guint)atoi(counts[i]), failed = 0;
+		guint n = (guint)atoi(counts[i]), failed = 0, ping_failed = 0;
 		g_autofree char *item =
 		        g_strdup_printf("2. throughput%s, %u client%s", paced ? " paced" : "", n,
 		                        n == 1 ? "" : "s");
-		g_autofree char *m = NULL, *b = g_strdup_printf("%.0f cmd/s direct", base);
+		g_autofree char *m = NULL, *b = NULL;
 		g_autofree char *pitem = NULL, *pm = NULL;
-		double rate, prate;
+		double rate = -1, ping_before, ping_after = -1, prate;
+		double before = -1, after = -1, base;
 
 		if (n == 0)
 			continue;
-		/* the ceiling of any D-Bus method: the same clients doing Peer.Ping */
-		prate = clients_rate(modem, TRUE, n, seconds, &failed, &error);
-		rate = prate < 0 ? -1 : clients_rate(modem, FALSE, n, seconds, &failed, &error);
-		if (rate < 0) {
+		/* Both baselines bracket the daemon's window, one run right before and one right
+		 * after it: the machine is shared and its load drifts over seconds, so a baseline
+		 * taken once, seconds earlier, saw a different machine. The Ping rate is the
+		 * ceiling of any D-Bus method (the same clients, no daemon code, no line). */
+		ping_before = clients_rate(modem, TRUE, n, seconds, &ping_failed, &error);
+		if (ping_before >= 0)
+			before = direct_rate(direct, seconds, &error);
+		if (before >= 0)
+			rate = clients_rate(modem, FALSE, n, seconds, &failed, &error);
+		if (rate >= 0)
+			after = direct_rate(direct, seconds, &error);
+		if (after >= 0)
+			ping_after = clients_rate(modem, TRUE, n, seconds, &ping_failed, &error);
+		if (ping_after < 0) {
 			g_printerr("dfota-bench throughput: %s\n", error->message);
 			return 1;
 		}
+		base = (before + after) / 2;
+		prate = (ping_before + ping_after) / 2;
+		g_print("# 2. around %u client%s: direct pty%s %.0f before, %.0f after; Peer.Ping "
+		        "%.0f before, %.0f after\n",
+		        n, n == 1 ? "" : "s", paced ? " (paced)" : "", before, after, ping_before,
+		        ping_after);
+		b = g_strdup_printf("%.0f cmd/s direct", base);
 		if (failed)
 			g_print("# 2. %u clients: %u commands failed (Busy: queue bound)\n", n,
 			        failed);
