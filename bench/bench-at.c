@@ -242,11 +242,58 @@ clients_rate(const char *modem, gboolean use_ping, guint clients, double seconds
 	return total / seconds;
 }
 
+/* One round for @n clients: the Command rate and both baselines, which bracket the daemon's
+ * window, one run right before and one right after it: the machine is shared and its load
+ * drifts over seconds, so a baseline taken once, seconds earlier, saw a different machine.
+ * The Ping rate is the ceiling of any D-Bus method (the same clients, no daemon code, no
+ * line). */
+static gboolean
+throughput_round(const char *direct, const char *modem, gboolean paced, guint n, double seconds,
+                 double *rate, double *base, double *prate, guint *failed, GError **error)
+{
+	guint ping_failed = 0;
+	double ping_before, ping_after, before, after;
+
+	if ((ping_before = clients_rate(modem, TRUE, n, seconds, &ping_failed, error)) < 0 ||
+	    (before = direct_rate(direct, seconds, error)) < 0 ||
+	    (*rate = clients_rate(modem, FALSE, n, seconds, failed, error)) < 0 ||
+	    (after = direct_rate(direct, seconds, error)) < 0 ||
+	    (ping_after = clients_rate(modem, TRUE, n, seconds, &ping_failed, error)) < 0)
+		return FALSE;
+	*base = (before + after) / 2;
+	*prate = (ping_before + ping_after) / 2;
+	g_print("# 2. %u client%s: %.0f cmd/s; direct pty%s %.0f before, %.0f after; Peer.Ping "
+	        "%.0f before, %.0f after\n",
+	        n, n == 1 ? "" : "s", *rate, paced ? " (paced)" : "", before, after, ping_before,
+	        ping_after);
+	if (*failed)
+		g_print("# 2. %u clients: %u commands failed (Busy: queue bound)\n", n, *failed);
+	return TRUE;
+}
+
+static int
+cmp_ratio(gconstpointer a, gconstpointer b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of @v (sorted in place), and its range in @range. */
+static double
+median_of(double *v, guint n, char **range)
+{
+	qsort(v, n, sizeof(double), cmp_ratio);
+	*range = g_strdup_printf("%.3f-%.3f", v[0], v[n - 1]);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 int
 bench_cmd_throughput(int argc, char **argv)
 {
 	g_autofree char *direct = NULL, *modem = NULL, *clients = NULL;
 	double seconds = 3;
+	int rounds = 1;
 	gboolean paced = FALSE;
 	GOptionEntry entries[] = {
 		{ "paced", 0, 0, G_OPTION_ARG_NONE, &paced,
@@ -256,6 +303,8 @@ bench_cmd_throughput(int argc, char **argv)
 		{ "modem", 0, 0, G_OPTION_ARG_STRING, &modem, "modem object path", "PATH" },
 		{ "clients", 0, 0, G_OPTION_ARG_STRING, &clients, "e.g. 1,8,32", "LIST" },
 		{ "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds, "per measurement", "S" },
+		{ "rounds", 0, 0, G_OPTION_ARG_INT, &rounds,
+		  "rounds per client count; the rows give the median ratio", "N" },
 		{ NULL }
 	};
 	g_autoptr(GError) error = NULL;
@@ -264,8 +313,8 @@ bench_cmd_throughput(int argc, char **argv)
 
 	if (!bench_parse("throughput", entries, &argc, &argv))
 		return 1;
-	if (!direct || seconds <= 0) {
-		g_printerr("dfota-bench throughput: --direct PATH is required\n");
+	if (!direct || seconds <= 0 || rounds < 1) {
+		g_printerr("dfota-bench throughput: --direct PATH is required, --rounds >= 1\n");
 		return 1;
 	}
 	if (!modem)
@@ -277,55 +326,50 @@ bench_cmd_throughput(int argc, char **argv)
 		return 1;
 	}
 	for (guint i = 0; counts[i]; i++) {
-		guint n = (guint)atoi(counts[i]), failed = 0, ping_failed = 0;
+		guint n = (guint)atoi(counts[i]);
 		g_autofree char *item =
 		        g_strdup_printf("2. throughput%s, %u client%s", paced ? " paced" : "", n,
 		                        n == 1 ? "" : "s");
-		g_autofree char *m = NULL, *b = NULL;
-		g_autofree char *pitem = NULL, *pm = NULL;
-		double rate = -1, ping_before, ping_after = -1, prate;
-		double before = -1, after = -1, base;
+		g_autofree char *pitem =
+		        g_strdup_printf("2. ...%s vs Peer.Ping rate, %u client%s",
+		                        paced ? " paced" : "", n, n == 1 ? "" : "s");
+		g_autofree double *direct_ratio = g_new0(double, rounds);
+		g_autofree double *ping_ratio = g_new0(double, rounds);
+		g_autofree double *rates = g_new0(double, rounds);
+		g_autofree double *bases = g_new0(double, rounds);
+		g_autofree double *prates = g_new0(double, rounds);
+		g_autofree char *m = NULL, *b = NULL, *pm = NULL;
+		g_autofree char *r_direct = NULL, *r_ping = NULL, *r_rate = NULL, *r_base = NULL,
+		                *r_prate = NULL;
+		double dr, pr;
 
 		if (n == 0)
 			continue;
-		/* Both baselines bracket the daemon's window, one run right before and one right
-		 * after it: the machine is shared and its load drifts over seconds, so a baseline
-		 * taken once, seconds earlier, saw a different machine. The Ping rate is the
-		 * ceiling of any D-Bus method (the same clients, no daemon code, no line). */
-		ping_before = clients_rate(modem, TRUE, n, seconds, &ping_failed, &error);
-		if (ping_before >= 0)
-			before = direct_rate(direct, seconds, &error);
-		if (before >= 0)
-			rate = clients_rate(modem, FALSE, n, seconds, &failed, &error);
-		if (rate >= 0)
-			after = direct_rate(direct, seconds, &error);
-		if (after >= 0)
-			ping_after = clients_rate(modem, TRUE, n, seconds, &ping_failed, &error);
-		if (ping_after < 0) {
-			g_printerr("dfota-bench throughput: %s\n", error->message);
-			return 1;
+		for (int r = 0; r < rounds; r++) {
+			guint failed = 0;
+
+			if (!throughput_round(direct, modem, paced, n, seconds, &rates[r],
+			                      &bases[r], &prates[r], &failed, &error)) {
+				g_printerr("dfota-bench throughput: %s\n", error->message);
+				return 1;
+			}
+			direct_ratio[r] = rates[r] / bases[r];
+			ping_ratio[r] = rates[r] / prates[r];
 		}
-		base = (before + after) / 2;
-		prate = (ping_before + ping_after) / 2;
-		g_print("# 2. around %u client%s: direct pty%s %.0f before, %.0f after; Peer.Ping "
-		        "%.0f before, %.0f after\n",
-		        n, n == 1 ? "" : "s", paced ? " (paced)" : "", before, after, ping_before,
-		        ping_after);
-		b = g_strdup_printf("%.0f cmd/s direct", base);
-		if (failed)
-			g_print("# 2. %u clients: %u commands failed (Busy: queue bound)\n", n,
-			        failed);
-		m = g_strdup_printf("%.0f cmd/s", rate);
+		dr = median_of(direct_ratio, (guint)rounds, &r_direct);
+		pr = median_of(ping_ratio, (guint)rounds, &r_ping);
+		if (rounds > 1)
+			g_print("# 2. %u client%s, %d rounds: ratio to direct %s, to Ping %s\n", n,
+			        n == 1 ? "" : "s", rounds, r_direct, r_ping);
+		/* the rows: medians over the rounds (the rates' medians for reading) */
+		m = g_strdup_printf("%.0f cmd/s", median_of(rates, (guint)rounds, &r_rate));
+		b = g_strdup_printf("%.0f cmd/s direct", median_of(bases, (guint)rounds, &r_base));
+		pm = g_strdup_printf("%.0f ping/s", median_of(prates, (guint)rounds, &r_prate));
 		/* Paced, the line is the bottleneck and the daemon must keep it busy; unpaced, the
 		 * honest ceiling is what the same clients reach with a call the daemon's code never
 		 * sees (a serial line has no concurrency, a D-Bus round trip costs CPU). */
-		bench_row(item, m, b, rate / base, paced && n == 8 ? ">= 0.95" : NULL,
-		          rate / base >= 0.95);
-		pitem = g_strdup_printf("2. ...%s vs Peer.Ping rate, %u client%s",
-		                        paced ? " paced" : "", n, n == 1 ? "" : "s");
-		pm = g_strdup_printf("%.0f ping/s", prate);
-		bench_row(pitem, m, pm, rate / prate, !paced && n == 8 ? ">= 0.8" : NULL,
-		          rate / prate >= 0.8);
+		bench_row(item, m, b, dr, paced && n == 8 ? ">= 0.95" : NULL, dr >= 0.95);
+		bench_row(pitem, m, pm, pr, !paced && n == 8 ? ">= 0.8" : NULL, pr >= 0.8);
 	}
 	return 0;
 }
