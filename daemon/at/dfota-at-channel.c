@@ -183,7 +183,7 @@ write_or_lose(DfotaAtChannel *self, const void *data, gsize len)
 	return FALSE;
 }
 
-static gboolean on_command_timeout(gpointer data);
+static void on_command_timeout(DfotaAtChannel *self);
 
 /* A command's timeout restarts with every command written and, in a data phase, with every
  * chunk: thousands of times a second at full rate. Creating and destroying a timeout source
@@ -302,22 +302,21 @@ schedule_next(DfotaAtChannel *self)
 	g_source_attach(self->kick_source, self->context);
 }
 
-static gboolean
-on_command_timeout(gpointer data)
+static void
+on_command_timeout(DfotaAtChannel *self)
 {
-	DfotaAtChannel *self = DFOTA_AT_CHANNEL(data);
 	g_autoptr(DfotaAtChannel) keep = g_object_ref(self);
 	Command *cmd = self->current;
 
 	if (cmd == NULL)
-		return G_SOURCE_REMOVE;
+		return;
 	if (cmd->kind == COMMAND_KIND_PROBE) {
 		probe_done(self, FALSE);
-		return G_SOURCE_REMOVE;
+		return;
 	}
 	if (is_wake(cmd)) {
 		wake_done(self);
-		return G_SOURCE_REMOVE;
+		return;
 	}
 	g_message("AT command %s got no answer within %u ms; resynchronising", cmd->shown,
 	          cmd->timeout_ms);
@@ -326,12 +325,11 @@ on_command_timeout(gpointer data)
 	start_quiet(self, self->quiet_ms);
 	if (is_leaving(cmd)) {
 		finish_current(self, left_mode_error(cmd));
-		return G_SOURCE_REMOVE;
+		return;
 	}
 	finish_current(self, g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
 	                                 "The module did not answer %s within %u ms", cmd->shown,
 	                                 cmd->timeout_ms));
-	return G_SOURCE_REMOVE;
 }
 
 static void
