@@ -53,11 +53,11 @@ done
 
 if [ $SMOKE = 1 ]; then
 	IDLE_SECONDS=${IDLE_SECONDS:-3}; RUNS=2; RTT_N=50; TP_S=0.5; URC_N=20
-	UPL_KIB=2; UPL_REPEAT=1; FETCH_N=1; MEM_N=4; MEM_KIB=1024
+	UPL_KIB=2; UPL_REPEAT=1; FETCH_N=1; MEM_N=4; MEM_KIB=1024; TP_ROUNDS=1
 	SCALE_COUNTS=1,4; SCALE_S=0.5; JOBS_N=20
 else
 	IDLE_SECONDS=${IDLE_SECONDS:-30}; RUNS=5; RTT_N=3000; TP_S=3; URC_N=1000
-	UPL_KIB=64; UPL_REPEAT=3; FETCH_N=5; MEM_N=16; MEM_KIB=4096
+	UPL_KIB=64; UPL_REPEAT=3; FETCH_N=5; MEM_N=16; MEM_KIB=4096; TP_ROUNDS=3
 	SCALE_COUNTS=1,4,16; SCALE_S=3; JOBS_N=1000
 fi
 
@@ -216,7 +216,7 @@ run "1 AT round trip" "$BENCH" rtt --direct "$W/direct.tty" --modem $M/0 -n "$RT
 run "1p AT round trip, PyGObject client" "$PYTHON_GI" "$PYBENCH" --direct "$W/direct.tty" \
 	--modem $M/0 -n "$RTT_N" "${FLOORS[@]}"
 run "2 throughput" "$BENCH" throughput --direct "$W/direct.tty" --modem $M/0 \
-	--clients 1,8,32 --seconds "$TP_S" "${FLOORS[@]}"
+	--clients 1,8,32 --seconds "$TP_S" --rounds "$TP_ROUNDS" "${FLOORS[@]}"
 run "3 URC latency" "$BENCH" urc --control "$W/at.ctl" --modem $M/0 \
 	--emitter-fifo "$W/emit.fifo" --emitter-name org.dfotad1.BenchEmitter -n "$URC_N"
 i=2
@@ -234,7 +234,7 @@ done
 run "4 upload memory" "$BENCH" upload --modem $M/$i --flow rtscts --baud 921600 \
 	--kib "$MEM_KIB" --concurrent "$MEM_N"
 run "2 throughput, paced line" "$BENCH" throughput --paced --direct "$W/pdirect.tty" \
-	--modem $M/$((i + 1)) --clients 1,8 --seconds "$TP_S"
+	--modem $M/$((i + 1)) --clients 1,8 --seconds "$TP_S" --rounds "$TP_ROUNDS"
 run "5 host download" "$BENCH" fetch --modem $M/0 --side $M/1 --url "$URL" -n "$FETCH_N"
 # ---- 8, jobs in a row: after every other use of this daemon ----
 run "8 scale: jobs in a row" "$BENCH" scale-jobs --modem $M/1 --pid "$DFOTAD_PID" \

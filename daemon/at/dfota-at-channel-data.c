@@ -47,7 +47,7 @@ leave_data_mode(DfotaAtChannel *self, Command *cmd)
 {
 	g_message("the module answered %s with CONNECT: leaving data mode (+++)", cmd->shown);
 	cmd->mode = MODE_LEFT_DATA;
-	clear_source(&self->timeout_source);
+	stop_command_timer(self);
 	clear_source(&self->guard_source);
 	self->guard_source =
 	        add_timeout(self, ESCAPE_GUARD_MS, on_escape_guard, "dfota-at-escape-guard");

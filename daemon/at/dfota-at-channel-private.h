@@ -38,8 +38,8 @@ typedef struct {
 	char **expected_prefixes; /* of every extended command in the line; NULL for none */
 	guint timeout_ms;
 	DfotaAtFlags flags;
-	GTask *task;            /* NULL for the internal resync probe */
-	GSource *cancel_source; /* while queued */
+	GTask *task;      /* NULL for the internal resync probe */
+	gboolean watched; /* while queued: its cancellable is watched (cancel.c) */
 	GPtrArray *lines;
 	CommandKind kind;
 	CommandMode mode;
@@ -47,6 +47,8 @@ typedef struct {
 	DfotaAtRawFunc on_raw;
 	gpointer data_user_data;
 } Command;
+
+typedef struct _CancelWatch CancelWatch;
 
 typedef struct {
 	guint id;
@@ -67,7 +69,11 @@ struct _DfotaAtChannel {
 	ChannelState state;
 	GQueue queue; /* Command*, waiting */
 	Command *current;
-	GSource *timeout_source;
+	/* The command timer: one source for the channel's life, never re-created. It fires at
+	 * or before command_deadline_us (0: none) and re-arms itself when the deadline moved
+	 * on; see restart_command_timer(). */
+	GSource *command_timer;
+	gint64 command_deadline_us;
 	GSource *quiet_source;
 	GSource *kick_source;
 	GSource *guard_source; /* escape guard time before "+++" */
@@ -76,8 +82,9 @@ struct _DfotaAtChannel {
 	guint quiet_ms;
 	guint probe_timeout_ms;
 	guint backoff_ms;
-	GPtrArray *handlers;     /* UrcHandler* */
-	GPtrArray *urc_prefixes; /* char*: lines that are unsolicited, handled or not */
+	GPtrArray *handlers;       /* UrcHandler* */
+	GPtrArray *cancel_watches; /* CancelWatch*: the cancellables of queued commands */
+	GPtrArray *urc_prefixes;   /* char*: lines that are unsolicited, handled or not */
 	guint next_handler_id;
 	gboolean asleep; /* +QATSLEEP seen and no sign of life since */
 	guint failed_probes;
@@ -106,6 +113,7 @@ void clear_source(GSource **source);
 GSource *add_timeout(DfotaAtChannel *self, guint ms, GSourceFunc func, const char *name);
 gboolean write_or_lose(DfotaAtChannel *self, const void *data, gsize len);
 void restart_command_timer(DfotaAtChannel *self);
+void stop_command_timer(DfotaAtChannel *self);
 void enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable,
              GAsyncReadyCallback callback, gpointer user_data, gpointer tag);
 
@@ -119,6 +127,11 @@ void start_quiet(DfotaAtChannel *self, guint ms);
 void probe_done(DfotaAtChannel *self, gboolean ok);
 void send_wake(DfotaAtChannel *self, gboolean then_probe);
 void wake_done(DfotaAtChannel *self);
+
+/* dfota-at-channel-cancel.c */
+void watch_command(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable);
+void unwatch_command(DfotaAtChannel *self, Command *cmd);
+void cancel_watch_free(CancelWatch *w);
 
 /* dfota-at-channel-urc.c */
 void urc_handler_free(UrcHandler *h);

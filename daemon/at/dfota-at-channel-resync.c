@@ -94,7 +94,7 @@ probe_done(DfotaAtChannel *self, gboolean ok)
 		          self->failed_probes);
 		self->unresponsive = TRUE;
 		while ((cmd = g_queue_pop_head(&self->queue)) != NULL) {
-			clear_source(&cmd->cancel_source);
+			unwatch_command(self, cmd);
 			g_task_return_new_error(cmd->task, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST,
 			                        "The module does not answer: %s was not sent",
 			                        cmd->shown);

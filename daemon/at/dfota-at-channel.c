@@ -55,10 +55,6 @@ is_leaving(const Command *cmd)
 void
 command_free(Command *cmd)
 {
-	if (cmd->cancel_source) {
-		g_source_destroy(cmd->cancel_source);
-		g_source_unref(cmd->cancel_source);
-	}
 	g_clear_object(&cmd->task);
 	g_ptr_array_unref(cmd->lines);
 	g_strfreev(cmd->expected_prefixes);
@@ -126,7 +122,7 @@ finish_current(DfotaAtChannel *self, GError *error)
 {
 	Command *cmd = g_steal_pointer(&self->current);
 
-	clear_source(&self->timeout_source);
+	stop_command_timer(self);
 	clear_source(&self->guard_source);
 	complete_command(cmd, error);
 }
@@ -136,7 +132,7 @@ fail_all(DfotaAtChannel *self, const GError *error)
 {
 	Command *cmd;
 
-	clear_source(&self->timeout_source);
+	stop_command_timer(self);
 	clear_source(&self->quiet_source);
 	clear_source(&self->kick_source);
 	clear_source(&self->guard_source);
@@ -144,6 +140,7 @@ fail_all(DfotaAtChannel *self, const GError *error)
 	if (self->current)
 		finish_current(self, g_error_copy(error));
 	while ((cmd = g_queue_pop_head(&self->queue)) != NULL) {
+		unwatch_command(self, cmd);
 		if (cmd->task)
 			g_task_return_error(cmd->task, g_error_copy(error));
 		command_free(cmd);
@@ -186,16 +183,65 @@ write_or_lose(DfotaAtChannel *self, const void *data, gsize len)
 	return FALSE;
 }
 
-static gboolean on_command_timeout(gpointer data);
+static void on_command_timeout(DfotaAtChannel *self);
 
+/* A command's timeout restarts with every command written and, in a data phase, with every
+ * chunk: thousands of times a second at full rate. Creating and destroying a timeout source
+ * each time costs allocations, a source id and list surgery on the main context; moving a
+ * source's ready time outside its dispatch wakes the context (an eventfd write and one more
+ * loop round). So the channel keeps one timer source and only records the deadline here.
+ * The source is moved only when it would otherwise fire too late (it is idle, or the new
+ * deadline is earlier); when it fires before the deadline it re-arms itself from its own
+ * dispatch, which costs no wake-up. */
 void
 restart_command_timer(DfotaAtChannel *self)
 {
-	clear_source(&self->timeout_source);
-	if (self->current && self->current->timeout_ms > 0)
-		self->timeout_source = add_timeout(self, self->current->timeout_ms,
-		                                   on_command_timeout, "dfota-at-timeout");
+	gint64 ready;
+
+	if (!self->command_timer || !self->current || self->current->timeout_ms == 0) {
+		self->command_deadline_us = 0;
+		return;
+	}
+	self->command_deadline_us =
+	        g_get_monotonic_time() + (gint64)self->current->timeout_ms * 1000;
+	ready = g_source_get_ready_time(self->command_timer);
+	if (ready < 0 || ready > self->command_deadline_us)
+		g_source_set_ready_time(self->command_timer, self->command_deadline_us);
 }
+
+/* No command timeout runs; the timer, if armed, finds no deadline and goes idle. */
+void
+stop_command_timer(DfotaAtChannel *self)
+{
+	self->command_deadline_us = 0;
+}
+
+typedef struct {
+	GSource source;
+	DfotaAtChannel *channel; /* not a reference: the channel destroys the source first */
+} CommandTimer;
+
+static gboolean
+command_timer_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+	DfotaAtChannel *self = ((CommandTimer *)source)->channel;
+	gint64 deadline = self->command_deadline_us;
+
+	if (deadline == 0) {
+		g_source_set_ready_time(source, -1);
+		return G_SOURCE_CONTINUE;
+	}
+	if (g_get_monotonic_time() < deadline) {
+		g_source_set_ready_time(source, deadline);
+		return G_SOURCE_CONTINUE;
+	}
+	self->command_deadline_us = 0;
+	g_source_set_ready_time(source, -1);
+	on_command_timeout(self);
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs command_timer_funcs = { NULL, NULL, command_timer_dispatch, NULL, NULL, NULL };
 
 void
 write_command(DfotaAtChannel *self, Command *cmd)
@@ -229,14 +275,16 @@ on_kick(gpointer data)
 	while ((cmd = g_queue_pop_head(&self->queue)) != NULL) {
 		GCancellable *cancellable = g_task_get_cancellable(cmd->task);
 		if (cancellable && g_cancellable_is_cancelled(cancellable)) {
+			unwatch_command(self, cmd);
 			g_task_return_new_error(cmd->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
 			                        "%s was cancelled before it was sent", cmd->shown);
 			command_free(cmd);
 			continue;
 		}
-		/* Written: from now on it runs to its end (cancelling only discards the answer). */
-		clear_source(&cmd->cancel_source);
+		/* Written: from now on it runs to its end (cancelling only discards the answer).
+		 * The write goes first: the module is waiting. */
 		write_command(self, cmd);
+		unwatch_command(self, cmd);
 		break;
 	}
 	return G_SOURCE_REMOVE;
@@ -254,23 +302,21 @@ schedule_next(DfotaAtChannel *self)
 	g_source_attach(self->kick_source, self->context);
 }
 
-static gboolean
-on_command_timeout(gpointer data)
+static void
+on_command_timeout(DfotaAtChannel *self)
 {
-	DfotaAtChannel *self = DFOTA_AT_CHANNEL(data);
 	g_autoptr(DfotaAtChannel) keep = g_object_ref(self);
 	Command *cmd = self->current;
 
-	g_clear_pointer(&self->timeout_source, g_source_unref);
 	if (cmd == NULL)
-		return G_SOURCE_REMOVE;
+		return;
 	if (cmd->kind == COMMAND_KIND_PROBE) {
 		probe_done(self, FALSE);
-		return G_SOURCE_REMOVE;
+		return;
 	}
 	if (is_wake(cmd)) {
 		wake_done(self);
-		return G_SOURCE_REMOVE;
+		return;
 	}
 	g_message("AT command %s got no answer within %u ms; resynchronising", cmd->shown,
 	          cmd->timeout_ms);
@@ -279,12 +325,11 @@ on_command_timeout(gpointer data)
 	start_quiet(self, self->quiet_ms);
 	if (is_leaving(cmd)) {
 		finish_current(self, left_mode_error(cmd));
-		return G_SOURCE_REMOVE;
+		return;
 	}
 	finish_current(self, g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
 	                                 "The module did not answer %s within %u ms", cmd->shown,
 	                                 cmd->timeout_ms));
-	return G_SOURCE_REMOVE;
 }
 
 static void
@@ -420,7 +465,7 @@ handle_line(DfotaAtChannel *self, const char *line)
 			                        : error_for_final(cmd, final, code, trimmed);
 
 			self->current = NULL;
-			clear_source(&self->timeout_source);
+			stop_command_timer(self);
 			clear_source(&self->guard_source);
 			/* When the final line ends what the module sent, the next command goes out
 			 * before this one's caller hears back: the module works on it while the
@@ -542,20 +587,6 @@ dfota_at_channel_set_probe_timeout_ms(DfotaAtChannel *self, guint probe_timeout_
 	self->probe_timeout_ms = probe_timeout_ms > 0 ? probe_timeout_ms : DEFAULT_PROBE_TIMEOUT_MS;
 }
 
-static gboolean
-on_cancelled_while_queued(GCancellable *cancellable, gpointer data)
-{
-	Command *cmd = data;
-	DfotaAtChannel *self = g_task_get_source_object(cmd->task);
-
-	if (g_queue_remove(&self->queue, cmd)) {
-		g_task_return_new_error(cmd->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-		                        "%s was cancelled before it was sent", cmd->shown);
-		command_free(cmd); /* destroys this source: we are its last dispatch */
-	}
-	return G_SOURCE_REMOVE;
-}
-
 static guint
 count_bounded(DfotaAtChannel *self)
 {
@@ -606,12 +637,8 @@ enqueue(DfotaAtChannel *self, Command *cmd, GCancellable *cancellable, GAsyncRea
 	 * command runs to its end, so only one that waits watches its cancellable. */
 	at_once = self->state == STATE_RUNNING && !self->current && !self->kick_source &&
 	          !self->asleep && g_queue_is_empty(&self->queue);
-	if (cancellable && !at_once) {
-		cmd->cancel_source = g_cancellable_source_new(cancellable);
-		g_source_set_callback(cmd->cancel_source, G_SOURCE_FUNC(on_cancelled_while_queued),
-		                      cmd, NULL);
-		g_source_attach(cmd->cancel_source, self->context);
-	}
+	if (cancellable && !at_once)
+		watch_command(self, cmd, cancellable);
 	g_queue_push_tail(&self->queue, cmd);
 	if (at_once)
 		on_kick(self);
@@ -702,6 +729,7 @@ dfota_at_channel_dispose(GObject *object)
 	if (self->state != STATE_CLOSED)
 		dfota_at_channel_shutdown(self);
 	g_clear_object(&self->serial);
+	clear_source(&self->command_timer);
 	g_ptr_array_set_size(self->handlers, 0);
 	G_OBJECT_CLASS(dfota_at_channel_parent_class)->dispose(object);
 }
@@ -712,6 +740,7 @@ dfota_at_channel_finalize(GObject *object)
 	DfotaAtChannel *self = DFOTA_AT_CHANNEL(object);
 
 	g_ptr_array_unref(self->handlers);
+	g_ptr_array_unref(self->cancel_watches);
 	g_ptr_array_unref(self->urc_prefixes);
 	dfota_line_reader_free(self->reader);
 	g_main_context_unref(self->context);
@@ -725,11 +754,16 @@ dfota_at_channel_init(DfotaAtChannel *self)
 	self->context = g_main_context_ref_thread_default();
 	self->reader = dfota_line_reader_new(DFOTA_LINE_READER_DEFAULT_MAX);
 	self->state = STATE_RUNNING;
+	self->command_timer = g_source_new(&command_timer_funcs, sizeof(CommandTimer));
+	((CommandTimer *)self->command_timer)->channel = self;
+	g_source_set_static_name(self->command_timer, "dfota-at-timeout");
+	g_source_attach(self->command_timer, self->context);
 	g_queue_init(&self->queue);
 	self->max_queue = DFOTA_AT_CHANNEL_DEFAULT_MAX_QUEUE;
 	self->quiet_ms = DFOTA_AT_CHANNEL_DEFAULT_QUIET_MS;
 	self->probe_timeout_ms = DEFAULT_PROBE_TIMEOUT_MS;
 	self->handlers = g_ptr_array_new_with_free_func((GDestroyNotify)urc_handler_free);
+	self->cancel_watches = g_ptr_array_new_with_free_func((GDestroyNotify)cancel_watch_free);
 	self->urc_prefixes = g_ptr_array_new_with_free_func(g_free);
 	for (gsize i = 0; i < G_N_ELEMENTS(channel_urc_prefixes); i++)
 		dfota_at_channel_add_urc_prefix(self, channel_urc_prefixes[i]);

@@ -44,51 +44,126 @@ on_input_resume(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* Precise timers. GLib's own timeouts poll in whole milliseconds, too coarse for a byte at
+ * 921600 baud. Every pending timer is a small GSource without fds whose check() compares
+ * CLOCK_MONOTONIC in µs; one timerfd, shared by all of them and armed to the earliest
+ * deadline, wakes the poll in time. Adding or removing a poll fd wakes the main context
+ * (an eventfd write and one more loop round), so the timerfd stays in the poll set for the
+ * life of the process and is only re-armed: a timer costs one timerfd_settime(), and its
+ * firing one read(). */
 typedef struct {
-	int fd;
-	GSourceFunc func;
-	gpointer data;
+	GSource source;
+	gint64 at_us;
 } PreciseTimer;
 
-static gboolean
-on_precise_timer(gint fd, GIOCondition cond, gpointer user_data)
-{
-	PreciseTimer *t = user_data;
-
-	t->func(t->data); /* one-shot, whatever it returns */
-	return G_SOURCE_REMOVE;
-}
+static int precise_fd = -1;
+static gint64 precise_armed_us = G_MAXINT64;
 
 static void
-precise_timer_free(gpointer user_data)
-{
-	PreciseTimer *t = user_data;
-
-	close(t->fd);
-	g_free(t);
-}
-
-guint
-sim_timer_at(gint64 at_us, GSourceFunc func, gpointer data)
+precise_arm(gint64 at_us)
 {
 	struct itimerspec its = { 0 };
-	PreciseTimer *t;
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 
-	if (fd < 0)
-		g_error("timerfd_create: %s", g_strerror(errno));
+	if (at_us >= precise_armed_us)
+		return;
 	/* it_value 0 would disarm: a time already past fires at once */
 	at_us = MAX(at_us, 1);
 	its.it_value.tv_sec = at_us / G_USEC_PER_SEC;
 	its.it_value.tv_nsec = (at_us % G_USEC_PER_SEC) * 1000;
-	if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+	if (timerfd_settime(precise_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
 		g_error("timerfd_settime: %s", g_strerror(errno));
-	t = g_new0(PreciseTimer, 1);
-	t->fd = fd;
-	t->func = func;
-	t->data = data;
-	return g_unix_fd_add_full(G_PRIORITY_DEFAULT, fd, G_IO_IN, on_precise_timer, t,
-	                          precise_timer_free);
+	precise_armed_us = at_us;
+}
+
+static gboolean
+on_precise_fd(gint fd, GIOCondition cond, gpointer user_data)
+{
+	guint64 expirations;
+
+	/* the timers due are dispatched by their own check(); those still pending re-arm in
+	 * their prepare() */
+	if (read(fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+		g_error("read timerfd: %s", g_strerror(errno));
+	precise_armed_us = G_MAXINT64;
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+precise_prepare(GSource *source, gint *timeout)
+{
+	PreciseTimer *t = (PreciseTimer *)source;
+	gint64 left = t->at_us - g_source_get_time(source);
+
+	if (left <= 0)
+		return TRUE;
+	precise_arm(t->at_us);
+	/* the timerfd wakes the poll in time; this bound only rounds up */
+	*timeout = (gint)MIN((left + 999) / 1000, G_MAXINT);
+	return FALSE;
+}
+
+static gboolean
+precise_check(GSource *source)
+{
+	PreciseTimer *t = (PreciseTimer *)source;
+
+	return g_get_monotonic_time() >= t->at_us;
+}
+
+static gboolean
+precise_dispatch(GSource *source, GSourceFunc func, gpointer data)
+{
+	func(data); /* one-shot, whatever it returns */
+	return G_SOURCE_REMOVE;
+}
+
+static GSourceFuncs precise_funcs = {
+	precise_prepare, precise_check, precise_dispatch, NULL, NULL, NULL
+};
+
+guint
+sim_timer_at(gint64 at_us, GSourceFunc func, gpointer data)
+{
+	GSource *source;
+	guint id;
+
+	if (precise_fd < 0) {
+		GSource *watch;
+
+		precise_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (precise_fd < 0)
+			g_error("timerfd_create: %s", g_strerror(errno));
+		/* recursive: GLib leaves a recursive source's fd in the poll set while it is
+		 * dispatched instead of removing and re-adding it */
+		watch = g_unix_fd_source_new(precise_fd, G_IO_IN);
+		g_source_set_callback(watch, G_SOURCE_FUNC(on_precise_fd), NULL, NULL);
+		g_source_set_can_recurse(watch, TRUE);
+		g_source_set_static_name(watch, "sim-precise-timerfd");
+		g_source_attach(watch, NULL);
+		g_source_unref(watch);
+	}
+	source = g_source_new(&precise_funcs, sizeof(PreciseTimer));
+	((PreciseTimer *)source)->at_us = at_us;
+	g_source_set_callback(source, func, data, NULL);
+	g_source_set_static_name(source, "sim-precise-timer");
+	id = g_source_attach(source, NULL);
+	g_source_unref(source);
+	precise_arm(at_us);
+	return id;
+}
+
+/* The pty master's input watch; recursive for the reason given above the precise timers. */
+static guint
+add_master_watch(Sim *sim)
+{
+	GSource *watch = g_unix_fd_source_new(sim->master_fd, G_IO_IN);
+	guint id;
+
+	g_source_set_callback(watch, G_SOURCE_FUNC(on_master), sim, NULL);
+	g_source_set_can_recurse(watch, TRUE);
+	id = g_source_attach(watch, NULL);
+	g_source_unref(watch);
+	return id;
 }
 
 void
@@ -101,7 +176,7 @@ sim_input_pause_until(Sim *sim, gint64 until_us)
 		return;
 	if (until_us <= now) {
 		if (sim->master_watch == 0)
-			sim->master_watch = g_unix_fd_add(sim->master_fd, G_IO_IN, on_master, sim);
+			sim->master_watch = add_master_watch(sim);
 		return;
 	}
 	g_clear_handle_id(&sim->master_watch, g_source_remove);
@@ -357,7 +432,7 @@ sim_pty_open(Sim *sim, GError **error)
 	    inotify_add_watch(sim->inotify_fd, name, IN_OPEN | IN_CLOSE) >= 0)
 		sim->inotify_watch = g_unix_fd_add(sim->inotify_fd, G_IO_IN, on_inotify, sim);
 	sim->unplugged = FALSE;
-	sim->master_watch = g_unix_fd_add(sim->master_fd, G_IO_IN, on_master, sim);
+	sim->master_watch = add_master_watch(sim);
 	printf("READY %s\n", name);
 	fflush(stdout);
 	return TRUE;

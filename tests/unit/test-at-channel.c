@@ -692,6 +692,114 @@ test_probe_timeout_backoff(Fixture *f, gconstpointer data)
 	result_clear(&next);
 }
 
+/* ---- one command timer, re-armed ---- */
+
+typedef struct {
+	Fixture *f;
+	guint answer_after_ms; /* 0: at once */
+	gboolean silent;
+} AnsweringModule;
+
+static gboolean
+answer_ok(gpointer data)
+{
+	AnsweringModule *m = data;
+
+	pty_module_say(m->f->pty, "\r\nOK\r\n");
+	return G_SOURCE_REMOVE;
+}
+
+static void
+answering_on_command(PtyModule *pty, const char *cmd, gpointer data)
+{
+	AnsweringModule *m = data;
+
+	if (g_str_equal(cmd, "ATI")) {
+		pty_module_say(pty, "\r\nQuectel_Ltd\r\nQuectel_BC65\r\nRevision: BC65JAR01A01\r\n"
+		                    "\r\nOK\r\n");
+		return;
+	}
+	if (m->silent)
+		return;
+	if (m->answer_after_ms)
+		g_timeout_add(m->answer_after_ms, answer_ok, m);
+	else
+		answer_ok(m);
+}
+
+static void
+on_sent_count(GObject *source, GAsyncResult *res, gpointer data)
+{
+	guint *done = data;
+	g_auto(GStrv) lines = dfota_at_channel_send_finish(DFOTA_AT_CHANNEL(source), res, NULL);
+
+	g_assert_nonnull(lines);
+	(*done)++;
+}
+
+/* A source id is taken from a counter on every attach: the ids handed out between two marks
+ * are the sources attached meanwhile. */
+static gboolean
+mark_callback(gpointer data)
+{
+	return G_SOURCE_REMOVE;
+}
+
+static guint
+source_mark(void)
+{
+	guint id = g_idle_add(mark_callback, NULL);
+
+	g_source_remove(id);
+	return id;
+}
+
+static void
+test_timer_rearmed(Fixture *f, gconstpointer data)
+{
+	AnsweringModule m = { .f = f };
+	Result r = { 0 };
+	guint done = 0, before, after;
+	gint64 sent_at;
+
+	f->pty->on_command = answering_on_command;
+	f->pty->user_data = &m;
+
+	/* commands back to back: no source is created per command for its timeout */
+	before = source_mark();
+	for (guint i = 0; i < 40; i++)
+		dfota_at_channel_send(f->channel, "AT", 60000, DFOTA_AT_FLAG_NONE, NULL,
+		                      on_sent_count, &done);
+	pty_test_wait_count(&done, 40, WAIT_MS);
+	after = source_mark();
+	g_assert_cmpuint(after - before, <, 10);
+
+	/* an earlier deadline than the one armed (60 s, by the first command above) moves the
+	 * timer forward: the silent module's command times out after its own 150 ms, never
+	 * before */
+	m.silent = TRUE;
+	sent_at = g_get_monotonic_time();
+	send(f, "AT+COPS=?", 150, &r);
+	wait_result(&r);
+	g_assert_error(r.error, DFOTA_ERROR, DFOTA_ERROR_TIMEOUT);
+	g_assert_cmpint(g_get_monotonic_time() - sent_at, >=, 150 * 1000);
+	result_clear(&r);
+	m.silent = FALSE; /* the resync probe gets its identity */
+	pty_test_wait_count(&f->resynced, 1, WAIT_MS);
+
+	/* the timer, armed for a short timeout, does not end a later command with a longer one
+	 * when it fires at the stale time: it re-arms to the new deadline */
+	send(f, "AT", 100, &r);
+	wait_result(&r);
+	g_assert_no_error(r.error);
+	result_clear(&r);
+	m.answer_after_ms = 300;
+	send(f, "AT", 1500, &r);
+	wait_result(&r);
+	g_assert_no_error(r.error);
+	result_clear(&r);
+}
+
 /* ---- cancellation ---- */
 
 static void
@@ -733,6 +841,67 @@ test_cancel(Fixture *f, gconstpointer data)
 	result_clear(&queued);
 	result_clear(&early);
 	result_clear(&inflight);
+}
+
+/* Callers share a cancellable (the service: one per D-Bus client). Cancelling one ends exactly
+ * its queued commands, also when cancelled from another thread, and commands that wait do
+ * not cost a source each. */
+static gpointer
+cancel_in_thread(gpointer data)
+{
+	g_cancellable_cancel(data);
+	return NULL;
+}
+
+static void
+test_cancel_shared(Fixture *f, gconstpointer data)
+{
+	AnsweringModule m = { .f = f };
+	Result first = { 0 }, r[4] = { 0 };
+	const char *const texts[] = { "AT+A", "AT+B", "AT+C", "AT+D" };
+	g_autoptr(GCancellable) c1 = g_cancellable_new();
+	g_autoptr(GCancellable) c2 = g_cancellable_new();
+	g_autoptr(GCancellable) c3 = g_cancellable_new();
+	guint done = 0, before, after;
+	GThread *thread;
+
+	send(f, "AT+FIRST", 2000, &first);
+	for (guint i = 0; i < 4; i++)
+		dfota_at_channel_send(f->channel, texts[i], 2000, 0, i % 2 ? c2 : c1, on_sent,
+		                      &r[i]);
+	pty_module_expect(f->pty, "AT+FIRST", WAIT_MS);
+	thread = g_thread_new("canceller", cancel_in_thread, c1);
+	g_thread_join(thread);
+	wait_result(&r[0]);
+	wait_result(&r[2]);
+	g_assert_error(r[0].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	g_assert_error(r[2].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	g_assert_false(first.done);
+	g_assert_false(r[1].done);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	pty_module_expect(f->pty, "AT+B", WAIT_MS);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	pty_module_expect(f->pty, "AT+D", WAIT_MS);
+	pty_module_say(f->pty, "\r\nOK\r\n");
+	wait_result(&r[3]);
+	g_assert_no_error(first.error);
+	g_assert_no_error(r[1].error);
+	g_assert_no_error(r[3].error);
+	g_assert_cmpuint(f->pty->commands->len, ==, 3);
+
+	/* 40 commands of one caller, all but the first waiting: no source each */
+	f->pty->on_command = answering_on_command;
+	f->pty->user_data = &m;
+	before = source_mark();
+	for (guint i = 0; i < 40; i++)
+		dfota_at_channel_send(f->channel, "AT", 2000, DFOTA_AT_FLAG_NONE, c3, on_sent_count,
+		                      &done);
+	pty_test_wait_count(&done, 40, WAIT_MS);
+	after = source_mark();
+	g_assert_cmpuint(after - before, <, 10);
+	result_clear(&first);
+	for (guint i = 0; i < 4; i++)
+		result_clear(&r[i]);
 }
 
 /* ---- loss ---- */
@@ -981,7 +1150,9 @@ main(int argc, char **argv)
 	ADD("/at-channel/errors", test_errors);
 	ADD("/at-channel/timeout-resync", test_timeout_resync);
 	ADD("/at-channel/probe-timeout-backoff", test_probe_timeout_backoff);
+	ADD("/at-channel/timer-rearmed", test_timer_rearmed);
 	ADD("/at-channel/cancel", test_cancel);
+	ADD("/at-channel/cancel-shared", test_cancel_shared);
 	ADD("/at-channel/lost", test_lost);
 	ADD("/at-channel/shutdown", test_shutdown);
 	ADD("/at-channel/upload", test_upload);
