@@ -620,8 +620,8 @@ dfota_fota_get_percent(DfotaFota *self)
 GVariant *
 dfota_fota_get_job(DfotaFota *self)
 {
-	if (self->machine.job && self->machine.accepted)
-		return g_variant_ref_sink(dfota_job_to_public(self->machine.job));
+	/* What ACCEPT and JOB_CHANGED published, each once the record before it was on disk; the
+	 * machine's own job may be ahead of that. */
 	if (self->job_shown)
 		return g_variant_ref(self->job_shown);
 	return g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
