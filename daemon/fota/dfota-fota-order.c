@@ -358,6 +358,20 @@ fota_start(DfotaFota *self, DfotaJmEvent *ev, DfotaFotaStartedFunc started, gpoi
 	fota_start_fd(self, ev, -1, 0, started, user_data);
 }
 
+gboolean
+fota_order_transfer_pending(DfotaFota *self)
+{
+	if (!self->journal_busy || !self->pending_fx)
+		return FALSE;
+	for (guint i = self->pending_pos; i < self->pending_fx->len; i++) {
+		DfotaJmEffectType t = g_array_index(self->pending_fx, DfotaJmEffect, i).type;
+
+		if (t == DFOTA_JM_FX_HOST_FETCH || t == DFOTA_JM_FX_HOST_UPLOAD)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 void
 fota_order_clear(DfotaFota *self)
 {
