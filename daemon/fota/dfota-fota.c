@@ -469,6 +469,23 @@ dfota_fota_get_config(DfotaFota *self)
 	return &self->cfg;
 }
 
+void
+dfota_fota_shutdown(DfotaFota *self, guint timeout_ms)
+{
+	gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+	if (self->disposed)
+		return;
+	if (self->journal && !dfota_journal_flush(self->journal, end))
+		g_warning("journal %s: a record was still being written after %u ms; the daemon "
+		          "stops without it",
+		          dfota_journal_get_path(self->journal), timeout_ms);
+	/* The main loop is over: no effect runs any more, and the method calls waiting on the
+	 * job get their answer now. */
+	self->disposed = TRUE;
+	fota_order_clear(self);
+}
+
 gboolean
 dfota_fota_is_busy(DfotaFota *self)
 {

@@ -97,4 +97,9 @@ void dfota_journal_set_job_async(DfotaJournal *self, GVariant *job, DfotaJournal
 void dfota_journal_finish_job_async(DfotaJournal *self, GVariant *result, DfotaJournalDoneFunc done,
                                     gpointer user_data, GDestroyNotify destroy);
 
+/* Waits, up to @end_time (g_get_monotonic_time()), for the asynchronous writes under way to
+ * reach the disk: the daemon stopping. TRUE when none is left; their @done still comes
+ * through the main context, or never if the journal is freed first. */
+gboolean dfota_journal_flush(DfotaJournal *self, gint64 end_time);
+
 G_END_DECLS

@@ -824,6 +824,29 @@ test_async_free_waits(Fixture *f, gconstpointer unused)
 	g_assert_cmpuint(job_percent(j), ==, 40);
 }
 
+/* The daemon stopping flushes the journal: the step made last is on disk once flush returns,
+ * before its report has run (the main loop is over by then). */
+static void
+test_async_flush(Fixture *f, gconstpointer unused)
+{
+	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
+	AsyncWatch w = { .want = G_N_ELEMENTS(async_phases) };
+	guint deadline = g_timeout_add_seconds(20, async_deadline, NULL);
+
+	w.path = dfota_journal_get_path(j);
+	w.loop = g_main_loop_new(NULL, FALSE);
+	for (guint i = 0; i < G_N_ELEMENTS(async_phases); i++)
+		dfota_journal_set_job_async(j, job_record(9, async_phases[i], 0), async_written,
+		                            async_write_new(&w, i), async_write_destroy);
+	g_assert_true(dfota_journal_flush(j, g_get_monotonic_time() + 20 * G_USEC_PER_SEC));
+	g_assert_cmpuint(w.done, ==, 0);
+	g_assert_cmpint(async_index_on_disk(w.path), ==, G_N_ELEMENTS(async_phases) - 1);
+	g_main_loop_run(w.loop);
+	g_source_remove(deadline);
+	g_main_loop_unref(w.loop);
+	g_assert_cmpuint(w.done, ==, w.want);
+}
+
 /* A synchronous write made while an asynchronous one is under way lands after it: the file
  * ends with the newer record, never the older one written over it. */
 static void
@@ -966,6 +989,8 @@ main(int argc, char **argv)
 			g_test_add(side, Fixture, GINT_TO_POINTER(bad_files[i].kind), fixture_setup,
 			           test_bad_progress_file, fixture_teardown);
 	}
+	g_test_add("/journal/async/flush", Fixture, NULL, fixture_setup, test_async_flush,
+	           fixture_teardown);
 	g_test_add("/journal/writer/no-thread", Fixture, NULL, fixture_setup, test_writer_no_thread,
 	           fixture_teardown);
 	g_test_add("/journal/progress-replaced-later", Fixture, NULL, fixture_setup,
