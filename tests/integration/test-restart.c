@@ -389,6 +389,50 @@ static const KillPoint kill_downloading = { "downloading", 30 };
 static const KillPoint kill_updating = { "updating", 30 };
 static const KillPoint kill_rebooting = { "rebooting", 0 };
 
+static void
+stop_call_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	GError **error = data;
+	g_autoptr(GVariant) reply =
+	        g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, error);
+
+	if (reply) /* a reply is a failure of the test too: answered as NotReady below */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "the call succeeded");
+}
+
+/* A method call whose job is still being started when the daemon is stopped (SIGTERM) gets
+ * an answer, NotReady, rather than being dropped with the daemon's connection. */
+static void
+test_stop_answers_pending_call(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *url = harness_url(h, "update.pack");
+	g_autoptr(GError) error = NULL;
+	GError *call_error = NULL;
+	g_autofree char *name = NULL;
+	guint tty_mark = harness_tty_mark(h);
+	GSubprocess *proc;
+
+	/* The preflight's first command is answered only after 20 s: the job waits for it. */
+	harness_control(h, "delay 20000");
+	g_dbus_connection_call(harness_bus(h), HARNESS_BUS_NAME, HARNESS_MODEM_PATH,
+	                       HARNESS_IFACE_FOTA, "Upgrade", g_variant_new("(s)", url), NULL,
+	                       G_DBUS_CALL_FLAGS_NONE, 30000, NULL, stop_call_done, &call_error);
+	g_assert_cmpint(harness_wait_tty(h, tty_mark, "AT", 10000), >=, 0);
+	proc = g_steal_pointer(&h->daemon_proc);
+	g_subprocess_send_signal(proc, SIGTERM);
+	while (!call_error)
+		g_main_context_iteration(NULL, TRUE);
+	g_test_message("the call's answer: %s", call_error->message);
+	g_assert_true(g_dbus_error_is_remote_error(call_error));
+	name = g_dbus_error_get_remote_error(call_error);
+	g_assert_cmpstr(name, ==, "org.dfotad1.Error.NotReady");
+	g_clear_error(&call_error);
+	g_subprocess_wait(proc, NULL, &error);
+	g_assert_no_error(error);
+	g_object_unref(proc);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -400,5 +444,6 @@ main(int argc, char **argv)
 	g_test_add_func("/restart/forced-resume-unknown-job", test_forced_resume_unknown);
 	g_test_add_func("/restart/corrupt-journal", test_corrupt_journal);
 	g_test_add_func("/restart/host-upload-interrupted", test_host_upload_interrupted);
+	g_test_add_func("/restart/stop-answers-pending-call", test_stop_answers_pending_call);
 	return g_test_run();
 }
