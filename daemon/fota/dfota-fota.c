@@ -489,7 +489,9 @@ dfota_fota_shutdown(DfotaFota *self, guint timeout_ms)
 gboolean
 dfota_fota_is_busy(DfotaFota *self)
 {
-	return self->machine.job != NULL;
+	/* From the machine taking the job (a call being started counts) until its Finished is
+	 * published, which may come after the machine let go (the result still being written). */
+	return self->machine.job != NULL || self->job_shown != NULL;
 }
 
 /* ---- following the module ------------------------------------------------------------------- */
