@@ -13,8 +13,9 @@
  * <name>.corrupt-<µs since the epoch> with one warning that names it and the reason, and the
  * journal starts empty; ids then continue above the time in µs (and above the old file's
  * next-id when that alone was readable), so an id that may have been issued is never reused. A record is written only when a job changes step (a handful of times per
- * job), by the daemon on a worker thread (the _async writes below); percent updates and job
- * ids cost no fsync (see below).
+ * job), by the daemon on a worker thread (the _async writes below); percent updates cost no
+ * fsync (see below). Job ids cost none either, except when a block of them is reserved: at
+ * open and once every 64 ids, one synchronous durable write on the caller's (main) loop.
  */
 #pragma once
 
