@@ -278,7 +278,7 @@ test_host_upload_interrupted(void)
 	g_autoptr(GVariant) reply = NULL;
 	g_autoptr(GVariant) result = NULL;
 	g_autoptr(GVariant) files = NULL;
-	guint64 since, id;
+	guint64 since, restarted, id;
 	guint tty_mark;
 
 	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
@@ -295,7 +295,19 @@ test_host_upload_interrupted(void)
 	g_assert_true(fh_wait_progress(h, since, "uploading", 10, 60000));
 	g_assert_cmpint(harness_tty_find(h, tty_mark, "AT+QFUPL="), >=, 0);
 	fh_daemon_kill(h);
+	restarted = harness_mark(h);
 	fh_daemon_start(h);
+
+	/* The resumed job is at uploading but has no transfer left to stop (it only deletes the
+	 * partial file): Cancel is refused, whether it comes before or after the deletion. */
+	g_assert_true(fh_wait_progress(h, restarted, "uploading", 0, 35000));
+	{
+		g_autoptr(GVariant) cancel =
+		        harness_call(h, NULL, HARNESS_IFACE_FOTA, "Cancel", NULL, NULL, &error);
+
+		harness_assert_error(error, "NotCancellable");
+		g_clear_error(&error);
+	}
 
 	/* Generous for a module that sits out its QFUPL timeout (10 s) before answering. */
 	if (!harness_wait_signals(h, since, HARNESS_IFACE_FOTA, "Finished", 1, 35000)) {
