@@ -13,6 +13,9 @@
 #include "dfota-service.h"
 #include "dfotad-config.h"
 
+/* How long stopping waits for a journal record on its way to the disk (normally 1-3 ms). */
+#define SHUTDOWN_FLUSH_MS 10000
+
 typedef struct {
 	GMainLoop *loop;
 	DfotaConfig config;
@@ -173,6 +176,8 @@ main(int argc, char **argv)
 	g_main_loop_run(d.loop);
 
 	g_bus_unown_name(owner_id);
+	for (guint i = 0; i < d.fotas->len; i++)
+		dfota_fota_shutdown(d.fotas->pdata[i], SHUTDOWN_FLUSH_MS);
 	for (guint i = 0; i < d.modems->len; i++)
 		dfota_modem_stop(d.modems->pdata[i]);
 	g_clear_object(&d.service);

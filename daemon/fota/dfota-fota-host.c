@@ -286,11 +286,18 @@ dfota_fota_cancel(DfotaFota *self, GError **error)
 		            job->phase);
 		return FALSE;
 	}
-	g_message("job %" G_GUINT64_FORMAT ": cancel requested while %s", job->id, job->phase);
-	/* The step's record may still be on its way to the disk (the reply to the method call
-	 * goes out before it) and its transfer not started yet: it then starts cancelled. */
-	if (!self->transfer_cancellable)
+	/* A transfer under way, or one that starts once the record on its way to the disk is
+	 * written (it then starts cancelled). A job resumed at uploading has neither: it only
+	 * deletes the partial file, which cannot be stopped. */
+	if (!self->transfer_cancellable && fota_order_transfer_pending(self))
 		self->transfer_cancellable = g_cancellable_new();
+	if (!self->transfer_cancellable) {
+		g_set_error(error, DFOTA_ERROR, DFOTA_ERROR_NOT_CANCELLABLE,
+		            "The job is %s but no transfer is running; it cannot be cancelled now",
+		            job->phase);
+		return FALSE;
+	}
+	g_message("job %" G_GUINT64_FORMAT ": cancel requested while %s", job->id, job->phase);
 	g_cancellable_cancel(self->transfer_cancellable);
 	return TRUE;
 }

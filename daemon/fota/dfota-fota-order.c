@@ -15,6 +15,8 @@
 
 #include <unistd.h>
 
+#include "dfota-error.h"
+
 static void fota_drain(DfotaFota *self);
 static void run_held_accept(DfotaFota *self);
 
@@ -358,10 +360,53 @@ fota_start(DfotaFota *self, DfotaJmEvent *ev, DfotaFotaStartedFunc started, gpoi
 	fota_start_fd(self, ev, -1, 0, started, user_data);
 }
 
+gboolean
+fota_order_transfer_pending(DfotaFota *self)
+{
+	if (!self->journal_busy || !self->pending_fx)
+		return FALSE;
+	for (guint i = self->pending_pos; i < self->pending_fx->len; i++) {
+		DfotaJmEffectType t = g_array_index(self->pending_fx, DfotaJmEffect, i).type;
+
+		if (t == DFOTA_JM_FX_HOST_FETCH || t == DFOTA_JM_FX_HOST_UPLOAD)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void
+answer_stopping(DfotaFotaStartedFunc started, gpointer user_data, const char *what)
+{
+	g_autoptr(GError) error =
+	        g_error_new(DFOTA_ERROR, DFOTA_ERROR_NOT_READY, "The daemon is stopping; %s", what);
+
+	started(error, user_data);
+}
+
 void
 fota_order_clear(DfotaFota *self)
 {
+	DfotaFotaStartedFunc started = self->started_cb;
+	gpointer started_data = self->started_data;
+
+	/* Every method call gets its answer: the ones still queued started nothing; the one
+	 * being started (preflight, or its reply held for the first record) may be on record,
+	 * and such a job resumes when the daemon starts again. */
+	for (GList *l = self->queued.head; l; l = l->next) {
+		FotaQueued *q = l->data;
+
+		if (q->start && q->started) {
+			answer_stopping(q->started, q->started_data, "nothing was started");
+			q->started = NULL;
+		}
+	}
 	g_queue_clear_full(&self->queued, queued_free);
 	g_clear_pointer(&self->pending_fx, g_array_unref);
 	self->held_accept = -1;
+	self->started_cb = NULL;
+	self->started_data = NULL;
+	if (started)
+		answer_stopping(started, started_data,
+		                "the job was not confirmed; if it was recorded it resumes when the "
+		                "daemon starts again");
 }

@@ -75,6 +75,9 @@ void fota_finish_publish(DfotaFota *self, GVariant *result);
 /* dfota-fota-order.c: records @record (a step) or, with @finish, the result @record, on the
  * journal's worker; what follows waits for it. */
 void fota_record_write(DfotaFota *self, GVariant *record, gboolean finish);
+/* TRUE when a record is on its way to the disk and the effects waiting for it start a host
+ * transfer (HOST_FETCH or HOST_UPLOAD). */
+gboolean fota_order_transfer_pending(DfotaFota *self);
 /* Frees what the queue of events holds (finalize). */
 void fota_order_clear(DfotaFota *self);
 

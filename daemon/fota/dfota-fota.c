@@ -469,10 +469,29 @@ dfota_fota_get_config(DfotaFota *self)
 	return &self->cfg;
 }
 
+void
+dfota_fota_shutdown(DfotaFota *self, guint timeout_ms)
+{
+	gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+	if (self->disposed)
+		return;
+	if (self->journal && !dfota_journal_flush(self->journal, end))
+		g_warning("journal %s: a record was still being written after %u ms; the daemon "
+		          "stops without it",
+		          dfota_journal_get_path(self->journal), timeout_ms);
+	/* The main loop is over: no effect runs any more, and the method calls waiting on the
+	 * job get their answer now. */
+	self->disposed = TRUE;
+	fota_order_clear(self);
+}
+
 gboolean
 dfota_fota_is_busy(DfotaFota *self)
 {
-	return self->machine.job != NULL;
+	/* From the machine taking the job (a call being started counts) until its Finished is
+	 * published, which may come after the machine let go (the result still being written). */
+	return self->machine.job != NULL || self->job_shown != NULL;
 }
 
 /* ---- following the module ------------------------------------------------------------------- */
@@ -620,8 +639,8 @@ dfota_fota_get_percent(DfotaFota *self)
 GVariant *
 dfota_fota_get_job(DfotaFota *self)
 {
-	if (self->machine.job && self->machine.accepted)
-		return g_variant_ref_sink(dfota_job_to_public(self->machine.job));
+	/* What ACCEPT and JOB_CHANGED published, each once the record before it was on disk; the
+	 * machine's own job may be ahead of that. */
 	if (self->job_shown)
 		return g_variant_ref(self->job_shown);
 	return g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));

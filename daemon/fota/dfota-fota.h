@@ -64,6 +64,12 @@ gboolean dfota_fota_cancel(DfotaFota *self, GError **error);
 
 const DfotaFotaConfig *dfota_fota_get_config(DfotaFota *self);
 
+/* The daemon is stopping, its main loop over: waits up to @timeout_ms for the journal's
+ * record under way to reach the disk, then answers the method calls still waiting on a job
+ * (NotReady) and carries out nothing more. Call before dropping the last reference: async
+ * calls under way hold references whose callbacks never run once the loop has quit. */
+void dfota_fota_shutdown(DfotaFota *self, guint timeout_ms);
+
 /* TRUE while a job runs or is being started (passthrough commands get Busy). */
 gboolean dfota_fota_is_busy(DfotaFota *self);
 

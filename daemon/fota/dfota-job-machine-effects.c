@@ -66,6 +66,11 @@ jm_journal_job(DfotaJobMachine *m, GArray *fx)
 	if (m->accepted)
 		jm_push(fx, DFOTA_JM_FX_JOURNAL_JOB)->result =
 		        g_variant_ref_sink(dfota_job_to_record(m->job));
+	/* The Job a client reads is on record first: the shell shows it once written. */
+	if (m->job_changed) {
+		m->job_changed = FALSE;
+		jm_push(fx, DFOTA_JM_FX_JOB_CHANGED);
+	}
 }
 
 void
@@ -130,6 +135,7 @@ jm_release(DfotaJobMachine *m)
 	g_clear_pointer(&m->job, dfota_job_free);
 	g_clear_pointer(&m->url, g_free);
 	m->accepted = FALSE;
+	m->job_changed = FALSE;
 	g_ptr_array_set_size(m->early, 0);
 }
 

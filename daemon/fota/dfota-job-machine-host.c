@@ -134,7 +134,7 @@ resume(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 		} else {
 			m->job->id = ev->id;
 		}
-		jm_push(fx, DFOTA_JM_FX_JOB_CHANGED);
+		m->job_changed = TRUE;
 		jm_journal_job(m, fx);
 		return !job;
 	}

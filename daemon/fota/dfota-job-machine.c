@@ -94,7 +94,7 @@ download_failed(DfotaJobMachine *m, GArray *fx, gint64 now, const GError *error,
 	          "fetches the package itself",
 	          job->id, error->message);
 	jm_push(fx, DFOTA_JM_FX_CANCEL_TIMER);
-	jm_push(fx, DFOTA_JM_FX_JOB_CHANGED);
+	m->job_changed = TRUE; /* shown with the FETCHING record, after it */
 	jm_start_host_fetch(m, fx);
 }
 

@@ -123,11 +123,12 @@ typedef struct {
 
 typedef struct {
 	DfotaJobMachineConfig cfg;
-	DfotaJob *job;     /* NULL when idle */
-	gboolean accepted; /* the method call was answered (or the job needs no answer) */
-	char *url;         /* the URL as given (commands, libcurl); never published */
-	GPtrArray *early;  /* DfotaFotaUrc that raced the reply to AT+QFOTADL */
-	guint timer_s;     /* the timer last armed */
+	DfotaJob *job;        /* NULL when idle */
+	gboolean accepted;    /* the method call was answered (or the job needs no answer) */
+	gboolean job_changed; /* the Job's public fields changed: JOB_CHANGED follows the record */
+	char *url;            /* the URL as given (commands, libcurl); never published */
+	GPtrArray *early;     /* DfotaFotaUrc that raced the reply to AT+QFOTADL */
+	guint timer_s;        /* the timer last armed */
 	/* Before the journal opens (the module not yet identified), a job of ours may be on
 	 * record: FOTA URCs with no job, and the restarts between them, are held for it. */
 	gboolean journal_open;

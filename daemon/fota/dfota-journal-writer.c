@@ -10,8 +10,10 @@ typedef struct {
 } WriterState;
 
 struct _DfotaJournalWriter {
-	GThreadPool *pool;  /* one thread at most: writes in the order submitted */
+	GThreadPool *pool;  /* one thread of its own: writes in the order submitted; NULL when it
+	                     * could not be started (writes are then made by the submitter) */
 	WriterState *state; /* g_atomic_rc_box: shared with the writes under way */
+	gboolean test_no_thread;
 };
 
 typedef struct {
@@ -100,11 +102,17 @@ dfota_journal_writer_new(void)
 {
 	DfotaJournalWriter *self = g_new0(DfotaJournalWriter, 1);
 
+	g_autoptr(GError) error = NULL;
+
 	self->state = g_atomic_rc_box_new0(WriterState);
 	g_mutex_init(&self->state->lock);
 	g_cond_init(&self->state->idle);
-	/* Not exclusive: the thread is GLib's shared pool's, taken only while a write runs. */
-	self->pool = g_thread_pool_new(write_run, NULL, 1, FALSE, NULL);
+	/* Exclusive: its thread is started here or never, so a write is never left queued with
+	 * no thread to run it (a shared pool may fail to start one at a later push). */
+	self->pool = g_thread_pool_new(write_run, NULL, 1, TRUE, &error);
+	if (!self->pool)
+		g_warning("journal: no thread for the writes (%s); they are made on the main loop",
+		          error->message);
 	return self;
 }
 
@@ -122,10 +130,23 @@ dfota_journal_writer_submit(DfotaJournalWriter *self, const char *path, char *te
 	w->done = done;
 	w->user_data = user_data;
 	w->destroy = destroy;
+	if (self->pool && !self->test_no_thread) {
+		g_mutex_lock(&self->state->lock);
+		self->state->in_flight++;
+		g_mutex_unlock(&self->state->lock);
+		if (g_thread_pool_push(self->pool, w, NULL))
+			return;
+		g_mutex_lock(&self->state->lock);
+		self->state->in_flight--;
+		g_mutex_unlock(&self->state->lock);
+	}
+	/* No thread: written here, after the writes queued before (the records' order holds),
+	 * and still reported through the main context, never from inside this call. */
+	dfota_journal_writer_wait(self);
 	g_mutex_lock(&self->state->lock);
 	self->state->in_flight++;
 	g_mutex_unlock(&self->state->lock);
-	g_thread_pool_push(self->pool, w, NULL);
+	write_run(w, NULL);
 }
 
 void
@@ -137,6 +158,26 @@ dfota_journal_writer_wait(DfotaJournalWriter *self)
 	g_mutex_unlock(&self->state->lock);
 }
 
+gboolean
+dfota_journal_writer_wait_until(DfotaJournalWriter *self, gint64 end_time)
+{
+	gboolean idle;
+
+	g_mutex_lock(&self->state->lock);
+	while (self->state->in_flight > 0)
+		if (!g_cond_wait_until(&self->state->idle, &self->state->lock, end_time))
+			break;
+	idle = self->state->in_flight == 0;
+	g_mutex_unlock(&self->state->lock);
+	return idle;
+}
+
+void
+dfota_journal_writer_test_no_thread(DfotaJournalWriter *self)
+{
+	self->test_no_thread = TRUE;
+}
+
 void
 dfota_journal_writer_free(DfotaJournalWriter *self)
 {
@@ -146,8 +187,9 @@ dfota_journal_writer_free(DfotaJournalWriter *self)
 	g_mutex_lock(&self->state->lock);
 	self->state->closed = TRUE;
 	g_mutex_unlock(&self->state->lock);
-	/* Every write has run; the pool's thread returns to GLib. */
-	g_thread_pool_free(self->pool, FALSE, TRUE);
+	/* Every write has run; the pool's thread ends. */
+	if (self->pool)
+		g_thread_pool_free(self->pool, FALSE, TRUE);
 	g_atomic_rc_box_release_full(self->state, state_clear);
 	g_free(self);
 }

@@ -21,6 +21,8 @@ typedef struct _DfotaJournalWriter DfotaJournalWriter;
  * thread-default main context, never from inside dfota_journal_writer_submit(). */
 typedef void (*DfotaJournalWrittenFunc)(const GError *error, gpointer user_data);
 
+/* Starts the writer's thread; when it cannot, writes are made synchronously by the submitter
+ * (logged once), still reported through the main context. */
 DfotaJournalWriter *dfota_journal_writer_new(void);
 
 /* Writes @text (taken) to @path after every write submitted before. @done gets the outcome
@@ -33,6 +35,13 @@ void dfota_journal_writer_submit(DfotaJournalWriter *self, const char *path, cha
  * callbacks still come later through the main context. For a synchronous write that must not
  * be overtaken by an older one. */
 void dfota_journal_writer_wait(DfotaJournalWriter *self);
+
+/* As dfota_journal_writer_wait() but gives up at @end_time (g_get_monotonic_time()); TRUE
+ * when every write is over. */
+gboolean dfota_journal_writer_wait_until(DfotaJournalWriter *self, gint64 end_time);
+
+/* Tests: writes are made as if the worker thread could not be started. */
+void dfota_journal_writer_test_no_thread(DfotaJournalWriter *self);
 
 /* Waits for the writes under way (a step submitted is on disk when the daemon stops), then
  * lets go: @done callbacks not yet delivered are dropped, their @destroy still called. */

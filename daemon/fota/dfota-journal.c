@@ -432,6 +432,12 @@ dfota_journal_open(const char *state_dir, const char *port, const char *imei)
 	return self;
 }
 
+gboolean
+dfota_journal_flush(DfotaJournal *self, gint64 end_time)
+{
+	return !self->writer || dfota_journal_writer_wait_until(self->writer, end_time);
+}
+
 void
 dfota_journal_free(DfotaJournal *self)
 {

@@ -13,8 +13,9 @@
  * <name>.corrupt-<µs since the epoch> with one warning that names it and the reason, and the
  * journal starts empty; ids then continue above the time in µs (and above the old file's
  * next-id when that alone was readable), so an id that may have been issued is never reused. A record is written only when a job changes step (a handful of times per
- * job), by the daemon on a worker thread (the _async writes below); percent updates and job
- * ids cost no fsync (see below).
+ * job), by the daemon on a worker thread (the _async writes below); percent updates cost no
+ * fsync (see below). Job ids cost none either, except when a block of them is reserved: at
+ * open and once every 64 ids, one synchronous durable write on the caller's (main) loop.
  */
 #pragma once
 
@@ -96,5 +97,10 @@ void dfota_journal_set_job_async(DfotaJournal *self, GVariant *job, DfotaJournal
                                  gpointer user_data, GDestroyNotify destroy);
 void dfota_journal_finish_job_async(DfotaJournal *self, GVariant *result, DfotaJournalDoneFunc done,
                                     gpointer user_data, GDestroyNotify destroy);
+
+/* Waits, up to @end_time (g_get_monotonic_time()), for the asynchronous writes under way to
+ * reach the disk: the daemon stopping. TRUE when none is left; their @done still comes
+ * through the main context, or never if the journal is freed first. */
+gboolean dfota_journal_flush(DfotaJournal *self, gint64 end_time);
 
 G_END_DECLS

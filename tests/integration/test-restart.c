@@ -278,7 +278,7 @@ test_host_upload_interrupted(void)
 	g_autoptr(GVariant) reply = NULL;
 	g_autoptr(GVariant) result = NULL;
 	g_autoptr(GVariant) files = NULL;
-	guint64 since, id;
+	guint64 since, restarted, id;
 	guint tty_mark;
 
 	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
@@ -295,7 +295,19 @@ test_host_upload_interrupted(void)
 	g_assert_true(fh_wait_progress(h, since, "uploading", 10, 60000));
 	g_assert_cmpint(harness_tty_find(h, tty_mark, "AT+QFUPL="), >=, 0);
 	fh_daemon_kill(h);
+	restarted = harness_mark(h);
 	fh_daemon_start(h);
+
+	/* The resumed job is at uploading but has no transfer left to stop (it only deletes the
+	 * partial file): Cancel is refused, whether it comes before or after the deletion. */
+	g_assert_true(fh_wait_progress(h, restarted, "uploading", 0, 35000));
+	{
+		g_autoptr(GVariant) cancel =
+		        harness_call(h, NULL, HARNESS_IFACE_FOTA, "Cancel", NULL, NULL, &error);
+
+		harness_assert_error(error, "NotCancellable");
+		g_clear_error(&error);
+	}
 
 	/* Generous for a module that sits out its QFUPL timeout (10 s) before answering. */
 	if (!harness_wait_signals(h, since, HARNESS_IFACE_FOTA, "Finished", 1, 35000)) {
@@ -459,6 +471,50 @@ static const KillPoint kill_downloading = { "downloading", 30 };
 static const KillPoint kill_updating = { "updating", 30 };
 static const KillPoint kill_rebooting = { "rebooting", 0 };
 
+static void
+stop_call_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	GError **error = data;
+	g_autoptr(GVariant) reply =
+	        g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, error);
+
+	if (reply) /* a reply is a failure of the test too: answered as NotReady below */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "the call succeeded");
+}
+
+/* A method call whose job is still being started when the daemon is stopped (SIGTERM) gets
+ * an answer, NotReady, rather than being dropped with the daemon's connection. */
+static void
+test_stop_answers_pending_call(void)
+{
+	g_autoptr(Harness) h = harness_new(NULL);
+	g_autofree char *url = harness_url(h, "update.pack");
+	g_autoptr(GError) error = NULL;
+	GError *call_error = NULL;
+	g_autofree char *name = NULL;
+	guint tty_mark = harness_tty_mark(h);
+	GSubprocess *proc;
+
+	/* The preflight's first command is answered only after 20 s: the job waits for it. */
+	harness_control(h, "delay 20000");
+	g_dbus_connection_call(harness_bus(h), HARNESS_BUS_NAME, HARNESS_MODEM_PATH,
+	                       HARNESS_IFACE_FOTA, "Upgrade", g_variant_new("(s)", url), NULL,
+	                       G_DBUS_CALL_FLAGS_NONE, 30000, NULL, stop_call_done, &call_error);
+	g_assert_cmpint(harness_wait_tty(h, tty_mark, "AT", 10000), >=, 0);
+	proc = g_steal_pointer(&h->daemon_proc);
+	g_subprocess_send_signal(proc, SIGTERM);
+	while (!call_error)
+		g_main_context_iteration(NULL, TRUE);
+	g_test_message("the call's answer: %s", call_error->message);
+	g_assert_true(g_dbus_error_is_remote_error(call_error));
+	name = g_dbus_error_get_remote_error(call_error);
+	g_assert_cmpstr(name, ==, "org.dfotad1.Error.NotReady");
+	g_clear_error(&call_error);
+	g_subprocess_wait(proc, NULL, &error);
+	g_assert_no_error(error);
+	g_object_unref(proc);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -479,5 +535,6 @@ main(int argc, char **argv)
 	                     test_kill_after_command);
 	g_test_add_data_func("/restart/host-kill-before-ok-seen", &before_ok_seen,
 	                     test_kill_after_command);
+	g_test_add_func("/restart/stop-answers-pending-call", test_stop_answers_pending_call);
 	return g_test_run();
 }

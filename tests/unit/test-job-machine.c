@@ -602,7 +602,7 @@ static const Line fallback_via_host[] = {
 	{ "start upgrade fallback", "preflight" },
 	{ "preflight ok", "send:AT+QFOTADL=\"" URL "\"" },
 	{ "reply ok", "accept downloading:0" },
-	{ "urc +QIND: \"FOTA\",\"HTTPEND\",702", "cancel job journal:fetching fetching:0 fetch" },
+	{ "urc +QIND: \"FOTA\",\"HTTPEND\",702", "cancel journal:fetching job fetching:0 fetch" },
 	{ "urc +QIND: \"FOTA\",\"DOWNLOADING\",50%", "none" },
 	{ "fetch ok " DIGEST, "journal:uploading upload" },
 	{ "upload ok", "journal:starting send:AT+QFOTADL=1" },
@@ -618,7 +618,7 @@ static const Line fallback_after_timeout_fails[] = {
 	{ "start upgrade fallback sha=" DIGEST, "" },
 	{ "preflight ok", "" },
 	{ "reply ok", "accept" },
-	{ "timer", "job fetching:0 fetch" },
+	{ "timer", "journal:fetching job fetching:0 fetch" },
 	{ "fetch fail", "finish:FetchFailed:-1" },
 	{ NULL, NULL },
 };
@@ -737,7 +737,7 @@ static const Line forced_resume[] = {
 static const Line forced_then_record[] = {
 	{ "urc +QIND: \"FOTA\",\"UPDATING\",20%", "hold:5" },
 	{ "hold-expired", "accept updating:0 updating:20" },
-	{ "resume updating updating 60", "job journal:updating" },
+	{ "resume updating updating 60", "journal:updating job" },
 	{ "urc +QIND: \"FOTA\",\"UPDATING\",30%", "updating:30" },
 	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
 	{ "init", "query" },
@@ -891,6 +891,11 @@ check_effects(Run *r, Watch *w, const char *event)
 		case DFOTA_JM_FX_JOURNAL_PROGRESS:
 			g_assert_true(w->accepted);
 			w->progressed = TRUE;
+			break;
+		case DFOTA_JM_FX_JOB_CHANGED:
+			/* The Job a client reads is on record first. */
+			if (w->accepted && !w->journalled)
+				g_error("after \"%s\": the Job changed before the journal", event);
 			break;
 		case DFOTA_JM_FX_PROGRESS:
 			/* Percent never decreases within one stay in a phase, and what is

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dfota-journal.h"
+#include "dfota-journal-writer.h"
 #include "test-log.h"
 
 #define PORT "/dev/ttyUSB0"
@@ -805,7 +806,7 @@ test_async_free_waits(Fixture *f, gconstpointer unused)
 {
 	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
 	AsyncWatch w = { .want = 1 };
-	gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	guint deadline = 0;
 	g_autofree char *path = g_strdup(dfota_journal_get_path(j));
 
 	w.path = path;
@@ -813,14 +814,37 @@ test_async_free_waits(Fixture *f, gconstpointer unused)
 	                            async_write_new(&w, 0), async_write_destroy);
 	g_clear_pointer(&j, dfota_journal_free);
 	g_assert_cmpint(async_index_on_disk(w.path), ==, 1);
-	while (w.destroyed == 0) {
-		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-		g_main_context_iteration(NULL, FALSE);
-		g_usleep(1000); /* the report source comes from the writer's thread */
-	}
+	/* The report source comes from the writer's thread; attaching it wakes the context. */
+	deadline = g_timeout_add_seconds(20, async_deadline, NULL);
+	while (w.destroyed == 0)
+		g_main_context_iteration(NULL, TRUE);
+	g_source_remove(deadline);
 	g_assert_cmpuint(w.done, ==, 0);
 	j = dfota_journal_open(f->dir, PORT, IMEI);
 	g_assert_cmpuint(job_percent(j), ==, 40);
+}
+
+/* The daemon stopping flushes the journal: the step made last is on disk once flush returns,
+ * before its report has run (the main loop is over by then). */
+static void
+test_async_flush(Fixture *f, gconstpointer unused)
+{
+	g_autoptr(DfotaJournal) j = dfota_journal_open(f->dir, PORT, IMEI);
+	AsyncWatch w = { .want = G_N_ELEMENTS(async_phases) };
+	guint deadline = g_timeout_add_seconds(20, async_deadline, NULL);
+
+	w.path = dfota_journal_get_path(j);
+	w.loop = g_main_loop_new(NULL, FALSE);
+	for (guint i = 0; i < G_N_ELEMENTS(async_phases); i++)
+		dfota_journal_set_job_async(j, job_record(9, async_phases[i], 0), async_written,
+		                            async_write_new(&w, i), async_write_destroy);
+	g_assert_true(dfota_journal_flush(j, g_get_monotonic_time() + 20 * G_USEC_PER_SEC));
+	g_assert_cmpuint(w.done, ==, 0);
+	g_assert_cmpint(async_index_on_disk(w.path), ==, G_N_ELEMENTS(async_phases) - 1);
+	g_main_loop_run(w.loop);
+	g_source_remove(deadline);
+	g_main_loop_unref(w.loop);
+	g_assert_cmpuint(w.done, ==, w.want);
 }
 
 /* A synchronous write made while an asynchronous one is under way lands after it: the file
@@ -853,6 +877,75 @@ test_async_then_sync(Fixture *f, gconstpointer unused)
 		g_assert_true(g_variant_lookup(job, "phase", "&s", &phase));
 		g_assert_cmpstr(phase, ==, "uploading");
 	}
+}
+
+/* ---- the writer on its own (dfota-journal-writer.h) ------------------------------------------ */
+
+typedef struct {
+	guint done;
+	guint want;
+	const char *path;
+	GMainLoop *loop;
+} WriterWatch;
+
+typedef struct {
+	WriterWatch *watch;
+	guint index;
+} WriterWrite;
+
+static void
+writer_written(const GError *error, gpointer data)
+{
+	WriterWrite *a = data;
+	WriterWatch *w = a->watch;
+	g_autofree char *text = file_text(w->path);
+	guint64 on_disk = 0;
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(a->index, ==, w->done);
+	/* The file holds this write or a later one. */
+	g_assert_true(g_ascii_string_to_unsigned(text, 10, 0, 100, &on_disk, NULL));
+	g_assert_cmpuint(on_disk, >=, a->index);
+	w->done++;
+	if (w->done == w->want)
+		g_main_loop_quit(w->loop);
+}
+
+/* Writes made with no worker thread (as when it cannot be started) are still made, in order,
+ * each reported from the main loop after it is on disk, never from inside the submit. */
+static void
+test_writer_no_thread(Fixture *f, gconstpointer unused)
+{
+	g_autofree char *path = g_build_filename(f->dir, "w", NULL);
+	DfotaJournalWriter *writer = dfota_journal_writer_new();
+	WriterWatch w = { .want = 5, .path = path };
+	guint deadline = g_timeout_add_seconds(20, async_deadline, NULL);
+
+	w.loop = g_main_loop_new(NULL, FALSE);
+	/* One through the thread first: the ones without it must land after it. */
+	for (guint i = 0; i < w.want; i++) {
+		WriterWrite *a = g_new0(WriterWrite, 1);
+
+		a->watch = &w;
+		a->index = i;
+		if (i == 1)
+			dfota_journal_writer_test_no_thread(writer);
+		dfota_journal_writer_submit(writer, path, g_strdup_printf("%u", i), writer_written,
+		                            a, g_free);
+	}
+	g_assert_cmpuint(w.done, ==, 0);
+	g_assert_true(dfota_journal_writer_wait_until(writer, g_get_monotonic_time() +
+	                                                              20 * G_USEC_PER_SEC));
+	{
+		g_autofree char *text = file_text(path);
+
+		g_assert_cmpstr(text, ==, "4");
+	}
+	g_main_loop_run(w.loop);
+	g_source_remove(deadline);
+	g_main_loop_unref(w.loop);
+	g_assert_cmpuint(w.done, ==, w.want);
+	dfota_journal_writer_free(writer);
 }
 
 int
@@ -896,6 +989,10 @@ main(int argc, char **argv)
 			g_test_add(side, Fixture, GINT_TO_POINTER(bad_files[i].kind), fixture_setup,
 			           test_bad_progress_file, fixture_teardown);
 	}
+	g_test_add("/journal/async/flush", Fixture, NULL, fixture_setup, test_async_flush,
+	           fixture_teardown);
+	g_test_add("/journal/writer/no-thread", Fixture, NULL, fixture_setup, test_writer_no_thread,
+	           fixture_teardown);
 	g_test_add("/journal/progress-replaced-later", Fixture, NULL, fixture_setup,
 	           test_progress_replaced_later, fixture_teardown);
 	g_test_add("/journal/state-dir", Fixture, NULL, fixture_setup, test_state_dir,
