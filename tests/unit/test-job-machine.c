@@ -706,7 +706,7 @@ static const Line host_command_timeout[] = {
 static const Line forced_then_host_record[] = {
 	{ "urc +QIND: \"FOTA\",\"UPDATING\",20%", "hold:5" },
 	{ "hold-expired", "accept updating:0 updating:20" },
-	{ "resume starting uploading 100 host", "job journal:updating" },
+	{ "resume starting uploading 100 host", "journal:updating job" },
 	/* the module was seen updating: silence past the timeout is not "never started" */
 	{ "timer up", "finish:Timeout:-1" },
 	{ NULL, NULL },
