@@ -656,11 +656,12 @@ on_revision(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	if (!job->end_seen && !changed && dfota_job_is_host(job) && !job->command_accepted &&
 	    !job->updating_done) {
 		/* AT+QFOTADL=1 went out, its answer was never seen, and the old firmware runs. */
-		g_autoptr(GError) e = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
-		                                  "The module did not start updating (it still runs "
-		                                  "%s); the uploaded fota.pack is left in UFS, where "
-		                                  "UpgradeLocal starts it",
-		                                  rev);
+		g_autoptr(GError) e =
+		        g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT,
+		                    "The module did not start updating (it still runs "
+		                    "%s); the uploaded fota.pack is left in UFS, where "
+		                    "UpgradeLocal starts it",
+		                    rev);
 		jm_finish(m, fx, ev->now, e, -1, NULL, NULL);
 		return;
 	}
