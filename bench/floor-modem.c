@@ -15,6 +15,8 @@
  * sd-bus: libsystemd's sd-bus on the main loop's own thread (no hop).
  * Exit status 0 on SIGTERM/SIGINT, 1 when it cannot start, 2 on a usage error.
  */
+#include "bench.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
@@ -22,7 +24,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
-#include <termios.h>
 #include <unistd.h>
 
 #define FLOOR_PATH "/org/dfotad1/Modem/0"
@@ -280,32 +281,22 @@ start_sdbus(Floor *f, const char *name, GError **error)
 
 /* ---- main ---- */
 
-/* Opens the pty raw and turns echo off, as dfotad keeps its module. */
+/* Opens the pty raw, turns echo off as dfotad keeps its module, then non-blocking. */
 static int
 open_pty(const char *path, GError **error)
 {
-	struct termios tio;
-	char buf[256];
-	int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	int fd = bench_pty_open(path, error);
 
-	if (fd < 0 || tcgetattr(fd, &tio) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "open %s: %s", path,
-		            g_strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return -1;
-	}
-	cfmakeraw(&tio);
-	tcsetattr(fd, TCSANOW, &tio);
-	if (write(fd, "ATE0\r", 5) != 5) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "write %s: %s", path,
-		            g_strerror(errno));
+	if (!bench_pty_roundtrip(fd, "ATE0", 5, error) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		if (error && !*error)
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", path,
+			            g_strerror(errno));
 		close(fd);
 		return -1;
 	}
-	g_usleep(200000); /* the answer to ATE0, before any measured command */
-	while (read(fd, buf, sizeof buf) > 0)
-		;
 	return fd;
 }
 

@@ -265,6 +265,26 @@ has_file(GVariant *files, const char *name)
 	return FALSE;
 }
 
+/* Starts UpgradeViaHost of @url: its job id; @since and @tty_mark from just before. */
+static guint64
+start_via_host(Harness *h, const char *url, guint64 *since, guint *tty_mark)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	guint64 id;
+
+	*since = harness_mark(h);
+	*tty_mark = harness_tty_mark(h);
+	reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "UpgradeViaHost",
+	                     g_variant_new("(s@a{sv})", url,
+	                                   g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
+	                     NULL, &error);
+	g_assert_no_error(error);
+	id = fh_job_id(h);
+	g_assert_cmpuint(id, >, 0);
+	return id;
+}
+
 /* UpgradeViaHost cut by a restart while uploading: Interrupted, the partial fota.pack gone. */
 static void
 test_host_upload_interrupted(void)
@@ -275,7 +295,6 @@ test_host_upload_interrupted(void)
 	g_autoptr(Harness) h = harness_new(&opts);
 	g_autofree char *url = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) reply = NULL;
 	g_autoptr(GVariant) result = NULL;
 	g_autoptr(GVariant) files = NULL;
 	guint64 since, restarted, id;
@@ -283,15 +302,7 @@ test_host_upload_interrupted(void)
 
 	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
 	url = harness_url(h, "update.pack");
-	since = harness_mark(h);
-	tty_mark = harness_tty_mark(h);
-	reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "UpgradeViaHost",
-	                     g_variant_new("(s@a{sv})", url,
-	                                   g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
-	                     NULL, &error);
-	g_assert_no_error(error);
-	id = fh_job_id(h);
-	g_assert_cmpuint(id, >, 0);
+	id = start_via_host(h, url, &since, &tty_mark);
 	g_assert_true(fh_wait_progress(h, since, "uploading", 10, 60000));
 	g_assert_cmpint(harness_tty_find(h, tty_mark, "AT+QFUPL="), >=, 0);
 	fh_daemon_kill(h);
@@ -354,8 +365,6 @@ test_kill_after_command(gconstpointer data)
 	HarnessOptions opts = { .sim_args = sim_args };
 	g_autoptr(Harness) h = harness_new(&opts);
 	g_autofree char *url = NULL;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) reply = NULL;
 	g_autoptr(GVariant) result = NULL;
 	g_autofree char *trace = NULL;
 	guint64 since, restarted, id;
@@ -365,15 +374,7 @@ test_kill_after_command(gconstpointer data)
 	harness_make_package(h, "update.pack", "BC65", HARNESS_REV_FROM, HARNESS_REV_TO, NULL);
 	url = harness_url(h, "update.pack");
 	harness_control(h, "hold %s", hold);
-	since = harness_mark(h);
-	tty_mark = harness_tty_mark(h);
-	reply = harness_call(h, NULL, HARNESS_IFACE_FOTA, "UpgradeViaHost",
-	                     g_variant_new("(s@a{sv})", url,
-	                                   g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
-	                     NULL, &error);
-	g_assert_no_error(error);
-	id = fh_job_id(h);
-	g_assert_cmpuint(id, >, 0);
+	id = start_via_host(h, url, &since, &tty_mark);
 	g_assert_cmpint(harness_wait_tty(h, tty_mark, "(AT+QFOTADL accepted", 60000), >=, 0);
 	if (strcmp(hold, "start") == 0)
 		/* the daemon took the OK: the package is the module's now */
