@@ -151,18 +151,6 @@ ctxsw_delta(GHashTable *before, GHashTable *after, GHashTable *names, GString *d
 	return total;
 }
 
-static double
-status_kb(const char *pid, const char *key)
-{
-	g_autofree char *path = g_strdup_printf("/proc/%s/status", pid);
-	g_autofree char *text = NULL;
-	const char *p;
-
-	if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strstr(text, key)))
-		return -1;
-	return g_ascii_strtod(p + strlen(key) + 1, NULL);
-}
-
 typedef struct {
 	double rss_kb, hwm_kb;
 	guint64 wakeups;
@@ -180,8 +168,8 @@ measure_idle(const char *what, GSubprocess *p, double seconds, Idle *out)
 
 	g_usleep((gulong)(seconds * 1e6));
 	after = ctxsw(pid, names);
-	out->rss_kb = status_kb(pid, "VmRSS:");
-	out->hwm_kb = status_kb(pid, "VmHWM:");
+	out->rss_kb = bench_status_kb(pid, "VmRSS:");
+	out->hwm_kb = bench_status_kb(pid, "VmHWM:");
 	out->wakeups = ctxsw_delta(before, after, names, detail);
 	g_print("# 6. %s: VmRSS %.0f kB, VmHWM %.0f kB, %" G_GUINT64_FORMAT
 	        " context switches in %.0f s;%s\n",

@@ -57,18 +57,6 @@ start_sim(const char *sim, const char *dir, const char *name, guint baud, GError
 	}
 }
 
-static double
-status_kb(const char *pid, const char *key)
-{
-	g_autofree char *path = g_strdup_printf("/proc/%s/status", pid);
-	g_autofree char *text = NULL;
-	const char *p;
-
-	if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strstr(text, key)))
-		return -1;
-	return g_ascii_strtod(p + strlen(key), NULL);
-}
-
 /* CPU time of the process's main thread in us (schedstat: on-CPU ns first) */
 static double
 main_thread_cpu_us(const char *pid)
@@ -208,7 +196,7 @@ run_modems(const char *daemon, const char *sim, const char *dir, guint n, guint 
 	}
 	out->ready_ms = (bench_now_us() - t0) / 1000;
 	settle(1);
-	out->rss_kb = status_kb(g_subprocess_get_identifier(d), "VmRSS:");
+	out->rss_kb = bench_status_kb(g_subprocess_get_identifier(d), "VmRSS:");
 	cpu0 = main_thread_cpu_us(g_subprocess_get_identifier(d));
 	t1 = bench_now_us();
 	out->rate = aggregate_rate(paths, seconds, error);
@@ -403,7 +391,7 @@ bench_cmd_scale_jobs(int argc, char **argv)
 			break;
 		}
 		g_array_append_val(t, (double){ bench_now_us() - t0 });
-		g_array_append_val(rss, (double){ status_kb(pid, "VmRSS:") });
+		g_array_append_val(rss, (double){ bench_status_kb(pid, "VmRSS:") });
 		if ((i + 1) % MAX(1, jobs / 10) == 0 || i + 1 == jobs) {
 			guint64 s = dir_bytes(state);
 

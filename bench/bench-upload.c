@@ -61,18 +61,6 @@ upload(GDBusConnection *conn, const char *modem, gsize size, double bound, GErro
 	return (bench_now_us() - t0) / 1e6;
 }
 
-static double
-status_kb(guint32 pid, const char *key)
-{
-	g_autofree char *path = g_strdup_printf("/proc/%u/status", pid);
-	g_autofree char *text = NULL;
-	const char *p;
-
-	if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strstr(text, key)))
-		return -1;
-	return g_ascii_strtod(p + strlen(key) + 1, NULL);
-}
-
 typedef struct {
 	guint pending;
 	GError *error;
@@ -110,6 +98,7 @@ upload_concurrent(GDBusConnection *conn, const char *modem, gsize size, int n)
 	Concurrent c = { 0 };
 	g_autofree char *item = NULL, *m = NULL, *b = NULL;
 	guint32 pid;
+	g_autofree char *pid_s = NULL;
 	double before, peak, t0;
 
 	if (!pidv) {
@@ -117,7 +106,8 @@ upload_concurrent(GDBusConnection *conn, const char *modem, gsize size, int n)
 		return 1;
 	}
 	g_variant_get(pidv, "(u)", &pid);
-	before = status_kb(pid, "VmRSS:");
+	pid_s = g_strdup_printf("%u", pid);
+	before = bench_status_kb(pid_s, "VmRSS:");
 	t0 = bench_now_us();
 	for (int i = 0; i < n; i++) {
 		g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
@@ -142,7 +132,7 @@ upload_concurrent(GDBusConnection *conn, const char *modem, gsize size, int n)
 		g_error_free(c.error);
 		return 1;
 	}
-	peak = status_kb(pid, "VmHWM:");
+	peak = bench_status_kb(pid_s, "VmHWM:");
 	g_print("# 4. %d concurrent uploads of %zu B in %.1f s: VmRSS before %.0f kB, VmHWM %.0f "
 	        "kB\n",
 	        n, size, (bench_now_us() - t0) / 1e6, before, peak);

@@ -297,3 +297,15 @@ bench_stop_process(GSubprocess *p)
 		bench_wait_flag(&exited, 10);
 	}
 }
+
+double
+bench_status_kb(const char *pid, const char *key)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%s/status", pid);
+	g_autofree char *text = NULL;
+	const char *p;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strstr(text, key)))
+		return -1;
+	return g_ascii_strtod(p + strlen(key), NULL);
+}

@@ -61,6 +61,9 @@ gboolean bench_wait_flag(gboolean *flag, double timeout_s);
 /* SIGTERM, then SIGKILL after 10 s; waits for the exit either way. NULL is ignored. */
 void bench_stop_process(GSubprocess *p);
 
+/* A "VmRSS:"-style field of /proc/PID/status in kB, or -1. */
+double bench_status_kb(const char *pid, const char *key);
+
 /* Subcommands (bench-at.c, bench-urc.c, bench-upload.c, bench-fetch.c, bench-idle.c) */
 int bench_cmd_rtt(int argc, char **argv);
 int bench_cmd_throughput(int argc, char **argv);
