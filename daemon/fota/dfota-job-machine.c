@@ -475,6 +475,17 @@ on_preflight_done(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	jm_push(fx, DFOTA_JM_FX_SEND_COMMAND)->text = g_steal_pointer(&command);
 }
 
+/* A host job whose AT+QFOTADL=1 went out without a seen answer (no answer, the tty lost):
+ * the module may be flashing the package, so the job follows the update; silence past the
+ * update timeout lets the revision decide (on_timer). */
+static void
+host_listen(DfotaJobMachine *m, GArray *fx, const char *why)
+{
+	jm_fx_log(fx, G_LOG_LEVEL_MESSAGE, "%s: listening for the module's update", why);
+	jm_set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
+	jm_arm(m, fx, m->cfg.update_timeout_s);
+}
+
 static void
 on_command_reply(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 {
@@ -483,12 +494,10 @@ on_command_reply(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	if (!job || job->step != DFOTA_JOB_STEP_STARTING)
 		return;
 	if (!ev->ok && m->accepted && dfota_job_is_host(job) &&
-	    g_error_matches(ev->error, DFOTA_ERROR, DFOTA_ERROR_TIMEOUT)) {
+	    (g_error_matches(ev->error, DFOTA_ERROR, DFOTA_ERROR_TIMEOUT) ||
+	     g_error_matches(ev->error, DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST))) {
 		/* No answer is no refusal: the module may be flashing the uploaded package. */
-		jm_fx_log(fx, G_LOG_LEVEL_MESSAGE,
-		          "no answer to AT+QFOTADL=1: listening for the module's update");
-		jm_set_step(m, fx, DFOTA_JOB_STEP_UPDATING, 0);
-		jm_arm(m, fx, m->cfg.update_timeout_s);
+		host_listen(m, fx, "no answer to AT+QFOTADL=1");
 		return;
 	}
 	if (!ev->ok) {
@@ -615,6 +624,15 @@ on_tty_lost(DfotaJobMachine *m, GArray *fx, const DfotaJmEvent *ev)
 	case DFOTA_JOB_STEP_FETCHING:  /* the gateway-side download goes on */
 	case DFOTA_JOB_STEP_UPLOADING: /* the upload fails by itself with ModemLost */
 		return;
+	case DFOTA_JOB_STEP_STARTING:
+		if (dfota_job_is_host(job)) {
+			/* a module rebooting into its updater may take its port with it */
+			host_listen(m, fx, "the tty went away after AT+QFOTADL=1");
+			return;
+		}
+		jm_fail(m, fx, ev->now, -1, "The modem's port %s went away during the job",
+		        ev->line ? ev->line : "");
+		break;
 	default:
 		jm_fail(m, fx, ev->now, -1, "The modem's port %s went away during the job",
 		        ev->line ? ev->line : "");

@@ -82,7 +82,7 @@ effect_token(const DfotaJmEffect *e)
 /*
  * start KIND [ARG] [fallback] [expect=REV] [sha=HEX]  method call (module at REV_FROM, ready)
  * start-notready KIND                                  method call while the modem is not ready
- * preflight ok|fail       reply ok|CODE|timeout       (CODE: the module's, or -1)
+ * preflight ok|fail       reply ok|CODE|timeout|lost  (CODE: the module's, or -1)
  * urc LINE                boot                         line TEXT (APP RDY, POWERED DOWN, …)
  * init                    timer [up]                   lost
  * rev REV [SUB] | rev-fail
@@ -169,6 +169,9 @@ feed(Run *r, const char *text)
 		if (!ev.ok && g_str_equal(w[1], "timeout")) {
 			ev.code = -1;
 			r->error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_TIMEOUT, "no answer");
+		} else if (!ev.ok && g_str_equal(w[1], "lost")) {
+			ev.code = -1;
+			r->error = g_error_new(DFOTA_ERROR, DFOTA_ERROR_MODEM_LOST, "tty lost");
 		} else if (!ev.ok) {
 			ev.code = atoi(w[1]);
 			r->error = ev.code > 0 ? dfota_error_from_cme(ev.code)
@@ -702,6 +705,31 @@ static const Line host_command_timeout[] = {
 	{ NULL, NULL },
 };
 
+/* The tty lost right after AT+QFOTADL=1 (a module rebooting into its updater may take its
+ * USB port along): the job follows the update instead of failing; the reply's ModemLost that
+ * follows changes nothing. */
+static const Line host_command_tty_lost[] = {
+	{ "start upgrade-from-file", "fetch" },
+	{ "fetch ok " DIGEST, "journal:uploading uploading:0 upload" },
+	{ "upload ok", "uploading:100 journal:starting send:AT+QFOTADL=1" },
+	{ "lost", "journal:updating updating:0 arm:300" },
+	{ "reply lost", "none" },
+	{ "urc +QIND: \"FOTA\",\"END\",0", "rebooting:0" },
+	{ "init", "query" },
+	{ "rev " REV_TO, "finish:ok" },
+	{ NULL, NULL },
+};
+
+/* ... and the other order: the reply's ModemLost first. */
+static const Line host_command_reply_lost[] = {
+	{ "start upgrade-from-file", "fetch" },
+	{ "fetch ok " DIGEST, "journal:uploading uploading:0 upload" },
+	{ "upload ok", "uploading:100 journal:starting send:AT+QFOTADL=1" },
+	{ "reply lost", "journal:updating updating:0 arm:300" },
+	{ "lost", "none" },
+	{ NULL, NULL },
+};
+
 /* A forced update followed before the record was found keeps what it saw of the module. */
 static const Line forced_then_host_record[] = {
 	{ "urc +QIND: \"FOTA\",\"UPDATING\",20%", "hold:5" },
@@ -775,6 +803,7 @@ static const char *const random_events[] = {
 	"reply 6503",
 	"reply -1",
 	"reply timeout",
+	"reply lost",
 	"urc +QIND: \"FOTA\",\"HTTPSTART\"",
 	"urc +QIND: \"FOTA\",\"DOWNLOADING\",10%",
 	"urc +QIND: \"FOTA\",\"DOWNLOADING\",60%",
@@ -1238,6 +1267,8 @@ main(int argc, char **argv)
 		{ "resume/host-command-done-unseen", resume_host_command_done_unseen },
 		{ "resume/host-command-silent", resume_host_command_silent },
 		{ "host/command-timeout", host_command_timeout },
+		{ "host/command-tty-lost", host_command_tty_lost },
+		{ "host/command-reply-lost", host_command_reply_lost },
 		{ "forced-then-host-record", forced_then_host_record },
 		{ "forced-resume", forced_resume },
 		{ "forced-then-record", forced_then_record },
