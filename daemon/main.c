@@ -178,6 +178,12 @@ main(int argc, char **argv)
 	g_bus_unown_name(owner_id);
 	for (guint i = 0; i < d.fotas->len; i++)
 		dfota_fota_shutdown(d.fotas->pdata[i], SHUTDOWN_FLUSH_MS);
+	/* The answers the shutdown gave (NotReady to calls still waiting) leave before we do:
+	 * their completions run, then the bus connection is flushed. */
+	for (guint i = 0; i < 100 && g_main_context_iteration(NULL, FALSE); i++)
+		;
+	if (d.service)
+		g_dbus_connection_flush_sync(dfota_service_get_connection(d.service), NULL, NULL);
 	for (guint i = 0; i < d.modems->len; i++)
 		dfota_modem_stop(d.modems->pdata[i]);
 	g_clear_object(&d.service);

@@ -328,6 +328,12 @@ dfota_service_add_modem(DfotaService *self, DfotaModem *modem, DfotaFota *fota)
 	g_dbus_object_manager_server_export(self->manager, G_DBUS_OBJECT_SKELETON(e->object));
 }
 
+GDBusConnection *
+dfota_service_get_connection(DfotaService *self)
+{
+	return self->connection;
+}
+
 char *
 dfota_service_describe(DfotaService *self)
 {

@@ -21,6 +21,8 @@ G_DECLARE_FINAL_TYPE(DfotaService, dfota_service, DFOTA, SERVICE, GObject)
 /* @session_bus: who may call methods. On the system bus root and members of group "dfota";
  * on the session bus root and the daemon's own user. */
 DfotaService *dfota_service_new(GDBusConnection *connection, gboolean session_bus);
+/* The bus connection the service answers on. */
+GDBusConnection *dfota_service_get_connection(DfotaService *self);
 
 /* Exports /org/dfotad1/Modem/<index> for @modem and @fota (index = order of calls). */
 void dfota_service_add_modem(DfotaService *self, DfotaModem *modem, DfotaFota *fota);
